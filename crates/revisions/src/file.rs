@@ -1,0 +1,308 @@
+//! One revision and the native revision file format.
+//!
+//! A native file holds both directions under a small header of `-- key: value` comments:
+//!
+//! ```sql
+//! -- id: 20261121083000
+//! -- parents: 20261120120000
+//! -- description: add user preferences
+//! -- transaction: none
+//!
+//! -- runner:up
+//! CREATE INDEX CONCURRENTLY users_email ON users (email);
+//!
+//! -- runner:down
+//! DROP INDEX CONCURRENTLY users_email;
+//! ```
+//!
+//! Every header key is optional. A file with no `-- runner:up` marker is all "up" (a plain numbered
+//! folder of SQL files works as is); a missing `-- runner:down` section makes the revision
+//! irreversible, while an empty one is an explicit no-op. Header keys are checked strictly: a typo
+//! such as `-- parent: x` is an error, not a silently ignored comment.
+
+use crate::checksum::Checksum;
+use crate::error::RevisionError;
+use crate::splitter::{self, Statement};
+use std::path::{Path, PathBuf};
+
+/// How a revision is wrapped in transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TxMode {
+    /// The revision and its state-table write commit together, or not at all.
+    PerRevision,
+    /// Statement by statement, with progress recorded after each (for `CREATE INDEX CONCURRENTLY`).
+    None,
+}
+
+/// One direction of a revision.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Script {
+    pub statements: Vec<Statement>,
+    /// The file this script was read from (two-file layouts have one per direction).
+    pub file: PathBuf,
+}
+
+/// The file layout a revision was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `runner`'s own single file with header and `-- runner:up` / `-- runner:down`.
+    Native,
+    /// `NNN_name.up.sql` + `NNN_name.down.sql` (sqlx, golang-migrate), or sqlx's `NNN_name.sql`.
+    UpDownFiles,
+    /// diesel's `NAME/up.sql` + `NAME/down.sql` (+ `metadata.toml`).
+    Diesel,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Revision {
+    pub id: String,
+    /// `None` when the file declared nothing: the layout then orders revisions by name.
+    pub parents: Option<Vec<String>>,
+    pub description: String,
+    pub tx: TxMode,
+    pub up: Script,
+    pub down: Option<Script>,
+    pub checksum: Checksum,
+    pub format: Format,
+    /// The file (or folder) that names the revision; what errors point at.
+    pub path: PathBuf,
+    /// Sort key inside the folder: name order for layouts without declared parents.
+    #[serde(skip)]
+    pub sort_name: String,
+}
+
+impl Revision {
+    pub fn is_reversible(&self) -> bool {
+        self.down.is_some()
+    }
+}
+
+/// Id and description derived from a file or folder name: `0042_add_users` → (`0042`, "add users").
+/// A name without a numeric prefix is its own id.
+pub fn id_from_name(stem: &str) -> (String, String) {
+    let digits: String = stem.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    let digits = digits.trim_end_matches('-');
+    if !digits.is_empty() {
+        if let Some(rest) = stem[digits.len()..].strip_prefix('_') {
+            return (digits.to_string(), rest.replace('_', " "));
+        }
+        if digits.len() == stem.len() {
+            return (digits.to_string(), String::new());
+        }
+    }
+    (stem.to_string(), stem.replace('_', " "))
+}
+
+const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction"];
+
+/// Parses a native revision file. `stem` is the file name without `.sql`.
+pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> {
+    let err = |line: usize, message: String| RevisionError::Parse {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let (mut id, mut description) = id_from_name(stem);
+    let mut parents = None;
+    let mut tx = TxMode::PerRevision;
+
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = body.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let marker = |l: &str| -> Option<&'static str> {
+        let t = l.trim().strip_prefix("--")?.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "runner:up" => Some("up"),
+            "runner:down" => Some("down"),
+            _ => None,
+        }
+    };
+    let up_at = lines.iter().position(|l| marker(l) == Some("up"));
+    let down_at = lines.iter().position(|l| marker(l) == Some("down"));
+    for (i, l) in lines.iter().enumerate() {
+        if marker(l).is_some() && Some(i) != up_at && Some(i) != down_at {
+            return Err(err(i + 1, format!("second `{}` marker", l.trim())));
+        }
+    }
+    if let (Some(u), Some(d)) = (up_at, down_at) {
+        if d < u {
+            return Err(err(d + 1, "`-- runner:down` comes before `-- runner:up`".into()));
+        }
+    }
+    if down_at.is_some() && up_at.is_none() {
+        return Err(err(down_at.unwrap() + 1, "`-- runner:down` without a `-- runner:up` section".into()));
+    }
+
+    // The header is everything before `-- runner:up`; without the marker only a leading block of
+    // comment lines can be a header (it is then also part of the up script, harmlessly).
+    let header_end = up_at.unwrap_or_else(|| lines.iter().position(|l| !is_comment_or_blank(l)).unwrap_or(lines.len()));
+    for (i, raw) in lines[..header_end].iter().enumerate() {
+        let line_no = i + 1;
+        let l = raw.trim();
+        if l.is_empty() {
+            continue;
+        }
+        let Some(comment) = l.strip_prefix("--") else {
+            return Err(err(line_no, "SQL before the `-- runner:up` marker (move it below the marker)".into()));
+        };
+        let comment = comment.trim();
+        if comment.eq_ignore_ascii_case("no-transaction") {
+            tx = TxMode::None;
+            continue;
+        }
+        let Some((key, value)) = comment.split_once(':') else { continue };
+        let key = key.trim();
+        // Only `word: value` comments are header keys; prose comments pass through.
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_') {
+            continue;
+        }
+        let value = value.trim();
+        match key {
+            "id" => {
+                if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == ',') {
+                    return Err(err(line_no, format!("invalid id `{value}`: use letters, digits, `_`, `-`, `.`")));
+                }
+                id = value.to_string();
+            }
+            "parents" => {
+                parents = Some(parse_parents(value));
+            }
+            "description" => description = value.to_string(),
+            "transaction" => {
+                tx = match value {
+                    "per-revision" | "true" | "yes" => TxMode::PerRevision,
+                    "none" | "false" | "no" => TxMode::None,
+                    other => {
+                        return Err(err(
+                            line_no,
+                            format!("invalid transaction mode `{other}`: expected `per-revision` or `none`"),
+                        ));
+                    }
+                }
+            }
+            other if up_at.is_some() => {
+                let hint = if other == "parent" { " (did you mean `parents`?)" } else { "" };
+                return Err(err(
+                    line_no,
+                    format!("unknown header key `{other}`{hint}; known keys: {}", KNOWN_KEYS.join(", ")),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    let (up_range, down_range) = match (up_at, down_at) {
+        (Some(u), Some(d)) => ((u + 1, d), Some((d + 1, lines.len()))),
+        (Some(u), None) => ((u + 1, lines.len()), None),
+        (None, _) => ((0, lines.len()), None),
+    };
+    let script = |(from, to): (usize, usize)| Script {
+        statements: splitter::split(&lines[from..to].join("\n"), from + 1),
+        file: path.to_path_buf(),
+    };
+    Ok(Revision {
+        id,
+        parents,
+        description,
+        tx,
+        up: script(up_range),
+        down: down_range.map(script),
+        checksum: Checksum::of_parts(&[text]),
+        format: crate::file::Format::Native,
+        path: path.to_path_buf(),
+        sort_name: stem.to_string(),
+    })
+}
+
+/// `a, b` → [a, b]; `none`, `base` or empty → [] (a root revision).
+pub fn parse_parents(value: &str) -> Vec<String> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("none") || v.eq_ignore_ascii_case("base") {
+        return Vec::new();
+    }
+    v.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn is_comment_or_blank(l: &str) -> bool {
+    let t = l.trim();
+    t.is_empty() || t.starts_with("--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Revision, RevisionError> {
+        parse_native(Path::new("migrations/0007_add_prefs.sql"), text)
+    }
+
+    #[test]
+    fn full_header_and_both_sections() {
+        let r = parse("-- id: abc\n-- parents: x, y\n-- description: add prefs\n-- transaction: none\n\n-- runner:up\nCREATE TABLE p (id int);\n-- runner:down\nDROP TABLE p;\n").unwrap();
+        assert_eq!(r.id, "abc");
+        assert_eq!(r.parents, Some(vec!["x".to_string(), "y".to_string()]));
+        assert_eq!(r.description, "add prefs");
+        assert_eq!(r.tx, TxMode::None);
+        assert_eq!(r.up.statements[0].line, 7);
+        assert_eq!(r.down.unwrap().statements[0].sql, "DROP TABLE p");
+    }
+
+    #[test]
+    fn plain_sql_file_takes_id_from_its_name_and_has_no_down() {
+        let r = parse("CREATE TABLE p (id int);").unwrap();
+        assert_eq!(r.id, "0007");
+        assert_eq!(r.description, "add prefs");
+        assert!(r.parents.is_none());
+        assert!(r.down.is_none());
+    }
+
+    #[test]
+    fn sqlx_no_transaction_marker_on_first_line() {
+        let r = parse("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);").unwrap();
+        assert_eq!(r.tx, TxMode::None);
+    }
+
+    #[test]
+    fn unknown_header_key_is_an_error_with_its_line() {
+        let e = parse("-- id: a\n-- parent: b\n-- runner:up\nSELECT 1;").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "migrations/0007_add_prefs.sql:2: unknown header key `parent` (did you mean `parents`?); known keys: id, parents, description, transaction"
+        );
+    }
+
+    #[test]
+    fn sql_before_the_up_marker_is_an_error() {
+        let e = parse("-- id: a\nCREATE TABLE t ();\n-- runner:up\nSELECT 1;").unwrap_err().to_string();
+        assert!(e.starts_with("migrations/0007_add_prefs.sql:2: SQL before"), "{e}");
+    }
+
+    #[test]
+    fn down_before_up_is_an_error() {
+        let e = parse("-- runner:down\nDROP TABLE t;\n-- runner:up\nCREATE TABLE t ();").unwrap_err().to_string();
+        assert!(e.contains(":1: `-- runner:down` comes before"), "{e}");
+    }
+
+    #[test]
+    fn bad_transaction_mode_is_an_error() {
+        let e = parse("-- transaction: sometimes\n-- runner:up\nSELECT 1;").unwrap_err().to_string();
+        assert!(e.contains(":1: invalid transaction mode `sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn empty_down_section_is_an_explicit_no_op() {
+        let r = parse("-- runner:up\nSELECT 1;\n-- runner:down\n").unwrap();
+        assert!(r.down.as_ref().unwrap().statements.is_empty());
+        assert!(r.is_reversible());
+    }
+
+    #[test]
+    fn ids_from_names() {
+        assert_eq!(id_from_name("001_init"), ("001".into(), "init".into()));
+        assert_eq!(id_from_name("2024-01-01-000000_create_users"), ("2024-01-01-000000".into(), "create users".into()));
+        assert_eq!(id_from_name("ae10f_x"), ("ae10f_x".into(), "ae10f x".into()));
+        assert_eq!(id_from_name("42"), ("42".into(), "".into()));
+    }
+}

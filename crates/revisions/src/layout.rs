@@ -1,0 +1,168 @@
+//! Reading a migrations folder: `runner`'s own files, and folders written for other tools, read in
+//! place so a team can adopt `runner` without renaming anything.
+//!
+//! | layout | files | transaction marker |
+//! |---|---|---|
+//! | native | `ID_name.sql` with `-- runner:up` / `-- runner:down` | `-- transaction: none` |
+//! | sqlx, golang-migrate | `NNN_name.up.sql` + `NNN_name.down.sql`, or `NNN_name.sql` | first line `-- no-transaction` |
+//! | diesel | `NAME/up.sql` + `NAME/down.sql` | `NAME/metadata.toml`: `run_in_transaction = false` |
+//!
+//! Anything else in the folder (a README, an editor backup) is listed as ignored rather than
+//! skipped silently, so a misnamed revision does not just vanish (sqlx skips such files quietly).
+
+use crate::checksum::Checksum;
+use crate::error::RevisionError;
+use crate::file::{self, Format, Revision, Script, TxMode};
+use crate::splitter;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The revisions found in a folder, and the entries that were not revisions.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub revisions: Vec<Revision>,
+    pub errors: Vec<RevisionError>,
+    pub ignored: Vec<PathBuf>,
+}
+
+pub fn load_dir(dir: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            loaded.errors.push(RevisionError::MissingDir { dir: dir.to_path_buf() });
+            return loaded;
+        }
+        Err(source) => {
+            loaded.errors.push(RevisionError::Io { file: dir.to_path_buf(), source });
+            return loaded;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+
+    // sqlx pairs are grouped by their shared stem before parsing.
+    let mut pairs: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            if path.join("up.sql").is_file() {
+                push(&mut loaded, read_diesel(&path));
+            } else {
+                loaded.ignored.push(path);
+            }
+        } else if let Some(stem) = name.strip_suffix(".up.sql") {
+            pairs.entry(stem.to_string()).or_default().0 = Some(path);
+        } else if let Some(stem) = name.strip_suffix(".down.sql") {
+            pairs.entry(stem.to_string()).or_default().1 = Some(path);
+        } else if name.ends_with(".sql") {
+            push(&mut loaded, read_file(&path).and_then(|text| file::parse_native(&path, &text)));
+        } else {
+            loaded.ignored.push(path);
+        }
+    }
+    for (stem, pair) in pairs {
+        match pair {
+            (Some(up), down) => push(&mut loaded, read_up_down(&stem, &up, down.as_deref())),
+            (None, Some(down)) => loaded.errors.push(RevisionError::Parse {
+                file: down,
+                line: 1,
+                message: format!("`{stem}.down.sql` has no matching `{stem}.up.sql`"),
+            }),
+            (None, None) => {}
+        }
+    }
+    loaded
+}
+
+fn push(loaded: &mut Loaded, r: Result<Revision, RevisionError>) {
+    match r {
+        Ok(r) => loaded.revisions.push(r),
+        Err(e) => loaded.errors.push(e),
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, RevisionError> {
+    let bytes = fs::read(path).map_err(|source| RevisionError::Io { file: path.to_path_buf(), source })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        RevisionError::Parse { file: path.to_path_buf(), line, message: "file is not valid UTF-8".into() }
+    })
+}
+
+fn first_line_no_transaction(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines().next().is_some_and(|l| l.trim().eq_ignore_ascii_case("-- no-transaction"))
+}
+
+fn read_up_down(stem: &str, up: &Path, down: Option<&Path>) -> Result<Revision, RevisionError> {
+    let up_text = read_file(up)?;
+    let down_text = down.map(read_file).transpose()?;
+    let (id, description) = file::id_from_name(stem);
+    let mut parts = vec![up_text.as_str()];
+    if let Some(d) = &down_text {
+        parts.push(d);
+    }
+    Ok(Revision {
+        id,
+        parents: None,
+        description,
+        tx: if first_line_no_transaction(&up_text) { TxMode::None } else { TxMode::PerRevision },
+        up: Script { statements: splitter::split(&up_text, 1), file: up.to_path_buf() },
+        down: down.zip(down_text.as_deref()).map(|(p, t)| Script {
+            statements: splitter::split(t, 1),
+            file: p.to_path_buf(),
+        }),
+        checksum: Checksum::of_parts(&parts),
+        format: Format::UpDownFiles,
+        path: up.to_path_buf(),
+        sort_name: stem.to_string(),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct DieselMetadata {
+    run_in_transaction: Option<bool>,
+}
+
+fn read_diesel(dir: &Path) -> Result<Revision, RevisionError> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let up_path = dir.join("up.sql");
+    let down_path = dir.join("down.sql");
+    let up_text = read_file(&up_path)?;
+    let down_text = if down_path.is_file() { Some(read_file(&down_path)?) } else { None };
+    let meta_path = dir.join("metadata.toml");
+    let mut tx = TxMode::PerRevision;
+    if meta_path.is_file() {
+        let text = read_file(&meta_path)?;
+        let meta: DieselMetadata = toml::from_str(&text).map_err(|e| RevisionError::Parse {
+            file: meta_path.clone(),
+            line: e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count()),
+            message: e.message().to_string(),
+        })?;
+        if meta.run_in_transaction == Some(false) {
+            tx = TxMode::None;
+        }
+    }
+    let (id, description) = file::id_from_name(name);
+    let mut parts = vec![up_text.as_str()];
+    if let Some(d) = &down_text {
+        parts.push(d);
+    }
+    Ok(Revision {
+        id,
+        parents: None,
+        description,
+        tx,
+        up: Script { statements: splitter::split(&up_text, 1), file: up_path },
+        down: down_text.as_deref().map(|t| Script { statements: splitter::split(t, 1), file: down_path.clone() }),
+        checksum: Checksum::of_parts(&parts),
+        format: Format::Diesel,
+        path: dir.to_path_buf(),
+        sort_name: name.to_string(),
+    })
+}

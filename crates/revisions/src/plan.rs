@@ -1,0 +1,418 @@
+//! The planner: revisions on disk + history in the database → what to do. No I/O.
+//!
+//! Every command that changes or previews the database goes through here, so the rules (what
+//! blocks a run, what order revisions go in, what a target means) exist once.
+
+use crate::error::RevisionError;
+use crate::file::{Revision, TxMode};
+use crate::graph::Graph;
+use crate::history::{AppliedStatus, History};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Where a command should take the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The single head (an error if there are several).
+    Head,
+    /// Every head.
+    Heads,
+    /// This revision and everything it builds on (for `revert`/`stamp`: nothing after it).
+    Revision(String),
+    /// Nothing applied.
+    Base,
+    /// `revert` only: this many of the most recently applied revisions.
+    Steps(u32),
+}
+
+impl Target {
+    /// Parses `head`, `heads`, `base`, or a revision id (or unique prefix).
+    pub fn parse(s: &str) -> Target {
+        match s {
+            "head" => Target::Head,
+            "heads" => Target::Heads,
+            "base" => Target::Base,
+            id => Target::Revision(id.to_string()),
+        }
+    }
+}
+
+/// Whether `apply` may continue a no-transaction revision that stopped half-way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Stop and explain (the default: the operator should look first).
+    Refuse,
+    /// Continue from the first statement that did not complete.
+    Resume,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// Run the up script from statement `from` (0 unless resuming).
+    Apply { from: usize },
+    Revert,
+    /// Record as applied without running anything.
+    Stamp,
+    /// Forget that it was applied without running anything.
+    Unstamp,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub action: Action,
+    pub revision: Revision,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Something about the database's history that needs an operator.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Problem {
+    /// An applied revision's file changed since it was applied.
+    Drift { id: String, file: PathBuf, recorded: String, current: String },
+    /// The database records a revision no file defines.
+    Missing { id: String },
+    /// A no-transaction revision stopped half-way (failed, or the runner was killed).
+    Unfinished { id: String, file: PathBuf, done: usize, total: usize, error: Option<String> },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Drift { id, file, .. } => write!(
+                f,
+                "revision `{id}` was changed after it was applied ({}); revert the edit, or accept it with `runner repair`",
+                file.display()
+            ),
+            Problem::Missing { id } => write!(
+                f,
+                "revision `{id}` is recorded as applied but no file defines it (an older checkout, or a deleted file?); restore it, or forget it with `runner repair`"
+            ),
+            Problem::Unfinished { id, file, done, total, error } => {
+                write!(f, "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements", file.display())?;
+                if let Some(e) = error {
+                    write!(f, ": {e}")?;
+                }
+                write!(
+                    f,
+                    "; fix the cause, then continue it with `runner apply --resume`, or record it as done with `runner repair`"
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Blocked(Vec<Problem>),
+    #[error("revision `{id}` has no `-- runner:down` section ({}), so it cannot be reverted", file.display())]
+    Irreversible { id: String, file: PathBuf },
+    #[error("`{0}` is not a valid target here")]
+    BadTarget(String),
+}
+
+/// Problems that block `apply` and `revert`: drift, unknown applied revisions, unfinished
+/// no-transaction revisions.
+pub fn problems(graph: &Graph, history: &History) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for a in history.present() {
+        let Some(rev) = graph.get(&a.id) else {
+            out.push(Problem::Missing { id: a.id.clone() });
+            continue;
+        };
+        if let Some(recorded) = &a.checksum {
+            if recorded != &rev.checksum {
+                out.push(Problem::Drift {
+                    id: a.id.clone(),
+                    file: rev.path.clone(),
+                    recorded: recorded.to_string(),
+                    current: rev.checksum.to_string(),
+                });
+            }
+        }
+        if matches!(a.status, AppliedStatus::Running | AppliedStatus::Failed) {
+            out.push(Problem::Unfinished {
+                id: a.id.clone(),
+                file: rev.path.clone(),
+                done: a.statements_done.unwrap_or(0),
+                total: a.statements_total.unwrap_or(rev.up.statements.len()),
+                error: a.error.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Revisions not yet applied, in the order `apply` would run them.
+pub fn pending<'g>(graph: &'g Graph, history: &History) -> Vec<&'g Revision> {
+    graph.revisions().iter().filter(|r| !history.is_applied(&r.id)).collect()
+}
+
+/// Applied revisions that no other applied revision builds on: the database's current revision(s).
+pub fn current<'g>(graph: &'g Graph, history: &History) -> Vec<&'g Revision> {
+    graph
+        .revisions()
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            history.is_applied(&r.id)
+                && !graph.children_positions(*i).iter().any(|&c| history.is_applied(&graph.revisions()[c].id))
+        })
+        .map(|(_, r)| r)
+        .collect()
+}
+
+fn target_positions(graph: &Graph, target: &Target) -> Result<BTreeSet<usize>, PlanError> {
+    let tips: Vec<usize> = match target {
+        Target::Head => graph.head()?.map(|r| graph.position(&r.id).expect("head is in graph")).into_iter().collect(),
+        Target::Heads => graph.heads().iter().map(|r| graph.position(&r.id).expect("in graph")).collect(),
+        Target::Revision(id) => vec![graph.position(&graph.resolve(id)?.id).expect("resolved")],
+        Target::Base => vec![],
+        Target::Steps(n) => return Err(PlanError::BadTarget(format!("{n} steps"))),
+    };
+    Ok(tips.into_iter().flat_map(|t| graph.ancestors_inclusive(t)).collect())
+}
+
+/// `apply`: every revision the target needs that is not applied, parents first.
+pub fn plan_apply(graph: &Graph, history: &History, target: &Target, unfinished: Unfinished) -> Result<Plan, PlanError> {
+    let wanted = target_positions(graph, target)?;
+    let mut blocking = Vec::new();
+    let mut resume = std::collections::HashMap::new();
+    for p in problems(graph, history) {
+        match (&p, unfinished) {
+            (Problem::Unfinished { id, done, .. }, Unfinished::Resume) => {
+                resume.insert(id.clone(), *done);
+            }
+            _ => blocking.push(p),
+        }
+    }
+    if !blocking.is_empty() {
+        return Err(PlanError::Blocked(blocking));
+    }
+    let steps = wanted
+        .into_iter()
+        .map(|i| &graph.revisions()[i])
+        .filter(|r| !history.is_applied(&r.id))
+        .map(|r| Step { action: Action::Apply { from: resume.get(&r.id).copied().unwrap_or(0) }, revision: r.clone() })
+        .collect();
+    Ok(Plan { steps })
+}
+
+/// `revert`: children before parents, each with a down script.
+pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<Plan, PlanError> {
+    let blocking = problems(graph, history);
+    if !blocking.is_empty() {
+        return Err(PlanError::Blocked(blocking));
+    }
+    let applied: Vec<usize> =
+        (0..graph.revisions().len()).filter(|&i| history.is_applied(&graph.revisions()[i].id)).collect();
+    let chosen: Vec<usize> = match target {
+        Target::Steps(n) => {
+            let mut remaining: BTreeSet<usize> = applied.iter().copied().collect();
+            let mut chosen = Vec::new();
+            for _ in 0..*n {
+                // The most recently applied revision that nothing still applied builds on.
+                let leaf = remaining
+                    .iter()
+                    .copied()
+                    .filter(|&i| !graph.children_positions(i).iter().any(|c| remaining.contains(c)))
+                    .max_by_key(|&i| (history.get(&graph.revisions()[i].id).and_then(|a| a.seq), i));
+                let Some(leaf) = leaf else { break };
+                remaining.remove(&leaf);
+                chosen.push(leaf);
+            }
+            chosen
+        }
+        Target::Head | Target::Heads => return Err(PlanError::BadTarget("head".into())),
+        _ => {
+            let keep = target_positions(graph, target)?;
+            applied.into_iter().rev().filter(|i| !keep.contains(i)).collect()
+        }
+    };
+    let mut steps = Vec::with_capacity(chosen.len());
+    for i in chosen {
+        let r = &graph.revisions()[i];
+        if r.down.is_none() {
+            return Err(PlanError::Irreversible { id: r.id.clone(), file: r.path.clone() });
+        }
+        steps.push(Step { action: Action::Revert, revision: r.clone() });
+    }
+    Ok(Plan { steps })
+}
+
+/// `stamp`: make the history say the database is exactly at `target`, running nothing.
+pub fn plan_stamp(graph: &Graph, history: &History, target: &Target) -> Result<Plan, PlanError> {
+    let wanted = target_positions(graph, target)?;
+    let mut steps = Vec::new();
+    for (i, r) in graph.revisions().iter().enumerate().rev() {
+        if !wanted.contains(&i) && history.present().any(|a| a.id == r.id) {
+            steps.push(Step { action: Action::Unstamp, revision: r.clone() });
+        }
+    }
+    for i in wanted {
+        let r = &graph.revisions()[i];
+        if !history.is_applied(&r.id) {
+            steps.push(Step { action: Action::Stamp, revision: r.clone() });
+        }
+    }
+    Ok(Plan { steps })
+}
+
+/// Whether a step runs inside one transaction together with its state write.
+pub fn step_tx(step: &Step) -> TxMode {
+    match step.action {
+        Action::Stamp | Action::Unstamp => TxMode::PerRevision,
+        Action::Apply { .. } | Action::Revert => step.revision.tx,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum::Checksum;
+    use crate::file::parse_native;
+    use crate::history::Applied;
+    use std::path::Path;
+
+    fn rev(id: &str, parents: &str, down: bool) -> Revision {
+        let text = format!(
+            "-- id: {id}\n-- parents: {parents}\n-- runner:up\nCREATE TABLE t_{id} ();\n{}",
+            if down { format!("-- runner:down\nDROP TABLE t_{id};\n") } else { String::new() }
+        );
+        parse_native(Path::new(&format!("m/{id}.sql")), &text).unwrap()
+    }
+
+    fn graph(revs: Vec<Revision>) -> Graph {
+        Graph::build(Path::new("m"), revs, vec![]).unwrap()
+    }
+
+    fn applied(g: &Graph, ids: &[&str]) -> History {
+        History::new(ids.iter().enumerate().map(|(n, id)| Applied {
+            id: id.to_string(),
+            status: AppliedStatus::Applied,
+            checksum: Some(g.get(id).unwrap().checksum.clone()),
+            description: None,
+            seq: Some(n as i64 + 1),
+            applied_at: None,
+            applied_by: None,
+            duration_ms: None,
+            statements_done: None,
+            statements_total: None,
+            error: None,
+            stamped: false,
+        }))
+    }
+
+    fn ids(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|s| s.revision.id.as_str()).collect()
+    }
+
+    #[test]
+    fn applies_pending_revisions_parents_first() {
+        let g = graph(vec![rev("c", "b", true), rev("a", "none", true), rev("b", "a", true)]);
+        let plan = plan_apply(&g, &applied(&g, &["a"]), &Target::Head, Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["b", "c"]);
+    }
+
+    #[test]
+    fn apply_to_a_revision_stops_there() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "b", true)]);
+        let plan = plan_apply(&g, &History::default(), &Target::Revision("b".into()), Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["a", "b"]);
+    }
+
+    #[test]
+    fn several_heads_need_a_merge_or_explicit_target() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "a", true)]);
+        let err = plan_apply(&g, &History::default(), &Target::Head, Unfinished::Refuse).unwrap_err();
+        assert!(err.to_string().starts_with("several heads: b, c"), "{err}");
+        let plan = plan_apply(&g, &History::default(), &Target::Heads, Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn drift_blocks_apply_and_names_the_file() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true)]);
+        let mut h = applied(&g, &["a"]);
+        h.rows.get_mut("a").unwrap().checksum = Some(Checksum::from_stored("sha256-v1:00"));
+        let err = plan_apply(&g, &h, &Target::Head, Unfinished::Refuse).unwrap_err().to_string();
+        assert!(err.contains("revision `a` was changed after it was applied (m/a.sql)"), "{err}");
+    }
+
+    #[test]
+    fn unfinished_no_transaction_revision_blocks_unless_resuming() {
+        let g = graph(vec![rev("a", "none", true)]);
+        let mut h = applied(&g, &["a"]);
+        let row = h.rows.get_mut("a").unwrap();
+        row.status = AppliedStatus::Failed;
+        row.statements_done = Some(1);
+        row.statements_total = Some(3);
+        let err = plan_apply(&g, &h, &Target::Head, Unfinished::Refuse).unwrap_err().to_string();
+        assert!(err.contains("stopped after 1 of 3 statements"), "{err}");
+        let plan = plan_apply(&g, &h, &Target::Head, Unfinished::Resume).unwrap();
+        assert_eq!(plan.steps[0].action, Action::Apply { from: 1 });
+    }
+
+    #[test]
+    fn revert_one_step_takes_the_latest_leaf() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "a", true)]);
+        let mut h = applied(&g, &["a", "c", "b"]);
+        h.rows.get_mut("c").unwrap().seq = Some(2);
+        h.rows.get_mut("b").unwrap().seq = Some(3);
+        let plan = plan_revert(&g, &h, &Target::Steps(1)).unwrap();
+        assert_eq!(ids(&plan), ["b"]);
+        let plan = plan_revert(&g, &h, &Target::Steps(3)).unwrap();
+        assert_eq!(ids(&plan), ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn revert_to_a_revision_and_to_base() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "b", true)]);
+        let h = applied(&g, &["a", "b", "c"]);
+        assert_eq!(ids(&plan_revert(&g, &h, &Target::Revision("a".into())).unwrap()), ["c", "b"]);
+        assert_eq!(ids(&plan_revert(&g, &h, &Target::Base).unwrap()), ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn revert_refuses_a_revision_without_down() {
+        let g = graph(vec![rev("a", "none", false)]);
+        let err = plan_revert(&g, &applied(&g, &["a"]), &Target::Steps(1)).unwrap_err().to_string();
+        assert_eq!(err, "revision `a` has no `-- runner:down` section (m/a.sql), so it cannot be reverted");
+    }
+
+    #[test]
+    fn stamp_moves_the_recorded_position_both_ways() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "b", true)]);
+        let plan = plan_stamp(&g, &History::default(), &Target::Revision("b".into())).unwrap();
+        assert_eq!(ids(&plan), ["a", "b"]);
+        let plan = plan_stamp(&g, &applied(&g, &["a", "b", "c"]), &Target::Revision("a".into())).unwrap();
+        assert_eq!(ids(&plan), ["c", "b"]);
+        assert!(plan.steps.iter().all(|s| s.action == Action::Unstamp));
+    }
+
+    #[test]
+    fn unknown_applied_revision_is_reported() {
+        let g = graph(vec![rev("a", "none", true)]);
+        let mut h = applied(&g, &["a"]);
+        let mut ghost = h.rows["a"].clone();
+        ghost.id = "zz".into();
+        h.rows.insert("zz".into(), ghost);
+        assert_eq!(problems(&g, &h), vec![Problem::Missing { id: "zz".into() }]);
+    }
+}
