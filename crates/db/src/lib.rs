@@ -1,1 +1,16 @@
+//! One narrow async driver trait and its PostgreSQL and SQLite implementations.
+//!
+//! A driver offers primitives only: run statements in a transaction, run one statement on its
+//! own, read rows, reset session state, take an advisory lock. Ordering, checks, state-table
+//! layout and lock policy live in the core, so a new driver is small (refinery's tokio-postgres
+//! driver is 66 lines for the same reason).
 
+mod driver;
+mod error;
+mod postgres;
+mod sqlite;
+mod url;
+
+pub use driver::{connect, ConnectOptions, Dialect, Driver, LockAttempt, Row};
+pub use error::{DbError, StatementFailure};
+pub use url::{mask_url, DatabaseUrl};

@@ -1,0 +1,78 @@
+use std::fmt;
+
+/// A statement the database rejected, with what the database said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementFailure {
+    /// Index of the failing statement in the list the driver was given.
+    pub index: usize,
+    pub message: String,
+    /// SQLSTATE (PostgreSQL) or extended result code (SQLite).
+    pub code: Option<String>,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// 1-based character position inside the statement, when the database reports one.
+    pub position: Option<usize>,
+}
+
+impl fmt::Display for StatementFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(code) = &self.code {
+            write!(f, " (SQLSTATE {code})")?;
+        }
+        if let Some(d) = &self.detail {
+            write!(f, "; detail: {d}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "; hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("unsupported database URL `{url}`: expected postgres://…, postgresql://… or sqlite:…")]
+    UnsupportedUrl { url: String },
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("statement {} failed: {failure}", failure.index + 1)]
+    Statement { failure: StatementFailure },
+    #[error("foreign keys violated after the revision (PRAGMA foreign_key_check): {violations}")]
+    ForeignKeyCheck { violations: String },
+    #[error("{context}: {source}")]
+    Query {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{0} is not supported by this database")]
+    Unsupported(&'static str),
+}
+
+impl DbError {
+    pub(crate) fn query(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
+        move |source| DbError::Query { context, source }
+    }
+}
+
+/// Turns a database error for statement `index` into a [`StatementFailure`].
+pub(crate) fn statement_failure(index: usize, e: &sqlx::Error) -> StatementFailure {
+    let mut f = StatementFailure { index, message: e.to_string(), code: None, detail: None, hint: None, position: None };
+    if let sqlx::Error::Database(db) = e {
+        f.message = db.message().to_string();
+        f.code = db.code().map(|c| c.to_string());
+        if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            f.detail = pg.detail().map(String::from);
+            f.hint = pg.hint().map(String::from);
+            f.position = match pg.position() {
+                Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                _ => None,
+            };
+        }
+    }
+    f
+}

@@ -1,0 +1,146 @@
+//! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
+
+use crate::driver::{user_sql, ConnectOptions, Dialect, Driver, LockAttempt, Row};
+use crate::error::{statement_failure, DbError};
+use crate::url::DatabaseUrl;
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions as _, Connection, Row as _};
+use std::str::FromStr;
+
+pub struct PgDriver {
+    conn: PgConnection,
+    /// Opened on the first lock attempt. Never blocks: we poll `pg_try_advisory_lock` because a
+    /// waiter blocked in `pg_advisory_lock` holds a snapshot that `CREATE INDEX CONCURRENTLY` in
+    /// the lock holder then waits for forever (flyway/flyway#1654, golang-migrate/migrate#960).
+    lock_conn: Option<PgConnection>,
+    options: PgConnectOptions,
+    url: String,
+}
+
+impl PgDriver {
+    pub async fn connect(url: &DatabaseUrl, opts: &ConnectOptions) -> Result<PgDriver, DbError> {
+        let options = PgConnectOptions::from_str(url.expose())
+            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?
+            .application_name(&opts.application_name)
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let conn = options.connect().await.map_err(|e| connect_error(url, e))?;
+        Ok(PgDriver { conn, lock_conn: None, options, url: url.to_string() })
+    }
+
+    async fn lock_conn(&mut self) -> Result<&mut PgConnection, DbError> {
+        if self.lock_conn.is_none() {
+            let c = self.options.connect().await.map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
+            self.lock_conn = Some(c);
+        }
+        Ok(self.lock_conn.as_mut().expect("just set"))
+    }
+}
+
+fn connect_error(url: &DatabaseUrl, e: sqlx::Error) -> DbError {
+    DbError::Connect { url: url.to_string(), reason: e.to_string() }
+}
+
+#[async_trait]
+impl Driver for PgDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
+        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
+        for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
+                let failure = statement_failure(i, &e);
+                // If the connection is gone, so is the transaction; report the statement error.
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+                return Err(DbError::Statement { failure });
+            }
+        }
+        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(|e| DbError::Statement {
+            failure: statement_failure(statements.len(), &e),
+        })?;
+        Ok(())
+    }
+
+    async fn execute(&mut self, statement: &str) -> Result<(), DbError> {
+        sqlx::raw_sql(user_sql(statement))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
+        // The simple-query protocol returns every value as text, whatever its type.
+        let rows = sqlx::raw_sql(user_sql(sql)).fetch_all(&mut self.conn).await.map_err(DbError::query("query"))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get_unchecked::<Option<String>, _>(i).map_err(DbError::query("reading a row")))
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn reset_session(&mut self) -> Result<(), DbError> {
+        sqlx::raw_sql("RESET ALL").execute(&mut self.conn).await.map_err(DbError::query("RESET ALL"))?;
+        Ok(())
+    }
+
+    async fn try_advisory_lock(&mut self, key: i64) -> Result<LockAttempt, DbError> {
+        let conn = self.lock_conn().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(DbError::query("pg_try_advisory_lock"))?;
+        if got {
+            return Ok(LockAttempt::Acquired);
+        }
+        // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits).
+        let holder: Option<(i32, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.pid, a.application_name, a.usename::text, coalesce(host(a.client_addr), 'local socket'), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid \
+               AND l.objid = ($1::bigint & 4294967295)::bigint::oid \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(DbError::query("looking up the lock holder"))?;
+        Ok(LockAttempt::HeldBy(match holder {
+            Some((pid, app, user, addr, since)) => format!(
+                "backend pid {pid} ({}, user {}, from {}, connected since {} UTC)",
+                app.filter(|a| !a.is_empty()).unwrap_or_else(|| "unnamed application".into()),
+                user.unwrap_or_default(),
+                addr.unwrap_or_default(),
+                since.unwrap_or_default()
+            ),
+            None => "another session (it released the lock just now, or is not visible to this user)".into(),
+        }))
+    }
+
+    async fn advisory_unlock(&mut self, key: i64) -> Result<(), DbError> {
+        if let Some(conn) = self.lock_conn.as_mut() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await
+                .map_err(DbError::query("pg_advisory_unlock"))?;
+        }
+        Ok(())
+    }
+
+    async fn close(self: Box<Self>) {
+        let this = *self;
+        if let Some(c) = this.lock_conn {
+            let _ = c.close().await;
+        }
+        let _ = this.conn.close().await;
+    }
+}

@@ -1,0 +1,122 @@
+//! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
+//! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
+
+use crate::driver::{user_sql, Dialect, Driver, LockAttempt, Row};
+use crate::error::{statement_failure, DbError};
+use crate::url::DatabaseUrl;
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions as _, Connection, Row as _};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteDriver {
+    conn: SqliteConnection,
+}
+
+impl SqliteDriver {
+    pub async fn connect(url: &DatabaseUrl) -> Result<SqliteDriver, DbError> {
+        let options = SqliteConnectOptions::from_str(url.expose())
+            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?
+            .create_if_missing(true)
+            // Another runner holding the write lock makes us wait, not fail.
+            .busy_timeout(Duration::from_secs(60))
+            .foreign_keys(true)
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let conn = options
+            .connect()
+            .await
+            .map_err(|e| DbError::Connect { url: url.to_string(), reason: e.to_string() })?;
+        Ok(SqliteDriver { conn })
+    }
+
+    async fn run(&mut self, sql: &str, context: &'static str) -> Result<(), DbError> {
+        sqlx::raw_sql(user_sql(sql)).execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query(context))
+    }
+}
+
+#[async_trait]
+impl Driver for SqliteDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
+        // PRAGMA foreign_keys is a no-op inside a transaction, so it is switched around it.
+        self.run("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys").await?;
+        let result = self.transaction_body(statements).await;
+        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        result
+    }
+
+    async fn execute(&mut self, statement: &str) -> Result<(), DbError> {
+        sqlx::raw_sql(user_sql(statement))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
+        let rows = sqlx::raw_sql(user_sql(sql)).fetch_all(&mut self.conn).await.map_err(DbError::query("query"))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get_unchecked::<Option<String>, _>(i).map_err(DbError::query("reading a row")))
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn reset_session(&mut self) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    async fn try_advisory_lock(&mut self, _key: i64) -> Result<LockAttempt, DbError> {
+        Err(DbError::Unsupported("advisory locking"))
+    }
+
+    async fn advisory_unlock(&mut self, _key: i64) -> Result<(), DbError> {
+        Err(DbError::Unsupported("advisory locking"))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+impl SqliteDriver {
+    async fn transaction_body(&mut self, statements: &[&str]) -> Result<(), DbError> {
+        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await?;
+        for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
+                let _ = self.run("ROLLBACK", "ROLLBACK").await;
+                return Err(DbError::Statement { failure: statement_failure(i, &e) });
+            }
+        }
+        let violations = self.query("PRAGMA foreign_key_check").await;
+        match violations {
+            Ok(rows) if rows.is_empty() => {}
+            other => {
+                let _ = self.run("ROLLBACK", "ROLLBACK").await;
+                let rows = other?;
+                let shown: Vec<String> = rows
+                    .iter()
+                    .take(5)
+                    .map(|r| {
+                        format!(
+                            "table {} rowid {} references {}",
+                            r.first().cloned().flatten().unwrap_or_default(),
+                            r.get(1).cloned().flatten().unwrap_or_else(|| "?".into()),
+                            r.get(2).cloned().flatten().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                return Err(DbError::ForeignKeyCheck {
+                    violations: format!("{} row(s): {}", rows.len(), shown.join("; ")),
+                });
+            }
+        }
+        self.run("COMMIT", "COMMIT").await
+    }
+}

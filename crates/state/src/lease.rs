@@ -1,0 +1,113 @@
+//! A lease row in the state table: the runner lock where the database has no advisory locks
+//! (SQLite). Taking it is atomic because SQLite's `BEGIN IMMEDIATE` serialises writers; a lease
+//! has a time-to-live refreshed between revisions, and a holder on this host whose process is
+//! gone is taken over at once, so a killed runner never blocks the next one for long (stale lock
+//! rows are a classic: liquibase/liquibase#1453, flyway/flyway#2932).
+
+use crate::render::{literal, now};
+use crate::table::{StateError, StateTable};
+use runner_db::{Dialect, Driver};
+use std::time::Duration;
+
+/// Who holds a lease: process id and host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    pub pid: u32,
+    pub host: String,
+}
+
+impl LeaseHolder {
+    fn encode(&self) -> String {
+        format!("pid {} on {}", self.pid, self.host)
+    }
+
+    fn decode(s: &str) -> Option<LeaseHolder> {
+        let rest = s.strip_prefix("pid ")?;
+        let (pid, host) = rest.split_once(" on ")?;
+        Some(LeaseHolder { pid: pid.parse().ok()?, host: host.to_string() })
+    }
+}
+
+pub struct Lease<'t> {
+    table: &'t StateTable,
+    name: String,
+    holder: LeaseHolder,
+    ttl: Duration,
+}
+
+impl<'t> Lease<'t> {
+    pub fn new(table: &'t StateTable, name: &str, holder: LeaseHolder, ttl: Duration) -> Lease<'t> {
+        Lease { table, name: name.to_string(), holder, ttl }
+    }
+
+    fn key(&self) -> String {
+        format!("kind = 'lock' AND name = {}", literal(self.table.dialect(), &self.name))
+    }
+
+    fn expired_before(&self) -> String {
+        match self.table.dialect() {
+            Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{} seconds')", self.ttl.as_secs()),
+            Dialect::Postgres => format!("now() - interval '{} seconds'", self.ttl.as_secs()),
+        }
+    }
+
+    /// One attempt. `Ok(None)` means acquired; `Ok(Some(text))` names the current holder.
+    pub async fn try_acquire(&self, db: &mut dyn Driver, process_alive: impl Fn(u32) -> bool) -> Result<Option<String>, StateError> {
+        let d = self.table.dialect();
+        let t = self.table.qualified();
+        let me = literal(d, &self.holder.encode());
+        db.transaction(&[
+            &format!("DELETE FROM {t} WHERE {} AND updated_at < {}", self.key(), self.expired_before()),
+            &format!(
+                "INSERT INTO {t} (kind, name, status, applied_by, applied_at, updated_at) \
+                 VALUES ('lock', {}, 'held', {me}, {n}, {n}) ON CONFLICT (kind, name) DO NOTHING",
+                literal(d, &self.name),
+                n = now(d)
+            ),
+        ])
+        .await?;
+        let rows = db.query(&format!("SELECT applied_by, applied_at FROM {t} WHERE {}", self.key())).await?;
+        let (holder, since) = rows
+            .first()
+            .map(|r| (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()))
+            .unwrap_or_default();
+        if holder == self.holder.encode() {
+            return Ok(None);
+        }
+        // A holder on this host whose process is gone was killed: take over now, not after the TTL.
+        if let Some(h) = LeaseHolder::decode(&holder) {
+            if h.host == self.holder.host && !process_alive(h.pid) {
+                db.transaction(&[&format!("DELETE FROM {t} WHERE {} AND applied_by = {}", self.key(), literal(d, &holder))])
+                    .await?;
+                return Box::pin(self.try_acquire(db, process_alive)).await;
+            }
+        }
+        Ok(Some(format!("{holder} (since {since})")))
+    }
+
+    /// Extends the lease; called between revisions.
+    pub async fn refresh(&self, db: &mut dyn Driver) -> Result<(), StateError> {
+        let d = self.table.dialect();
+        db.execute(&format!(
+            "UPDATE {} SET updated_at = {} WHERE {} AND applied_by = {}",
+            self.table.qualified(),
+            now(d),
+            self.key(),
+            literal(d, &self.holder.encode())
+        ))
+        .await?;
+        Ok(())
+    }
+
+    pub async fn release(&self, db: &mut dyn Driver) -> Result<(), StateError> {
+        let d = self.table.dialect();
+        db.execute(&format!(
+            "DELETE FROM {} WHERE {} AND applied_by = {}",
+            self.table.qualified(),
+            self.key(),
+            literal(d, &self.holder.encode())
+        ))
+        .await?;
+        Ok(())
+    }
+}

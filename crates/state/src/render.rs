@@ -1,0 +1,58 @@
+//! Literal SQL for each dialect.
+
+use runner_db::Dialect;
+
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A string literal that means the same whatever `standard_conforming_strings` a revision set.
+pub fn literal(dialect: Dialect, value: &str) -> String {
+    match dialect {
+        Dialect::Postgres if value.contains('\\') => {
+            format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+        }
+        _ => format!("'{}'", value.replace('\'', "''")),
+    }
+}
+
+pub fn opt_literal(dialect: Dialect, value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_string(), |v| literal(dialect, v))
+}
+
+pub fn json(dialect: Dialect, value: &serde_json::Value) -> String {
+    let text = literal(dialect, &value.to_string());
+    match dialect {
+        Dialect::Postgres => format!("{text}::jsonb"),
+        Dialect::Sqlite => text,
+    }
+}
+
+/// The current time as stored in timestamp columns.
+pub fn now(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "now()",
+        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    }
+}
+
+/// A timestamp column read back as ISO-8601 UTC text, whatever the session time zone.
+pub fn read_time(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+        Dialect::Sqlite => column.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        assert_eq!(literal(Dialect::Postgres, "it's"), "'it''s'");
+        assert_eq!(literal(Dialect::Postgres, "a\\b'c"), "E'a\\\\b''c'");
+        assert_eq!(literal(Dialect::Sqlite, "a\\b'c"), "'a\\b''c'");
+        assert_eq!(ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

@@ -1,0 +1,350 @@
+//! The state table's layout, its versioning, and the reads and writes for revisions.
+
+use crate::render::{ident, json, literal, now, opt_literal, read_time};
+use runner_db::{DbError, Dialect, Driver};
+use runner_revisions::{Applied, AppliedStatus, Checksum, History};
+use std::time::Duration;
+
+/// Version of the table layout this build writes. Bumped with an upgrade step in [`StateTable::ensure`].
+pub const STATE_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("state table {table} has layout version {found}, newer than this runner understands ({STATE_VERSION}); upgrade runner")]
+    NewerVersion { table: String, found: i64 },
+    #[error("state table {table}: unexpected row for `{name}`: {reason}")]
+    BadRow { table: String, name: String, reason: String },
+    #[error("state table name `{0}` is not allowed: use letters, digits and `_`, and not a generic name such as `migrations`")]
+    BadName(String),
+}
+
+/// Who applied a revision, as a SQL expression: the database user and the client host.
+#[derive(Debug, Clone)]
+pub struct AppliedBy(String);
+
+impl AppliedBy {
+    /// On PostgreSQL the database user comes from the session (`current_user`); SQLite has no
+    /// users, so the operating-system user stands in.
+    pub fn new(dialect: Dialect, host: &str, os_user: &str) -> AppliedBy {
+        AppliedBy(match dialect {
+            Dialect::Postgres => format!("current_user || {}", literal(dialect, &format!("@{host}"))),
+            Dialect::Sqlite => literal(dialect, &format!("{os_user}@{host}")),
+        })
+    }
+
+    /// For stamped revisions, so history shows nothing ran.
+    fn stamped(&self, dialect: Dialect) -> String {
+        format!("{} || {}", self.0, literal(dialect, " (stamp)"))
+    }
+}
+
+/// The state table of one database.
+#[derive(Debug, Clone)]
+pub struct StateTable {
+    dialect: Dialect,
+    schema: String,
+    name: String,
+}
+
+const KIND_REVISION: &str = "revision";
+
+impl StateTable {
+    /// `schema` is resolved by the caller (PostgreSQL: the configured schema or `current_schema()`
+    /// at connect time; SQLite: `main`).
+    pub fn new(dialect: Dialect, schema: &str, name: &str) -> Result<StateTable, StateError> {
+        let generic = ["migrations", "schema_migrations", "state", "versions"];
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !generic.contains(&name.to_ascii_lowercase().as_str());
+        if !valid {
+            return Err(StateError::BadName(name.to_string()));
+        }
+        Ok(StateTable { dialect, schema: schema.to_string(), name: name.to_string() })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Schema-qualified, quoted name.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.name))
+    }
+
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// Statements that create the table if it is missing (part of `apply --sql` output too).
+    pub fn create_sql(&self) -> Vec<String> {
+        let (ts, js, big) = match self.dialect {
+            Dialect::Postgres => ("timestamptz", "jsonb", "bigint"),
+            Dialect::Sqlite => ("text", "text", "integer"),
+        };
+        let t = self.qualified();
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (\n  \
+                   kind text NOT NULL,\n  \
+                   name text NOT NULL,\n  \
+                   status text NOT NULL,\n  \
+                   checksum text,\n  \
+                   description text,\n  \
+                   seq {big},\n  \
+                   applied_at {ts},\n  \
+                   applied_by text,\n  \
+                   duration_ms {big},\n  \
+                   progress {js},\n  \
+                   error text,\n  \
+                   updated_at {ts} NOT NULL DEFAULT {},\n  \
+                   PRIMARY KEY (kind, name)\n)",
+                match self.dialect {
+                    Dialect::Postgres => "now()",
+                    Dialect::Sqlite => "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                }
+            ),
+            format!(
+                "INSERT INTO {t} (kind, name, status) VALUES ('meta', 'state_version', '{STATE_VERSION}') ON CONFLICT (kind, name) DO NOTHING"
+            ),
+        ]
+    }
+
+    /// Whether the table exists (read-only commands must not create it).
+    pub async fn exists(&self, db: &mut dyn Driver) -> Result<bool, StateError> {
+        let sql = match self.dialect {
+            Dialect::Postgres => format!("SELECT to_regclass({}) IS NOT NULL", literal(self.dialect, &self.qualified())),
+            Dialect::Sqlite => format!(
+                "SELECT count(*) > 0 FROM {}.sqlite_master WHERE type = 'table' AND name = {}",
+                ident(&self.schema),
+                literal(self.dialect, &self.name)
+            ),
+        };
+        let rows = db.query(&sql).await?;
+        let v = rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
+        Ok(v == "t" || v == "1" || v == "true")
+    }
+
+    /// Creates the table if needed and checks its layout version.
+    pub async fn ensure(&self, db: &mut dyn Driver) -> Result<(), StateError> {
+        if !self.exists(db).await? {
+            let stmts = self.create_sql();
+            let refs: Vec<&str> = stmts.iter().map(String::as_str).collect();
+            db.transaction(&refs).await?;
+        }
+        let version = self.version(db).await?;
+        if version > STATE_VERSION {
+            return Err(StateError::NewerVersion { table: self.display_name(), found: version });
+        }
+        // Upgrades from older layouts go here, one step per version, when there is a version 2.
+        Ok(())
+    }
+
+    async fn version(&self, db: &mut dyn Driver) -> Result<i64, StateError> {
+        let rows = db
+            .query(&format!("SELECT status FROM {} WHERE kind = 'meta' AND name = 'state_version'", self.qualified()))
+            .await?;
+        let v = rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_else(|| "1".into());
+        v.parse().map_err(|_| StateError::BadRow {
+            table: self.display_name(),
+            name: "state_version".into(),
+            reason: format!("not a number: {v}"),
+        })
+    }
+
+    /// Every revision row. An absent table is an empty history.
+    pub async fn load_revisions(&self, db: &mut dyn Driver) -> Result<History, StateError> {
+        if !self.exists(db).await? {
+            return Ok(History::default());
+        }
+        let d = self.dialect;
+        let sql = format!(
+            "SELECT name, status, checksum, description, seq, {}, applied_by, duration_ms, progress, error \
+             FROM {} WHERE kind = '{KIND_REVISION}'",
+            read_time(d, "applied_at"),
+            self.qualified()
+        );
+        let rows = db.query(&sql).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let col = |i: usize| r.get(i).cloned().flatten();
+            let name = col(0).unwrap_or_default();
+            let bad = |reason: String| StateError::BadRow { table: self.display_name(), name: name.clone(), reason };
+            let status_text = col(1).unwrap_or_default();
+            let status = AppliedStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status `{status_text}`")))?;
+            let progress: serde_json::Value =
+                col(8).map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::Null)).unwrap_or_default();
+            let count = |k: &str| progress.get(k).and_then(serde_json::Value::as_u64).map(|n| n as usize);
+            out.push(Applied {
+                id: name.clone(),
+                status,
+                checksum: col(2).map(|c| Checksum::from_stored(&c)),
+                description: col(3),
+                seq: col(4).and_then(|s| s.parse().ok()),
+                applied_at: col(5),
+                applied_by: col(6),
+                duration_ms: col(7).and_then(|s| s.parse().ok()),
+                statements_done: count("statements_done"),
+                statements_total: count("statements_total"),
+                error: col(9),
+                stamped: progress.get("stamped").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            });
+        }
+        Ok(History::new(out))
+    }
+
+    fn upsert(&self, name: &str, columns: &[(&str, String)]) -> String {
+        let d = self.dialect;
+        let mut cols = vec!["kind".to_string(), "name".to_string()];
+        let mut vals = vec![literal(d, KIND_REVISION), literal(d, name)];
+        for (c, v) in columns {
+            cols.push(c.to_string());
+            vals.push(v.clone());
+        }
+        cols.push("updated_at".into());
+        vals.push(now(d).into());
+        let updates: Vec<String> = cols[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (kind, name) DO UPDATE SET {}",
+            self.qualified(),
+            cols.join(", "),
+            vals.join(", "),
+            updates.join(", ")
+        )
+    }
+
+    fn next_seq(&self) -> String {
+        format!("(SELECT coalesce(max(seq), 0) + 1 FROM {} WHERE kind = '{KIND_REVISION}')", self.qualified())
+    }
+
+    fn duration_sql(&self, duration: Option<Duration>) -> String {
+        match (duration, self.dialect) {
+            (Some(d), _) => (d.as_millis() as i64).to_string(),
+            // Offline scripts: the transaction's own elapsed time, where the database can tell.
+            (None, Dialect::Postgres) => "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint".into(),
+            (None, Dialect::Sqlite) => "NULL".into(),
+        }
+    }
+
+    /// Records a revision as applied (or stamped: recorded without running).
+    pub fn record_applied(
+        &self,
+        id: &str,
+        checksum: &Checksum,
+        description: &str,
+        by: &AppliedBy,
+        duration: Option<Duration>,
+        stamped: bool,
+    ) -> String {
+        let d = self.dialect;
+        let (by_sql, dur, progress) = if stamped {
+            (by.stamped(d), "NULL".into(), json(d, &serde_json::json!({ "stamped": true })))
+        } else {
+            (by.0.clone(), self.duration_sql(duration), "NULL".into())
+        };
+        self.upsert(
+            id,
+            &[
+                ("status", literal(d, AppliedStatus::Applied.as_str())),
+                ("checksum", literal(d, checksum.as_str())),
+                ("description", literal(d, description)),
+                ("seq", self.next_seq()),
+                ("applied_at", now(d).into()),
+                ("applied_by", by_sql),
+                ("duration_ms", dur),
+                ("progress", progress),
+                ("error", "NULL".into()),
+            ],
+        )
+    }
+
+    /// Records how far a no-transaction revision got: `running` while it goes, `failed` with the
+    /// error when a statement fails.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_progress(
+        &self,
+        id: &str,
+        checksum: &Checksum,
+        description: &str,
+        by: &AppliedBy,
+        status: AppliedStatus,
+        done: usize,
+        total: usize,
+        error: Option<&str>,
+    ) -> String {
+        let d = self.dialect;
+        self.upsert(
+            id,
+            &[
+                ("status", literal(d, status.as_str())),
+                ("checksum", literal(d, checksum.as_str())),
+                ("description", literal(d, description)),
+                ("seq", "NULL".into()),
+                ("applied_at", now(d).into()),
+                ("applied_by", by.0.clone()),
+                ("duration_ms", "NULL".into()),
+                ("progress", json(d, &serde_json::json!({ "statements_done": done, "statements_total": total }))),
+                ("error", opt_literal(d, error)),
+            ],
+        )
+    }
+
+    /// Records a revision as reverted. The row stays, for the audit trail.
+    pub fn record_reverted(&self, id: &str, by: &AppliedBy, duration: Option<Duration>) -> String {
+        let d = self.dialect;
+        format!(
+            "UPDATE {} SET status = {}, seq = NULL, applied_by = {}, duration_ms = {}, progress = NULL, error = NULL, updated_at = {} \
+             WHERE kind = '{KIND_REVISION}' AND name = {}",
+            self.qualified(),
+            literal(d, AppliedStatus::Reverted.as_str()),
+            by.0,
+            self.duration_sql(duration),
+            now(d),
+            literal(d, id)
+        )
+    }
+
+    /// Removes a revision's row (unstamping, or `repair` of a revision whose file is gone).
+    pub fn forget(&self, id: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE kind = '{KIND_REVISION}' AND name = {}",
+            self.qualified(),
+            literal(self.dialect, id)
+        )
+    }
+
+    /// Re-records a revision's checksum after a deliberate edit.
+    pub fn accept_checksum(&self, id: &str, checksum: &Checksum) -> String {
+        let d = self.dialect;
+        format!(
+            "UPDATE {} SET checksum = {}, updated_at = {} WHERE kind = '{KIND_REVISION}' AND name = {}",
+            self.qualified(),
+            literal(d, checksum.as_str()),
+            now(d),
+            literal(d, id)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_and_unsafe_names_are_refused() {
+        assert!(StateTable::new(Dialect::Sqlite, "main", "migrations").is_err());
+        assert!(StateTable::new(Dialect::Sqlite, "main", "x; DROP TABLE y").is_err());
+        assert!(StateTable::new(Dialect::Sqlite, "main", "runner_state").is_ok());
+    }
+
+    #[test]
+    fn writes_are_schema_qualified() {
+        let t = StateTable::new(Dialect::Postgres, "public", "runner_state").unwrap();
+        let by = AppliedBy::new(Dialect::Postgres, "host1", "me");
+        let sql = t.record_applied("001", &Checksum::of_parts(&["x"]), "it's", &by, None, false);
+        assert!(sql.starts_with("INSERT INTO \"public\".\"runner_state\""), "{sql}");
+        assert!(sql.contains("'it''s'") && sql.contains("current_user || '@host1'"), "{sql}");
+    }
+}
