@@ -1,1 +1,46 @@
+//! `runner` evolves databases safely: it applies SQL revisions (and, in later releases, WASM
+//! backfills and scheduled refreshes) and tracks everything in one state table.
+//!
+//! Applications that migrate at start-up embed it:
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use runner::{Runner, Target};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("migrations"))?;
+//! std::fs::write(dir.path().join("migrations/001_users.sql"), "CREATE TABLE users (id integer PRIMARY KEY);")?;
+//! let url = format!("sqlite://{}", dir.path().join("app.db").display());
+//!
+//! let report = Runner::connect(&url)
+//!     .await?
+//!     .with_migrations(dir.path().join("migrations"))
+//!     .apply(Target::Head)
+//!     .await?;
+//! assert_eq!(report.steps[0].revision, "001");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The crates underneath: `runner-revisions` (files → graph → plan, pure), `runner-db` (the
+//! driver trait), `runner-state` (the state table).
 
+mod error;
+mod execute;
+mod host;
+mod lock;
+mod offline;
+mod report;
+mod runner;
+pub mod scaffold;
+mod script;
+pub mod settings;
+pub mod cli;
+
+pub use error::{Committed, ExitCode, RunnerError};
+pub use report::{Report, StepDone};
+pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
+pub use runner_db::{DatabaseUrl, Dialect};
+pub use runner_revisions::plan::{Problem, Unfinished};
+pub use runner_revisions::{Graph, Plan, Target};
+pub use settings::Settings;

@@ -17,8 +17,11 @@ pub struct StatementFailure {
 impl fmt::Display for StatementFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(code) = &self.code {
-            write!(f, " (SQLSTATE {code})")?;
+        match &self.code {
+            // PostgreSQL reports five-character SQLSTATEs; SQLite numeric result codes.
+            Some(code) if code.len() == 5 => write!(f, " (SQLSTATE {code})")?,
+            Some(code) => write!(f, " (error code {code})")?,
+            None => {}
         }
         if let Some(d) = &self.detail {
             write!(f, "; detail: {d}")?;

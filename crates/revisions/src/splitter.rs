@@ -30,6 +30,9 @@ struct Splitter<'a> {
     out: Vec<Statement>,
     /// Byte offset and line of the first significant token of the current statement.
     start: Option<(usize, usize)>,
+    /// Byte offset just past the last significant token: trailing comments are not part of a
+    /// statement, so appending `;` to its text is always safe.
+    end: usize,
     /// Nesting of `BEGIN ATOMIC` / trigger `BEGIN` and `CASE` inside them.
     depth: usize,
     /// Upper-cased words of the current statement outside quotes, as far as block detection needs.
@@ -47,6 +50,7 @@ impl<'a> Splitter<'a> {
             line: first_line,
             out: Vec::new(),
             start: None,
+            end: 0,
             depth: 0,
             first_word: None,
             seen_trigger: false,
@@ -61,42 +65,45 @@ impl<'a> Splitter<'a> {
                 b'\n' => {
                     self.line += 1;
                     self.pos += 1;
+                    continue;
                 }
-                b' ' | b'\t' | b'\r' | 0x0c => self.pos += 1,
-                b'-' if self.peek(1) == Some(b'-') => self.skip_line_comment(),
-                b'/' if self.peek(1) == Some(b'*') => self.skip_block_comment(),
-                b';' if self.depth == 0 => {
-                    self.finish(self.pos);
+                b' ' | b'\t' | b'\r' | 0x0c => {
                     self.pos += 1;
+                    continue;
                 }
+                b'-' if self.peek(1) == Some(b'-') => {
+                    self.skip_line_comment();
+                    continue;
+                }
+                b'/' if self.peek(1) == Some(b'*') => {
+                    self.skip_block_comment();
+                    continue;
+                }
+                b';' if self.depth == 0 => {
+                    self.finish();
+                    self.pos += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            // A significant token: it starts the statement if nothing has, and extends its end.
+            self.mark();
+            match c {
                 b'\'' => {
-                    self.mark();
                     let escapes = self.is_escape_string();
                     self.skip_quoted(b'\'', escapes);
                 }
-                b'"' | b'`' => {
-                    self.mark();
-                    self.skip_quoted(c, false);
-                }
-                b'$' => {
-                    self.mark();
-                    if let Some(tag_len) = self.dollar_tag() {
-                        self.skip_dollar_body(tag_len);
-                    } else {
-                        self.pos += 1;
-                    }
-                }
-                c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
-                    self.mark();
-                    self.word();
-                }
-                _ => {
-                    self.mark();
-                    self.pos += 1;
-                }
+                b'"' | b'`' => self.skip_quoted(c, false),
+                b'$' => match self.dollar_tag() {
+                    Some(tag_len) => self.skip_dollar_body(tag_len),
+                    None => self.pos += 1,
+                },
+                c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => self.word(),
+                _ => self.pos += 1,
             }
+            self.end = self.pos;
         }
-        self.finish(self.bytes.len());
+        self.finish();
         self.out
     }
 
@@ -111,9 +118,9 @@ impl<'a> Splitter<'a> {
         }
     }
 
-    fn finish(&mut self, end: usize) {
+    fn finish(&mut self) {
         if let Some((start, line)) = self.start.take() {
-            let sql = self.src[start..end].trim_end().to_string();
+            let sql = self.src[start..self.end.max(start)].trim_end().to_string();
             if !sql.is_empty() {
                 self.out.push(Statement { sql, line });
             }
@@ -315,6 +322,13 @@ mod tests {
         let out = split(text, 10);
         assert_eq!(out[0].line, 12);
         assert_eq!(out[1].line, 15);
+    }
+
+    #[test]
+    fn trailing_comments_are_not_part_of_a_statement() {
+        // So that appending `;` (offline scripts) can never land inside a comment.
+        assert_eq!(sqls("SELECT 1 -- one\n;\nSELECT 2 /* two */"), ["SELECT 1", "SELECT 2"]);
+        assert_eq!(sqls("SELECT /* inner */ 1;"), ["SELECT /* inner */ 1"]);
     }
 
     #[test]

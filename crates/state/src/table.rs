@@ -306,6 +306,16 @@ impl StateTable {
         )
     }
 
+    /// Sets the recorded duration after the fact.
+    pub fn set_duration(&self, id: &str, took: Duration) -> String {
+        format!(
+            "UPDATE {} SET duration_ms = {} WHERE kind = '{KIND_REVISION}' AND name = {}",
+            self.qualified(),
+            took.as_millis(),
+            literal(self.dialect, id)
+        )
+    }
+
     /// Removes a revision's row (unstamping, or `repair` of a revision whose file is gone).
     pub fn forget(&self, id: &str) -> String {
         format!(

@@ -1,0 +1,236 @@
+//! The command line: clap definitions (doc comments are the help text) and one module per
+//! command group. Only this layer uses `anyhow`-style reporting and exit codes.
+
+mod files;
+mod output;
+mod read;
+mod write;
+
+use crate::error::{ExitCode, RunnerError};
+use crate::settings::{Overrides, Settings};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Evolve databases safely: SQL revisions, tracked in one state table.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Project folder (holds runner.toml and migrations/); default: the current directory.
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Database URL (postgres://… or sqlite:…); overrides DATABASE_URL, POSTGRES_URL, runner.toml and PG*.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Folder of revision files; default: `migrations` in runner.toml, or ./migrations.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
+    /// Name of the state table (default runner_state).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub state_table: Option<String>,
+    /// Seconds to wait for another runner to release the lock (default 60).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
+    /// Log format on stderr: text (default on a terminal) or json (for log collectors).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log level: error, warn, info (default), debug, trace.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Output flags of read commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a write command should run its plan.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct PreviewArgs {
+    /// Print the plan and change nothing.
+    #[arg(long, conflicts_with = "sql")]
+    pub dry_run: bool,
+    /// Print the exact SQL script that would run (state-table writes included) and change nothing.
+    #[arg(long)]
+    pub sql: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create runner.toml, migrations/, backfills/ and plugins/ in the project folder.
+    Init,
+    /// Write a new revision file whose parent is the current head.
+    New {
+        /// What the revision does, e.g. "add user preferences".
+        message: String,
+        /// Mark it `transaction: none` (for CREATE INDEX CONCURRENTLY and the like).
+        #[arg(long)]
+        no_transaction: bool,
+    },
+    /// Show current revision(s), pending revisions, drift and unfinished revisions.
+    Status {
+        #[command(flatten)]
+        out: OutputArgs,
+        /// Exit with code 3 when anything is pending, drifted or unfinished.
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// List revisions, newest first, with what the database recorded about each.
+    History {
+        #[command(flatten)]
+        out: OutputArgs,
+        /// Also show files, checksums, transaction mode, who applied and how long it took.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// List the head revisions (revisions nothing builds on).
+    Heads {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show the revision(s) the database is at.
+    Current {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show one revision: header, state, and its SQL.
+    Show {
+        /// Revision id, or a unique prefix of one.
+        revision: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Validate revision files and their graph without touching the database.
+    Check {
+        /// Also compare checksums with the database (drift).
+        #[arg(long)]
+        db: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Apply pending revisions in order.
+    Apply {
+        /// Stop at this revision (default: the head; `heads` for every branch).
+        #[arg(long, value_name = "REV")]
+        to: Option<String>,
+        /// Continue a no-transaction revision that stopped half-way, from its first unfinished statement.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        preview: PreviewArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Revert applied revisions (one step by default).
+    Revert {
+        /// Revert this many steps.
+        #[arg(long, conflicts_with = "to")]
+        steps: Option<u32>,
+        /// Revert everything applied after REV (`base`: everything).
+        #[arg(long, value_name = "REV")]
+        to: Option<String>,
+        #[command(flatten)]
+        preview: PreviewArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Record the database as being exactly at REV without running anything (baseline an existing database).
+    Stamp {
+        /// Revision id, `head`, `heads` or `base`.
+        revision: String,
+        #[command(flatten)]
+        preview: PreviewArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Write a merge revision joining all current heads.
+    Merge {
+        /// Description of the merge revision.
+        #[arg(short, long, default_value = "merge heads")]
+        message: String,
+    },
+    /// Development only: revert everything, then apply everything again.
+    Reset {
+        /// Required: confirms that data in these tables may be lost.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Accept edited revisions, forget revisions whose files are gone, and record unfinished
+    /// no-transaction revisions as applied once you have completed them by hand.
+    #[command(alias = "accept")]
+    Repair {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+/// Runs the command and returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    output::init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::Failure as i32;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code as i32,
+        Err(e) => {
+            output::print_error(&e);
+            e.exit_code() as i32
+        }
+    }
+}
+
+fn settings(g: &GlobalArgs) -> Result<Settings, RunnerError> {
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    Settings::resolve(
+        Overrides {
+            project_dir: g.project_dir.clone(),
+            database_url: g.database_url.clone(),
+            migrations_dir: g.migrations.clone(),
+            state_table: g.state_table.clone(),
+            lock_timeout: g.lock_timeout.map(Duration::from_secs),
+        },
+        &env,
+    )
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init => files::init(g),
+        Command::New { message, no_transaction } => files::new(&settings(g)?, &message, no_transaction),
+        Command::Merge { message } => files::merge(&settings(g)?, &message),
+        Command::Check { db, out } => files::check(settings(g)?, db, out).await,
+        Command::Status { out, exit_code } => read::status(settings(g)?, out, exit_code).await,
+        Command::History { out, verbose } => read::history(settings(g)?, out, verbose).await,
+        Command::Heads { out } => read::heads(settings(g)?, out).await,
+        Command::Current { out } => read::current(settings(g)?, out).await,
+        Command::Show { revision, out } => read::show(settings(g)?, &revision, out).await,
+        Command::Apply { to, resume, preview, out } => write::apply(settings(g)?, to, resume, preview, out).await,
+        Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
+        Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,
+        Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,
+        Command::Repair { out } => write::repair(settings(g)?, out).await,
+    }
+}

@@ -1,0 +1,72 @@
+//! What the CLI prints: results on stdout (text or `--json`), logs and errors on stderr.
+
+use super::{GlobalArgs, LogFormat};
+use crate::error::RunnerError;
+pub use crate::report::action_word;
+use runner_revisions::Plan;
+use std::io::IsTerminal;
+
+pub fn init_logging(g: &GlobalArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,runner={0},runner_db={0},runner_state={0}", g.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
+    let format = g.log_format.unwrap_or(if std::io::stderr().is_terminal() { LogFormat::Text } else { LogFormat::Json });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_target(false).without_time().try_init(),
+    };
+}
+
+pub fn print_error(e: &RunnerError) {
+    if let Some(report) = e.report() {
+        if !report.steps.is_empty() {
+            let done: Vec<&str> = report.steps.iter().map(|s| s.revision.as_str()).collect();
+            eprintln!("completed before the failure: {}", done.join(", "));
+        }
+    }
+    eprintln!("error: {e}");
+}
+
+pub fn json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+    }
+}
+
+pub fn print_plan(plan: &Plan) {
+    if plan.is_empty() {
+        println!("Nothing to do.");
+        return;
+    }
+    println!("Plan ({} step{}):", plan.steps.len(), if plan.steps.len() == 1 { "" } else { "s" });
+    for s in &plan.steps {
+        let r = &s.revision;
+        let tx = match r.tx {
+            runner_revisions::TxMode::PerRevision => "",
+            runner_revisions::TxMode::None => " [no transaction]",
+        };
+        println!("  {:<8} {}  {}{tx}  ({})", action_word(s.action), r.id, r.description, r.path.display());
+    }
+}
+
+/// A plan as JSON without the full SQL of every revision.
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    serde_json::json!({
+        "steps": plan.steps.iter().map(|s| serde_json::json!({
+            "action": action_word(s.action),
+            "revision": s.revision.id,
+            "description": s.revision.description,
+            "file": s.revision.path,
+            "transaction": s.revision.tx,
+            "statements": crate::script::body(s).len(),
+        })).collect::<Vec<_>>()
+    })
+}
+
+pub fn action_word_tx(tx: runner_revisions::TxMode) -> &'static str {
+    match tx {
+        runner_revisions::TxMode::PerRevision => "per revision",
+        runner_revisions::TxMode::None => "none (statement by statement)",
+    }
+}

@@ -1,0 +1,187 @@
+//! Read commands: status, history, heads, current, show. None of them writes to the database.
+
+use super::output::{self, json};
+use super::OutputArgs;
+use crate::error::{ExitCode, RunnerError};
+use crate::runner::{Access, Runner};
+use crate::settings::Settings;
+use runner_revisions::plan;
+
+pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+    let s = runner.status().await?;
+    runner.close().await;
+    if out.json {
+        json(&s);
+    } else {
+        println!("database:   {} (from {})", s.database, s.database_source);
+        println!("state:      {}", s.state_table);
+        println!("migrations: {}", s.migrations_dir.display());
+        println!("current:    {}", if s.current.is_empty() { "base (nothing applied)".into() } else { s.current.join(", ") });
+        println!("heads:      {}", s.heads.join(", "));
+        println!("applied:    {}", s.applied);
+        if s.pending.is_empty() {
+            println!("pending:    none");
+        } else {
+            println!("pending:    {}", s.pending.len());
+            for p in &s.pending {
+                println!("  {}  {}  ({})", p.id, p.description, p.file.display());
+            }
+        }
+        for p in &s.problems {
+            println!("problem:    {p}");
+        }
+        if s.is_up_to_date() {
+            println!("Up to date.");
+        }
+    }
+    Ok(if exit_code && !s.is_up_to_date() { ExitCode::Pending } else { ExitCode::Ok })
+}
+
+pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+    let graph = runner.graph()?;
+    let history = runner.history().await?;
+    runner.close().await;
+    let heads: Vec<String> = graph.heads().iter().map(|r| r.id.clone()).collect();
+    let current: Vec<String> = plan::current(&graph, &history).iter().map(|r| r.id.clone()).collect();
+    let rows: Vec<serde_json::Value> = graph
+        .revisions()
+        .iter()
+        .rev()
+        .map(|r| {
+            let a = history.get(&r.id);
+            serde_json::json!({
+                "id": r.id,
+                "parents": graph.parents_of(&r.id),
+                "description": r.description,
+                "file": r.path,
+                "transaction": r.tx,
+                "checksum": r.checksum,
+                "head": heads.contains(&r.id),
+                "current": current.contains(&r.id),
+                "status": a.map_or("pending", |a| a.status.as_str()),
+                "applied_at": a.and_then(|a| a.applied_at.clone()),
+                "applied_by": a.and_then(|a| a.applied_by.clone()),
+                "duration_ms": a.and_then(|a| a.duration_ms),
+                "stamped": a.is_some_and(|a| a.stamped),
+            })
+        })
+        .collect();
+    if out.json {
+        json(&rows);
+        return Ok(ExitCode::Ok);
+    }
+    for (r, row) in graph.revisions().iter().rev().zip(&rows) {
+        let parents = graph.parents_of(&r.id);
+        let mut marks = Vec::new();
+        if heads.contains(&r.id) {
+            marks.push("head");
+        }
+        if current.contains(&r.id) {
+            marks.push("current");
+        }
+        let marks = if marks.is_empty() { String::new() } else { format!(" ({})", marks.join(", ")) };
+        let from = if parents.is_empty() { "<base>".to_string() } else { parents.join(", ") };
+        println!("{from} -> {}{marks}, {}  [{}]", r.id, r.description, row["status"].as_str().unwrap_or(""));
+        if verbose {
+            println!("    file:        {}", r.path.display());
+            println!("    transaction: {}", serde_json::to_value(r.tx).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            println!("    checksum:    {}", r.checksum);
+            if let Some(a) = history.get(&r.id) {
+                println!(
+                    "    {}:     {} by {}{}",
+                    a.status.as_str(),
+                    a.applied_at.as_deref().unwrap_or("?"),
+                    a.applied_by.as_deref().unwrap_or("?"),
+                    a.duration_ms.map(|d| format!(" in {d} ms")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn heads(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let graph = runner_revisions::Graph::load(&settings.migrations_dir)?;
+    let heads: Vec<serde_json::Value> = graph
+        .heads()
+        .iter()
+        .map(|r| serde_json::json!({ "id": r.id, "description": r.description, "file": r.path }))
+        .collect();
+    if out.json {
+        json(&heads);
+    } else {
+        for r in graph.heads() {
+            println!("{} (head), {}", r.id, r.description);
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn current(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+    let graph = runner.graph()?;
+    let history = runner.history().await?;
+    runner.close().await;
+    let current = plan::current(&graph, &history);
+    if out.json {
+        json(&current.iter().map(|r| serde_json::json!({ "id": r.id, "description": r.description })).collect::<Vec<_>>());
+    } else if current.is_empty() {
+        println!("base (nothing applied)");
+    } else {
+        for r in current {
+            println!("{}, {}", r.id, r.description);
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+    let graph = runner.graph()?;
+    let rev = graph.resolve(revision)?.clone();
+    let history = runner.history().await?;
+    runner.close().await;
+    let applied = history.get(&rev.id).cloned();
+    if out.json {
+        json(&serde_json::json!({
+            "revision": rev,
+            "parents": graph.parents_of(&rev.id),
+            "children": graph.children_of(&rev.id),
+            "state": applied,
+        }));
+        return Ok(ExitCode::Ok);
+    }
+    let parents = graph.parents_of(&rev.id);
+    println!("Revision:    {}", rev.id);
+    println!("Description: {}", rev.description);
+    println!("Parents:     {}", if parents.is_empty() { "<base>".into() } else { parents.join(", ") });
+    println!("Children:    {}", graph.children_of(&rev.id).join(", "));
+    println!("File:        {}", rev.path.display());
+    println!("Transaction: {}", output::action_word_tx(rev.tx));
+    println!("Checksum:    {}", rev.checksum);
+    match &applied {
+        Some(a) => println!(
+            "State:       {} at {} by {}",
+            a.status.as_str(),
+            a.applied_at.as_deref().unwrap_or("?"),
+            a.applied_by.as_deref().unwrap_or("?")
+        ),
+        None => println!("State:       pending"),
+    }
+    println!("\n-- up ({} statements)", rev.up.statements.len());
+    for s in &rev.up.statements {
+        println!("{};", s.sql);
+    }
+    match &rev.down {
+        Some(d) => {
+            println!("\n-- down ({} statements)", d.statements.len());
+            for s in &d.statements {
+                println!("{};", s.sql);
+            }
+        }
+        None => println!("\n-- no down section: irreversible"),
+    }
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,141 @@
+//! Commands that change the database: apply, revert, stamp, reset, repair.
+
+use super::output::{json, plan_json, print_plan};
+use super::{OutputArgs, PreviewArgs};
+use crate::error::{ExitCode, RunnerError};
+use crate::report::Report;
+use crate::runner::{Access, Runner};
+use crate::settings::Settings;
+use runner_revisions::plan::Unfinished;
+use runner_revisions::{Plan, Target};
+
+fn access(preview: PreviewArgs) -> Access {
+    if preview.dry_run || preview.sql { Access::ReadOnly } else { Access::ReadWrite }
+}
+
+/// `--dry-run` / `--sql`: print the plan the real run would carry out.
+fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: OutputArgs) {
+    if preview.sql {
+        print!("{}", runner.offline_sql(plan));
+    } else if out.json {
+        json(&plan_json(plan));
+    } else {
+        print_plan(plan);
+    }
+}
+
+async fn show_preview(runner: Runner, plan: Result<Plan, RunnerError>, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let shown = plan.map(|p| print_preview(&runner, &p, preview, out));
+    runner.close().await;
+    shown.map(|()| ExitCode::Ok)
+}
+
+fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
+    if out.json {
+        json(report);
+        return;
+    }
+    if report.steps.is_empty() {
+        println!("{nothing}");
+        return;
+    }
+    for s in &report.steps {
+        println!("{:<8} {}  {}  ({} ms)", super::output::action_word(s.action), s.revision, s.description, s.duration_ms);
+    }
+    println!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" });
+}
+
+pub async fn apply(settings: Settings, to: Option<String>, resume: bool, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let target = to.as_deref().map_or(Target::Head, Target::parse);
+    if target == Target::Base {
+        return Err(RunnerError::Refused("`apply --to base` does nothing; use `runner revert --to base`".into()));
+    }
+    let unfinished = if resume { Unfinished::Resume } else { Unfinished::Refuse };
+    let mut runner = Runner::open(settings, access(preview)).await?;
+    if preview.dry_run || preview.sql {
+        let plan = runner.plan_apply(&target, unfinished).await;
+        return show_preview(runner, plan, preview, out).await;
+    }
+    let result = runner.apply_with(target, unfinished).await;
+    runner.close().await;
+    print_report(&result?, out, "Nothing to apply: the database is up to date.");
+    Ok(ExitCode::Ok)
+}
+
+pub async fn revert(settings: Settings, steps: Option<u32>, to: Option<String>, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let target = match (steps, to) {
+        (_, Some(t)) => match Target::parse(&t) {
+            Target::Head | Target::Heads => {
+                return Err(RunnerError::Refused("`revert --to head` does nothing; name a revision or `base`".into()));
+            }
+            t => t,
+        },
+        (Some(n), None) => Target::Steps(n),
+        (None, None) => Target::Steps(1),
+    };
+    let mut runner = Runner::open(settings, access(preview)).await?;
+    if preview.dry_run || preview.sql {
+        let plan = runner.plan_revert(&target).await;
+        return show_preview(runner, plan, preview, out).await;
+    }
+    let result = runner.revert(target).await;
+    runner.close().await;
+    print_report(&result?, out, "Nothing to revert.");
+    Ok(ExitCode::Ok)
+}
+
+pub async fn stamp(settings: Settings, revision: &str, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let target = Target::parse(revision);
+    let mut runner = Runner::open(settings, access(preview)).await?;
+    if preview.dry_run || preview.sql {
+        let plan = runner.plan_stamp(&target).await;
+        return show_preview(runner, plan, preview, out).await;
+    }
+    let result = runner.stamp(target).await;
+    runner.close().await;
+    print_report(&result?, out, "Nothing to stamp: the history already says so.");
+    Ok(ExitCode::Ok)
+}
+
+pub async fn reset(settings: Settings, confirm: bool) -> Result<ExitCode, RunnerError> {
+    if !confirm {
+        return Err(RunnerError::Refused(
+            "`runner reset` reverts every revision and applies them again, losing the data in those tables; \
+             it is meant for development databases. Run `runner reset --confirm` to go ahead."
+                .into(),
+        ));
+    }
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let reverted = runner.revert(Target::Base).await;
+    let applied = match reverted {
+        Ok(r) => {
+            print_report(&r, OutputArgs { json: false }, "Nothing to revert.");
+            runner.apply(Target::Heads).await
+        }
+        Err(e) => Err(e),
+    };
+    runner.close().await;
+    print_report(&applied?, OutputArgs { json: false }, "Nothing to apply.");
+    Ok(ExitCode::Ok)
+}
+
+pub async fn repair(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let result = runner.repair().await;
+    runner.close().await;
+    let done = result?;
+    if out.json {
+        json(&done);
+    } else if done.is_empty() {
+        println!("Nothing to repair.");
+    } else {
+        for d in &done {
+            match d {
+                crate::runner::Repaired::AcceptedChecksum { id } => println!("accepted the edited file of `{id}` (checksum re-recorded)"),
+                crate::runner::Repaired::Forgot { id } => println!("forgot `{id}` (no file defines it)"),
+                crate::runner::Repaired::MarkedApplied { id } => println!("recorded unfinished `{id}` as applied"),
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}

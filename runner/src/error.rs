@@ -1,0 +1,115 @@
+//! The library's errors and the exit codes the CLI maps them to.
+
+use crate::report::Report;
+use runner_db::{DbError, StatementFailure};
+use runner_revisions::{plan::PlanError, Problems};
+use runner_state::StateError;
+use std::path::PathBuf;
+
+/// Documented exit codes (README "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Ok = 0,
+    Failure = 1,
+    Usage = 2,
+    /// `status --exit-code`: something is pending, drifted or unfinished.
+    Pending = 3,
+    /// Another runner held the lock for longer than `--lock-timeout`.
+    LockTimeout = 4,
+    /// Revision files or the history need fixing before anything can run.
+    Invalid = 5,
+    /// The database could not be reached.
+    Connect = 6,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunnerError {
+    #[error(transparent)]
+    Files(#[from] Problems),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{}", failure_message(.revision, .file, *.line, .failure, .committed))]
+    Statement {
+        revision: String,
+        file: PathBuf,
+        line: usize,
+        failure: StatementFailure,
+        /// What stayed committed from this revision (no-transaction revisions only).
+        committed: Committed,
+    },
+    #[error("timed out after {waited_s}s waiting for the runner lock on {database}, held by {holder}")]
+    LockTimeout { database: String, holder: String, waited_s: u64 },
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{source}")]
+    Interrupted {
+        /// What was done before the failure.
+        report: Report,
+        source: Box<RunnerError>,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How much of a failed revision stayed in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Rolled back as a whole.
+    Nothing,
+    /// A no-transaction revision: this many statements before the failing one are committed.
+    Statements { done: usize, total: usize },
+    /// A no-transaction revert: this many down statements are committed.
+    RevertStatements { done: usize, total: usize },
+}
+
+fn failure_message(revision: &str, file: &std::path::Path, line: usize, failure: &StatementFailure, committed: &Committed) -> String {
+    let tail = match committed {
+        Committed::Nothing => "the revision was rolled back; nothing of it was applied".to_string(),
+        Committed::Statements { done, total } => format!(
+            "no-transaction revision: {done} of {total} statements were committed before this one; `runner status` shows it, then fix the cause and run `runner apply --resume`, or `runner repair` once you have completed it by hand"
+        ),
+        Committed::RevertStatements { done, total } => format!(
+            "no-transaction revert: {done} of {total} down statements were committed before this one; the revision is still recorded as applied"
+        ),
+    };
+    format!("revision `{revision}` failed at {}:{line}: {failure}\n{tail}", file.display())
+}
+
+impl RunnerError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RunnerError::Files(_) | RunnerError::Plan(_) | RunnerError::Config { .. } => ExitCode::Invalid,
+            RunnerError::LockTimeout { .. } => ExitCode::LockTimeout,
+            RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
+                ExitCode::Connect
+            }
+            RunnerError::Interrupted { source, .. } => source.exit_code(),
+            _ => ExitCode::Failure,
+        }
+    }
+
+    /// The report carried by an interrupted run, if any.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            RunnerError::Interrupted { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+}
+
+impl From<runner_revisions::RevisionError> for RunnerError {
+    fn from(e: runner_revisions::RevisionError) -> Self {
+        RunnerError::Files(e.into())
+    }
+}

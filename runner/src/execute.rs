@@ -1,0 +1,105 @@
+//! Carries out a plan step against a driver: the only place revisions touch a database.
+
+use crate::error::{Committed, RunnerError};
+use crate::script::{units, Origin, Sql, Unit};
+use runner_db::{DbError, Driver, StatementFailure};
+use runner_revisions::{plan::step_tx, Action, AppliedStatus, Step, TxMode};
+use runner_state::{AppliedBy, StateTable};
+use std::time::{Duration, Instant};
+
+pub async fn run_step(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, step: &Step) -> Result<Duration, RunnerError> {
+    let started = Instant::now();
+    let rev = &step.revision;
+    let tx = step_tx(step);
+    for unit in units(step, state, by) {
+        match unit {
+            Unit::Transaction(stmts) => {
+                let texts: Vec<&str> = stmts.iter().map(|s| s.text.as_str()).collect();
+                if let Err(e) = db.transaction(&texts).await {
+                    return Err(statement_error(step, e, |i| stmts.get(i).map(|s| s.origin), Committed::Nothing));
+                }
+            }
+            Unit::Alone(sql) => {
+                if let Err(e) = db.execute(&sql.text).await {
+                    return Err(alone_failed(db, state, by, step, &sql, e).await);
+                }
+            }
+            Unit::ResetSession => db.reset_session().await?,
+        }
+    }
+    let took = started.elapsed();
+    // Where the database cannot measure the revision itself (SQLite has no transaction clock; a
+    // no-transaction revision spans many transactions), record the duration once it is done.
+    // Lineage data only: losing it to a crash right here costs nothing.
+    let measured_in_db = state.dialect() == runner_db::Dialect::Postgres && tx == TxMode::PerRevision;
+    if matches!(step.action, Action::Apply { .. }) && !measured_in_db {
+        db.execute(&state.set_duration(&rev.id, took)).await?;
+    }
+    Ok(took)
+}
+
+/// A no-transaction statement failed: what ran before it stays committed, so record how far the
+/// revision got (apply) before reporting.
+async fn alone_failed(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, step: &Step, sql: &Sql, e: DbError) -> RunnerError {
+    let rev = &step.revision;
+    let Origin::Revision { index } = sql.origin else {
+        return e.into();
+    };
+    let committed = match step.action {
+        Action::Revert => Committed::RevertStatements {
+            done: index,
+            total: rev.down.as_ref().map_or(0, |d| d.statements.len()),
+        },
+        _ => Committed::Statements { done: index, total: rev.up.statements.len() },
+    };
+    let err = statement_error(step, e, |_| Some(sql.origin), committed);
+    if let (Committed::Statements { done, total }, RunnerError::Statement { failure, .. }) = (committed, &err) {
+        let record = state.record_progress(
+            &rev.id,
+            &rev.checksum,
+            &rev.description,
+            by,
+            AppliedStatus::Failed,
+            done,
+            total,
+            Some(&failure.to_string()),
+        );
+        if let Err(write_err) = db.execute(&record).await {
+            tracing::error!(revision = %rev.id, error = %write_err, "could not record the failure in the state table");
+        }
+    }
+    err
+}
+
+/// Maps a driver error to one that names the revision file and line.
+fn statement_error(step: &Step, e: DbError, origin_of: impl Fn(usize) -> Option<Origin>, committed: Committed) -> RunnerError {
+    let DbError::Statement { failure } = e else { return e.into() };
+    let rev = &step.revision;
+    let (file, statements) = match step.action {
+        Action::Revert => {
+            let down = rev.down.as_ref().expect("planned reverts have a down script");
+            (down.file.clone(), &down.statements)
+        }
+        _ => (rev.up.file.clone(), &rev.up.statements),
+    };
+    let line = match origin_of(failure.index) {
+        Some(Origin::Revision { index }) => statements.get(index).map_or(1, |s| s.line + lines_before(&s.sql, failure.position)),
+        _ => 0,
+    };
+    if line == 0 {
+        // A state-table write or COMMIT failed: not the revision's fault, say so plainly.
+        return RunnerError::Statement {
+            revision: rev.id.clone(),
+            file,
+            line: rev.up.statements.last().map_or(1, |s| s.line),
+            failure: StatementFailure { message: format!("recording the revision failed: {}", failure.message), ..failure },
+            committed,
+        };
+    }
+    RunnerError::Statement { revision: rev.id.clone(), file, line, failure, committed }
+}
+
+/// Lines inside a statement before the database's 1-based character position.
+fn lines_before(sql: &str, position: Option<usize>) -> usize {
+    position.map_or(0, |p| sql.chars().take(p.saturating_sub(1)).filter(|&c| c == '\n').count())
+}

@@ -1,0 +1,91 @@
+//! The runner lock: at most one runner changes a database at a time.
+//!
+//! PostgreSQL: a session advisory lock on a dedicated connection, taken by polling
+//! `pg_try_advisory_lock` (never a blocking wait, which deadlocks `CREATE INDEX CONCURRENTLY`).
+//! SQLite: a lease row in the state table (see `runner_state::Lease`).
+//! Either way the lock is released on every path: [`crate::Runner`] releases it after the locked
+//! work whatever its outcome, and if the process dies, PostgreSQL ends the session's lock and a
+//! dead lease holder is taken over.
+
+use crate::error::RunnerError;
+use runner_db::{Dialect, Driver, LockAttempt};
+use runner_state::{Lease, LeaseHolder, StateTable};
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(250);
+/// A SQLite lease not refreshed for this long is considered abandoned.
+const LEASE_TTL: Duration = Duration::from_secs(600);
+
+/// The advisory-lock key for a state table: FNV-1a of `runner:<schema>.<table>`, so two projects
+/// with different state tables in one database do not block each other.
+pub fn advisory_key(state: &StateTable) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("runner:{}", state.display_name()).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// A held lock; give it back with [`release`].
+#[must_use]
+pub enum Held {
+    Advisory(i64),
+    Lease(LeaseHolder),
+}
+
+pub async fn acquire(db: &mut dyn Driver, state: &StateTable, timeout: Duration, database: &str) -> Result<Held, RunnerError> {
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        let holder = match db.dialect() {
+            Dialect::Postgres => {
+                let key = advisory_key(state);
+                match db.try_advisory_lock(key).await? {
+                    LockAttempt::Acquired => return Ok(Held::Advisory(key)),
+                    LockAttempt::HeldBy(h) => h,
+                }
+            }
+            Dialect::Sqlite => {
+                state.ensure(db).await?;
+                let me = me();
+                match lease(state, &me).try_acquire(db, crate::host::process_alive).await? {
+                    None => return Ok(Held::Lease(me)),
+                    Some(h) => h,
+                }
+            }
+        };
+        if started.elapsed() >= timeout {
+            return Err(RunnerError::LockTimeout { database: database.to_string(), holder, waited_s: timeout.as_secs() });
+        }
+        if !announced {
+            tracing::info!(holder = %holder, "waiting for the runner lock");
+            announced = true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn me() -> LeaseHolder {
+    LeaseHolder { pid: std::process::id(), host: crate::host::hostname() }
+}
+
+fn lease<'t>(state: &'t StateTable, holder: &LeaseHolder) -> Lease<'t> {
+    Lease::new(state, "runner", holder.clone(), LEASE_TTL)
+}
+
+/// Keeps a lease alive during long runs; a no-op for advisory locks, which live as long as the session.
+pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Result<(), RunnerError> {
+    if let Held::Lease(me) = held {
+        lease(state, me).refresh(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn release(db: &mut dyn Driver, state: &StateTable, held: Held) -> Result<(), RunnerError> {
+    match held {
+        Held::Advisory(key) => db.advisory_unlock(key).await?,
+        Held::Lease(me) => lease(state, &me).release(db).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! [`Runner`]: the library API that the CLI and embedding applications share.
+
+use crate::error::RunnerError;
+use crate::execute::run_step;
+use crate::lock;
+use crate::report::Report;
+use crate::settings::Settings;
+use runner_db::{ConnectOptions, DatabaseUrl, Dialect, Driver};
+use runner_revisions::plan::{self, PlanError, Problem, Unfinished};
+use runner_revisions::{Graph, History, Plan, Revision, Target};
+use runner_state::{AppliedBy, StateTable};
+use std::path::PathBuf;
+
+/// Whether a command may change the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Read commands: a SQLite file that does not exist yet is read as empty, not created.
+    ReadOnly,
+}
+
+/// A connection to one database and one migrations folder.
+pub struct Runner {
+    settings: Settings,
+    db: Box<dyn Driver>,
+    state: StateTable,
+    by: AppliedBy,
+}
+
+/// A revision in a status report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RevisionSummary {
+    pub id: String,
+    pub description: String,
+    pub file: PathBuf,
+}
+
+impl From<&Revision> for RevisionSummary {
+    fn from(r: &Revision) -> Self {
+        RevisionSummary { id: r.id.clone(), description: r.description.clone(), file: r.path.clone() }
+    }
+}
+
+/// `runner status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub database: String,
+    pub database_source: &'static str,
+    pub dialect: Dialect,
+    pub state_table: String,
+    pub migrations_dir: PathBuf,
+    pub current: Vec<String>,
+    pub heads: Vec<String>,
+    pub applied: usize,
+    pub pending: Vec<RevisionSummary>,
+    pub problems: Vec<Problem>,
+}
+
+impl Status {
+    /// Nothing pending, drifted or unfinished.
+    pub fn is_up_to_date(&self) -> bool {
+        self.pending.is_empty() && self.problems.is_empty()
+    }
+}
+
+/// What `repair` changed.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Repaired {
+    /// Re-recorded the checksum of an edited revision.
+    AcceptedChecksum { id: String },
+    /// Forgot a revision no file defines.
+    Forgot { id: String },
+    /// Recorded an unfinished no-transaction revision as applied.
+    MarkedApplied { id: String },
+}
+
+impl Runner {
+    /// Connects to `url`, with revisions in `./migrations` (see [`Runner::with_migrations`]).
+    pub async fn connect(url: &str) -> Result<Runner, RunnerError> {
+        Runner::open(Settings::for_url(url)?, Access::ReadWrite).await
+    }
+
+    pub async fn open(settings: Settings, access: Access) -> Result<Runner, RunnerError> {
+        let url = match (access, sqlite_path(&settings.database_url)) {
+            (Access::ReadOnly, Some(path)) if !path.exists() => DatabaseUrl::parse("sqlite::memory:")?,
+            _ => settings.database_url.clone(),
+        };
+        let options = ConnectOptions {
+            connect_timeout: settings.connect_timeout,
+            application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
+        };
+        let mut db = runner_db::connect(&url, &options).await?;
+        let schema = match (db.dialect(), &settings.state_schema) {
+            (Dialect::Sqlite, _) => "main".to_string(),
+            (Dialect::Postgres, Some(s)) => s.clone(),
+            (Dialect::Postgres, None) => db
+                .query("SELECT current_schema()")
+                .await?
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .unwrap_or_else(|| "public".into()),
+        };
+        let state = StateTable::new(db.dialect(), &schema, &settings.state_table)?;
+        let by = AppliedBy::new(db.dialect(), &crate::host::hostname(), &crate::host::os_user());
+        Ok(Runner { settings, db, state, by })
+    }
+
+    /// Reads revisions from `dir` instead.
+    pub fn with_migrations(mut self, dir: impl Into<PathBuf>) -> Runner {
+        self.settings.migrations_dir = dir.into();
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn state_table(&self) -> &StateTable {
+        &self.state
+    }
+
+    /// The revision graph on disk.
+    pub fn graph(&self) -> Result<Graph, RunnerError> {
+        Ok(Graph::load(&self.settings.migrations_dir)?)
+    }
+
+    /// The revision rows of the state table.
+    pub async fn history(&mut self) -> Result<History, RunnerError> {
+        Ok(self.state.load_revisions(self.db.as_mut()).await?)
+    }
+
+    pub async fn status(&mut self) -> Result<Status, RunnerError> {
+        let graph = self.graph()?;
+        let history = self.history().await?;
+        Ok(Status {
+            database: self.settings.database_url.to_string(),
+            database_source: self.settings.url_source.describe(),
+            dialect: self.db.dialect(),
+            state_table: self.state.display_name(),
+            migrations_dir: self.settings.migrations_dir.clone(),
+            current: plan::current(&graph, &history).iter().map(|r| r.id.clone()).collect(),
+            heads: graph.heads().iter().map(|r| r.id.clone()).collect(),
+            applied: history.rows.values().filter(|a| history.is_applied(&a.id)).count(),
+            pending: plan::pending(&graph, &history).into_iter().map(RevisionSummary::from).collect(),
+            problems: plan::problems(&graph, &history),
+        })
+    }
+
+    /// The plan `apply` would carry out now (for `--dry-run` and `--sql`).
+    pub async fn plan_apply(&mut self, target: &Target, unfinished: Unfinished) -> Result<Plan, RunnerError> {
+        let graph = self.graph()?;
+        let history = self.history().await?;
+        Ok(plan::plan_apply(&graph, &history, target, unfinished)?)
+    }
+
+    pub async fn plan_revert(&mut self, target: &Target) -> Result<Plan, RunnerError> {
+        let graph = self.graph()?;
+        let history = self.history().await?;
+        Ok(plan::plan_revert(&graph, &history, target)?)
+    }
+
+    pub async fn plan_stamp(&mut self, target: &Target) -> Result<Plan, RunnerError> {
+        let graph = self.graph()?;
+        let history = self.history().await?;
+        Ok(plan::plan_stamp(&graph, &history, target)?)
+    }
+
+    /// The plan as a SQL script, state-table writes included.
+    pub fn offline_sql(&self, plan: &Plan) -> String {
+        crate::offline::render(plan, &self.state, &self.by)
+    }
+
+    /// Applies every revision `target` needs; stops at the first failure.
+    pub async fn apply(&mut self, target: Target) -> Result<Report, RunnerError> {
+        self.apply_with(target, Unfinished::Refuse).await
+    }
+
+    pub async fn apply_with(&mut self, target: Target, unfinished: Unfinished) -> Result<Report, RunnerError> {
+        self.run_planned(|g, h| plan::plan_apply(g, h, &target, unfinished)).await
+    }
+
+    pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {
+        self.run_planned(|g, h| plan::plan_revert(g, h, &target)).await
+    }
+
+    pub async fn stamp(&mut self, target: Target) -> Result<Report, RunnerError> {
+        self.run_planned(|g, h| plan::plan_stamp(g, h, &target)).await
+    }
+
+    /// Accepts edited revisions, forgets revisions no file defines, and records unfinished
+    /// no-transaction revisions as applied (once the operator has completed them by hand).
+    pub async fn repair(&mut self) -> Result<Vec<Repaired>, RunnerError> {
+        let graph = self.graph()?;
+        let held = lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &self.settings.database_url.to_string()).await?;
+        let result = self.repair_locked(&graph).await;
+        let released = lock::release(self.db.as_mut(), &self.state, held).await;
+        let done = result?;
+        released?;
+        Ok(done)
+    }
+
+    async fn repair_locked(&mut self, graph: &Graph) -> Result<Vec<Repaired>, RunnerError> {
+        let history = self.history().await?;
+        let mut sql = Vec::new();
+        let mut done = Vec::new();
+        for p in plan::problems(graph, &history) {
+            match p {
+                Problem::Drift { id, .. } => {
+                    let rev = graph.get(&id).expect("drift is reported for files that exist");
+                    sql.push(self.state.accept_checksum(&id, &rev.checksum));
+                    done.push(Repaired::AcceptedChecksum { id });
+                }
+                Problem::Missing { id } => {
+                    sql.push(self.state.forget(&id));
+                    done.push(Repaired::Forgot { id });
+                }
+                Problem::Unfinished { id, .. } => {
+                    let rev = graph.get(&id).expect("unfinished is reported for files that exist");
+                    sql.push(self.state.record_applied(&id, &rev.checksum, &rev.description, &self.by, None, false));
+                    done.push(Repaired::MarkedApplied { id });
+                }
+            }
+        }
+        if !sql.is_empty() {
+            let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+            self.db.transaction(&refs).await?;
+        }
+        Ok(done)
+    }
+
+    /// Takes the runner lock, plans with the history as it is under the lock, runs the plan, and
+    /// releases the lock whatever happened.
+    async fn run_planned(&mut self, make_plan: impl Fn(&Graph, &History) -> Result<Plan, PlanError>) -> Result<Report, RunnerError> {
+        // Files are checked before anything touches the database.
+        let graph = self.graph()?;
+        let held = lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &self.settings.database_url.to_string()).await?;
+        let result = self.run_locked(&graph, &make_plan, &held).await;
+        let released = lock::release(self.db.as_mut(), &self.state, held).await;
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    async fn run_locked(
+        &mut self,
+        graph: &Graph,
+        make_plan: &impl Fn(&Graph, &History) -> Result<Plan, PlanError>,
+        held: &lock::Held,
+    ) -> Result<Report, RunnerError> {
+        let history = self.history().await?;
+        let plan = make_plan(graph, &history)?;
+        let mut report = Report::default();
+        if plan.is_empty() {
+            return Ok(report);
+        }
+        self.state.ensure(self.db.as_mut()).await?;
+        for step in &plan.steps {
+            let rev = &step.revision;
+            tracing::info!(revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
+            match run_step(self.db.as_mut(), &self.state, &self.by, step).await {
+                Ok(took) => {
+                    tracing::info!(revision = %rev.id, ms = took.as_millis() as u64, "done");
+                    report.push(&rev.id, &rev.description, step.action, took);
+                }
+                Err(e) => return Err(RunnerError::Interrupted { report, source: Box::new(e) }),
+            }
+            lock::refresh(self.db.as_mut(), &self.state, held).await?;
+        }
+        Ok(report)
+    }
+
+    /// Closes the connections.
+    pub async fn close(self) {
+        self.db.close().await;
+    }
+}
+
+/// The file behind a SQLite URL, if it names one.
+fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
+    if url.dialect() != Dialect::Sqlite {
+        return None;
+    }
+    let rest = url.expose().trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}

@@ -1,0 +1,175 @@
+//! Files `runner` writes for the user: `init`, `new`, `merge`.
+
+use crate::error::RunnerError;
+use runner_revisions::file::Format;
+use runner_revisions::Graph;
+use std::path::{Path, PathBuf};
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> RunnerError {
+    move |source| RunnerError::Io { context, source }
+}
+
+const CONFIG_TEMPLATE: &str = r#"# runner configuration. Every key is optional.
+#
+# Database URL. DATABASE_URL, POSTGRES_URL or --database-url override it; without any of
+# these (and without PGHOST & co.), runner uses the SQLite file runner.db in this folder.
+# database_url = "postgres://app@localhost:5432/app"
+
+# Folder of revision files, relative to this file.
+migrations = "migrations"
+
+# The state table runner keeps its records in.
+state_table = "runner_state"
+
+# How long to wait for another runner to finish before giving up.
+lock_timeout_secs = 60
+"#;
+
+/// `runner init`: `runner.toml`, `migrations/`, `backfills/`, `plugins/`. Never overwrites.
+pub fn init(dir: &Path) -> Result<Vec<PathBuf>, RunnerError> {
+    let mut created = Vec::new();
+    let config = dir.join(crate::settings::CONFIG_FILE);
+    if config.exists() {
+        return Err(RunnerError::Refused(format!("{} already exists; nothing was changed", config.display())));
+    }
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    std::fs::write(&config, CONFIG_TEMPLATE).map_err(io(format!("writing {}", config.display())))?;
+    created.push(config);
+    for sub in ["migrations", "backfills", "plugins"] {
+        let p = dir.join(sub);
+        if !p.exists() {
+            std::fs::create_dir_all(&p).map_err(io(format!("creating {}", p.display())))?;
+            std::fs::write(p.join(".gitkeep"), "").map_err(io(format!("writing in {}", p.display())))?;
+            created.push(p);
+        }
+    }
+    Ok(created)
+}
+
+/// A new id: the UTC time to the second, which sorts in creation order in every layout.
+pub fn new_id(now: std::time::SystemTime) -> String {
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day), from Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn slug(message: &str) -> String {
+    let s: String = message
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let s = s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
+    s.chars().take(60).collect()
+}
+
+/// Whether new revisions should declare parents: yes unless the folder is an existing name-ordered
+/// chain (then the new file simply sorts last).
+fn declares_parents(graph: &Graph) -> bool {
+    graph.revisions().is_empty() || graph.revisions().iter().any(|r| r.parents.is_some())
+}
+
+/// `runner new MESSAGE`: a revision whose parent is the current head. Several heads must be merged first.
+pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool) -> Result<Vec<PathBuf>, RunnerError> {
+    let dir = graph.dir();
+    let head = graph.head()?;
+    let name = format!("{id}_{}", slug(message));
+    let last_format = graph.revisions().last().map(|r| r.format);
+    let tx_line = if no_transaction { "-- transaction: none\n" } else { "" };
+    let write = |path: &PathBuf, text: &str| -> Result<(), RunnerError> {
+        if path.exists() {
+            return Err(RunnerError::Refused(format!("{} already exists", path.display())));
+        }
+        std::fs::write(path, text).map_err(io(format!("writing {}", path.display())))
+    };
+    match last_format {
+        Some(Format::UpDownFiles) if !declares_parents(graph) => {
+            let up = dir.join(format!("{name}.up.sql"));
+            let down = dir.join(format!("{name}.down.sql"));
+            let marker = if no_transaction { "-- no-transaction\n" } else { "" };
+            write(&up, &format!("{marker}-- {message}\n"))?;
+            write(&down, &format!("-- revert: {message}\n"))?;
+            Ok(vec![up, down])
+        }
+        Some(Format::Diesel) if !declares_parents(graph) => {
+            let d = dir.join(&name);
+            std::fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
+            write(&d.join("up.sql"), &format!("-- {message}\n"))?;
+            write(&d.join("down.sql"), &format!("-- revert: {message}\n"))?;
+            if no_transaction {
+                write(&d.join("metadata.toml"), "run_in_transaction = false\n")?;
+            }
+            Ok(vec![d])
+        }
+        _ => {
+            let parents = if declares_parents(graph) {
+                format!("-- parents: {}\n", head.map_or("none".to_string(), |h| h.id.clone()))
+            } else {
+                String::new()
+            };
+            let path = dir.join(format!("{name}.sql"));
+            write(
+                &path,
+                &format!(
+                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n\n\n-- runner:down\n\n",
+                    message.replace('\n', " ")
+                ),
+            )?;
+            Ok(vec![path])
+        }
+    }
+}
+
+/// `runner merge`: a revision whose parents are all current heads, with nothing to run.
+pub fn merge(graph: &Graph, message: &str, id: &str) -> Result<PathBuf, RunnerError> {
+    let heads = graph.heads();
+    if heads.len() < 2 {
+        return Err(RunnerError::Refused(format!(
+            "nothing to merge: there is {} head",
+            if heads.is_empty() { "no" } else { "one" }
+        )));
+    }
+    let ids: Vec<&str> = heads.iter().map(|h| h.id.as_str()).collect();
+    let path = graph.dir().join(format!("{id}_{}.sql", slug(message)));
+    std::fs::write(
+        &path,
+        format!(
+            "-- id: {id}\n-- parents: {}\n-- description: {}\n\n-- runner:up\n\n-- runner:down\n",
+            ids.join(", "),
+            message.replace('\n', " ")
+        ),
+    )
+    .map_err(io(format!("writing {}", path.display())))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_utc_timestamps() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        assert_eq!(new_id(t), "20261118110640");
+        assert_eq!(new_id(std::time::UNIX_EPOCH), "19700101000000");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Add user preferences!"), "add_user_preferences");
+    }
+}

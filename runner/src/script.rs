@@ -1,0 +1,103 @@
+//! A plan step as the statements that carry it out, state-table writes included.
+//!
+//! Both the executor and `apply --sql` consume this, so the SQL a run executes and the offline
+//! script it prints cannot drift apart.
+
+use runner_db::Dialect;
+use runner_revisions::{plan::step_tx, Action, AppliedStatus, Statement, Step, TxMode};
+use runner_state::{AppliedBy, StateTable};
+
+/// Where a statement came from, so that a failure can name the file and line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The revision's own statement number `index` (of its up or down script).
+    Revision { index: usize },
+    /// A state-table write.
+    State,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub enum Unit {
+    /// Statements that commit together (the revision and its state write).
+    Transaction(Vec<Sql>),
+    /// One statement in its own implicit transaction (no-transaction revisions).
+    Alone(Sql),
+    /// Forget session settings (`SET …`) the revision made, before the next one.
+    ResetSession,
+}
+
+/// The statements of a step's script that will run: the down script for reverts, the up script
+/// from the resume point for applies, nothing for stamps.
+pub fn body(step: &Step) -> &[Statement] {
+    match step.action {
+        Action::Apply { from } => &step.revision.up.statements[from.min(step.revision.up.statements.len())..],
+        Action::Revert => step.revision.down.as_ref().map_or(&[][..], |d| &d.statements[..]),
+        Action::Stamp | Action::Unstamp => &[],
+    }
+}
+
+/// The index (in the full script) of the first statement of [`body`].
+pub fn body_offset(step: &Step) -> usize {
+    match step.action {
+        Action::Apply { from } => from,
+        _ => 0,
+    }
+}
+
+pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
+    let rev = &step.revision;
+    let offset = body_offset(step);
+    let body: Vec<Sql> = body(step)
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Sql { text: s.sql.clone(), origin: Origin::Revision { index: offset + i } })
+        .collect();
+    let state_sql = |text: String| Sql { text, origin: Origin::State };
+    let total = rev.up.statements.len();
+    let mut out = Vec::new();
+    match (step.action, step_tx(step)) {
+        (Action::Stamp, _) => {
+            out.push(Unit::Transaction(vec![state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, true))]))
+        }
+        (Action::Unstamp, _) => out.push(Unit::Transaction(vec![state_sql(state.forget(&rev.id))])),
+        (Action::Apply { .. }, TxMode::PerRevision) => {
+            let mut stmts = body;
+            stmts.push(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false)));
+            out.push(Unit::Transaction(stmts));
+        }
+        (Action::Revert, TxMode::PerRevision) => {
+            let mut stmts = body;
+            stmts.push(state_sql(state.record_reverted(&rev.id, by, None)));
+            out.push(Unit::Transaction(stmts));
+        }
+        (Action::Apply { from }, TxMode::None) => {
+            // Progress is recorded before the first statement and after each one, so a failure or
+            // a kill half-way is visible and resumable rather than silently re-run from the top.
+            let progress = |done: usize| {
+                state_sql(state.record_progress(&rev.id, &rev.checksum, &rev.description, by, AppliedStatus::Running, done, total, None))
+            };
+            out.push(Unit::Alone(progress(from)));
+            for (i, sql) in body.into_iter().enumerate() {
+                out.push(Unit::Alone(sql));
+                if from + i + 1 < total {
+                    out.push(Unit::Alone(progress(from + i + 1)));
+                }
+            }
+            out.push(Unit::Alone(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false))));
+        }
+        (Action::Revert, TxMode::None) => {
+            out.extend(body.into_iter().map(Unit::Alone));
+            out.push(Unit::Alone(state_sql(state.record_reverted(&rev.id, by, None))));
+        }
+    }
+    if state.dialect() == Dialect::Postgres && !matches!(step.action, Action::Stamp | Action::Unstamp) {
+        out.push(Unit::ResetSession);
+    }
+    out
+}

@@ -1,0 +1,242 @@
+//! Raw configuration (flags, environment, `runner.toml`) turned into validated [`Settings`] before
+//! anything runs.
+//!
+//! Where the database URL comes from, first match wins:
+//! 1. `--database-url`
+//! 2. `DATABASE_URL`
+//! 3. `POSTGRES_URL`
+//! 4. `database_url` in `runner.toml`
+//! 5. the libpq variables `PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE` (any of them set)
+//! 6. SQLite `runner.db` in the project folder.
+//!
+//! `runner.toml` comes before the PG* variables because those are often set for `psql` on a
+//! developer's machine, while a project's own file names the project's database deliberately.
+
+use crate::error::RunnerError;
+use runner_db::DatabaseUrl;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const CONFIG_FILE: &str = "runner.toml";
+
+/// `runner.toml`.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub database_url: Option<String>,
+    pub migrations: Option<PathBuf>,
+    pub state_table: Option<String>,
+    pub state_schema: Option<String>,
+    pub lock_timeout_secs: Option<u64>,
+}
+
+/// Where the database URL came from (shown by `status`, so a surprise is visible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UrlSource {
+    Flag,
+    DatabaseUrl,
+    PostgresUrl,
+    ConfigFile,
+    PgEnv,
+    Default,
+}
+
+impl UrlSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UrlSource::Flag => "--database-url",
+            UrlSource::DatabaseUrl => "DATABASE_URL",
+            UrlSource::PostgresUrl => "POSTGRES_URL",
+            UrlSource::ConfigFile => "runner.toml",
+            UrlSource::PgEnv => "PG* environment variables",
+            UrlSource::Default => "default (SQLite file in the project folder)",
+        }
+    }
+}
+
+/// Validated settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub url_source: UrlSource,
+    pub migrations_dir: PathBuf,
+    pub state_table: String,
+    /// PostgreSQL schema of the state table; `None`: the connection's `current_schema()`.
+    pub state_schema: Option<String>,
+    pub lock_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// What the command line contributes.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub project_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub migrations_dir: Option<PathBuf>,
+    pub state_table: Option<String>,
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Settings {
+    /// Settings for an application that embeds `runner`: this URL, `migrations/` in the current
+    /// directory, default table and timeouts.
+    pub fn for_url(url: &str) -> Result<Settings, RunnerError> {
+        Ok(Settings {
+            project_dir: PathBuf::from("."),
+            database_url: DatabaseUrl::parse(url)?,
+            url_source: UrlSource::Flag,
+            migrations_dir: PathBuf::from("migrations"),
+            state_table: "runner_state".into(),
+            state_schema: None,
+            lock_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+        })
+    }
+
+    /// Resolves settings from flags, the given environment, and `runner.toml` in the project folder.
+    pub fn resolve(over: Overrides, env: &HashMap<String, String>) -> Result<Settings, RunnerError> {
+        let project_dir = over.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let config_path = project_dir.join(CONFIG_FILE);
+        let config = read_config(&config_path)?;
+        let env_get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+
+        let (raw_url, url_source) = if let Some(u) = over.database_url.clone() {
+            (Some(u), UrlSource::Flag)
+        } else if let Some(u) = env_get("DATABASE_URL") {
+            (Some(u), UrlSource::DatabaseUrl)
+        } else if let Some(u) = env_get("POSTGRES_URL") {
+            (Some(u), UrlSource::PostgresUrl)
+        } else if let Some(u) = config.database_url.clone() {
+            (Some(relative_sqlite(&u, &project_dir)), UrlSource::ConfigFile)
+        } else if let Some(u) = pg_env_url(&env_get) {
+            (Some(u), UrlSource::PgEnv)
+        } else {
+            (None, UrlSource::Default)
+        };
+        let database_url = match raw_url {
+            Some(u) => DatabaseUrl::parse(&u)?,
+            None => DatabaseUrl::sqlite_file(&project_dir.join("runner.db")),
+        };
+        let migrations_dir = over
+            .migrations_dir
+            .or_else(|| config.migrations.as_ref().map(|m| project_dir.join(m)))
+            .unwrap_or_else(|| project_dir.join("migrations"));
+        Ok(Settings {
+            database_url,
+            url_source,
+            migrations_dir,
+            state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
+            state_schema: config.state_schema,
+            lock_timeout: over
+                .lock_timeout
+                .or(config.lock_timeout_secs.map(Duration::from_secs))
+                .unwrap_or(Duration::from_secs(60)),
+            connect_timeout: Duration::from_secs(15),
+            project_dir,
+        })
+    }
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(source) => return Err(RunnerError::Io { context: format!("reading {}", path.display()), source }),
+    };
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
+        RunnerError::Config { path: path.to_path_buf(), message: format!("line {line}: {}", e.message()) }
+    })
+}
+
+/// A relative SQLite path in `runner.toml` is relative to the project folder, not to wherever
+/// `runner` was started from.
+fn relative_sqlite(url: &str, project_dir: &Path) -> String {
+    for prefix in ["sqlite://", "sqlite:"] {
+        if let Some(path) = url.strip_prefix(prefix) {
+            if !path.starts_with('/') && !path.starts_with(":memory:") && !path.is_empty() {
+                return format!("sqlite://{}", project_dir.join(path).display());
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// A URL built from libpq's variables, so that `PGHOST=db PGUSER=app runner status` works as it does for psql.
+fn pg_env_url(get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let keys = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"];
+    if keys.iter().all(|k| get(k).is_none()) {
+        return None;
+    }
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
+    let user = get("PGUSER").unwrap_or_else(|| "postgres".into());
+    let auth = match get("PGPASSWORD") {
+        Some(p) => format!("{}:{}", enc(&user), enc(&p)),
+        None => enc(&user),
+    };
+    let host = get("PGHOST").unwrap_or_else(|| "localhost".into());
+    let port = get("PGPORT").unwrap_or_else(|| "5432".into());
+    let db = get("PGDATABASE").unwrap_or_else(|| user.clone());
+    // A PGHOST that is a directory means a Unix socket.
+    Some(if host.starts_with('/') {
+        format!("postgres://{auth}@localhost:{port}/{}?host={}", enc(&db), enc(&host))
+    } else {
+        format!("postgres://{auth}@{host}:{port}/{}", enc(&db))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn resolve(dir: &Path, over: Overrides, pairs: &[(&str, &str)]) -> Settings {
+        Settings::resolve(Overrides { project_dir: Some(dir.into()), ..over }, &env(pairs)).unwrap()
+    }
+
+    #[test]
+    fn precedence_flag_env_config_pgenv_default() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("runner.toml"), "database_url = \"sqlite://app.db\"\n").unwrap();
+        let flag = Overrides { database_url: Some("postgres://f/db".into()), ..Default::default() };
+        assert_eq!(resolve(d.path(), flag, &[("DATABASE_URL", "postgres://e/db")]).url_source, UrlSource::Flag);
+        let s = resolve(d.path(), Overrides::default(), &[("DATABASE_URL", "postgres://e/db"), ("POSTGRES_URL", "postgres://p/db")]);
+        assert_eq!(s.url_source, UrlSource::DatabaseUrl);
+        let s = resolve(d.path(), Overrides::default(), &[("POSTGRES_URL", "postgres://p/db"), ("PGHOST", "x")]);
+        assert_eq!(s.url_source, UrlSource::PostgresUrl);
+        let s = resolve(d.path(), Overrides::default(), &[("PGHOST", "x")]);
+        assert_eq!(s.url_source, UrlSource::ConfigFile);
+        assert_eq!(s.database_url.expose(), format!("sqlite://{}", d.path().join("app.db").display()));
+        std::fs::remove_file(d.path().join("runner.toml")).unwrap();
+        let s = resolve(d.path(), Overrides::default(), &[("PGHOST", "db.internal"), ("PGUSER", "app"), ("PGPASSWORD", "p@ss"), ("PGDATABASE", "shop")]);
+        assert_eq!(s.url_source, UrlSource::PgEnv);
+        assert_eq!(s.database_url.expose(), "postgres://app:p%40ss@db.internal:5432/shop");
+        assert_eq!(s.database_url.to_string(), "postgres://app:***@db.internal:5432/shop");
+        let s = resolve(d.path(), Overrides::default(), &[]);
+        assert_eq!(s.url_source, UrlSource::Default);
+        assert!(s.database_url.expose().ends_with("runner.db"));
+    }
+
+    #[test]
+    fn unix_socket_pghost() {
+        let d = tempfile::tempdir().unwrap();
+        let s = resolve(d.path(), Overrides::default(), &[("PGHOST", "/var/run/postgresql")]);
+        assert_eq!(s.database_url.expose(), "postgres://postgres@localhost:5432/postgres?host=%2Fvar%2Frun%2Fpostgresql");
+    }
+
+    #[test]
+    fn unknown_config_keys_are_errors_with_a_line() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("runner.toml"), "migrations = \"m\"\ndatabase = \"x\"\n").unwrap();
+        let e = Settings::resolve(Overrides { project_dir: Some(d.path().into()), ..Default::default() }, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("runner.toml: line 2: unknown field `database`"), "{e}");
+    }
+}
