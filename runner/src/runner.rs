@@ -232,8 +232,11 @@ impl Runner {
     /// Takes the runner lock, plans with the history as it is under the lock, runs the plan, and
     /// releases the lock whatever happened.
     async fn run_planned(&mut self, make_plan: impl Fn(&Graph, &History) -> Result<Plan, PlanError>) -> Result<Report, RunnerError> {
-        // Files are checked before anything touches the database.
+        // Files and the target are checked before anything touches the database: planning against
+        // an empty history catches unknown revisions and several heads without taking the lock
+        // (which on SQLite writes a lease row).
         let graph = self.graph()?;
+        make_plan(&graph, &History::default())?;
         let held = lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &self.settings.database_url.to_string()).await?;
         let result = self.run_locked(&graph, &make_plan, &held).await;
         let released = lock::release(self.db.as_mut(), &self.state, held).await;

@@ -54,6 +54,19 @@ pub fn new_id(now: std::time::SystemTime) -> String {
     format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// A time-based id no revision in `graph` has yet (two `runner new` in one second get
+/// consecutive ids instead of a duplicate).
+pub fn unique_id(graph: &Graph, now: std::time::SystemTime) -> String {
+    let mut t = now;
+    loop {
+        let id = new_id(t);
+        if graph.get(&id).is_none() {
+            return id;
+        }
+        t += std::time::Duration::from_secs(1);
+    }
+}
+
 /// Days since 1970-01-01 → (year, month, day), from Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

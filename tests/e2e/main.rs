@@ -1,1 +1,25 @@
+//! End-to-end tests of the `runner` binary and library against real PostgreSQL and real SQLite
+//! files. Every test gets its own database (see `harness`).
+//!
+//! | module | covers |
+//! |---|---|
+//! | `harness` | `TestDb` (fresh PostgreSQL database or SQLite file), `Project`, running the binary |
+//! | `lifecycle` | apply / revert / stamp / status / history / show / offline SQL, round trips |
+//! | `failures` | failing revisions roll back and release the lock; no-transaction resume and repair; drift |
+//! | `bad_input` | malformed files, duplicate ids, missing parents, cycles, several heads, bad URLs and config |
+//! | `concurrency` | two runners at once; `CREATE INDEX CONCURRENTLY` while another runner waits; lock timeout |
+//! | `layouts` | sqlx and diesel folders read in place, adopted with `stamp` |
+//! | `messy_sql` | real-world files: plpgsql bodies, escape strings, `BEGIN ATOMIC`, session state |
+//! | `sqlite_rules` | foreign keys off during a revision, `foreign_key_check` before commit |
+//! | `library` | the embedding API |
 
+mod harness;
+
+mod bad_input;
+mod concurrency;
+mod failures;
+mod layouts;
+mod library;
+mod lifecycle;
+mod messy_sql;
+mod sqlite_rules;

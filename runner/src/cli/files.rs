@@ -25,7 +25,7 @@ pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<E
         })?;
     }
     let graph = Graph::load(&settings.migrations_dir)?;
-    let id = scaffold::new_id(std::time::SystemTime::now());
+    let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
     for p in scaffold::new_revision(&graph, message, &id, no_transaction)? {
         println!("created {}", p.display());
     }
@@ -34,7 +34,7 @@ pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<E
 
 pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError> {
     let graph = Graph::load(&settings.migrations_dir)?;
-    let id = scaffold::new_id(std::time::SystemTime::now());
+    let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
     let p = scaffold::merge(&graph, message, &id)?;
     println!("created {}", p.display());
     Ok(ExitCode::Ok)
@@ -45,11 +45,10 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
         Ok(g) => (Some(g), Vec::new()),
         Err(p) => (None, p.0.iter().map(ToString::to_string).collect::<Vec<_>>()),
     };
-    let mut ignored = Vec::new();
+    let ignored = runner_revisions::layout::load_dir(&settings.migrations_dir).ignored;
     let mut count = 0;
     if let Some(g) = &graph {
         count = g.revisions().len();
-        ignored = g.ignored().to_vec();
         if let Err(e) = g.head() {
             errors.push(e.to_string());
         }

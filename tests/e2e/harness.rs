@@ -1,0 +1,334 @@
+//! The test harness: fresh databases, temporary projects, and the binary under test.
+//!
+//! PostgreSQL is found at `RUNNER_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! If nothing answers there, the harness starts a throwaway cluster from the PostgreSQL binaries it
+//! can find (`initdb`, `pg_ctl`). If that fails too, tests fail loudly: they never skip.
+
+use runner_db::{ConnectOptions, DatabaseUrl, Driver};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    Sqlite,
+}
+
+/// A database of its own for one test; dropped (PostgreSQL) or deleted with its folder (SQLite).
+pub struct TestDb {
+    pub kind: Kind,
+    pub url: String,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn admin_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let url = std::env::var("RUNNER_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        if rt().block_on(try_connect(&url)).is_ok() {
+            return url;
+        }
+        match start_throwaway_cluster() {
+            Ok(u) => u,
+            Err(e) => panic!(
+                "no PostgreSQL reachable at {url}, and no throwaway cluster could be started ({e}). \
+                 Start PostgreSQL or set RUNNER_TEST_PG_URL; these tests do not skip."
+            ),
+        }
+    })
+}
+
+async fn try_connect(url: &str) -> Result<Box<dyn Driver>, String> {
+    let u = DatabaseUrl::parse(url).map_err(|e| e.to_string())?;
+    runner_db::connect(&u, &ConnectOptions { connect_timeout: std::time::Duration::from_secs(5), ..Default::default() })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// initdb + pg_ctl in a temporary folder, as the `postgres` user when running as root.
+fn start_throwaway_cluster() -> Result<String, String> {
+    let find = |tool: &str| -> Option<PathBuf> {
+        let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect())
+            .unwrap_or_default();
+        if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
+            let mut versions: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
+            versions.sort();
+            candidates.extend(versions.into_iter().rev());
+        }
+        candidates.into_iter().find(|p| p.is_file())
+    };
+    let initdb = find("initdb").ok_or("initdb not found")?;
+    let pg_ctl = find("pg_ctl").ok_or("pg_ctl not found")?;
+    let dir = std::env::temp_dir().join(format!("runner-test-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let as_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    let run = |args: Vec<String>| -> Result<(), String> {
+        let mut cmd = if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(&args);
+            c
+        } else {
+            let mut c = Command::new(&args[0]);
+            c.args(&args[1..]);
+            c
+        };
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    };
+    if as_root {
+        Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
+    }
+    let data = dir.join("data");
+    run(vec![initdb.display().to_string(), "-D".into(), data.display().to_string(), "-U".into(), "postgres".into(), "--auth=trust".into()])?;
+    run(vec![
+        pg_ctl.display().to_string(),
+        "-D".into(),
+        data.display().to_string(),
+        "-o".into(),
+        format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display()),
+        "-w".into(),
+        "-l".into(),
+        dir.join("log").display().to_string(),
+        "start".into(),
+    ])?;
+    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    pub fn new(kind: Kind) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("runner_t_{}_{}_{}", std::process::id(), n, nanos() % 100_000);
+        match kind {
+            Kind::Postgres => {
+                let admin = admin_url();
+                rt().block_on(async {
+                    let mut db = try_connect(admin).await.expect("admin connection");
+                    db.execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                    db.close().await;
+                });
+                let base = admin.rsplit_once('/').unwrap().0;
+                TestDb { kind, url: format!("{base}/{name}"), name, _dir: None }
+            }
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb { kind, url, name, _dir: Some(dir) }
+            }
+        }
+    }
+
+    /// Rows of a query, every column as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        rt().block_on(async {
+            let mut db = try_connect(&self.url).await.unwrap();
+            let rows = db.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            db.close().await;
+            rows
+        })
+    }
+
+    /// The single value of a query.
+    pub fn scalar(&self, sql: &str) -> String {
+        self.query(sql).first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default()
+    }
+
+    pub fn execute(&self, sql: &str) {
+        rt().block_on(async {
+            let mut db = try_connect(&self.url).await.unwrap();
+            db.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            db.close().await;
+        })
+    }
+
+    pub fn table_exists(&self, table: &str) -> bool {
+        let v = match self.kind {
+            Kind::Postgres => self.scalar(&format!("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'")),
+            Kind::Sqlite => self.scalar(&format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")),
+        };
+        v != "0" && !v.is_empty()
+    }
+
+    /// `status` of each revision row, ordered by name.
+    pub fn revision_rows(&self) -> Vec<(String, String)> {
+        if !self.table_exists("runner_state") {
+            return vec![];
+        }
+        self.query("SELECT name, status FROM runner_state WHERE kind = 'revision' ORDER BY name")
+            .into_iter()
+            .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+            .collect()
+    }
+
+    /// Everything of the user's schema, as text: what a round trip must restore.
+    pub fn schema_snapshot(&self) -> Vec<String> {
+        let sql = match self.kind {
+            Kind::Postgres => {
+                "SELECT table_name || '.' || column_name || ':' || data_type || ':' || is_nullable FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name <> 'runner_state' \
+                 UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'runner_state' \
+                 UNION ALL SELECT 'type ' || typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE nspname = 'public' AND typtype = 'e' \
+                 UNION ALL SELECT 'matview ' || matviewname FROM pg_matviews WHERE schemaname = 'public' \
+                 ORDER BY 1"
+            }
+            Kind::Sqlite => "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'runner_state%' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+        };
+        self.query(sql).into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
+    }
+
+    /// Advisory locks held in this database by anyone.
+    pub fn advisory_locks(&self) -> usize {
+        self.scalar(&format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = '{}')",
+            self.name
+        ))
+        .parse()
+        .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.kind == Kind::Postgres {
+            let name = self.name.clone();
+            rt().block_on(async {
+                if let Ok(mut db) = try_connect(admin_url()).await {
+                    let _ = db.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    db.close().await;
+                }
+            });
+        }
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// A temporary project folder with a `migrations/` folder.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn migrations(&self) -> PathBuf {
+        self.dir.path().join("migrations")
+    }
+
+    /// Writes `migrations/<name>`.
+    pub fn file(&self, name: &str, text: &str) -> &Project {
+        let p = self.migrations().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    /// Runs the binary in the project against `db`.
+    pub fn run(&self, db: &TestDb, args: &[&str]) -> Run {
+        Run::from(self.command(db, args).output().unwrap())
+    }
+
+    pub fn command(&self, db: &TestDb, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));
+        c.current_dir(self.path())
+            .args(args)
+            .arg("--database-url")
+            .arg(&db.url)
+            .arg("--log-format")
+            .arg("text")
+            .env_remove("DATABASE_URL")
+            .env_remove("POSTGRES_URL")
+            .env("NO_COLOR", "1");
+        c
+    }
+}
+
+/// A finished run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit code {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}:\n{}", self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, text: &str) -> Run {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}:\n{}", self.stdout);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Defines `NAME_postgres` and `NAME_sqlite`, each calling `body(&TestDb)`.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn postgres() {
+                let db = $crate::harness::TestDb::new($crate::harness::Kind::Postgres);
+                ($body)(&db);
+            }
+            #[test]
+            fn sqlite() {
+                let db = $crate::harness::TestDb::new($crate::harness::Kind::Sqlite);
+                ($body)(&db);
+            }
+        }
+    };
+}
