@@ -2,7 +2,7 @@
 
 use crate::report::Report;
 use runner_db::{DbError, StatementFailure};
-use runner_revisions::{plan::PlanError, Problems};
+use runner_revisions::{Problems, plan::PlanError};
 use runner_state::StateError;
 use std::path::PathBuf;
 
@@ -33,15 +33,8 @@ pub enum RunnerError {
     Db(#[from] DbError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("{}", failure_message(.revision, .file, *.line, .failure, .committed))]
-    Statement {
-        revision: String,
-        file: PathBuf,
-        line: usize,
-        failure: StatementFailure,
-        /// What stayed committed from this revision (no-transaction revisions only).
-        committed: Committed,
-    },
+    #[error("{0}")]
+    Statement(Box<FailedStatement>),
     #[error("timed out after {waited_s}s waiting for the runner lock on {database}, held by {holder}")]
     LockTimeout { database: String, holder: String, waited_s: u64 },
     #[error("{path}: {message}")]
@@ -62,6 +55,23 @@ pub enum RunnerError {
     },
 }
 
+/// A revision statement the database rejected, located in its file.
+#[derive(Debug)]
+pub struct FailedStatement {
+    pub revision: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub failure: StatementFailure,
+    /// What stayed committed from this revision (no-transaction revisions only).
+    pub committed: Committed,
+}
+
+impl std::fmt::Display for FailedStatement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&failure_message(&self.revision, &self.file, self.line, &self.failure, &self.committed))
+    }
+}
+
 /// How much of a failed revision stayed in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
@@ -73,7 +83,13 @@ pub enum Committed {
     RevertStatements { done: usize, total: usize },
 }
 
-fn failure_message(revision: &str, file: &std::path::Path, line: usize, failure: &StatementFailure, committed: &Committed) -> String {
+fn failure_message(
+    revision: &str,
+    file: &std::path::Path,
+    line: usize,
+    failure: &StatementFailure,
+    committed: &Committed,
+) -> String {
     let tail = match committed {
         Committed::Nothing => "the revision was rolled back; nothing of it was applied".to_string(),
         Committed::Statements { done, total } => format!(

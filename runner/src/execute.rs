@@ -1,13 +1,18 @@
 //! Carries out a plan step against a driver: the only place revisions touch a database.
 
-use crate::error::{Committed, RunnerError};
-use crate::script::{units, Origin, Sql, Unit};
+use crate::error::{Committed, FailedStatement, RunnerError};
+use crate::script::{Origin, Sql, Unit, units};
 use runner_db::{DbError, Driver, StatementFailure};
-use runner_revisions::{plan::step_tx, Action, AppliedStatus, Step, TxMode};
+use runner_revisions::{Action, AppliedStatus, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};
 use std::time::{Duration, Instant};
 
-pub async fn run_step(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, step: &Step) -> Result<Duration, RunnerError> {
+pub async fn run_step(
+    db: &mut dyn Driver,
+    state: &StateTable,
+    by: &AppliedBy,
+    step: &Step,
+) -> Result<Duration, RunnerError> {
     let started = Instant::now();
     let rev = &step.revision;
     let tx = step_tx(step);
@@ -40,20 +45,27 @@ pub async fn run_step(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, s
 
 /// A no-transaction statement failed: what ran before it stays committed, so record how far the
 /// revision got (apply) before reporting.
-async fn alone_failed(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, step: &Step, sql: &Sql, e: DbError) -> RunnerError {
+async fn alone_failed(
+    db: &mut dyn Driver,
+    state: &StateTable,
+    by: &AppliedBy,
+    step: &Step,
+    sql: &Sql,
+    e: DbError,
+) -> RunnerError {
     let rev = &step.revision;
     let Origin::Revision { index } = sql.origin else {
         return e.into();
     };
     let committed = match step.action {
-        Action::Revert => Committed::RevertStatements {
-            done: index,
-            total: rev.down.as_ref().map_or(0, |d| d.statements.len()),
-        },
+        Action::Revert => {
+            Committed::RevertStatements { done: index, total: rev.down.as_ref().map_or(0, |d| d.statements.len()) }
+        }
         _ => Committed::Statements { done: index, total: rev.up.statements.len() },
     };
     let err = statement_error(step, e, |_| Some(sql.origin), committed);
-    if let (Committed::Statements { done, total }, RunnerError::Statement { failure, .. }) = (committed, &err) {
+    if let (Committed::Statements { done, total }, RunnerError::Statement(failed)) = (committed, &err) {
+        let failure = &failed.failure;
         let record = state.record_progress(
             &rev.id,
             &rev.checksum,
@@ -72,8 +84,15 @@ async fn alone_failed(db: &mut dyn Driver, state: &StateTable, by: &AppliedBy, s
 }
 
 /// Maps a driver error to one that names the revision file and line.
-fn statement_error(step: &Step, e: DbError, origin_of: impl Fn(usize) -> Option<Origin>, committed: Committed) -> RunnerError {
-    let DbError::Statement { failure } = e else { return e.into() };
+fn statement_error(
+    step: &Step,
+    e: DbError,
+    origin_of: impl Fn(usize) -> Option<Origin>,
+    committed: Committed,
+) -> RunnerError {
+    let DbError::Statement { failure } = e else {
+        return e.into();
+    };
     let rev = &step.revision;
     let (file, statements) = match step.action {
         Action::Revert => {
@@ -83,20 +102,25 @@ fn statement_error(step: &Step, e: DbError, origin_of: impl Fn(usize) -> Option<
         _ => (rev.up.file.clone(), &rev.up.statements),
     };
     let line = match origin_of(failure.index) {
-        Some(Origin::Revision { index }) => statements.get(index).map_or(1, |s| s.line + lines_before(&s.sql, failure.position)),
+        Some(Origin::Revision { index }) => {
+            statements.get(index).map_or(1, |s| s.line + lines_before(&s.sql, failure.position))
+        }
         _ => 0,
     };
     if line == 0 {
         // A state-table write or COMMIT failed: not the revision's fault, say so plainly.
-        return RunnerError::Statement {
+        return RunnerError::Statement(Box::new(FailedStatement {
             revision: rev.id.clone(),
             file,
             line: rev.up.statements.last().map_or(1, |s| s.line),
-            failure: StatementFailure { message: format!("recording the revision failed: {}", failure.message), ..failure },
+            failure: StatementFailure {
+                message: format!("recording the revision failed: {}", failure.message),
+                ..failure
+            },
             committed,
-        };
+        }));
     }
-    RunnerError::Statement { revision: rev.id.clone(), file, line, failure, committed }
+    RunnerError::Statement(Box::new(FailedStatement { revision: rev.id.clone(), file, line, failure, committed }))
 }
 
 /// Lines inside a statement before the database's 1-based character position.

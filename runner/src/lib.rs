@@ -25,6 +25,7 @@
 //! The crates underneath: `runner-revisions` (files → graph → plan, pure), `runner-db` (the
 //! driver trait), `runner-state` (the state table).
 
+pub mod cli;
 mod error;
 mod execute;
 mod host;
@@ -35,9 +36,8 @@ mod runner;
 pub mod scaffold;
 mod script;
 pub mod settings;
-pub mod cli;
 
-pub use error::{Committed, ExitCode, RunnerError};
+pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
 pub use report::{Report, StepDone};
 pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
 pub use runner_db::{DatabaseUrl, Dialect};

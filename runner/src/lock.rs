@@ -34,7 +34,12 @@ pub enum Held {
     Lease(LeaseHolder),
 }
 
-pub async fn acquire(db: &mut dyn Driver, state: &StateTable, timeout: Duration, database: &str) -> Result<Held, RunnerError> {
+pub async fn acquire(
+    db: &mut dyn Driver,
+    state: &StateTable,
+    timeout: Duration,
+    database: &str,
+) -> Result<Held, RunnerError> {
     let started = Instant::now();
     let mut announced = false;
     loop {
@@ -56,7 +61,11 @@ pub async fn acquire(db: &mut dyn Driver, state: &StateTable, timeout: Duration,
             }
         };
         if started.elapsed() >= timeout {
-            return Err(RunnerError::LockTimeout { database: database.to_string(), holder, waited_s: timeout.as_secs() });
+            return Err(RunnerError::LockTimeout {
+                database: database.to_string(),
+                holder,
+                waited_s: timeout.as_secs(),
+            });
         }
         if !announced {
             tracing::info!(holder = %holder, "waiting for the runner lock");

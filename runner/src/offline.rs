@@ -1,6 +1,6 @@
 //! `apply --sql` / `revert --sql`: the plan as one SQL script for a DBA to review or run.
 
-use crate::script::{units, Unit};
+use crate::script::{Unit, units};
 use runner_db::Dialect;
 use runner_revisions::Plan;
 use runner_state::{AppliedBy, StateTable};
@@ -37,7 +37,9 @@ pub fn render(plan: &Plan, state: &StateTable, by: &AppliedBy) -> String {
                         out.push_str(";\n");
                     }
                     if d == Dialect::Sqlite {
-                        out.push_str("-- runner also checks PRAGMA foreign_key_check here and rolls back on violations\n");
+                        out.push_str(
+                            "-- runner also checks PRAGMA foreign_key_check here and rolls back on violations\n",
+                        );
                     }
                     out.push_str("COMMIT;\n");
                     if d == Dialect::Sqlite {

@@ -192,7 +192,13 @@ impl Runner {
     /// no-transaction revisions as applied (once the operator has completed them by hand).
     pub async fn repair(&mut self) -> Result<Vec<Repaired>, RunnerError> {
         let graph = self.graph()?;
-        let held = lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &self.settings.database_url.to_string()).await?;
+        let held = lock::acquire(
+            self.db.as_mut(),
+            &self.state,
+            self.settings.lock_timeout,
+            &self.settings.database_url.to_string(),
+        )
+        .await?;
         let result = self.repair_locked(&graph).await;
         let released = lock::release(self.db.as_mut(), &self.state, held).await;
         let done = result?;
@@ -231,13 +237,22 @@ impl Runner {
 
     /// Takes the runner lock, plans with the history as it is under the lock, runs the plan, and
     /// releases the lock whatever happened.
-    async fn run_planned(&mut self, make_plan: impl Fn(&Graph, &History) -> Result<Plan, PlanError>) -> Result<Report, RunnerError> {
+    async fn run_planned(
+        &mut self,
+        make_plan: impl Fn(&Graph, &History) -> Result<Plan, PlanError>,
+    ) -> Result<Report, RunnerError> {
         // Files and the target are checked before anything touches the database: planning against
         // an empty history catches unknown revisions and several heads without taking the lock
         // (which on SQLite writes a lease row).
         let graph = self.graph()?;
         make_plan(&graph, &History::default())?;
-        let held = lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &self.settings.database_url.to_string()).await?;
+        let held = lock::acquire(
+            self.db.as_mut(),
+            &self.state,
+            self.settings.lock_timeout,
+            &self.settings.database_url.to_string(),
+        )
+        .await?;
         let result = self.run_locked(&graph, &make_plan, &held).await;
         let released = lock::release(self.db.as_mut(), &self.state, held).await;
         let report = result?;
@@ -266,7 +281,9 @@ impl Runner {
                     tracing::info!(revision = %rev.id, ms = took.as_millis() as u64, "done");
                     report.push(&rev.id, &rev.description, step.action, took);
                 }
-                Err(e) => return Err(RunnerError::Interrupted { report, source: Box::new(e) }),
+                Err(e) => {
+                    return Err(RunnerError::Interrupted { report, source: Box::new(e) });
+                }
             }
             lock::refresh(self.db.as_mut(), &self.state, held).await?;
         }

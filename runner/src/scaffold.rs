@@ -1,8 +1,8 @@
 //! Files `runner` writes for the user: `init`, `new`, `merge`.
 
 use crate::error::RunnerError;
-use runner_revisions::file::Format;
 use runner_revisions::Graph;
+use runner_revisions::file::Format;
 use std::path::{Path, PathBuf};
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> RunnerError {
@@ -81,11 +81,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 fn slug(message: &str) -> String {
-    let s: String = message
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let s: String = message.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     let s = s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
     s.chars().take(60).collect()
 }

@@ -4,7 +4,7 @@
 //! script it prints cannot drift apart.
 
 use runner_db::Dialect;
-use runner_revisions::{plan::step_tx, Action, AppliedStatus, Statement, Step, TxMode};
+use runner_revisions::{Action, AppliedStatus, Statement, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};
 
 /// Where a statement came from, so that a failure can name the file and line.
@@ -62,9 +62,14 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
     let total = rev.up.statements.len();
     let mut out = Vec::new();
     match (step.action, step_tx(step)) {
-        (Action::Stamp, _) => {
-            out.push(Unit::Transaction(vec![state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, true))]))
-        }
+        (Action::Stamp, _) => out.push(Unit::Transaction(vec![state_sql(state.record_applied(
+            &rev.id,
+            &rev.checksum,
+            &rev.description,
+            by,
+            None,
+            true,
+        ))])),
         (Action::Unstamp, _) => out.push(Unit::Transaction(vec![state_sql(state.forget(&rev.id))])),
         (Action::Apply { .. }, TxMode::PerRevision) => {
             let mut stmts = body;
@@ -80,7 +85,16 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
             // Progress is recorded before the first statement and after each one, so a failure or
             // a kill half-way is visible and resumable rather than silently re-run from the top.
             let progress = |done: usize| {
-                state_sql(state.record_progress(&rev.id, &rev.checksum, &rev.description, by, AppliedStatus::Running, done, total, None))
+                state_sql(state.record_progress(
+                    &rev.id,
+                    &rev.checksum,
+                    &rev.description,
+                    by,
+                    AppliedStatus::Running,
+                    done,
+                    total,
+                    None,
+                ))
             };
             out.push(Unit::Alone(progress(from)));
             for (i, sql) in body.into_iter().enumerate() {
@@ -89,7 +103,14 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
                     out.push(Unit::Alone(progress(from + i + 1)));
                 }
             }
-            out.push(Unit::Alone(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false))));
+            out.push(Unit::Alone(state_sql(state.record_applied(
+                &rev.id,
+                &rev.checksum,
+                &rev.description,
+                by,
+                None,
+                false,
+            ))));
         }
         (Action::Revert, TxMode::None) => {
             out.extend(body.into_iter().map(Unit::Alone));

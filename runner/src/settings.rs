@@ -144,7 +144,9 @@ fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
-        Err(source) => return Err(RunnerError::Io { context: format!("reading {}", path.display()), source }),
+        Err(source) => {
+            return Err(RunnerError::Io { context: format!("reading {}", path.display()), source });
+        }
     };
     toml::from_str(&text).map_err(|e| {
         let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
@@ -156,10 +158,10 @@ fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {
 /// `runner` was started from.
 fn relative_sqlite(url: &str, project_dir: &Path) -> String {
     for prefix in ["sqlite://", "sqlite:"] {
-        if let Some(path) = url.strip_prefix(prefix) {
-            if !path.starts_with('/') && !path.starts_with(":memory:") && !path.is_empty() {
-                return format!("sqlite://{}", project_dir.join(path).display());
-            }
+        let relative =
+            url.strip_prefix(prefix).filter(|p| !p.starts_with('/') && !p.starts_with(":memory:") && !p.is_empty());
+        if let Some(path) = relative {
+            return format!("sqlite://{}", project_dir.join(path).display());
         }
     }
     url.to_string()
@@ -206,7 +208,11 @@ mod tests {
         std::fs::write(d.path().join("runner.toml"), "database_url = \"sqlite://app.db\"\n").unwrap();
         let flag = Overrides { database_url: Some("postgres://f/db".into()), ..Default::default() };
         assert_eq!(resolve(d.path(), flag, &[("DATABASE_URL", "postgres://e/db")]).url_source, UrlSource::Flag);
-        let s = resolve(d.path(), Overrides::default(), &[("DATABASE_URL", "postgres://e/db"), ("POSTGRES_URL", "postgres://p/db")]);
+        let s = resolve(
+            d.path(),
+            Overrides::default(),
+            &[("DATABASE_URL", "postgres://e/db"), ("POSTGRES_URL", "postgres://p/db")],
+        );
         assert_eq!(s.url_source, UrlSource::DatabaseUrl);
         let s = resolve(d.path(), Overrides::default(), &[("POSTGRES_URL", "postgres://p/db"), ("PGHOST", "x")]);
         assert_eq!(s.url_source, UrlSource::PostgresUrl);
@@ -214,7 +220,11 @@ mod tests {
         assert_eq!(s.url_source, UrlSource::ConfigFile);
         assert_eq!(s.database_url.expose(), format!("sqlite://{}", d.path().join("app.db").display()));
         std::fs::remove_file(d.path().join("runner.toml")).unwrap();
-        let s = resolve(d.path(), Overrides::default(), &[("PGHOST", "db.internal"), ("PGUSER", "app"), ("PGPASSWORD", "p@ss"), ("PGDATABASE", "shop")]);
+        let s = resolve(
+            d.path(),
+            Overrides::default(),
+            &[("PGHOST", "db.internal"), ("PGUSER", "app"), ("PGPASSWORD", "p@ss"), ("PGDATABASE", "shop")],
+        );
         assert_eq!(s.url_source, UrlSource::PgEnv);
         assert_eq!(s.database_url.expose(), "postgres://app:p%40ss@db.internal:5432/shop");
         assert_eq!(s.database_url.to_string(), "postgres://app:***@db.internal:5432/shop");
@@ -227,7 +237,10 @@ mod tests {
     fn unix_socket_pghost() {
         let d = tempfile::tempdir().unwrap();
         let s = resolve(d.path(), Overrides::default(), &[("PGHOST", "/var/run/postgresql")]);
-        assert_eq!(s.database_url.expose(), "postgres://postgres@localhost:5432/postgres?host=%2Fvar%2Frun%2Fpostgresql");
+        assert_eq!(
+            s.database_url.expose(),
+            "postgres://postgres@localhost:5432/postgres?host=%2Fvar%2Frun%2Fpostgresql"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 /// Five revisions that each log themselves; slow enough that two runners overlap.
 fn logging_project(sleep: &str) -> Project {
     let p = Project::new();
-    p.file("001_log.sql", "CREATE TABLE applied_log (revision text NOT NULL);\nINSERT INTO applied_log VALUES ('001');\n");
+    p.file(
+        "001_log.sql",
+        "CREATE TABLE applied_log (revision text NOT NULL);\nINSERT INTO applied_log VALUES ('001');\n",
+    );
     for i in 2..=5 {
         p.file(&format!("00{i}_step.sql"), &format!("{sleep}\nINSERT INTO applied_log VALUES ('00{i}');\n"));
     }
@@ -20,10 +23,8 @@ fn wait_all(children: Vec<std::process::Child>, limit: Duration) -> Vec<crate::h
     let mut done: Vec<Option<crate::harness::Run>> = children.iter().map(|_| None).collect();
     while done.iter().any(Option::is_none) {
         for (i, c) in children.iter_mut().enumerate() {
-            if let Some(child) = c {
-                if child.try_wait().unwrap().is_some() {
-                    done[i] = Some(c.take().unwrap().wait_with_output().unwrap().into());
-                }
+            if c.as_mut().is_some_and(|child| child.try_wait().unwrap().is_some()) {
+                done[i] = Some(c.take().unwrap().wait_with_output().unwrap().into());
             }
         }
         if started.elapsed() > limit {
@@ -45,7 +46,9 @@ on_both!(two_runners_apply_each_revision_exactly_once, |db: &TestDb| {
     let sleep = match db.kind {
         Kind::Postgres => "SELECT pg_sleep(0.2);",
         // SQLite has no sleep; a recursive count keeps the revision busy for a moment.
-        Kind::Sqlite => "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c;",
+        Kind::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c;"
+        }
     };
     let p = logging_project(sleep);
     let runs = wait_all(vec![spawn(&p, db, &["apply"]), spawn(&p, db, &["apply"])], Duration::from_secs(120));
@@ -78,7 +81,11 @@ fn create_index_concurrently_applies_while_another_runner_waits() {
     let runs = wait_all(vec![first, second], Duration::from_secs(90));
     assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
     assert_eq!(runs[1].code, 0, "{}", runs[1].stderr);
-    assert!(runs[1].stderr.contains("waiting for the runner lock"), "the second runner did not wait: {}", runs[1].stderr);
+    assert!(
+        runs[1].stderr.contains("waiting for the runner lock"),
+        "the second runner did not wait: {}",
+        runs[1].stderr
+    );
     assert!(runs[1].stdout.contains("Nothing to apply"), "{}", runs[1].stdout);
     assert_eq!(db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_sku'::regclass"), "t");
     assert_eq!(db.revision_rows(), [("001".into(), "applied".into()), ("002".into(), "applied".into())]);
@@ -88,7 +95,9 @@ fn create_index_concurrently_applies_while_another_runner_waits() {
 on_both!(lock_timeout_names_the_holder, |db: &TestDb| {
     let sleep = match db.kind {
         Kind::Postgres => "SELECT pg_sleep(4);",
-        Kind::Sqlite => "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;",
+        Kind::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;"
+        }
     };
     let p = Project::new();
     p.file("001_slow.sql", &format!("-- no-transaction\n{sleep}\n{sleep}\n"));

@@ -1,6 +1,6 @@
 //! Failing revisions: nothing partial, no lock left behind, and an operator told exactly what to do.
 
-use crate::harness::{rt, Kind, Project, TestDb};
+use crate::harness::{Kind, Project, TestDb, rt};
 use crate::lifecycle::scores_project;
 use crate::on_both;
 
@@ -11,7 +11,12 @@ on_both!(failure_mid_revision_rolls_back_and_names_the_line, |db: &TestDb| {
         "-- id: 004\n-- parents: 003\n\n-- runner:up\nCREATE TABLE half (id integer);\nINSERT INTO half VALUES (1);\nINSERT INTO no_such_table VALUES (1);\n-- runner:down\nDROP TABLE half;\n",
     );
     let r = p.run(db, &["apply"]).fails_with(1);
-    assert!(r.stderr.contains("revision `004` failed at ./migrations/004_broken.sql:7:") || r.stderr.contains("004_broken.sql:7:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("revision `004` failed at ./migrations/004_broken.sql:7:")
+            || r.stderr.contains("004_broken.sql:7:"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("nothing of it was applied"), "{}", r.stderr);
     assert!(r.stderr.contains("completed before the failure: 001, 002, 003"), "{}", r.stderr);
     assert!(!db.table_exists("half"), "the failed revision left a table behind");
@@ -65,7 +70,11 @@ on_both!(no_transaction_failure_is_recorded_then_resumed, |db: &TestDb| {
     assert_eq!(db.revision_rows(), [("001".into(), "failed".into())]);
     // status says what happened and what to run; apply refuses to guess.
     let s = p.run(db, &["status", "--exit-code"]).fails_with(3);
-    assert!(s.stdout.contains("stopped after 1 of 3 statements") && s.stdout.contains("runner apply --resume"), "{}", s.stdout);
+    assert!(
+        s.stdout.contains("stopped after 1 of 3 statements") && s.stdout.contains("runner apply --resume"),
+        "{}",
+        s.stdout
+    );
     p.run(db, &["apply"]).fails_with(5).stderr_has("stopped after 1 of 3 statements");
     // The operator fixes the cause, then resumes from statement 2: statement 1 is not re-run.
     db.execute("DROP TABLE blocker");

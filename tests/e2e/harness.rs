@@ -7,8 +7,8 @@
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -32,7 +32,8 @@ pub struct TestDb {
 fn admin_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let url = std::env::var("RUNNER_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let url = std::env::var("RUNNER_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         if rt().block_on(try_connect(&url)).is_ok() {
             return url;
         }
@@ -60,7 +61,8 @@ fn start_throwaway_cluster() -> Result<String, String> {
             .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect())
             .unwrap_or_default();
         if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-            let mut versions: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
+            let mut versions: Vec<PathBuf> =
+                rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
             versions.sort();
             candidates.extend(versions.into_iter().rev());
         }
@@ -91,7 +93,14 @@ fn start_throwaway_cluster() -> Result<String, String> {
         Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
     }
     let data = dir.join("data");
-    run(vec![initdb.display().to_string(), "-D".into(), data.display().to_string(), "-U".into(), "postgres".into(), "--auth=trust".into()])?;
+    run(vec![
+        initdb.display().to_string(),
+        "-D".into(),
+        data.display().to_string(),
+        "-U".into(),
+        "postgres".into(),
+        "--auth=trust".into(),
+    ])?;
     run(vec![
         pg_ctl.display().to_string(),
         "-D".into(),
@@ -156,8 +165,12 @@ impl TestDb {
 
     pub fn table_exists(&self, table: &str) -> bool {
         let v = match self.kind {
-            Kind::Postgres => self.scalar(&format!("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'")),
-            Kind::Sqlite => self.scalar(&format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")),
+            Kind::Postgres => self.scalar(&format!(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'"
+            )),
+            Kind::Sqlite => {
+                self.scalar(&format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"))
+            }
         };
         v != "0" && !v.is_empty()
     }
@@ -184,7 +197,9 @@ impl TestDb {
                  UNION ALL SELECT 'matview ' || matviewname FROM pg_matviews WHERE schemaname = 'public' \
                  ORDER BY 1"
             }
-            Kind::Sqlite => "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'runner_state%' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+            Kind::Sqlite => {
+                "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'runner_state%' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
         };
         self.query(sql).into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
     }

@@ -8,7 +8,10 @@ on_both!(sqlx_folder_with_no_transaction_marker, |db: &TestDb| {
     let p = Project::new();
     p.file("20240101000000_users.up.sql", "CREATE TABLE users (id integer PRIMARY KEY, email text);")
         .file("20240101000000_users.down.sql", "DROP TABLE users;")
-        .file("20240102000000_email_idx.up.sql", &format!("-- no-transaction\nCREATE INDEX {concurrently}users_email ON users (email);"))
+        .file(
+            "20240102000000_email_idx.up.sql",
+            &format!("-- no-transaction\nCREATE INDEX {concurrently}users_email ON users (email);"),
+        )
         .file("20240102000000_email_idx.down.sql", "DROP INDEX users_email;");
     p.run(db, &["apply"]).ok().stdout_has("Done: 2 steps.");
     let h = p.run(db, &["history", "--json"]).ok().json();
@@ -22,7 +25,10 @@ on_both!(diesel_folder_with_metadata, |db: &TestDb| {
     let p = Project::new();
     p.file("2024-01-01-000000_create_users/up.sql", "CREATE TABLE users (id integer PRIMARY KEY);")
         .file("2024-01-01-000000_create_users/down.sql", "DROP TABLE users;")
-        .file("2024-01-02-000000_posts/up.sql", "CREATE TABLE posts (id integer PRIMARY KEY, user_id integer REFERENCES users (id));")
+        .file(
+            "2024-01-02-000000_posts/up.sql",
+            "CREATE TABLE posts (id integer PRIMARY KEY, user_id integer REFERENCES users (id));",
+        )
         .file("2024-01-02-000000_posts/down.sql", "DROP TABLE posts;")
         .file("2024-01-02-000000_posts/metadata.toml", "run_in_transaction = false\n");
     p.run(db, &["apply"]).ok();

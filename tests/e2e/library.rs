@@ -1,6 +1,6 @@
 //! The embedding API, as an application uses it at start-up.
 
-use crate::harness::{rt, Kind, TestDb};
+use crate::harness::{Kind, TestDb, rt};
 use crate::lifecycle::scores_project;
 
 #[test]

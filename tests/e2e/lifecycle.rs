@@ -25,7 +25,10 @@ on_both!(apply_then_revert_to_base_restores_the_schema, |db: &TestDb| {
     let p = scores_project();
     let before = db.schema_snapshot();
     p.run(db, &["apply"]).ok().stdout_has("Done: 3 steps.");
-    assert_eq!(db.revision_rows(), [("001".into(), "applied".into()), ("002".into(), "applied".into()), ("003".into(), "applied".into())]);
+    assert_eq!(
+        db.revision_rows(),
+        [("001".into(), "applied".into()), ("002".into(), "applied".into()), ("003".into(), "applied".into())]
+    );
     assert!(db.schema_snapshot().iter().any(|l| l.contains("email")));
     p.run(db, &["revert", "--to", "base"]).ok().stdout_has("Done: 3 steps.");
     assert_eq!(db.schema_snapshot(), before);
@@ -180,7 +183,12 @@ fn init_scaffolds_a_project_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         crate::harness::Run::from(
-            std::process::Command::new(env!("CARGO_BIN_EXE_runner")).current_dir(dir.path()).args(args).env_remove("DATABASE_URL").output().unwrap(),
+            std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+                .current_dir(dir.path())
+                .args(args)
+                .env_remove("DATABASE_URL")
+                .output()
+                .unwrap(),
         )
     };
     run(&["init"]).ok().stdout_has("created ./runner.toml");

@@ -41,12 +41,21 @@ fn session_settings_do_not_leak_into_the_next_revision_or_the_state_table() {
     let db = TestDb::new(Kind::Postgres);
     db.execute("CREATE SCHEMA elsewhere");
     let p = Project::new();
-    p.file("001_set.sql", "SET search_path = elsewhere;\nSET timezone = 'Pacific/Kiritimati';\nCREATE TABLE in_elsewhere (id integer);\n")
-        .file("002_plain.sql", "CREATE TABLE in_public (id integer);\nCREATE TABLE tz_probe AS SELECT current_setting('TimeZone') AS tz;\n");
+    p.file(
+        "001_set.sql",
+        "SET search_path = elsewhere;\nSET timezone = 'Pacific/Kiritimati';\nCREATE TABLE in_elsewhere (id integer);\n",
+    )
+    .file(
+        "002_plain.sql",
+        "CREATE TABLE in_public (id integer);\nCREATE TABLE tz_probe AS SELECT current_setting('TimeZone') AS tz;\n",
+    );
     p.run(&db, &["apply"]).ok();
     // The state write of 001 went to public.runner_state although 001 changed search_path.
     assert_eq!(db.revision_rows().len(), 2);
-    assert_eq!(db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'elsewhere' AND tablename = 'in_elsewhere'"), "1");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'elsewhere' AND tablename = 'in_elsewhere'"),
+        "1"
+    );
     assert!(db.table_exists("in_public"), "002 ran with 001's search_path");
     assert_ne!(db.scalar("SELECT tz FROM tz_probe"), "Pacific/Kiritimati");
 }

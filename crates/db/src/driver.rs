@@ -81,7 +81,9 @@ pub trait Driver: Send {
 pub async fn connect(url: &DatabaseUrl, options: &ConnectOptions) -> Result<Box<dyn Driver>, DbError> {
     let fut = async {
         match url.dialect() {
-            Dialect::Postgres => crate::postgres::PgDriver::connect(url, options).await.map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::Postgres => {
+                crate::postgres::PgDriver::connect(url, options).await.map(|d| Box::new(d) as Box<dyn Driver>)
+            }
             Dialect::Sqlite => crate::sqlite::SqliteDriver::connect(url).await.map(|d| Box::new(d) as Box<dyn Driver>),
         }
     };

@@ -64,7 +64,8 @@ impl DbError {
 
 /// Turns a database error for statement `index` into a [`StatementFailure`].
 pub(crate) fn statement_failure(index: usize, e: &sqlx::Error) -> StatementFailure {
-    let mut f = StatementFailure { index, message: e.to_string(), code: None, detail: None, hint: None, position: None };
+    let mut f =
+        StatementFailure { index, message: e.to_string(), code: None, detail: None, hint: None, position: None };
     if let sqlx::Error::Database(db) = e {
         f.message = db.message().to_string();
         f.code = db.code().map(|c| c.to_string());

@@ -11,6 +11,6 @@ mod postgres;
 mod sqlite;
 mod url;
 
-pub use driver::{connect, ConnectOptions, Dialect, Driver, LockAttempt, Row};
+pub use driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
 pub use error::{DbError, StatementFailure};
-pub use url::{mask_url, DatabaseUrl};
+pub use url::{DatabaseUrl, mask_url};

@@ -1,7 +1,7 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
-use crate::driver::{user_sql, ConnectOptions, Dialect, Driver, LockAttempt, Row};
-use crate::error::{statement_failure, DbError};
+use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, user_sql};
+use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -30,7 +30,11 @@ impl PgDriver {
 
     async fn lock_conn(&mut self) -> Result<&mut PgConnection, DbError> {
         if self.lock_conn.is_none() {
-            let c = self.options.connect().await.map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
+            let c = self
+                .options
+                .connect()
+                .await
+                .map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
             self.lock_conn = Some(c);
         }
         Ok(self.lock_conn.as_mut().expect("just set"))
@@ -57,9 +61,10 @@ impl Driver for PgDriver {
                 return Err(DbError::Statement { failure });
             }
         }
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(|e| DbError::Statement {
-            failure: statement_failure(statements.len(), &e),
-        })?;
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| DbError::Statement { failure: statement_failure(statements.len(), &e) })?;
         Ok(())
     }
 

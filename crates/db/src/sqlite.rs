@@ -1,8 +1,8 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
-use crate::driver::{user_sql, Dialect, Driver, LockAttempt, Row};
-use crate::error::{statement_failure, DbError};
+use crate::driver::{Dialect, Driver, LockAttempt, Row, user_sql};
+use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -23,10 +23,8 @@ impl SqliteDriver {
             .busy_timeout(Duration::from_secs(60))
             .foreign_keys(true)
             .log_statements(tracing::log::LevelFilter::Trace);
-        let conn = options
-            .connect()
-            .await
-            .map_err(|e| DbError::Connect { url: url.to_string(), reason: e.to_string() })?;
+        let conn =
+            options.connect().await.map_err(|e| DbError::Connect { url: url.to_string(), reason: e.to_string() })?;
         Ok(SqliteDriver { conn })
     }
 

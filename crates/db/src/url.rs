@@ -96,7 +96,10 @@ mod tests {
     fn passwords_are_masked() {
         assert_eq!(mask_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(mask_url("postgres://u:p%40ss@h/db?sslmode=require"), "postgres://u:***@h/db?sslmode=require");
-        assert_eq!(mask_url("postgres://h/db?user=u&password=x&sslmode=require"), "postgres://h/db?user=u&password=***&sslmode=require");
+        assert_eq!(
+            mask_url("postgres://h/db?user=u&password=x&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
         assert_eq!(mask_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(mask_url("sqlite://runner.db"), "sqlite://runner.db");
         assert_eq!(mask_url("mysql://root:pw@h/x"), "mysql://root:***@h/x");

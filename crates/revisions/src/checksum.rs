@@ -110,10 +110,7 @@ mod tests {
     fn checksum_is_tagged_and_stable() {
         // Pinned: changing this value breaks every database that recorded it.
         let c = Checksum::of_parts(&["SELECT 1;"]);
-        assert_eq!(
-            c.as_str(),
-            "sha256-v1:17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a"
-        );
+        assert_eq!(c.as_str(), "sha256-v1:17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a");
         assert!(c.is_known_algorithm());
     }
 }

@@ -14,23 +14,11 @@ pub enum RevisionError {
         source: std::io::Error,
     },
     #[error("{}:{line}: {message}", file.display())]
-    Parse {
-        file: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Parse { file: PathBuf, line: usize, message: String },
     #[error("duplicate revision id `{id}`: {} and {}", first.display(), second.display())]
-    DuplicateId {
-        id: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
+    DuplicateId { id: String, first: PathBuf, second: PathBuf },
     #[error("{}: revision `{revision}` names parent `{parent}`, which no revision file defines", file.display())]
-    MissingParent {
-        revision: String,
-        parent: String,
-        file: PathBuf,
-    },
+    MissingParent { revision: String, parent: String, file: PathBuf },
     #[error("revisions form a cycle: {} (files: {})", path.join(" -> "), files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))]
     Cycle { path: Vec<String>, files: Vec<PathBuf> },
     #[error("{}: declares no `parents` while other revisions do (e.g. {}); add `-- parents: <id>` or `-- parents: none`", file.display(), example.display())]

@@ -99,11 +99,7 @@ const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction"];
 
 /// Parses a native revision file. `stem` is the file name without `.sql`.
 pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> {
-    let err = |line: usize, message: String| RevisionError::Parse {
-        file: path.to_path_buf(),
-        line,
-        message,
-    };
+    let err = |line: usize, message: String| RevisionError::Parse { file: path.to_path_buf(), line, message };
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let (mut id, mut description) = id_from_name(stem);
     let mut parents = None;
@@ -126,13 +122,14 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
             return Err(err(i + 1, format!("second `{}` marker", l.trim())));
         }
     }
-    if let (Some(u), Some(d)) = (up_at, down_at) {
-        if d < u {
+    match (up_at, down_at) {
+        (Some(u), Some(d)) if d < u => {
             return Err(err(d + 1, "`-- runner:down` comes before `-- runner:up`".into()));
         }
-    }
-    if down_at.is_some() && up_at.is_none() {
-        return Err(err(down_at.unwrap() + 1, "`-- runner:down` without a `-- runner:up` section".into()));
+        (None, Some(d)) => {
+            return Err(err(d + 1, "`-- runner:down` without a `-- runner:up` section".into()));
+        }
+        _ => {}
     }
 
     // The header is everything before `-- runner:up`; without the marker only a leading block of
@@ -152,7 +149,9 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
             tx = TxMode::None;
             continue;
         }
-        let Some((key, value)) = comment.split_once(':') else { continue };
+        let Some((key, value)) = comment.split_once(':') else {
+            continue;
+        };
         let key = key.trim();
         // Only `word: value` comments are header keys; prose comments pass through.
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_') {

@@ -35,7 +35,7 @@ impl Graph {
 
     pub fn build(dir: &Path, mut revs: Vec<Revision>, ignored: Vec<PathBuf>) -> Result<Graph, Problems> {
         let mut errors = Vec::new();
-        revs.sort_by(|a, b| name_order(&a.sort_name).cmp(&name_order(&b.sort_name)));
+        revs.sort_by_key(|r| name_order(&r.sort_name));
 
         let mut index = HashMap::new();
         let mut unique = Vec::with_capacity(revs.len());
@@ -273,7 +273,11 @@ mod tests {
         write(d.path(), "a.sql", "-- id: a\n-- parents: b\n-- runner:up\nSELECT 1;");
         write(d.path(), "b.sql", "-- id: b\n-- parents: a\n-- runner:up\nSELECT 1;");
         let e = errors(d.path());
-        assert!(e.starts_with("revisions form a cycle: a -> b -> a") || e.starts_with("revisions form a cycle: b -> a -> b"), "{e}");
+        assert!(
+            e.starts_with("revisions form a cycle: a -> b -> a")
+                || e.starts_with("revisions form a cycle: b -> a -> b"),
+            "{e}"
+        );
     }
 
     #[test]

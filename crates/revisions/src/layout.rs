@@ -113,10 +113,9 @@ fn read_up_down(stem: &str, up: &Path, down: Option<&Path>) -> Result<Revision, 
         description,
         tx: if first_line_no_transaction(&up_text) { TxMode::None } else { TxMode::PerRevision },
         up: Script { statements: splitter::split(&up_text, 1), file: up.to_path_buf() },
-        down: down.zip(down_text.as_deref()).map(|(p, t)| Script {
-            statements: splitter::split(t, 1),
-            file: p.to_path_buf(),
-        }),
+        down: down
+            .zip(down_text.as_deref())
+            .map(|(p, t)| Script { statements: splitter::split(t, 1), file: p.to_path_buf() }),
         checksum: Checksum::of_parts(&parts),
         format: Format::UpDownFiles,
         path: up.to_path_buf(),

@@ -50,7 +50,9 @@ pub enum Unfinished {
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Action {
     /// Run the up script from statement `from` (0 unless resuming).
-    Apply { from: usize },
+    Apply {
+        from: usize,
+    },
     Revert,
     /// Record as applied without running anything.
     Stamp,
@@ -101,7 +103,11 @@ impl std::fmt::Display for Problem {
                 "revision `{id}` is recorded as applied but no file defines it (an older checkout, or a deleted file?); restore it, or forget it with `runner repair`"
             ),
             Problem::Unfinished { id, file, done, total, error } => {
-                write!(f, "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements", file.display())?;
+                write!(
+                    f,
+                    "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements",
+                    file.display()
+                )?;
                 if let Some(e) = error {
                     write!(f, ": {e}")?;
                 }
@@ -136,15 +142,13 @@ pub fn problems(graph: &Graph, history: &History) -> Vec<Problem> {
             out.push(Problem::Missing { id: a.id.clone() });
             continue;
         };
-        if let Some(recorded) = &a.checksum {
-            if recorded != &rev.checksum {
-                out.push(Problem::Drift {
-                    id: a.id.clone(),
-                    file: rev.path.clone(),
-                    recorded: recorded.to_string(),
-                    current: rev.checksum.to_string(),
-                });
-            }
+        if let Some(recorded) = a.checksum.as_ref().filter(|c| *c != &rev.checksum) {
+            out.push(Problem::Drift {
+                id: a.id.clone(),
+                file: rev.path.clone(),
+                recorded: recorded.to_string(),
+                current: rev.checksum.to_string(),
+            });
         }
         if matches!(a.status, AppliedStatus::Running | AppliedStatus::Failed) {
             out.push(Problem::Unfinished {
@@ -190,7 +194,12 @@ fn target_positions(graph: &Graph, target: &Target) -> Result<BTreeSet<usize>, P
 }
 
 /// `apply`: every revision the target needs that is not applied, parents first.
-pub fn plan_apply(graph: &Graph, history: &History, target: &Target, unfinished: Unfinished) -> Result<Plan, PlanError> {
+pub fn plan_apply(
+    graph: &Graph,
+    history: &History,
+    target: &Target,
+    unfinished: Unfinished,
+) -> Result<Plan, PlanError> {
     let wanted = target_positions(graph, target)?;
     let mut blocking = Vec::new();
     let mut resume = std::collections::HashMap::new();

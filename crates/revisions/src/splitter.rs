@@ -213,9 +213,7 @@ impl<'a> Splitter<'a> {
     fn skip_dollar_body(&mut self, tag_len: usize) {
         let tag = &self.src[self.pos..self.pos + tag_len];
         let body_start = self.pos + tag_len;
-        let end = self.src[body_start..]
-            .find(tag)
-            .map_or(self.bytes.len(), |i| body_start + i + tag_len);
+        let end = self.src[body_start..].find(tag).map_or(self.bytes.len(), |i| body_start + i + tag_len);
         self.advance_counting_lines(end);
     }
 
@@ -263,19 +261,13 @@ mod tests {
     #[test]
     fn semicolons_inside_quotes_and_comments_do_not_split() {
         let text = "INSERT INTO t VALUES ('a;b', \"c;d\"); -- x;y\n/* p; /* nested; */ q; */ SELECT 2;";
-        assert_eq!(
-            sqls(text),
-            ["INSERT INTO t VALUES ('a;b', \"c;d\")", "SELECT 2"]
-        );
+        assert_eq!(sqls(text), ["INSERT INTO t VALUES ('a;b', \"c;d\")", "SELECT 2"]);
     }
 
     #[test]
     fn doubled_quotes_and_escape_strings() {
         let text = "SELECT 'it''s; fine'; SELECT E'back\\'slash;'; SELECT 'plain\\'; SELECT 4;";
-        assert_eq!(
-            sqls(text),
-            ["SELECT 'it''s; fine'", "SELECT E'back\\'slash;'", "SELECT 'plain\\'", "SELECT 4"]
-        );
+        assert_eq!(sqls(text), ["SELECT 'it''s; fine'", "SELECT E'back\\'slash;'", "SELECT 'plain\\'", "SELECT 4"]);
     }
 
     #[test]

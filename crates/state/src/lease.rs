@@ -52,7 +52,11 @@ impl<'t> Lease<'t> {
     }
 
     /// One attempt. `Ok(None)` means acquired; `Ok(Some(text))` names the current holder.
-    pub async fn try_acquire(&self, db: &mut dyn Driver, process_alive: impl Fn(u32) -> bool) -> Result<Option<String>, StateError> {
+    pub async fn try_acquire(
+        &self,
+        db: &mut dyn Driver,
+        process_alive: impl Fn(u32) -> bool,
+    ) -> Result<Option<String>, StateError> {
         let d = self.table.dialect();
         let t = self.table.qualified();
         let me = literal(d, &self.holder.encode());
@@ -69,18 +73,23 @@ impl<'t> Lease<'t> {
         let rows = db.query(&format!("SELECT applied_by, applied_at FROM {t} WHERE {}", self.key())).await?;
         let (holder, since) = rows
             .first()
-            .map(|r| (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()))
+            .map(|r| {
+                (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default())
+            })
             .unwrap_or_default();
         if holder == self.holder.encode() {
             return Ok(None);
         }
         // A holder on this host whose process is gone was killed: take over now, not after the TTL.
-        if let Some(h) = LeaseHolder::decode(&holder) {
-            if h.host == self.holder.host && !process_alive(h.pid) {
-                db.transaction(&[&format!("DELETE FROM {t} WHERE {} AND applied_by = {}", self.key(), literal(d, &holder))])
-                    .await?;
-                return Box::pin(self.try_acquire(db, process_alive)).await;
-            }
+        let dead = LeaseHolder::decode(&holder).is_some_and(|h| h.host == self.holder.host && !process_alive(h.pid));
+        if dead {
+            db.transaction(&[&format!(
+                "DELETE FROM {t} WHERE {} AND applied_by = {}",
+                self.key(),
+                literal(d, &holder)
+            )])
+            .await?;
+            return Box::pin(self.try_acquire(db, process_alive)).await;
         }
         Ok(Some(format!("{holder} (since {since})")))
     }

@@ -10,4 +10,4 @@ mod render;
 mod table;
 
 pub use lease::{Lease, LeaseHolder};
-pub use table::{AppliedBy, StateError, StateTable, STATE_VERSION};
+pub use table::{AppliedBy, STATE_VERSION, StateError, StateTable};

@@ -39,7 +39,9 @@ pub fn now(dialect: Dialect) -> &'static str {
 /// A timestamp column read back as ISO-8601 UTC text, whatever the session time zone.
 pub fn read_time(dialect: Dialect, column: &str) -> String {
     match dialect {
-        Dialect::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+        Dialect::Postgres => {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+        }
         Dialect::Sqlite => column.to_string(),
     }
 }

@@ -13,11 +13,15 @@ pub const STATE_VERSION: i64 = 1;
 pub enum StateError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("state table {table} has layout version {found}, newer than this runner understands ({STATE_VERSION}); upgrade runner")]
+    #[error(
+        "state table {table} has layout version {found}, newer than this runner understands ({STATE_VERSION}); upgrade runner"
+    )]
     NewerVersion { table: String, found: i64 },
     #[error("state table {table}: unexpected row for `{name}`: {reason}")]
     BadRow { table: String, name: String, reason: String },
-    #[error("state table name `{0}` is not allowed: use letters, digits and `_`, and not a generic name such as `migrations`")]
+    #[error(
+        "state table name `{0}` is not allowed: use letters, digits and `_`, and not a generic name such as `migrations`"
+    )]
     BadName(String),
 }
 
@@ -30,7 +34,9 @@ impl AppliedBy {
     /// users, so the operating-system user stands in.
     pub fn new(dialect: Dialect, host: &str, os_user: &str) -> AppliedBy {
         AppliedBy(match dialect {
-            Dialect::Postgres => format!("current_user || {}", literal(dialect, &format!("@{host}"))),
+            Dialect::Postgres => {
+                format!("current_user || {}", literal(dialect, &format!("@{host}")))
+            }
             Dialect::Sqlite => literal(dialect, &format!("{os_user}@{host}")),
         })
     }
@@ -115,7 +121,9 @@ impl StateTable {
     /// Whether the table exists (read-only commands must not create it).
     pub async fn exists(&self, db: &mut dyn Driver) -> Result<bool, StateError> {
         let sql = match self.dialect {
-            Dialect::Postgres => format!("SELECT to_regclass({}) IS NOT NULL", literal(self.dialect, &self.qualified())),
+            Dialect::Postgres => {
+                format!("SELECT to_regclass({}) IS NOT NULL", literal(self.dialect, &self.qualified()))
+            }
             Dialect::Sqlite => format!(
                 "SELECT count(*) > 0 FROM {}.sqlite_master WHERE type = 'table' AND name = {}",
                 ident(&self.schema),
@@ -173,7 +181,8 @@ impl StateTable {
             let name = col(0).unwrap_or_default();
             let bad = |reason: String| StateError::BadRow { table: self.display_name(), name: name.clone(), reason };
             let status_text = col(1).unwrap_or_default();
-            let status = AppliedStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status `{status_text}`")))?;
+            let status =
+                AppliedStatus::parse(&status_text).ok_or_else(|| bad(format!("unknown status `{status_text}`")))?;
             let progress: serde_json::Value =
                 col(8).map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::Null)).unwrap_or_default();
             let count = |k: &str| progress.get(k).and_then(serde_json::Value::as_u64).map(|n| n as usize);

@@ -63,7 +63,10 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
         json(&serde_json::json!({ "ok": errors.is_empty(), "revisions": count, "errors": errors, "ignored": ignored }));
     } else {
         for p in &ignored {
-            eprintln!("warning: ignored {} (not a revision: revisions are .sql files or folders with up.sql)", p.display());
+            eprintln!(
+                "warning: ignored {} (not a revision: revisions are .sql files or folders with up.sql)",
+                p.display()
+            );
         }
         for e in &errors {
             eprintln!("error: {e}");

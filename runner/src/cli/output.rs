@@ -7,9 +7,11 @@ use runner_revisions::Plan;
 use std::io::IsTerminal;
 
 pub fn init_logging(g: &GlobalArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("warn,runner={0},runner_db={0},runner_state={0}", g.log_level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
-    let format = g.log_format.unwrap_or(if std::io::stderr().is_terminal() { LogFormat::Text } else { LogFormat::Json });
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("warn,runner={0},runner_db={0},runner_state={0}", g.log_level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
+    let format =
+        g.log_format.unwrap_or(if std::io::stderr().is_terminal() { LogFormat::Text } else { LogFormat::Json });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -18,11 +20,9 @@ pub fn init_logging(g: &GlobalArgs) {
 }
 
 pub fn print_error(e: &RunnerError) {
-    if let Some(report) = e.report() {
-        if !report.steps.is_empty() {
-            let done: Vec<&str> = report.steps.iter().map(|s| s.revision.as_str()).collect();
-            eprintln!("completed before the failure: {}", done.join(", "));
-        }
+    if let Some(report) = e.report().filter(|r| !r.steps.is_empty()) {
+        let done: Vec<&str> = report.steps.iter().map(|s| s.revision.as_str()).collect();
+        eprintln!("completed before the failure: {}", done.join(", "));
     }
     eprintln!("error: {e}");
 }

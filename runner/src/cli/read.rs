@@ -1,7 +1,7 @@
 //! Read commands: status, history, heads, current, show. None of them writes to the database.
 
-use super::output::{self, json};
 use super::OutputArgs;
+use super::output::{self, json};
 use crate::error::{ExitCode, RunnerError};
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
@@ -17,7 +17,10 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
         println!("database:   {} (from {})", s.database, s.database_source);
         println!("state:      {}", s.state_table);
         println!("migrations: {}", s.migrations_dir.display());
-        println!("current:    {}", if s.current.is_empty() { "base (nothing applied)".into() } else { s.current.join(", ") });
+        println!(
+            "current:    {}",
+            if s.current.is_empty() { "base (nothing applied)".into() } else { s.current.join(", ") }
+        );
         println!("heads:      {}", s.heads.join(", "));
         println!("applied:    {}", s.applied);
         if s.pending.is_empty() {
@@ -86,7 +89,10 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
         println!("{from} -> {}{marks}, {}  [{}]", r.id, r.description, row["status"].as_str().unwrap_or(""));
         if verbose {
             println!("    file:        {}", r.path.display());
-            println!("    transaction: {}", serde_json::to_value(r.tx).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            println!(
+                "    transaction: {}",
+                serde_json::to_value(r.tx).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+            );
             println!("    checksum:    {}", r.checksum);
             if let Some(a) = history.get(&r.id) {
                 println!(
@@ -126,7 +132,12 @@ pub async fn current(settings: Settings, out: OutputArgs) -> Result<ExitCode, Ru
     runner.close().await;
     let current = plan::current(&graph, &history);
     if out.json {
-        json(&current.iter().map(|r| serde_json::json!({ "id": r.id, "description": r.description })).collect::<Vec<_>>());
+        json(
+            &current
+                .iter()
+                .map(|r| serde_json::json!({ "id": r.id, "description": r.description }))
+                .collect::<Vec<_>>(),
+        );
     } else if current.is_empty() {
         println!("base (nothing applied)");
     } else {

@@ -24,7 +24,12 @@ fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: Output
     }
 }
 
-async fn show_preview(runner: Runner, plan: Result<Plan, RunnerError>, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+async fn show_preview(
+    runner: Runner,
+    plan: Result<Plan, RunnerError>,
+    preview: PreviewArgs,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
     let shown = plan.map(|p| print_preview(&runner, &p, preview, out));
     runner.close().await;
     shown.map(|()| ExitCode::Ok)
@@ -40,12 +45,24 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
         return;
     }
     for s in &report.steps {
-        println!("{:<8} {}  {}  ({} ms)", super::output::action_word(s.action), s.revision, s.description, s.duration_ms);
+        println!(
+            "{:<8} {}  {}  ({} ms)",
+            super::output::action_word(s.action),
+            s.revision,
+            s.description,
+            s.duration_ms
+        );
     }
     println!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" });
 }
 
-pub async fn apply(settings: Settings, to: Option<String>, resume: bool, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+pub async fn apply(
+    settings: Settings,
+    to: Option<String>,
+    resume: bool,
+    preview: PreviewArgs,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
     let target = to.as_deref().map_or(Target::Head, Target::parse);
     if target == Target::Base {
         return Err(RunnerError::Refused("`apply --to base` does nothing; use `runner revert --to base`".into()));
@@ -62,7 +79,13 @@ pub async fn apply(settings: Settings, to: Option<String>, resume: bool, preview
     Ok(ExitCode::Ok)
 }
 
-pub async fn revert(settings: Settings, steps: Option<u32>, to: Option<String>, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+pub async fn revert(
+    settings: Settings,
+    steps: Option<u32>,
+    to: Option<String>,
+    preview: PreviewArgs,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
     let target = match (steps, to) {
         (_, Some(t)) => match Target::parse(&t) {
             Target::Head | Target::Heads => {
@@ -84,7 +107,12 @@ pub async fn revert(settings: Settings, steps: Option<u32>, to: Option<String>, 
     Ok(ExitCode::Ok)
 }
 
-pub async fn stamp(settings: Settings, revision: &str, preview: PreviewArgs, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+pub async fn stamp(
+    settings: Settings,
+    revision: &str,
+    preview: PreviewArgs,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
     let target = Target::parse(revision);
     let mut runner = Runner::open(settings, access(preview)).await?;
     if preview.dry_run || preview.sql {
@@ -131,9 +159,15 @@ pub async fn repair(settings: Settings, out: OutputArgs) -> Result<ExitCode, Run
     } else {
         for d in &done {
             match d {
-                crate::runner::Repaired::AcceptedChecksum { id } => println!("accepted the edited file of `{id}` (checksum re-recorded)"),
-                crate::runner::Repaired::Forgot { id } => println!("forgot `{id}` (no file defines it)"),
-                crate::runner::Repaired::MarkedApplied { id } => println!("recorded unfinished `{id}` as applied"),
+                crate::runner::Repaired::AcceptedChecksum { id } => {
+                    println!("accepted the edited file of `{id}` (checksum re-recorded)")
+                }
+                crate::runner::Repaired::Forgot { id } => {
+                    println!("forgot `{id}` (no file defines it)")
+                }
+                crate::runner::Repaired::MarkedApplied { id } => {
+                    println!("recorded unfinished `{id}` as applied")
+                }
             }
         }
     }
