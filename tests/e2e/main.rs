@@ -12,11 +12,13 @@
 //! | `messy_sql` | real-world files: plpgsql bodies, escape strings, `BEGIN ATOMIC`, session state |
 //! | `sqlite_rules` | foreign keys off during a revision, `foreign_key_check` before commit |
 //! | `library` | the embedding API |
+//! | `examples` | the sample project and `examples/` apply and revert cleanly |
 
 mod harness;
 
 mod bad_input;
 mod concurrency;
+mod examples;
 mod failures;
 mod layouts;
 mod library;

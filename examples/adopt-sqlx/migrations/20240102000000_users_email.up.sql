@@ -1,0 +1,2 @@
+-- no-transaction
+CREATE UNIQUE INDEX users_email ON users (email);
