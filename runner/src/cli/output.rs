@@ -10,9 +10,10 @@ pub fn init_logging(g: &GlobalArgs) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(format!("warn,runner={0},runner_db={0},runner_state={0}", g.log_level))
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
-    let format =
-        g.log_format.unwrap_or(if std::io::stderr().is_terminal() { LogFormat::Text } else { LogFormat::Json });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let terminal = std::io::stderr().is_terminal();
+    let format = g.log_format.unwrap_or(if terminal { LogFormat::Text } else { LogFormat::Json });
+    let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_target(false).without_time().try_init(),
