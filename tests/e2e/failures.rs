@@ -128,3 +128,40 @@ on_both!(irreversible_revisions_refuse_to_revert, |db: &TestDb| {
     p.run(db, &["revert"]).fails_with(5).stderr_has("has no `-- runner:down` section");
     assert!(db.table_exists("a"));
 });
+
+on_both!(a_runner_killed_mid_revision_leaves_a_resumable_record, |db: &TestDb| {
+    let slow = match db.kind {
+        Kind::Postgres => "SELECT pg_sleep(3);",
+        Kind::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT count(*) FROM c;"
+        }
+    };
+    let p = Project::new();
+    p.file(
+        "001_killed.sql",
+        &format!("-- no-transaction\nCREATE TABLE k1 (id integer);\n{slow}\nCREATE TABLE k3 (id integer);\n"),
+    );
+    let mut child = p
+        .command(db, &["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !db.table_exists("k1") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the runner never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL: no cleanup code runs
+    child.wait().unwrap();
+    assert!(!db.table_exists("k3"));
+    p.run(db, &["status", "--exit-code"])
+        .fails_with(3)
+        .stdout_has("stopped after 1 of 3 statements without recording an error");
+    // The dead runner's lock is gone (PostgreSQL ends the session; a dead lease holder is taken over).
+    p.run(db, &["apply", "--lock-timeout", "5"]).fails_with(5).stderr_has("runner apply --resume");
+    p.run(db, &["apply", "--resume", "--lock-timeout", "5"]).ok().stdout_has("resume at statement 2");
+    assert!(db.table_exists("k3"));
+    p.run(db, &["status", "--exit-code"]).ok();
+});

@@ -112,6 +112,17 @@ fn start_throwaway_cluster() -> Result<String, String> {
         dir.join("log").display().to_string(),
         "start".into(),
     ])?;
+    // The cluster must not outlive the tests: a watchdog stops it and removes its folder once this
+    // process has exited.
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_user}{pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        as_user = if as_root { "runuser -u postgres -- " } else { "" },
+        pg_ctl = pg_ctl.display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    Command::new("sh").args(["-c", &stop]).stdin(std::process::Stdio::null()).spawn().map_err(|e| e.to_string())?;
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }
 

@@ -103,13 +103,18 @@ impl std::fmt::Display for Problem {
                 "revision `{id}` is recorded as applied but no file defines it (an older checkout, or a deleted file?); restore it, or forget it with `runner repair`"
             ),
             Problem::Unfinished { id, file, done, total, error } => {
-                write!(
-                    f,
-                    "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements",
-                    file.display()
-                )?;
-                if let Some(e) = error {
-                    write!(f, ": {e}")?;
+                match error {
+                    Some(e) => write!(
+                        f,
+                        "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements: {e}",
+                        file.display()
+                    )?,
+                    // No error recorded: the runner was killed, or (seen without the lock) is still at work.
+                    None => write!(
+                        f,
+                        "no-transaction revision `{id}` ({}) stopped after {done} of {total} statements without recording an error (the runner was killed, or is still running it)",
+                        file.display()
+                    )?,
                 }
                 write!(
                     f,
