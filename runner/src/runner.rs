@@ -192,18 +192,9 @@ impl Runner {
     /// no-transaction revisions as applied (once the operator has completed them by hand).
     pub async fn repair(&mut self) -> Result<Vec<Repaired>, RunnerError> {
         let graph = self.graph()?;
-        let held = lock::acquire(
-            self.db.as_mut(),
-            &self.state,
-            self.settings.lock_timeout,
-            &self.settings.database_url.to_string(),
-        )
-        .await?;
+        let held = self.lock().await?;
         let result = self.repair_locked(&graph).await;
-        let released = lock::release(self.db.as_mut(), &self.state, held).await;
-        let done = result?;
-        released?;
-        Ok(done)
+        self.unlock(held, result).await
     }
 
     async fn repair_locked(&mut self, graph: &Graph) -> Result<Vec<Repaired>, RunnerError> {
@@ -246,18 +237,22 @@ impl Runner {
         // (which on SQLite writes a lease row).
         let graph = self.graph()?;
         make_plan(&graph, &History::default())?;
-        let held = lock::acquire(
-            self.db.as_mut(),
-            &self.state,
-            self.settings.lock_timeout,
-            &self.settings.database_url.to_string(),
-        )
-        .await?;
+        let held = self.lock().await?;
         let result = self.run_locked(&graph, &make_plan, &held).await;
+        self.unlock(held, result).await
+    }
+
+    async fn lock(&mut self) -> Result<lock::Held, RunnerError> {
+        let database = self.settings.database_url.to_string();
+        lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &database).await
+    }
+
+    /// Releases the lock whatever the locked work's outcome, and reports the work's error first.
+    async fn unlock<T>(&mut self, held: lock::Held, result: Result<T, RunnerError>) -> Result<T, RunnerError> {
         let released = lock::release(self.db.as_mut(), &self.state, held).await;
-        let report = result?;
+        let value = result?;
         released?;
-        Ok(report)
+        Ok(value)
     }
 
     async fn run_locked(

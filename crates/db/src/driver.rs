@@ -101,3 +101,20 @@ pub async fn connect(url: &DatabaseUrl, options: &ConnectOptions) -> Result<Box<
 pub(crate) fn user_sql(sql: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.to_string())
 }
+
+/// Every column of every row as text. PostgreSQL's simple-query protocol sends text already;
+/// SQLite converts numbers to text on request.
+pub(crate) fn rows_as_text<R>(rows: &[R]) -> Result<Vec<Row>, DbError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
+{
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.try_get_unchecked::<Option<String>, _>(i).map_err(DbError::query("reading a row")))
+                .collect()
+        })
+        .collect()
+}

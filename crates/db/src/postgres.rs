@@ -1,11 +1,11 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
-use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, user_sql};
+use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, rows_as_text, user_sql};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions as _, Connection, Row as _};
+use sqlx::{ConnectOptions as _, Connection};
 use std::str::FromStr;
 
 pub struct PgDriver {
@@ -79,13 +79,7 @@ impl Driver for PgDriver {
     async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
         // The simple-query protocol returns every value as text, whatever its type.
         let rows = sqlx::raw_sql(user_sql(sql)).fetch_all(&mut self.conn).await.map_err(DbError::query("query"))?;
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get_unchecked::<Option<String>, _>(i).map_err(DbError::query("reading a row")))
-                    .collect()
-            })
-            .collect()
+        rows_as_text(&rows)
     }
 
     async fn reset_session(&mut self) -> Result<(), DbError> {

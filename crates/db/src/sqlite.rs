@@ -1,12 +1,12 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
-use crate::driver::{Dialect, Driver, LockAttempt, Row, user_sql};
+use crate::driver::{Dialect, Driver, LockAttempt, Row, rows_as_text, user_sql};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions as _, Connection, Row as _};
+use sqlx::{ConnectOptions as _, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -57,13 +57,7 @@ impl Driver for SqliteDriver {
 
     async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
         let rows = sqlx::raw_sql(user_sql(sql)).fetch_all(&mut self.conn).await.map_err(DbError::query("query"))?;
-        rows.iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get_unchecked::<Option<String>, _>(i).map_err(DbError::query("reading a row")))
-                    .collect()
-            })
-            .collect()
+        rows_as_text(&rows)
     }
 
     async fn reset_session(&mut self) -> Result<(), DbError> {
