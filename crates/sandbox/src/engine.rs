@@ -1,0 +1,112 @@
+//! One wasmtime engine per process, with every setting fixed here.
+
+use crate::bindings::Backfill;
+use crate::error::SandboxError;
+use crate::grants::Grants;
+use crate::host::HostState;
+use crate::plugin::{Limits, Plugin, PluginInfo};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances: the granularity of batch deadlines.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where compiled plugins are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Deepest wasm stack a plugin may use (engine-wide).
+    pub max_stack_bytes: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig { cache_dir: None, max_stack_bytes: 512 << 10 }
+    }
+}
+
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: SandboxConfig,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(config.max_stack_bytes)
+            .cranelift_nan_canonicalization(true);
+        let engine = Engine::new(&cfg).map_err(|e| SandboxError::Engine(e.to_string()))?;
+
+        // Deadlines are counted in epochs; a ticker thread advances them for as long as the
+        // engine lives.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("runner-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| SandboxError::Engine(e.to_string()))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        Backfill::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| SandboxError::Engine(e.to_string()))?;
+        Ok(Sandbox { engine, linker, config })
+    }
+
+    pub fn max_stack_bytes(&self) -> usize {
+        self.config.max_stack_bytes
+    }
+
+    /// Compiles (or loads from the cache) and pre-links a plugin. A component that does not
+    /// implement the world, or imports anything beyond it and WASI, is rejected here, before
+    /// anything runs.
+    pub fn load(&self, name: &str, wasm: &[u8], limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {
+        let component = crate::cache::compile(&self.engine, wasm, self.config.cache_dir.as_deref())
+            .map_err(|e| SandboxError::Invalid { plugin: name.to_string(), message: root_cause(&e) })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(crate::bindings::BackfillPre::new)
+            .map_err(|e| SandboxError::WrongWorld { plugin: name.to_string(), message: root_cause(&e) })?;
+        Ok(Plugin::new(
+            Arc::from(name),
+            self.engine.clone(),
+            pre,
+            component,
+            limits,
+            Arc::new(grants),
+            self.config.max_stack_bytes,
+        ))
+    }
+
+    pub fn load_file(&self, name: &str, path: &Path, limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {
+        let wasm = std::fs::read(path).map_err(|source| SandboxError::Read {
+            plugin: name.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load(name, &wasm, limits, grants)
+    }
+
+    /// `runner plugin check`: validates world, imports and exports without running anything.
+    pub fn check(&self, name: &str, wasm: &[u8]) -> Result<PluginInfo, SandboxError> {
+        let plugin = self.load(name, wasm, Limits::default(), Grants::default())?;
+        Ok(plugin.info(&self.engine, wasm.len()))
+    }
+}
+
+/// The innermost message of a wasmtime error chain (the outer ones repeat the context we add).
+pub(crate) fn root_cause(e: &wasmtime::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}

@@ -1,0 +1,87 @@
+//! What a plugin may do beyond computing: each capability is off unless granted.
+
+use crate::Value;
+use std::collections::BTreeMap;
+
+/// The capabilities a manifest can grant, by the names manifests and errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    Log,
+    Config,
+    Lookup,
+    Http,
+    Clock,
+    Random,
+}
+
+impl Capability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Log => "log",
+            Capability::Config => "config",
+            Capability::Lookup => "lookup",
+            Capability::Http => "http",
+            Capability::Clock => "clock",
+            Capability::Random => "random",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Capability> {
+        [
+            Capability::Log,
+            Capability::Config,
+            Capability::Lookup,
+            Capability::Http,
+            Capability::Clock,
+            Capability::Random,
+        ]
+        .into_iter()
+        .find(|c| c.name() == s)
+    }
+}
+
+/// Read-only queries on the plugin's behalf (capability `lookup`), supplied by the backfill engine.
+#[async_trait::async_trait]
+pub trait Lookup: Send + Sync {
+    async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, String>;
+}
+
+/// What one plugin is granted. The default grants nothing.
+#[derive(Clone, Default)]
+pub struct Grants {
+    pub log: bool,
+    /// `config`: the values the plugin may read (granted when non-empty or `config_granted`).
+    pub config: BTreeMap<String, String>,
+    pub config_granted: bool,
+    pub lookup: Option<std::sync::Arc<dyn Lookup>>,
+    /// `http`: allowed origins, `scheme://host:port`, matched exactly.
+    pub http_origins: Vec<String>,
+    pub clock: bool,
+    pub random: bool,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("log", &self.log)
+            .field("config", &self.config.keys().collect::<Vec<_>>())
+            .field("lookup", &self.lookup.is_some())
+            .field("http_origins", &self.http_origins)
+            .field("clock", &self.clock)
+            .field("random", &self.random)
+            .finish()
+    }
+}
+
+impl Grants {
+    pub fn allows(&self, c: Capability) -> bool {
+        match c {
+            Capability::Log => self.log,
+            Capability::Config => self.config_granted || !self.config.is_empty(),
+            Capability::Lookup => self.lookup.is_some(),
+            Capability::Http => !self.http_origins.is_empty(),
+            Capability::Clock => self.clock,
+            Capability::Random => self.random,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The WASM plugin sandbox: the one place `runner` touches wasmtime.
+//!
+//! It fixes the engine's settings (component model, Cranelift, epoch interruption, no GC or
+//! threads), and exposes only what the backfill engine needs: load a plugin (compiled once per
+//! content hash, cached on disk, pre-linked), then run `process` on a batch in a fresh store with
+//! its limits. Everything a plugin could reach is denied unless its manifest grants it:
+//!
+//! - host capabilities (`log`, `config`, `lookup`, `http`, `clock`, `random`) check their grant
+//!   before acting; a denied call stops the batch with [`SandboxError::Denied`];
+//! - WASI, which Rust's `wasm32-wasip2` standard library imports, is linked with nothing in it:
+//!   no files, no environment, no sockets; its clocks read zero and its randomness is a fixed
+//!   stream, so a plugin is deterministic unless granted `clock` or `random`.
+//!
+//! Limits per batch: wall-clock time (epoch deadline), linear memory, wasm stack. A plugin that
+//! loops, allocates without bound, recurses, traps or returns an error fails its batch with an
+//! error naming the plugin; the host keeps running.
+
+mod cache;
+mod engine;
+mod error;
+mod grants;
+mod host;
+mod plugin;
+
+/// Host-side bindings of the `runner:plugin/backfill` world (`plugins/wit/world.wit`).
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        world: "backfill",
+        path: "../../plugins/wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        additional_derives: [PartialEq],
+    });
+}
+
+pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
+pub use engine::{Sandbox, SandboxConfig};
+pub use error::SandboxError;
+pub use grants::{Capability, Grants, Lookup};
+pub use plugin::{Limits, Plugin, PluginInfo};

@@ -1,0 +1,95 @@
+//! Each row has `cmd` (text) and `n` (integer). The plugin does what `cmd` says and reports the
+//! outcome in an update of column `out`.
+
+use runner_plugin_sdk::{Change, HttpRequest, Level, Plugin, Rows, Value, host};
+
+struct Probe;
+
+/// Recursion on the wasm engine's own stack: the call goes through an opaque function pointer, so
+/// the compiler can neither turn it into a loop nor put large frames on the guest's shadow stack.
+#[inline(never)]
+fn recurse(depth: i64) -> i64 {
+    if depth <= 0 {
+        return 0;
+    }
+    let next = std::hint::black_box(recurse as fn(i64) -> i64);
+    next(depth - 1) + 1
+}
+
+impl Plugin for Probe {
+    fn describe() -> String {
+        "probe 0.1.0".into()
+    }
+
+    fn process(rows: Rows) -> Result<Vec<Change>, String> {
+        let mut out = Vec::new();
+        for row in rows.iter() {
+            let n = row.int("n")?.unwrap_or(0);
+            let result: Value = match row.text("cmd")?.unwrap_or("noop") {
+                "noop" => Value::from("ok"),
+                // Loops forever: only the epoch deadline stops it.
+                "spin" => loop {
+                    std::hint::black_box(n);
+                },
+                // Busy work of n iterations, to finish within a deadline.
+                "work" => {
+                    let mut acc = 0u64;
+                    for i in 0..n as u64 {
+                        acc = std::hint::black_box(acc.wrapping_add(i));
+                    }
+                    Value::from(acc as i64)
+                }
+                // Allocates (and touches) n MiB.
+                "alloc" => {
+                    let v = vec![1u8; (n as usize) << 20];
+                    Value::from(v.iter().map(|&b| b as i64).sum::<i64>())
+                }
+                "recurse" => Value::from(recurse(n)),
+                "trap" => panic!("probe was told to trap"),
+                "fail" => return Err(format!("probe refuses row {n}")),
+                // Many changes for one row.
+                "many" => {
+                    for i in 0..n {
+                        out.push(row.update([("out", Value::from(i))]));
+                    }
+                    continue;
+                }
+                "log" => {
+                    host::log(Level::Info, &format!("probe says {n}"));
+                    Value::from("logged")
+                }
+                "config" => Value::from(host::config("greeting")),
+                "lookup" => match host::lookup("SELECT 1", &[]) {
+                    Ok(rows) => Value::from(rows.len() as i64),
+                    Err(e) => Value::from(format!("lookup error: {e}")),
+                },
+                "http" => {
+                    let url = row.text("url")?.unwrap_or("http://127.0.0.1:9/").to_string();
+                    match host::http(&HttpRequest { method: "GET".into(), url, headers: vec![], body: None }) {
+                        Ok(r) => Value::from(format!("{} {}", r.status, String::from_utf8_lossy(&r.body))),
+                        Err(e) => Value::from(format!("http error: {e}")),
+                    }
+                }
+                "clock" => Value::from(host::now_ms()),
+                "random" => Value::from(host::random(8).len() as i64),
+                // WASI, which the host virtualises: no clock, no files, no environment.
+                "wasi-clock" => Value::from(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs() as i64)
+                        .unwrap_or(-1),
+                ),
+                "wasi-file" => Value::from(match std::fs::read_to_string("/etc/hostname") {
+                    Ok(_) => "read a file".to_string(),
+                    Err(e) => format!("denied: {e}"),
+                }),
+                "wasi-env" => Value::from(std::env::vars().count() as i64),
+                other => return Err(format!("unknown cmd `{other}`")),
+            };
+            out.push(row.update([("out", result)]));
+        }
+        Ok(out)
+    }
+}
+
+runner_plugin_sdk::plugin!(Probe);
