@@ -39,6 +39,13 @@ pub enum RunnerError {
     LockTimeout { database: String, holder: String, waited_s: u64 },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
+    /// Backfill manifests that need fixing, or an unknown backfill.
+    #[error("{0}")]
+    Backfills(String),
+    #[error(transparent)]
+    Backfill(Box<runner_backfill::BackfillError>),
+    #[error(transparent)]
+    Sandbox(Box<runner_sandbox::SandboxError>),
     #[error("{0}")]
     Refused(String),
     #[error("{source}")]
@@ -105,7 +112,9 @@ fn failure_message(
 impl RunnerError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            RunnerError::Files(_) | RunnerError::Plan(_) | RunnerError::Config { .. } => ExitCode::Invalid,
+            RunnerError::Files(_) | RunnerError::Plan(_) | RunnerError::Config { .. } | RunnerError::Backfills(_) => {
+                ExitCode::Invalid
+            }
             RunnerError::LockTimeout { .. } => ExitCode::LockTimeout,
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect
@@ -127,5 +136,17 @@ impl RunnerError {
 impl From<runner_revisions::RevisionError> for RunnerError {
     fn from(e: runner_revisions::RevisionError) -> Self {
         RunnerError::Files(e.into())
+    }
+}
+
+impl From<runner_backfill::BackfillError> for RunnerError {
+    fn from(e: runner_backfill::BackfillError) -> Self {
+        RunnerError::Backfill(Box::new(e))
+    }
+}
+
+impl From<runner_sandbox::SandboxError> for RunnerError {
+    fn from(e: runner_sandbox::SandboxError) -> Self {
+        RunnerError::Sandbox(Box::new(e))
     }
 }

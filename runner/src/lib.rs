@@ -25,11 +25,13 @@
 //! The crates underneath: `runner-revisions` (files → graph → plan, pure), `runner-db` (the
 //! driver trait), `runner-state` (the state table).
 
+mod backfills;
 pub mod cli;
 mod error;
 mod execute;
 mod host;
 mod lock;
+mod lookup;
 mod offline;
 mod report;
 mod runner;
@@ -37,9 +39,11 @@ pub mod scaffold;
 mod script;
 pub mod settings;
 
+pub use backfills::{BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
 pub use report::{Report, StepDone};
 pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
+pub use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
 pub use runner_db::{DatabaseUrl, Dialect};
 pub use runner_revisions::plan::{Problem, Unfinished};
 pub use runner_revisions::{Graph, Plan, Target};

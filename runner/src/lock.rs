@@ -16,11 +16,33 @@ const POLL: Duration = Duration::from_millis(250);
 /// A SQLite lease not refreshed for this long is considered abandoned.
 const LEASE_TTL: Duration = Duration::from_secs(600);
 
-/// The advisory-lock key for a state table: FNV-1a of `runner:<schema>.<table>`, so two projects
-/// with different state tables in one database do not block each other.
-pub fn advisory_key(state: &StateTable) -> i64 {
+/// What a lock protects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Revisions: at most one runner changes the schema at a time.
+    Runner,
+    /// One backfill: at most one process works on it at a time.
+    Backfill(String),
+}
+
+impl Scope {
+    fn lease_name(&self) -> String {
+        match self {
+            Scope::Runner => "runner".into(),
+            Scope::Backfill(name) => format!("backfill:{name}"),
+        }
+    }
+}
+
+/// The advisory-lock key: FNV-1a of `runner:<schema>.<table>` (plus `:backfill:<name>` for a
+/// backfill), so projects with different state tables in one database do not block each other.
+pub fn advisory_key(state: &StateTable, scope: &Scope) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in format!("runner:{}", state.display_name()).bytes() {
+    let suffix = match scope {
+        Scope::Runner => String::new(),
+        Scope::Backfill(name) => format!(":backfill:{name}"),
+    };
+    for b in format!("runner:{}{suffix}", state.display_name()).bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -31,12 +53,14 @@ pub fn advisory_key(state: &StateTable) -> i64 {
 #[must_use]
 pub enum Held {
     Advisory(i64),
-    Lease(LeaseHolder),
+    /// A lease row, and its name.
+    Lease(LeaseHolder, String),
 }
 
 pub async fn acquire(
     db: &mut dyn Driver,
     state: &StateTable,
+    scope: &Scope,
     timeout: Duration,
     database: &str,
 ) -> Result<Held, RunnerError> {
@@ -45,7 +69,7 @@ pub async fn acquire(
     loop {
         let holder = match db.dialect() {
             Dialect::Postgres => {
-                let key = advisory_key(state);
+                let key = advisory_key(state, scope);
                 match db.try_advisory_lock(key).await? {
                     LockAttempt::Acquired => return Ok(Held::Advisory(key)),
                     LockAttempt::HeldBy(h) => h,
@@ -54,8 +78,9 @@ pub async fn acquire(
             Dialect::Sqlite => {
                 state.ensure(db).await?;
                 let me = me();
-                match lease(state, &me).try_acquire(db, crate::host::process_alive).await? {
-                    None => return Ok(Held::Lease(me)),
+                let name = scope.lease_name();
+                match lease(state, &me, &name).try_acquire(db, crate::host::process_alive).await? {
+                    None => return Ok(Held::Lease(me, name)),
                     Some(h) => h,
                 }
             }
@@ -79,14 +104,14 @@ fn me() -> LeaseHolder {
     LeaseHolder { pid: std::process::id(), host: crate::host::hostname() }
 }
 
-fn lease<'t>(state: &'t StateTable, holder: &LeaseHolder) -> Lease<'t> {
-    Lease::new(state, "runner", holder.clone(), LEASE_TTL)
+fn lease<'t>(state: &'t StateTable, holder: &LeaseHolder, name: &str) -> Lease<'t> {
+    Lease::new(state, name, holder.clone(), LEASE_TTL)
 }
 
 /// Keeps a lease alive during long runs; a no-op for advisory locks, which live as long as the session.
 pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Result<(), RunnerError> {
-    if let Held::Lease(me) = held {
-        lease(state, me).refresh(db).await?;
+    if let Held::Lease(me, name) = held {
+        lease(state, me, name).refresh(db).await?;
     }
     Ok(())
 }
@@ -94,7 +119,7 @@ pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Re
 pub async fn release(db: &mut dyn Driver, state: &StateTable, held: Held) -> Result<(), RunnerError> {
     match held {
         Held::Advisory(key) => db.advisory_unlock(key).await?,
-        Held::Lease(me) => lease(state, &me).release(db).await?,
+        Held::Lease(me, name) => lease(state, &me, &name).release(db).await?,
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub struct Runner {
     db: Box<dyn Driver>,
     state: StateTable,
     by: AppliedBy,
+    /// Created on first use: commands that run no plugin never start wasmtime.
+    pub(crate) sandbox: Option<runner_sandbox::Sandbox>,
 }
 
 /// A revision in a status report.
@@ -103,7 +105,7 @@ impl Runner {
         };
         let state = StateTable::new(db.dialect(), &schema, &settings.state_table)?;
         let by = AppliedBy::new(db.dialect(), &crate::host::hostname(), &crate::host::os_user());
-        Ok(Runner { settings, db, state, by })
+        Ok(Runner { settings, db, state, by, sandbox: None })
     }
 
     /// Reads revisions from `dir` instead.
@@ -118,6 +120,15 @@ impl Runner {
 
     pub fn state_table(&self) -> &StateTable {
         &self.state
+    }
+
+    pub(crate) fn db_mut(&mut self) -> &mut dyn Driver {
+        self.db.as_mut()
+    }
+
+    /// The state table and the connection together, for calls that need both.
+    pub(crate) fn parts(&mut self) -> (&StateTable, &mut dyn Driver) {
+        (&self.state, self.db.as_mut())
     }
 
     /// The revision graph on disk.
@@ -243,12 +254,20 @@ impl Runner {
     }
 
     async fn lock(&mut self) -> Result<lock::Held, RunnerError> {
+        self.lock_scope(&lock::Scope::Runner).await
+    }
+
+    pub(crate) async fn lock_scope(&mut self, scope: &lock::Scope) -> Result<lock::Held, RunnerError> {
         let database = self.settings.database_url.to_string();
-        lock::acquire(self.db.as_mut(), &self.state, self.settings.lock_timeout, &database).await
+        lock::acquire(self.db.as_mut(), &self.state, scope, self.settings.lock_timeout, &database).await
     }
 
     /// Releases the lock whatever the locked work's outcome, and reports the work's error first.
-    async fn unlock<T>(&mut self, held: lock::Held, result: Result<T, RunnerError>) -> Result<T, RunnerError> {
+    pub(crate) async fn unlock<T>(
+        &mut self,
+        held: lock::Held,
+        result: Result<T, RunnerError>,
+    ) -> Result<T, RunnerError> {
         let released = lock::release(self.db.as_mut(), &self.state, held).await;
         let value = result?;
         released?;

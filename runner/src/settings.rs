@@ -26,6 +26,8 @@ pub const CONFIG_FILE: &str = "runner.toml";
 pub struct ConfigFile {
     pub database_url: Option<String>,
     pub migrations: Option<PathBuf>,
+    pub backfills: Option<PathBuf>,
+    pub plugin_cache: Option<PathBuf>,
     pub state_table: Option<String>,
     pub state_schema: Option<String>,
     pub lock_timeout_secs: Option<u64>,
@@ -63,6 +65,10 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub url_source: UrlSource,
     pub migrations_dir: PathBuf,
+    /// Folder of backfill manifests.
+    pub backfills_dir: PathBuf,
+    /// Where compiled plugins are cached (by content hash).
+    pub plugin_cache: PathBuf,
     pub state_table: String,
     /// PostgreSQL schema of the state table; `None`: the connection's `current_schema()`.
     pub state_schema: Option<String>,
@@ -89,6 +95,8 @@ impl Settings {
             database_url: DatabaseUrl::parse(url)?,
             url_source: UrlSource::Flag,
             migrations_dir: PathBuf::from("migrations"),
+            backfills_dir: PathBuf::from("backfills"),
+            plugin_cache: default_plugin_cache(),
             state_table: "runner_state".into(),
             state_schema: None,
             lock_timeout: Duration::from_secs(60),
@@ -124,10 +132,15 @@ impl Settings {
             .migrations_dir
             .or_else(|| config.migrations.as_ref().map(|m| project_dir.join(m)))
             .unwrap_or_else(|| project_dir.join("migrations"));
+        let backfills_dir =
+            config.backfills.as_ref().map_or_else(|| project_dir.join("backfills"), |b| project_dir.join(b));
+        let plugin_cache = config.plugin_cache.as_ref().map_or_else(default_plugin_cache, |c| project_dir.join(c));
         Ok(Settings {
             database_url,
             url_source,
             migrations_dir,
+            backfills_dir,
+            plugin_cache,
             state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
             state_schema: config.state_schema,
             lock_timeout: over
@@ -138,6 +151,16 @@ impl Settings {
             project_dir,
         })
     }
+}
+
+/// `$XDG_CACHE_HOME/runner/plugins`, else `~/.cache/runner/plugins`, else a folder in the temp dir.
+fn default_plugin_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("runner")
+        .join("plugins")
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {

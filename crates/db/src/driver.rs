@@ -2,6 +2,7 @@
 
 use crate::error::DbError;
 use crate::url::DatabaseUrl;
+use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -62,6 +63,18 @@ pub trait Driver: Send {
     /// Runs a query and returns every column as text.
     async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError>;
 
+    /// Runs a parameterised query (`$1`, `$2`, … on both databases) and returns typed rows.
+    ///
+    /// Statements are prepared once per text and cached, so each parameter of a given statement
+    /// must keep its kind from call to call. `DbValue::Null` binds as text: bind text (and cast
+    /// in SQL) where a parameter is sometimes NULL and sometimes a number.
+    /// Column types the driver does not map (timestamps, uuid, json, …) should be cast to text
+    /// in the query.
+    async fn fetch(&mut self, sql: &str, params: &[DbValue]) -> Result<TypedRows, DbError>;
+
+    /// Runs parameterised statements in one transaction, as [`Driver::transaction`] does.
+    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError>;
+
     /// Undoes session settings a revision may have changed (`SET timezone …`), so that they do
     /// not leak into the next revision.
     async fn reset_session(&mut self) -> Result<(), DbError>;
@@ -118,3 +131,27 @@ where
         })
         .collect()
 }
+
+/// Binds [`DbValue`]s to a sqlx query of either database.
+/// `$array` binds a `TextArray` (PostgreSQL), or is what SQLite, which has no arrays, binds instead.
+macro_rules! bind_values {
+    ($query:expr, $params:expr, |$q:ident, $a:ident| $array:expr) => {{
+        let mut q = $query;
+        for p in $params {
+            q = match p {
+                DbValue::Null => q.bind(None::<String>),
+                DbValue::Bool(b) => q.bind(*b),
+                DbValue::Int(i) => q.bind(*i),
+                DbValue::Float(f) => q.bind(*f),
+                DbValue::Text(t) => q.bind(t.clone()),
+                DbValue::Bytes(b) => q.bind(b.clone()),
+                DbValue::TextArray($a) => {
+                    let $q = q;
+                    $array
+                }
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_values;

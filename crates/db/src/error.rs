@@ -52,6 +52,8 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("column `{column}` has type {type_name}, which runner does not map; cast it to text in the query")]
+    UnsupportedType { column: String, type_name: String },
     #[error("{0} is not supported by this database")]
     Unsupported(&'static str),
 }

@@ -10,7 +10,9 @@ mod error;
 mod postgres;
 mod sqlite;
 mod url;
+mod value;
 
 pub use driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
 pub use error::{DbError, StatementFailure};
 pub use url::{DatabaseUrl, mask_url};
+pub use value::{DbValue, TypedRows};

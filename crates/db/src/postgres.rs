@@ -1,8 +1,9 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
-use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, rows_as_text, user_sql};
+use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
+use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection};
@@ -82,6 +83,32 @@ impl Driver for PgDriver {
         rows_as_text(&rows)
     }
 
+    async fn fetch(&mut self, sql: &str, params: &[DbValue]) -> Result<TypedRows, DbError> {
+        let rows = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })?;
+        typed_rows(&rows)
+    }
+
+    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
+        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
+        for (i, (sql, params)) in statements.iter().enumerate() {
+            if let Err(e) =
+                bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone())).execute(&mut self.conn).await
+            {
+                let failure = statement_failure(i, &e);
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+                return Err(DbError::Statement { failure });
+            }
+        }
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| DbError::Statement { failure: statement_failure(statements.len(), &e) })?;
+        Ok(())
+    }
+
     async fn reset_session(&mut self) -> Result<(), DbError> {
         sqlx::raw_sql("RESET ALL").execute(&mut self.conn).await.map_err(DbError::query("RESET ALL"))?;
         Ok(())
@@ -142,4 +169,39 @@ impl Driver for PgDriver {
         }
         let _ = this.conn.close().await;
     }
+}
+
+/// Maps PostgreSQL's basic types; anything else must be cast to text by the query.
+fn typed_rows(rows: &[sqlx::postgres::PgRow]) -> Result<TypedRows, DbError> {
+    use sqlx::{Column, Row as _, TypeInfo};
+    let Some(first) = rows.first() else { return Ok(TypedRows::default()) };
+    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_string()).collect();
+    let types: Vec<String> = first.columns().iter().map(|c| c.type_info().name().to_string()).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut values = Vec::with_capacity(types.len());
+        for (i, ty) in types.iter().enumerate() {
+            let get = DbError::query("decoding a column");
+            let v = match ty.as_str() {
+                "BOOL" => r.try_get::<Option<bool>, _>(i).map(|v| v.map_or(DbValue::Null, DbValue::Bool)),
+                "INT2" => r.try_get::<Option<i16>, _>(i).map(|v| v.map_or(DbValue::Null, |x| DbValue::Int(x.into()))),
+                "INT4" => r.try_get::<Option<i32>, _>(i).map(|v| v.map_or(DbValue::Null, |x| DbValue::Int(x.into()))),
+                "INT8" => r.try_get::<Option<i64>, _>(i).map(|v| v.map_or(DbValue::Null, DbValue::Int)),
+                "FLOAT4" => {
+                    r.try_get::<Option<f32>, _>(i).map(|v| v.map_or(DbValue::Null, |x| DbValue::Float(x.into())))
+                }
+                "FLOAT8" => r.try_get::<Option<f64>, _>(i).map(|v| v.map_or(DbValue::Null, DbValue::Float)),
+                "BYTEA" => r.try_get::<Option<Vec<u8>>, _>(i).map(|v| v.map_or(DbValue::Null, DbValue::Bytes)),
+                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => {
+                    r.try_get::<Option<String>, _>(i).map(|v| v.map_or(DbValue::Null, DbValue::Text))
+                }
+                other => {
+                    return Err(DbError::UnsupportedType { column: columns[i].clone(), type_name: other.to_string() });
+                }
+            };
+            values.push(v.map_err(get)?);
+        }
+        out.push(values);
+    }
+    Ok(TypedRows { columns, rows: out })
 }

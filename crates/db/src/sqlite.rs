@@ -1,9 +1,10 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
-use crate::driver::{Dialect, Driver, LockAttempt, Row, rows_as_text, user_sql};
+use crate::driver::{Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
+use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection};
@@ -60,6 +61,28 @@ impl Driver for SqliteDriver {
         rows_as_text(&rows)
     }
 
+    async fn fetch(&mut self, sql: &str, params: &[DbValue]) -> Result<TypedRows, DbError> {
+        let rows = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}")))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })?;
+        typed_rows(&rows)
+    }
+
+    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
+        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await?;
+        for (i, (sql, params)) in statements.iter().enumerate() {
+            if let Err(e) = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}")))
+                .execute(&mut self.conn)
+                .await
+            {
+                let _ = self.run("ROLLBACK", "ROLLBACK").await;
+                return Err(DbError::Statement { failure: statement_failure(i, &e) });
+            }
+        }
+        self.run("COMMIT", "COMMIT").await
+    }
+
     async fn reset_session(&mut self) -> Result<(), DbError> {
         Ok(())
     }
@@ -111,4 +134,30 @@ impl SqliteDriver {
         }
         self.run("COMMIT", "COMMIT").await
     }
+}
+
+/// SQLite values carry their own type, whatever the column declares.
+fn typed_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<TypedRows, DbError> {
+    use sqlx::{Column, Row as _, TypeInfo, ValueRef};
+    let Some(first) = rows.first() else { return Ok(TypedRows::default()) };
+    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_string()).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let raw = r.try_get_raw(i).map_err(DbError::query("reading a column"))?;
+            let kind = if raw.is_null() { "NULL".to_string() } else { raw.type_info().name().to_string() };
+            let get = DbError::query("decoding a column");
+            let v = match kind.as_str() {
+                "NULL" => Ok(DbValue::Null),
+                "INTEGER" | "BOOLEAN" => r.try_get::<i64, _>(i).map(DbValue::Int),
+                "REAL" => r.try_get::<f64, _>(i).map(DbValue::Float),
+                "BLOB" => r.try_get::<Vec<u8>, _>(i).map(DbValue::Bytes),
+                _ => r.try_get_unchecked::<String, _>(i).map(DbValue::Text),
+            };
+            values.push(v.map_err(get)?);
+        }
+        out.push(values);
+    }
+    Ok(TypedRows { columns, rows: out })
 }

@@ -5,9 +5,11 @@
 //! `apply --sql` prints are the same text. The table name is always schema-qualified, because a
 //! revision may change `search_path` before its state row is written in the same transaction.
 
+mod backfills;
 mod lease;
 mod render;
 mod table;
 
+pub use backfills::BackfillRow;
 pub use lease::{Lease, LeaseHolder};
 pub use table::{AppliedBy, STATE_VERSION, StateError, StateTable};

@@ -1,11 +1,13 @@
 //! The command line: clap definitions (doc comments are the help text) and one module per
 //! command group. Only this layer uses `anyhow`-style reporting and exit codes.
 
+mod backfill;
 mod files;
 mod output;
 mod read;
 mod write;
 
+use crate::backfills::StatusChange;
 use crate::error::{ExitCode, RunnerError};
 use crate::settings::{Overrides, Settings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -126,8 +128,11 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Apply pending revisions in order.
+    /// Apply pending revisions in order (and, with --with-backfills, then every pending backfill).
     Apply {
+        /// After the revisions, run every backfill that is ready and not complete.
+        #[arg(long, conflicts_with_all = ["dry_run", "sql"])]
+        with_backfills: bool,
         /// Stop at this revision (default: the head; `heads` for every branch).
         #[arg(long, value_name = "REV")]
         to: Option<String>,
@@ -173,10 +178,62 @@ pub enum Command {
         #[arg(long)]
         confirm: bool,
     },
+    /// Backfills: resumable, batched data changes computed by WASM plugins.
+    #[command(subcommand)]
+    Backfill(BackfillCommand),
+    /// WASM plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Accept edited revisions, forget revisions whose files are gone, and record unfinished
     /// no-transaction revisions as applied once you have completed them by hand.
     #[command(alias = "accept")]
     Repair {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackfillCommand {
+    /// List backfills with their status.
+    List {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Status and progress of one backfill (or all).
+    Status {
+        name: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Run a backfill until it completes or is paused; resumes where it stopped.
+    Run {
+        name: String,
+        /// Stop after this many batches (it resumes from there next time).
+        #[arg(long)]
+        max_batches: Option<u64>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Pause a backfill; a running worker stops after its current batch.
+    Pause { name: String },
+    /// Resume a paused backfill.
+    Resume { name: String },
+    /// Retry a failed backfill from its last checkpoint.
+    Retry { name: String },
+    /// Forget a backfill's progress so that it starts over.
+    Reset {
+        name: String,
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Validate a plugin's world, imports and exports without running it.
+    Check {
+        file: PathBuf,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -227,7 +284,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Heads { out } => read::heads(settings(g)?, out).await,
         Command::Current { out } => read::current(settings(g)?, out).await,
         Command::Show { revision, out } => read::show(settings(g)?, &revision, out).await,
-        Command::Apply { to, resume, preview, out } => write::apply(settings(g)?, to, resume, preview, out).await,
+        Command::Apply { with_backfills, to, resume, preview, out } => {
+            write::apply(settings(g)?, to, resume, with_backfills, preview, out).await
+        }
+        Command::Backfill(b) => match b {
+            BackfillCommand::List { out } => backfill::list(settings(g)?, out).await,
+            BackfillCommand::Status { name, out } => backfill::status(settings(g)?, name.as_deref(), out).await,
+            BackfillCommand::Run { name, max_batches, out } => {
+                backfill::run(settings(g)?, &name, max_batches, out).await
+            }
+            BackfillCommand::Pause { name } => backfill::change(settings(g)?, &name, StatusChange::Pause).await,
+            BackfillCommand::Resume { name } => backfill::change(settings(g)?, &name, StatusChange::Resume).await,
+            BackfillCommand::Retry { name } => backfill::change(settings(g)?, &name, StatusChange::Retry).await,
+            BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
+        },
+        Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
         Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,
         Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,

@@ -60,6 +60,7 @@ pub async fn apply(
     settings: Settings,
     to: Option<String>,
     resume: bool,
+    with_backfills: bool,
     preview: PreviewArgs,
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
@@ -74,9 +75,56 @@ pub async fn apply(
         return show_preview(runner, plan, preview, out).await;
     }
     let result = runner.apply_with(target, unfinished).await;
+    let result = match (result, with_backfills) {
+        (Ok(report), true) => {
+            if !out.json {
+                print_report(&report, out, "Revisions: nothing to apply.");
+            }
+            run_ready_backfills(&mut runner, out).await.map(|b| (report, b))
+        }
+        (r, _) => r.map(|report| (report, Vec::new())),
+    };
     runner.close().await;
-    print_report(&result?, out, "Nothing to apply: the database is up to date.");
+    let (report, backfills) = result?;
+    if out.json {
+        json(&serde_json::json!({ "revisions": report, "backfills": backfills }));
+    } else if !with_backfills {
+        print_report(&report, out, "Nothing to apply: the database is up to date.");
+    }
     Ok(ExitCode::Ok)
+}
+
+/// `apply --with-backfills`: every backfill whose revision is applied and that is not complete
+/// or paused, one after the other; the first failure stops the run.
+async fn run_ready_backfills(
+    runner: &mut Runner,
+    out: OutputArgs,
+) -> Result<Vec<runner_backfill::RunReport>, RunnerError> {
+    let mut reports = Vec::new();
+    for b in runner.backfill_status().await? {
+        match (b.ready, b.status.as_str()) {
+            (_, "completed") => continue,
+            (false, _) => {
+                tracing::info!(backfill = %b.name, requires = ?b.requires, "not ready: its revision is not applied");
+                continue;
+            }
+            (true, "paused") => {
+                tracing::warn!(backfill = %b.name, "paused; skipped (`runner backfill resume` to continue)");
+                continue;
+            }
+            _ => {}
+        }
+        let mut printer = super::backfill::progress_printer(&b.name);
+        let report = runner.run_backfill(&b.name, runner_backfill::RunOptions::default(), &mut printer).await?;
+        if !out.json {
+            super::backfill::print_run(&report);
+        }
+        reports.push(report);
+    }
+    if reports.is_empty() && !out.json {
+        println!("Backfills: nothing to run.");
+    }
+    Ok(reports)
 }
 
 pub async fn revert(

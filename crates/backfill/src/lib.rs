@@ -1,0 +1,17 @@
+//! Resumable, batched backfills.
+//!
+//! A backfill is a manifest (`backfills/NAME.toml`, see [`manifest`]) naming a WASM plugin, a
+//! source (table, key, columns, a filter of rows still to do) and a target. The engine reads
+//! batches by keyset (never OFFSET), hands each to the plugin in a fresh sandbox instance, and
+//! writes the plugin's changes set-based in one transaction together with the checkpoint in the
+//! shared state table.
+
+mod convert;
+mod engine;
+pub mod manifest;
+mod progress;
+mod sql;
+
+pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport};
+pub use manifest::{Manifest, ManifestError};
+pub use progress::Progress;

@@ -1,0 +1,350 @@
+//! Backfill manifests: `backfills/NAME.toml`.
+//!
+//! ```toml
+//! description = "derive score bands"
+//! plugin = "plugins/score_band.wasm"   # relative to the project folder
+//! requires = "20261101090300"          # runs only once this revision is applied
+//!
+//! [source]
+//! table = "scores"
+//! key = ["id"]                         # keyset pagination, never OFFSET
+//! columns = ["points"]                 # what the plugin reads (the key is always included)
+//! filter = "band IS NULL"              # rows still to do
+//!
+//! [target]                             # default: the source table and key
+//! table = "scores"
+//!
+//! [batch]
+//! size = 1000                          # first batch; then sized to take time_target_ms
+//! time_target_ms = 500
+//!
+//! [limits]
+//! plugin_timeout_ms = 5000
+//! memory_mb = 64
+//!
+//! [capabilities]                       # all off unless listed
+//! log = true
+//! ```
+
+use runner_sandbox::{Capability, Grants, Limits};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {message}", file.display())]
+    Invalid { file: PathBuf, line: usize, message: String },
+    #[error("backfills `{name}` are defined twice: {} and {}", first.display(), second.display())]
+    Duplicate { name: String, first: PathBuf, second: PathBuf },
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    plugin: PathBuf,
+    requires: Option<String>,
+    source: SourceFile,
+    target: Option<TargetFile>,
+    #[serde(default)]
+    batch: BatchFile,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    capabilities: CapabilitiesFile,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFile {
+    table: String,
+    key: Vec<String>,
+    #[serde(default)]
+    columns: Vec<String>,
+    filter: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFile {
+    table: String,
+    key: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct BatchFile {
+    size: usize,
+    time_target_ms: u64,
+    min_size: usize,
+    max_size: usize,
+}
+
+impl Default for BatchFile {
+    fn default() -> Self {
+        BatchFile { size: 1000, time_target_ms: 500, min_size: 100, max_size: 100_000 }
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct LimitsFile {
+    plugin_timeout_ms: u64,
+    memory_mb: usize,
+    http_timeout_ms: u64,
+    lock_timeout_ms: u64,
+    statement_timeout_ms: u64,
+    max_attempts: u32,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        LimitsFile {
+            plugin_timeout_ms: 5000,
+            memory_mb: 64,
+            http_timeout_ms: 5000,
+            lock_timeout_ms: 2000,
+            statement_timeout_ms: 60_000,
+            max_attempts: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct CapabilitiesFile {
+    log: bool,
+    config: BTreeMap<String, String>,
+    lookup: bool,
+    http: Vec<String>,
+    clock: bool,
+    random: bool,
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    pub description: String,
+    pub file: PathBuf,
+    /// Absolute or project-relative path of the plugin component.
+    pub plugin: PathBuf,
+    pub requires: Option<String>,
+    pub source_table: String,
+    pub key: Vec<String>,
+    /// Columns handed to the plugin: the key first, then the declared columns.
+    pub columns: Vec<String>,
+    pub filter: Option<String>,
+    pub target_table: String,
+    pub target_key: Vec<String>,
+    pub batch_size: usize,
+    pub time_target: Duration,
+    pub min_size: usize,
+    pub max_size: usize,
+    pub limits: Limits,
+    pub lock_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub max_attempts: u32,
+    /// Granted capabilities, by name (for `backfill status`), and the grants themselves.
+    pub capabilities: Vec<Capability>,
+    pub config: BTreeMap<String, String>,
+    pub http_origins: Vec<String>,
+}
+
+impl Manifest {
+    /// The sandbox grants, with `lookup` supplied by the engine.
+    pub fn grants(&self, lookup: Option<std::sync::Arc<dyn runner_sandbox::Lookup>>) -> Grants {
+        Grants {
+            log: self.capabilities.contains(&Capability::Log),
+            config: self.config.clone(),
+            config_granted: self.capabilities.contains(&Capability::Config),
+            lookup: if self.capabilities.contains(&Capability::Lookup) { lookup } else { None },
+            http_origins: self.http_origins.clone(),
+            clock: self.capabilities.contains(&Capability::Clock),
+            random: self.capabilities.contains(&Capability::Random),
+        }
+    }
+}
+
+/// A table or column name: letters, digits and `_`, optionally `schema.table`.
+fn valid_ident(s: &str, allow_schema: bool) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    (parts.len() == 1 || (allow_schema && parts.len() == 2))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, ManifestError> {
+    let invalid = |line: usize, message: String| ManifestError::Invalid { file: file.to_path_buf(), line, message };
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);
+    let f: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
+        invalid(line, e.message().to_string())
+    })?;
+    let name =
+        f.name.clone().unwrap_or_else(|| file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string());
+    if !valid_ident(&name, false) {
+        return Err(invalid(line_of("name"), format!("backfill name `{name}`: use letters, digits and `_`")));
+    }
+    for t in [Some(&f.source.table), f.target.as_ref().map(|t| &t.table)].into_iter().flatten() {
+        if !valid_ident(t, true) {
+            return Err(invalid(
+                line_of(t),
+                format!("table `{t}` is not a plain identifier (letters, digits, `_`, optional schema)"),
+            ));
+        }
+    }
+    if f.source.key.is_empty() {
+        return Err(invalid(line_of("key"), "`source.key` names no column".into()));
+    }
+    let target_key = f.target.as_ref().and_then(|t| t.key.clone()).unwrap_or_else(|| f.source.key.clone());
+    for c in f.source.key.iter().chain(&f.source.columns).chain(&target_key) {
+        if !valid_ident(c, false) {
+            return Err(invalid(line_of(c), format!("column `{c}` is not a plain identifier")));
+        }
+    }
+    if target_key.len() != f.source.key.len() {
+        return Err(invalid(line_of("key"), "`target.key` must have as many columns as `source.key`".into()));
+    }
+    let b = &f.batch;
+    if b.min_size == 0 || b.min_size > b.max_size || b.size < b.min_size || b.size > b.max_size {
+        return Err(invalid(
+            line_of("[batch]"),
+            format!(
+                "batch sizes must satisfy 0 < min_size ({}) <= size ({}) <= max_size ({})",
+                b.min_size, b.size, b.max_size
+            ),
+        ));
+    }
+    let mut capabilities = Vec::new();
+    let c = &f.capabilities;
+    for (on, cap) in [
+        (c.log, Capability::Log),
+        (!c.config.is_empty(), Capability::Config),
+        (c.lookup, Capability::Lookup),
+        (!c.http.is_empty(), Capability::Http),
+        (c.clock, Capability::Clock),
+        (c.random, Capability::Random),
+    ] {
+        if on {
+            capabilities.push(cap);
+        }
+    }
+    for origin in &c.http {
+        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && origin.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if !ok {
+            return Err(invalid(line_of(origin), format!("http origin `{origin}` must be scheme://host:port")));
+        }
+    }
+    let mut columns = f.source.key.clone();
+    columns.extend(f.source.columns.iter().filter(|c| !f.source.key.contains(c)).cloned());
+    let l = &f.limits;
+    Ok(Manifest {
+        name,
+        description: f.description,
+        file: file.to_path_buf(),
+        plugin: if f.plugin.is_absolute() { f.plugin.clone() } else { project_dir.join(&f.plugin) },
+        requires: f.requires,
+        source_table: f.source.table.clone(),
+        key: f.source.key.clone(),
+        columns,
+        filter: f.source.filter,
+        target_table: f.target.map_or(f.source.table, |t| t.table),
+        target_key,
+        batch_size: b.size,
+        time_target: Duration::from_millis(b.time_target_ms),
+        min_size: b.min_size,
+        max_size: b.max_size,
+        limits: Limits {
+            batch_timeout: Duration::from_millis(l.plugin_timeout_ms),
+            memory_bytes: l.memory_mb << 20,
+            http_timeout: Duration::from_millis(l.http_timeout_ms),
+        },
+        lock_timeout: Duration::from_millis(l.lock_timeout_ms),
+        statement_timeout: Duration::from_millis(l.statement_timeout_ms),
+        max_attempts: l.max_attempts.max(1),
+        capabilities,
+        config: c.config.clone(),
+        http_origins: c.http.clone(),
+    })
+}
+
+/// Every manifest in `dir` (`*.toml`), sorted by name. A missing folder has none.
+pub fn load_dir(dir: &Path, project_dir: &Path) -> Result<Vec<Manifest>, Vec<ManifestError>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    let mut out: Vec<Manifest> = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        let parsed = std::fs::read_to_string(&p)
+            .map_err(|source| ManifestError::Io { file: p.clone(), source })
+            .and_then(|text| parse(&p, &text, project_dir));
+        match parsed {
+            Ok(m) => {
+                if let Some(first) = out.iter().find(|o| o.name == m.name) {
+                    errors.push(ManifestError::Duplicate {
+                        name: m.name.clone(),
+                        first: first.file.clone(),
+                        second: p,
+                    });
+                } else {
+                    out.push(m);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Manifest, ManifestError> {
+        parse(Path::new("backfills/bands.toml"), text, Path::new("/proj"))
+    }
+
+    const OK: &str = "plugin = \"plugins/x.wasm\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\", \"id\"]\nfilter = \"band IS NULL\"\n";
+
+    #[test]
+    fn defaults_and_derived_fields() {
+        let m = p(OK).unwrap();
+        assert_eq!(m.name, "bands");
+        assert_eq!(m.columns, ["id", "points"]);
+        assert_eq!(m.target_table, "scores");
+        assert_eq!(m.target_key, ["id"]);
+        assert_eq!(m.plugin, Path::new("/proj/plugins/x.wasm"));
+        assert!(m.capabilities.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_identifiers_name_the_line() {
+        let e = p(&format!("{OK}[limits]\nmemory = 3\n")).unwrap_err().to_string();
+        assert!(e.starts_with("backfills/bands.toml:8: unknown field `memory`"), "{e}");
+        let e = p(&OK.replace("\"scores\"", "\"scores; DROP TABLE x\"")).unwrap_err().to_string();
+        assert!(e.starts_with("backfills/bands.toml:3: table `scores; DROP TABLE x`"), "{e}");
+        let e = p(&format!("{OK}[capabilities]\nhttp = [\"example.com\"]\n")).unwrap_err().to_string();
+        assert!(e.contains(":9: http origin `example.com` must be scheme://host:port"), "{e}");
+        let e = p(&format!("{OK}[batch]\nsize = 10\nmin_size = 100\n")).unwrap_err().to_string();
+        assert!(e.contains("batch sizes must satisfy"), "{e}");
+    }
+}

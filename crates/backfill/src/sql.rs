@@ -1,0 +1,309 @@
+//! The statements of a batch: a keyset read, and set-based writes of the plugin's changes.
+//!
+//! PostgreSQL writes a whole batch with one statement per kind of change, whatever its size:
+//! `UPDATE t SET c = v.c::type FROM unnest($1::text[], $2::text[]) AS v(k, c) WHERE t.k = v.k::type`.
+//! The text is constant and there are as many parameters as columns, never one per row (the
+//! bind-parameter ceiling is 65,535). SQLite runs one prepared statement per change inside the
+//! batch's transaction, which is how SQLite is fast.
+
+use crate::convert::from_plugin;
+use runner_db::{DbValue, Dialect};
+use runner_sandbox::{Assignment, Change, Value};
+use std::collections::HashMap;
+
+pub fn ident(name: &str) -> String {
+    name.split('.').map(|p| format!("\"{}\"", p.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
+}
+
+/// PostgreSQL types the driver reads natively; other columns are read as text.
+fn native(ty: &str) -> bool {
+    matches!(
+        ty,
+        "smallint" | "integer" | "bigint" | "real" | "double precision" | "boolean" | "text" | "bytea" | "name"
+    ) || ty.starts_with("character varying")
+        || ty.starts_with("character(")
+}
+
+/// Column types of a table, for casts (PostgreSQL only).
+pub fn column_types_sql(table: &str) -> String {
+    format!(
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+         WHERE a.attrelid = '{}'::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        ident(table).replace('\'', "''")
+    )
+}
+
+pub struct Statements<'m> {
+    pub dialect: Dialect,
+    pub source: &'m str,
+    pub key: &'m [String],
+    pub columns: &'m [String],
+    pub filter: Option<&'m str>,
+    pub target: &'m str,
+    pub target_key: &'m [String],
+    /// PostgreSQL: column → type of the source and target tables.
+    pub source_types: HashMap<String, String>,
+    pub target_types: HashMap<String, String>,
+}
+
+impl Statements<'_> {
+    fn placeholder(&self, n: usize, column: &str, types: &HashMap<String, String>) -> String {
+        match (self.dialect, types.get(column)) {
+            (Dialect::Postgres, Some(ty)) => format!("${n}::{ty}"),
+            _ => format!("${n}"),
+        }
+    }
+
+    /// `(k1, k2) > ($1, $2)`, with parameters numbered from `first`.
+    fn key_compare(&self, op: &str, first: usize) -> String {
+        let cols: Vec<String> = self.key.iter().map(|k| ident(k)).collect();
+        let params: Vec<String> =
+            self.key.iter().enumerate().map(|(i, k)| self.placeholder(first + i, k, &self.source_types)).collect();
+        format!("({}) {op} ({})", cols.join(", "), params.join(", "))
+    }
+
+    fn order(&self, dir: &str) -> String {
+        self.key.iter().map(|k| format!("{} {dir}", ident(k))).collect::<Vec<_>>().join(", ")
+    }
+
+    fn where_filter(&self) -> String {
+        self.filter.map_or_else(|| "TRUE".to_string(), |f| format!("({f})"))
+    }
+
+    /// The last key of the rows to do now: the backfill's upper bound.
+    pub fn upper_bound(&self) -> String {
+        let cols: Vec<String> = self.key.iter().map(|k| self.read_column(k)).collect();
+        format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT 1",
+            cols.join(", "),
+            ident(self.source),
+            self.where_filter(),
+            self.order("DESC")
+        )
+    }
+
+    pub fn count(&self, upper: bool) -> String {
+        let bound = if upper { format!(" AND {}", self.key_compare("<=", 1)) } else { String::new() };
+        format!("SELECT count(*) FROM {} WHERE {}{bound}", ident(self.source), self.where_filter())
+    }
+
+    fn read_column(&self, c: &str) -> String {
+        match self.source_types.get(c) {
+            Some(ty) if self.dialect == Dialect::Postgres && !native(ty) => {
+                format!("{}::text AS {}", ident(c), ident(c))
+            }
+            _ => ident(c),
+        }
+    }
+
+    /// The next batch: after `cursor` (if any), up to the upper bound, in key order.
+    /// Parameters: the cursor's key values (if any), then the upper bound's.
+    pub fn read(&self, with_cursor: bool, limit: usize) -> String {
+        let cols: Vec<String> = self.columns.iter().map(|c| self.read_column(c)).collect();
+        let mut conds = vec![self.where_filter()];
+        let mut next = 1;
+        if with_cursor {
+            conds.push(self.key_compare(">", next));
+            next += self.key.len();
+        }
+        conds.push(self.key_compare("<=", next));
+        format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
+            cols.join(", "),
+            ident(self.source),
+            conds.join(" AND "),
+            self.order("ASC")
+        )
+    }
+
+    /// Cursor and bound parameters as the read expects them: text with casts on PostgreSQL
+    /// (so any key type works), native values on SQLite.
+    pub fn key_params(&self, values: &[DbValue]) -> Vec<DbValue> {
+        match self.dialect {
+            Dialect::Postgres => values.iter().map(|v| v.to_text().map_or(DbValue::Null, DbValue::Text)).collect(),
+            Dialect::Sqlite => values.to_vec(),
+        }
+    }
+
+    /// The statements that write `changes`.
+    pub fn writes(&self, changes: &[Change]) -> Result<Vec<(String, Vec<DbValue>)>, String> {
+        for c in changes {
+            let key_len = match c {
+                Change::Update(u) => Some(u.key.len()),
+                Change::Delete(k) => Some(k.len()),
+                _ => None,
+            };
+            if key_len.is_some_and(|n| n != self.target_key.len()) {
+                return Err(format!(
+                    "a change names {} key values; the target key has {}",
+                    key_len.unwrap_or(0),
+                    self.target_key.len()
+                ));
+            }
+        }
+        match self.dialect {
+            Dialect::Postgres => Ok(self.pg_writes(changes)),
+            Dialect::Sqlite => Ok(self.sqlite_writes(changes)),
+        }
+    }
+
+    fn cast(&self, column: &str) -> String {
+        self.target_types.get(column).map_or_else(String::new, |t| format!("::{t}"))
+    }
+
+    fn pg_writes(&self, changes: &[Change]) -> Vec<(String, Vec<DbValue>)> {
+        // Consecutive changes of one kind with the same columns become one statement.
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < changes.len() {
+            let sig = signature(&changes[i]);
+            let mut j = i + 1;
+            while j < changes.len() && signature(&changes[j]) == sig {
+                j += 1;
+            }
+            out.push(self.pg_group(&changes[i..j]));
+            i = j;
+        }
+        out
+    }
+
+    /// One set-based statement for changes of the same kind and columns.
+    fn pg_group(&self, group: &[Change]) -> (String, Vec<DbValue>) {
+        let t = ident(self.target);
+        let arrays = |rows: Vec<Vec<&Value>>, width: usize| -> Vec<DbValue> {
+            (0..width).map(|c| DbValue::TextArray(rows.iter().map(|r| from_plugin(r[c]).to_text()).collect())).collect()
+        };
+        let unnest = |n: usize, names: &[String]| {
+            let params: Vec<String> = (1..=n).map(|i| format!("${i}::text[]")).collect();
+            format!("unnest({}) AS v({})", params.join(", "), names.join(", "))
+        };
+        let kn: Vec<String> = (0..self.target_key.len()).map(|i| format!("k{i}")).collect();
+        let key_match: Vec<String> =
+            self.target_key.iter().zip(&kn).map(|(k, v)| format!("t.{} = v.{v}{}", ident(k), self.cast(k))).collect();
+        match &group[0] {
+            Change::Update(first) => {
+                let cols: Vec<&str> = first.set.iter().map(|a| a.column.as_str()).collect();
+                let cn: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+                let sets: Vec<String> =
+                    cols.iter().zip(&cn).map(|(c, v)| format!("{} = v.{v}{}", ident(c), self.cast(c))).collect();
+                let names: Vec<String> = kn.iter().chain(&cn).cloned().collect();
+                let rows = group
+                    .iter()
+                    .map(|c| match c {
+                        Change::Update(u) => u.key.iter().chain(u.set.iter().map(|a| &a.value)).collect(),
+                        _ => unreachable!("grouped by kind"),
+                    })
+                    .collect();
+                (
+                    format!(
+                        "UPDATE {t} AS t SET {} FROM {} WHERE {}",
+                        sets.join(", "),
+                        unnest(names.len(), &names),
+                        key_match.join(" AND ")
+                    ),
+                    arrays(rows, names.len()),
+                )
+            }
+            Change::Delete(_) => {
+                let rows = group
+                    .iter()
+                    .map(|c| match c {
+                        Change::Delete(k) => k.iter().collect(),
+                        _ => unreachable!("grouped by kind"),
+                    })
+                    .collect();
+                (
+                    format!("DELETE FROM {t} AS t USING {} WHERE {}", unnest(kn.len(), &kn), key_match.join(" AND ")),
+                    arrays(rows, kn.len()),
+                )
+            }
+            Change::Insert(first) | Change::Upsert(first) => {
+                let cols: Vec<&str> = first.iter().map(|a| a.column.as_str()).collect();
+                let cn: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+                let select: Vec<String> = cols.iter().zip(&cn).map(|(c, v)| format!("v.{v}{}", self.cast(c))).collect();
+                let rows = group
+                    .iter()
+                    .map(|c| match c {
+                        Change::Insert(a) | Change::Upsert(a) => a.iter().map(|x| &x.value).collect(),
+                        _ => unreachable!("grouped by kind"),
+                    })
+                    .collect();
+                let conflict =
+                    if matches!(group[0], Change::Upsert(_)) { self.on_conflict(&cols) } else { String::new() };
+                (
+                    format!(
+                        "INSERT INTO {t} ({}) SELECT {} FROM {}{conflict}",
+                        cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "),
+                        select.join(", "),
+                        unnest(cn.len(), &cn)
+                    ),
+                    arrays(rows, cn.len()),
+                )
+            }
+        }
+    }
+
+    fn on_conflict(&self, cols: &[&str]) -> String {
+        let keys: Vec<String> = self.target_key.iter().map(|k| ident(k)).collect();
+        let sets: Vec<String> = cols
+            .iter()
+            .filter(|c| !self.target_key.iter().any(|k| k == *c))
+            .map(|c| format!("{} = excluded.{}", ident(c), ident(c)))
+            .collect();
+        if sets.is_empty() {
+            format!(" ON CONFLICT ({}) DO NOTHING", keys.join(", "))
+        } else {
+            format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), sets.join(", "))
+        }
+    }
+
+    fn sqlite_writes(&self, changes: &[Change]) -> Vec<(String, Vec<DbValue>)> {
+        let t = ident(self.target);
+        let key_where = |first: usize| -> String {
+            self.target_key
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{} = ${}", ident(k), first + i))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let insert = |a: &[Assignment], conflict: String| {
+            let cols: Vec<String> = a.iter().map(|x| ident(&x.column)).collect();
+            let ps: Vec<String> = (1..=a.len()).map(|i| format!("${i}")).collect();
+            (
+                format!("INSERT INTO {t} ({}) VALUES ({}){conflict}", cols.join(", "), ps.join(", ")),
+                a.iter().map(|x| from_plugin(&x.value)).collect(),
+            )
+        };
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::Update(u) => {
+                    let sets: Vec<String> =
+                        u.set.iter().enumerate().map(|(i, a)| format!("{} = ${}", ident(&a.column), i + 1)).collect();
+                    let mut params: Vec<DbValue> = u.set.iter().map(|a| from_plugin(&a.value)).collect();
+                    params.extend(u.key.iter().map(from_plugin));
+                    (format!("UPDATE {t} SET {} WHERE {}", sets.join(", "), key_where(u.set.len() + 1)), params)
+                }
+                Change::Delete(k) => {
+                    (format!("DELETE FROM {t} WHERE {}", key_where(1)), k.iter().map(from_plugin).collect())
+                }
+                Change::Insert(a) => insert(a, String::new()),
+                Change::Upsert(a) => {
+                    let cols: Vec<&str> = a.iter().map(|x| x.column.as_str()).collect();
+                    insert(a, self.on_conflict(&cols))
+                }
+            })
+            .collect()
+    }
+}
+
+/// Kind and columns of a change: what can share one set-based statement.
+fn signature(c: &Change) -> (u8, Vec<&str>) {
+    match c {
+        Change::Update(u) => (0, u.set.iter().map(|a| a.column.as_str()).collect()),
+        Change::Insert(a) => (1, a.iter().map(|x| x.column.as_str()).collect()),
+        Change::Upsert(a) => (2, a.iter().map(|x| x.column.as_str()).collect()),
+        Change::Delete(_) => (3, Vec::new()),
+    }
+}

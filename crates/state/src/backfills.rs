@@ -1,0 +1,115 @@
+//! Backfill rows of the state table: `kind = 'backfill'`, one per backfill, whose `progress`
+//! JSON holds the cursor. The backfill engine writes the row in the same transaction as each
+//! batch, so the cursor and the data never disagree.
+
+use crate::render::{literal, now, read_time};
+use crate::table::{StateError, StateTable};
+use runner_db::{DbValue, Dialect, Driver};
+
+/// One backfill's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackfillRow {
+    pub name: String,
+    pub status: String,
+    pub progress: serde_json::Value,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+impl StateTable {
+    /// Placeholders with the casts PostgreSQL needs: parameters are bound as text when NULL.
+    fn backfill_params(&self) -> (&'static str, &'static str) {
+        match self.dialect() {
+            Dialect::Postgres => ("$3::jsonb", "$5::bigint"),
+            Dialect::Sqlite => ("$3", "$5"),
+        }
+    }
+
+    /// Every backfill row (absent table: none).
+    pub async fn load_backfills(&self, db: &mut dyn Driver) -> Result<Vec<BackfillRow>, StateError> {
+        if !self.exists(db).await? {
+            return Ok(Vec::new());
+        }
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill' ORDER BY name",
+            read_time(d, "applied_at"),
+            read_time(d, "updated_at"),
+            self.qualified()
+        );
+        let rows = db.query(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let col = |i: usize| r.get(i).cloned().flatten();
+                BackfillRow {
+                    name: col(0).unwrap_or_default(),
+                    status: col(1).unwrap_or_default(),
+                    progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
+                    error: col(3),
+                    started_at: col(4),
+                    updated_at: col(5),
+                    duration_ms: col(6).and_then(|d| d.parse().ok()),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn load_backfill(&self, db: &mut dyn Driver, name: &str) -> Result<Option<BackfillRow>, StateError> {
+        Ok(self.load_backfills(db).await?.into_iter().find(|r| r.name == name))
+    }
+
+    /// Writes a backfill's row: status, progress, error. `started` sets `applied_at` to now
+    /// (the first batch of a run); `duration_ms` is set when the backfill completes.
+    pub fn backfill_write(
+        &self,
+        name: &str,
+        status: &str,
+        progress: &serde_json::Value,
+        error: Option<&str>,
+        duration_ms: Option<i64>,
+    ) -> (String, Vec<DbValue>) {
+        let d = self.dialect();
+        let sql = format!(
+            "INSERT INTO {t} (kind, name, status, progress, error, applied_at, duration_ms, updated_at) \
+             VALUES ('backfill', $1, $2, {p}, $4, {n}, {dur}, {n}) \
+             ON CONFLICT (kind, name) DO UPDATE SET status = excluded.status, progress = excluded.progress, \
+             error = excluded.error, duration_ms = excluded.duration_ms, updated_at = excluded.updated_at",
+            t = self.qualified(),
+            p = self.backfill_params().0,
+            dur = self.backfill_params().1,
+            n = now(d),
+        );
+        let params = vec![
+            DbValue::Text(name.to_string()),
+            DbValue::Text(status.to_string()),
+            DbValue::Text(progress.to_string()),
+            error.map_or(DbValue::Null, |e| DbValue::Text(e.to_string())),
+            // As text, like the NULL it is until completion: a cached statement's parameter types
+            // must not change between calls.
+            duration_ms.map_or(DbValue::Null, |d| DbValue::Text(d.to_string())),
+        ];
+        (sql, params)
+    }
+
+    /// Changes only the status (pause, resume, retry), if the row is in one of `from`.
+    pub fn backfill_set_status(&self, name: &str, to: &str, from: &[&str]) -> String {
+        let d = self.dialect();
+        let from: Vec<String> = from.iter().map(|s| literal(d, s)).collect();
+        format!(
+            "UPDATE {} SET status = {}, updated_at = {} WHERE kind = 'backfill' AND name = {} AND status IN ({})",
+            self.qualified(),
+            literal(d, to),
+            now(d),
+            literal(d, name),
+            from.join(", ")
+        )
+    }
+
+    /// Forgets a backfill's progress (`backfill reset`).
+    pub fn backfill_forget(&self, name: &str) -> String {
+        format!("DELETE FROM {} WHERE kind = 'backfill' AND name = {}", self.qualified(), literal(self.dialect(), name))
+    }
+}

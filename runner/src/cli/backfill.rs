@@ -1,0 +1,163 @@
+//! `runner backfill …` and `runner plugin check`.
+
+use super::OutputArgs;
+use super::output::json;
+use crate::backfills::{BackfillSummary, StatusChange};
+use crate::error::{ExitCode, RunnerError};
+use crate::runner::{Access, Runner};
+use crate::settings::Settings;
+use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Shows progress: rewritten in place on a terminal, a structured log line every few seconds
+/// otherwise.
+pub fn progress_printer(name: &str) -> impl FnMut(&Progress) + Send + use<> {
+    let name = name.to_string();
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = Instant::now() - Duration::from_secs(60);
+    move |p: &Progress| {
+        let every = if terminal { Duration::from_millis(200) } else { Duration::from_secs(5) };
+        if last.elapsed() < every {
+            return;
+        }
+        last = Instant::now();
+        let pct = if p.rows_total > 0 { 100.0 * p.rows_done as f64 / p.rows_total as f64 } else { 0.0 };
+        let eta = p.eta_s().map_or("?".to_string(), |s| format!("{s:.0}s"));
+        if terminal {
+            let mut err = std::io::stderr();
+            let _ = write!(
+                err,
+                "\r{name}: {}/{} rows ({pct:.1}%), {:.0} rows/s, batch {}, ETA {eta}   ",
+                p.rows_done, p.rows_total, p.rate, p.batch_size
+            );
+            let _ = err.flush();
+        } else {
+            tracing::info!(backfill = %name, rows_done = p.rows_done, rows_total = p.rows_total, rate = p.rate as u64, batch_size = p.batch_size, eta = %eta, "progress");
+        }
+    }
+}
+
+pub fn print_run(r: &RunReport) {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let what = match r.outcome {
+        Outcome::Completed => "completed",
+        Outcome::AlreadyComplete => "already complete",
+        Outcome::Paused => "paused",
+        Outcome::Stopped => "stopped (batch budget reached; run again to continue)",
+    };
+    println!(
+        "backfill {}: {what}; {} rows in {} batches this run ({} ms); {} of {} rows done in all",
+        r.name, r.rows, r.batches, r.elapsed_ms, r.progress.rows_done, r.progress.rows_total
+    );
+}
+
+fn print_summaries(list: &[BackfillSummary]) {
+    if list.is_empty() {
+        println!("No backfills.");
+    }
+    for b in list {
+        let gate = match (&b.requires, b.ready) {
+            (Some(r), false) => format!(" (waits for revision {r})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<24} {:<10} {}/{} rows{gate}  {}",
+            b.name, b.status, b.progress.rows_done, b.progress.rows_total, b.description
+        );
+        if let Some(e) = &b.error {
+            println!("  error: {e}");
+        }
+    }
+}
+
+pub async fn list(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    status(settings, None, out).await
+}
+
+pub async fn status(settings: Settings, name: Option<&str>, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+    let all = runner.backfill_status().await;
+    runner.close().await;
+    let list: Vec<BackfillSummary> = all?.into_iter().filter(|b| name.is_none_or(|n| b.name == n)).collect();
+    if let (Some(n), true) = (name, list.is_empty()) {
+        return Err(RunnerError::Backfills(format!("no backfill `{n}`")));
+    }
+    if out.json {
+        json(&list);
+    } else {
+        print_summaries(&list);
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn run(
+    settings: Settings,
+    name: &str,
+    max_batches: Option<u64>,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let mut printer = progress_printer(name);
+    let result = runner.run_backfill(name, RunOptions { max_batches }, &mut printer).await;
+    runner.close().await;
+    let report = result?;
+    if out.json {
+        json(&report);
+    } else {
+        print_run(&report);
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let result = runner.change_backfill(name, change).await;
+    runner.close().await;
+    result?;
+    println!(
+        "backfill {name}: {}",
+        match change {
+            StatusChange::Pause => "paused (a running worker stops after its current batch)",
+            StatusChange::Resume => "resumed; `runner backfill run` continues it",
+            StatusChange::Retry => "ready to retry from its last checkpoint; `runner backfill run` continues it",
+        }
+    );
+    Ok(ExitCode::Ok)
+}
+
+pub async fn reset(settings: Settings, name: &str, confirm: bool) -> Result<ExitCode, RunnerError> {
+    if !confirm {
+        return Err(RunnerError::Refused(format!(
+            "`runner backfill reset {name}` forgets its progress, so the next run starts over (rows already written stay written); add --confirm"
+        )));
+    }
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let result = runner.reset_backfill(name).await;
+    runner.close().await;
+    result?;
+    println!("backfill {name}: progress forgotten; the next run starts from the beginning");
+    Ok(ExitCode::Ok)
+}
+
+pub fn plugin_check(file: &Path, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let wasm = std::fs::read(file)
+        .map_err(|source| RunnerError::Io { context: format!("reading {}", file.display()), source })?;
+    let sandbox = runner_sandbox::Sandbox::new(runner_sandbox::SandboxConfig::default())?;
+    let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let info = sandbox.check(name, &wasm).map_err(|e| RunnerError::Backfills(e.to_string()))?;
+    if out.json {
+        json(&serde_json::json!({
+            "file": file, "ok": true, "world": info.world, "size_bytes": info.size_bytes,
+            "imports": info.imports, "exports": info.exports,
+        }));
+    } else {
+        println!("{}: OK, implements {} ({} bytes)", file.display(), info.world, info.size_bytes);
+        println!("  exports: {}", info.exports.join(", "));
+        println!("  imports: {}", info.imports.join(", "));
+    }
+    Ok(ExitCode::Ok)
+}
