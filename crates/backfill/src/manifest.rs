@@ -343,7 +343,7 @@ mod tests {
         let e = p(&OK.replace("\"scores\"", "\"scores; DROP TABLE x\"")).unwrap_err().to_string();
         assert!(e.starts_with("backfills/bands.toml:3: table `scores; DROP TABLE x`"), "{e}");
         let e = p(&format!("{OK}[capabilities]\nhttp = [\"example.com\"]\n")).unwrap_err().to_string();
-        assert!(e.contains(":9: http origin `example.com` must be scheme://host:port"), "{e}");
+        assert!(e.contains(":8: http origin `example.com` must be scheme://host:port"), "{e}");
         let e = p(&format!("{OK}[batch]\nsize = 10\nmin_size = 100\n")).unwrap_err().to_string();
         assert!(e.contains("batch sizes must satisfy"), "{e}");
     }
