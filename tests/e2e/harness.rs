@@ -358,3 +358,26 @@ macro_rules! on_both {
         }
     };
 }
+
+/// Builds the plugin workspace once per test process; returns the path of a plugin component.
+pub fn plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let out =
+            Command::new(env!("CARGO")).args(["build", "--release", "--quiet"]).current_dir(&root).output().unwrap();
+        assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        root.join("../target/plugins/wasm32-wasip2/release").canonicalize().unwrap()
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+impl Project {
+    /// Writes `backfills/<name>.toml`.
+    pub fn backfill(&self, name: &str, text: &str) -> &Project {
+        let dir = self.path().join("backfills");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
+        self
+    }
+}

@@ -12,10 +12,12 @@
 //! | `messy_sql` | real-world files: plpgsql bodies, escape strings, `BEGIN ATOMIC`, session state |
 //! | `sqlite_rules` | foreign keys off during a revision, `foreign_key_check` before commit |
 //! | `library` | the embedding API |
+//! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `examples` | the sample project and `examples/` apply and revert cleanly |
 
 mod harness;
 
+mod backfills;
 mod bad_input;
 mod concurrency;
 mod examples;

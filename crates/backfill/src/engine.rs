@@ -124,9 +124,9 @@ impl Backfill<'_> {
             _ => {}
         }
         let stmts = self.statements(db).await?;
-        let mut progress = match &row {
-            Some(r) => Progress::from_json(&r.progress),
-            None => self.start(db, &stmts).await?,
+        let mut progress = match row.as_ref().map(|r| Progress::from_json(&r.progress)) {
+            Some(p) if p.started => p,
+            _ => self.start(db, &stmts).await?,
         };
         if progress.batch_size == 0 {
             progress.batch_size = m.batch_size;
@@ -164,7 +164,7 @@ impl Backfill<'_> {
     /// First run: fix the upper bound and count the rows to do.
     async fn start(&self, db: &mut dyn Driver, stmts: &Statements<'_>) -> Result<Progress, BackfillError> {
         let upper = db.fetch(&stmts.upper_bound(), &[]).await?.rows.into_iter().next();
-        let mut p = Progress { batch_size: self.manifest.batch_size, ..Progress::default() };
+        let mut p = Progress { started: true, batch_size: self.manifest.batch_size, ..Progress::default() };
         if let Some(u) = upper {
             let params = stmts.key_params(&u);
             let count = db.fetch(&stmts.count(true), &params).await?;

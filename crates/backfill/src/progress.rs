@@ -6,6 +6,9 @@
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Progress {
+    /// Whether the start (upper bound, row count) was done; a backfill paused before it ever ran
+    /// has a row but has not started.
+    pub started: bool,
     pub cursor: Option<Vec<serde_json::Value>>,
     pub upper: Option<Vec<serde_json::Value>>,
     pub rows_total: u64,

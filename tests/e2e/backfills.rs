@@ -1,0 +1,199 @@
+//! Backfills end to end: a real plugin built from `plugins/`, real databases, killed runners.
+
+use crate::harness::{Kind, Project, TestDb, plugin};
+use crate::on_both;
+use std::time::Duration;
+
+/// `items` with `rows` rows for the probe plugin, and a trigger that counts updates of each row:
+/// the database itself witnesses that every row is changed exactly once.
+fn items_project(db: &TestDb, rows: usize, work: i64) -> Project {
+    let p = Project::new();
+    let (table, fill) = match db.kind {
+        Kind::Postgres => (
+            "CREATE TABLE items (id bigint PRIMARY KEY, cmd text NOT NULL DEFAULT 'noop', n bigint, out text, updates integer NOT NULL DEFAULT 0);\n\
+             CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updates := OLD.updates + 1; RETURN NEW; END $$;\n\
+             CREATE TRIGGER items_count BEFORE UPDATE OF out ON items FOR EACH ROW EXECUTE FUNCTION count_update();\n",
+            format!("INSERT INTO items (id, cmd, n) SELECT g, 'work', {work} FROM generate_series(1, {rows}) g;\n"),
+        ),
+        Kind::Sqlite => (
+            "CREATE TABLE items (id integer PRIMARY KEY, cmd text NOT NULL DEFAULT 'noop', n integer, out text, updates integer NOT NULL DEFAULT 0);\n\
+             CREATE TRIGGER items_count AFTER UPDATE OF out ON items BEGIN UPDATE items SET updates = updates + 1 WHERE id = NEW.id; END;\n",
+            format!(
+                "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {rows}) INSERT INTO items (id, cmd, n) SELECT x, 'work', {work} FROM g;\n"
+            ),
+        ),
+    };
+    p.file("001_items.sql", &format!("{table}{fill}"));
+    p.backfill("items", &manifest(""));
+    p
+}
+
+fn manifest(extra: &str) -> String {
+    format!(
+        "description = \"probe every item\"\nplugin = \"{}\"\nrequires = \"001\"\n\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\nfilter = \"out IS NULL\"\n\n[batch]\nsize = 200\nmin_size = 50\nmax_size = 2000\ntime_target_ms = 50\n{extra}",
+        plugin("probe").display()
+    )
+}
+
+fn assert_each_row_changed_once(db: &TestDb, rows: usize) {
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM items WHERE updates = 1"),
+        rows.to_string(),
+        "some rows were changed twice or never"
+    );
+    let done = db.scalar("SELECT progress FROM runner_state WHERE kind = 'backfill' AND name = 'items'");
+    let p: serde_json::Value = serde_json::from_str(&done).unwrap();
+    assert_eq!(p["rows_done"], rows, "checkpoint disagrees with the data: {p}");
+}
+
+on_both!(apply_with_backfills_runs_everything_once, |db: &TestDb| {
+    let p = items_project(db, 3000, 10);
+    p.run(db, &["backfill", "list"]).ok().stdout_has("waits for revision 001");
+    p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("requires revision `001`, which is not applied");
+    let r = p.run(db, &["apply", "--with-backfills"]).ok();
+    assert!(r.stdout.contains("backfill items: completed; 3000 rows"), "{}", r.stdout);
+    assert_each_row_changed_once(db, 3000);
+    let s = p.run(db, &["backfill", "status", "items", "--json"]).ok().json();
+    assert_eq!(s[0]["status"], "completed");
+    assert_eq!(s[0]["progress"]["rows_total"], 3000);
+    // Running it again does nothing.
+    p.run(db, &["apply", "--with-backfills"]).ok().stdout_has("Backfills: nothing to run.");
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("already complete");
+    assert_each_row_changed_once(db, 3000);
+});
+
+on_both!(a_backfill_killed_again_and_again_resumes_without_redoing_anything, |db: &TestDb| {
+    let rows = 20_000;
+    let p = items_project(db, rows, 20_000);
+    p.run(db, &["apply"]).ok();
+    let mut interrupted = 0;
+    for delay in [400, 700, 1000] {
+        let mut child = p
+            .command(db, &["backfill", "run", "items"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().unwrap(); // SIGKILL, mid-batch or between batches
+        child.wait().unwrap();
+        let status = db.scalar("SELECT status FROM runner_state WHERE kind = 'backfill' AND name = 'items'");
+        if status == "running" {
+            interrupted += 1;
+        }
+        // Whatever was committed is consistent: every row changed at most once, and the
+        // checkpoint counts exactly the rows changed.
+        let changed: usize = db.scalar("SELECT count(*) FROM items WHERE updates = 1").parse().unwrap();
+        assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates > 1"), "0");
+        if !status.is_empty() {
+            let p: serde_json::Value =
+                serde_json::from_str(&db.scalar("SELECT progress FROM runner_state WHERE kind = 'backfill'")).unwrap();
+            assert_eq!(
+                p["rows_done"].as_u64().unwrap_or(0) as usize,
+                changed,
+                "checkpoint and data disagree after a kill"
+            );
+        }
+    }
+    assert!(interrupted > 0, "no kill landed while the backfill was running; make it slower");
+    // (It may have finished during the last round; either way the run reports it complete.)
+    p.run(db, &["backfill", "run", "items", "--lock-timeout", "10"]).ok().stdout_has("complete");
+    assert_each_row_changed_once(db, rows);
+});
+
+on_both!(a_failing_batch_stops_the_backfill_with_its_error_until_retried, |db: &TestDb| {
+    let p = items_project(db, 1000, 10);
+    p.backfill("items", &manifest("\n[limits]\nmax_attempts = 2\n"));
+    p.run(db, &["apply"]).ok();
+    db.execute("UPDATE items SET cmd = 'fail', n = 777 WHERE id = 777");
+    let r = p.run(db, &["backfill", "run", "items"]).fails_with(1);
+    assert!(
+        r.stderr.contains("backfill `items` failed at the batch after key")
+            && r.stderr.contains("probe refuses row 777"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("runner backfill retry items"), "{}", r.stderr);
+    let s = p.run(db, &["backfill", "status", "items", "--json"]).ok().json();
+    assert_eq!(s[0]["status"], "failed");
+    assert!(s[0]["error"].as_str().unwrap().contains("probe refuses row 777"));
+    // Batches before the failing one are committed; the failing one is not.
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE id < 600 AND out IS NULL"), "0");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE id = 777 AND out IS NULL"), "1");
+    p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("is failed");
+    db.execute("UPDATE items SET cmd = 'noop' WHERE id = 777");
+    p.run(db, &["backfill", "retry", "items"]).ok();
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    assert_each_row_changed_once(db, 1000);
+});
+
+on_both!(pause_resume_and_reset, |db: &TestDb| {
+    let p = items_project(db, 500, 10);
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["backfill", "pause", "items"]).ok();
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("paused");
+    p.run(db, &["apply", "--with-backfills"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
+    p.run(db, &["backfill", "retry", "items"]).fails_with(1).stderr_has("only failed backfills can be retried");
+    p.run(db, &["backfill", "resume", "items"]).ok();
+    p.run(db, &["backfill", "run", "items", "--max-batches", "1"]).ok().stdout_has("stopped");
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    assert_each_row_changed_once(db, 500);
+    p.run(db, &["backfill", "reset", "items"]).fails_with(1).stderr_has("--confirm");
+    p.run(db, &["backfill", "reset", "items", "--confirm"]).ok();
+    // The filter (`out IS NULL`) makes a reset backfill find nothing left to do.
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed; 0 rows");
+});
+
+on_both!(a_plugin_over_its_time_limit_fails_its_batch_and_leaves_the_data, |db: &TestDb| {
+    let p = items_project(db, 300, 10);
+    p.backfill("items", &manifest("\n[limits]\nplugin_timeout_ms = 200\nmax_attempts = 1\n"));
+    p.run(db, &["apply"]).ok();
+    db.execute("UPDATE items SET cmd = 'spin' WHERE id = 1");
+    p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("batch took longer than its limit of 200ms");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
+});
+
+on_both!(an_ungranted_capability_names_plugin_and_capability, |db: &TestDb| {
+    let p = items_project(db, 10, 10);
+    p.backfill("items", &manifest("\n[limits]\nmax_attempts = 1\n"));
+    p.run(db, &["apply"]).ok();
+    db.execute("UPDATE items SET cmd = 'log'");
+    p.run(db, &["backfill", "run", "items"])
+        .fails_with(1)
+        .stderr_has("plugin items: called `log`, which its manifest does not grant");
+    p.backfill("items", &manifest("\n[capabilities]\nlog = true\n"));
+    p.run(db, &["backfill", "retry", "items"]).ok();
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out = 'logged'"), "10");
+});
+
+#[test]
+fn bad_manifests_name_file_and_line() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.backfill("broken", "plugin = \"x.wasm\"\n[source]\ntable = \"t\"\nkey = [\"id\"]\nbatchsize = 3\n");
+    let r = p.run(&db, &["backfill", "list"]).fails_with(5);
+    assert!(r.stderr.contains("backfills/broken.toml:5: unknown field `batchsize`"), "{}", r.stderr);
+}
+
+#[test]
+fn plugin_check_validates_without_running() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    let probe = plugin("probe");
+    let r = p.run(&db, &["plugin", "check", probe.to_str().unwrap()]).ok();
+    assert!(r.stdout.contains("OK, implements runner:plugin/backfill@0.1.0"), "{}", r.stdout);
+    let j = p.run(&db, &["plugin", "check", probe.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(j["ok"], true);
+    let wrong = plugin("wrong_world");
+    p.run(&db, &["plugin", "check", wrong.to_str().unwrap()])
+        .fails_with(5)
+        .stderr_has("does not implement the runner:plugin/backfill@0.1.0 world");
+    let junk = p.path().join("junk.wasm");
+    std::fs::write(&junk, b"not wasm").unwrap();
+    p.run(&db, &["plugin", "check", junk.to_str().unwrap()])
+        .fails_with(5)
+        .stderr_has("not a valid WebAssembly component");
+}
