@@ -26,6 +26,8 @@ pub struct StepDone {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {
     pub steps: Vec<StepDone>,
+    /// Where `apply` stopped because a revision waits for backfills.
+    pub gate: Option<runner_revisions::Gate>,
 }
 
 impl Report {

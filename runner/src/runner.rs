@@ -282,7 +282,7 @@ impl Runner {
     ) -> Result<Report, RunnerError> {
         let history = self.history().await?;
         let plan = make_plan(graph, &history)?;
-        let mut report = Report::default();
+        let mut report = Report { gate: plan.gate.clone(), ..Report::default() };
         if plan.is_empty() {
             return Ok(report);
         }

@@ -197,3 +197,25 @@ fn plugin_check_validates_without_running() {
         .fails_with(5)
         .stderr_has("not a valid WebAssembly component");
 }
+
+on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
+    let p = items_project(db, 2000, 10);
+    p.file("002_contract.sql", "-- requires-backfill: items\nCREATE INDEX items_out ON items (out);\n");
+    let r = p.run(db, &["apply"]).ok();
+    assert!(
+        r.stdout.contains("stopped before revision `002`: it requires backfill `items` to complete"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(db.revision_rows(), [("001".into(), "applied".into())]);
+    p.run(db, &["status", "--exit-code"]).fails_with(3).stdout_has("pending:    1");
+    let r = p.run(db, &["apply", "--with-backfills"]).ok();
+    assert!(
+        r.stdout.contains("backfill items: completed; 2000 rows") && r.stdout.contains("apply    002"),
+        "{}",
+        r.stdout
+    );
+    assert_each_row_changed_once(db, 2000);
+    assert_eq!(db.revision_rows().len(), 2);
+    p.run(db, &["status", "--exit-code"]).ok();
+});

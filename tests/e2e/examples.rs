@@ -23,8 +23,19 @@ fn runner(dir: PathBuf, db: &TestDb, args: &[&str]) -> crate::harness::Run {
 
 on_both!(the_sample_project_round_trips, |db: &TestDb| {
     let before = db.schema_snapshot();
-    runner(repo(), db, &["apply"]).ok().stdout_has("Done: 4 steps.");
+    crate::harness::plugin("score_band"); // builds the plugins the sample's backfill uses
+    // Plain apply stops at the contract revision, which waits for the backfill.
+    runner(repo(), db, &["apply"])
+        .ok()
+        .stdout_has("stopped before revision `20261101090500`: it requires backfill `score_bands`");
+    let r = runner(repo(), db, &["apply", "--with-backfills"]).ok();
+    assert!(
+        r.stdout.contains("backfill score_bands: completed; 3 rows") && r.stdout.contains("apply    20261101090500"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(db.scalar("SELECT max(points) FROM scores"), "1350");
+    assert_eq!(db.scalar("SELECT band FROM scores WHERE points = 1350"), "gold");
     runner(repo(), db, &["revert", "--to", "base"]).ok();
     assert_eq!(db.schema_snapshot(), before);
 });

@@ -65,6 +65,8 @@ pub struct Revision {
     pub up: Script,
     pub down: Option<Script>,
     pub checksum: Checksum,
+    /// Backfills that must be complete before this revision runs (expand → backfill → contract).
+    pub requires_backfills: Vec<String>,
     pub format: Format,
     /// The file (or folder) that names the revision; what errors point at.
     pub path: PathBuf,
@@ -95,7 +97,7 @@ pub fn id_from_name(stem: &str) -> (String, String) {
     (stem.to_string(), stem.replace('_', " "))
 }
 
-const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction"];
+const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction", "requires-backfill"];
 
 /// Parses a native revision file. `stem` is the file name without `.sql`.
 pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> {
@@ -104,6 +106,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
     let (mut id, mut description) = id_from_name(stem);
     let mut parents = None;
     let mut tx = TxMode::PerRevision;
+    let mut requires_backfills = Vec::new();
 
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = body.split('\n').map(|l| l.trim_end_matches('\r')).collect();
@@ -169,6 +172,9 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
                 parents = Some(parse_parents(value));
             }
             "description" => description = value.to_string(),
+            "requires-backfill" => {
+                requires_backfills = value.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
+            }
             "transaction" => {
                 tx = match value {
                     "per-revision" | "true" | "yes" => TxMode::PerRevision,
@@ -209,6 +215,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
         up: script(up_range),
         down: down_range.map(script),
         checksum: Checksum::of_parts(&[text]),
+        requires_backfills,
         format: crate::file::Format::Native,
         path: path.to_path_buf(),
         sort_name: stem.to_string(),
@@ -268,7 +275,7 @@ mod tests {
         let e = parse("-- id: a\n-- parent: b\n-- runner:up\nSELECT 1;").unwrap_err().to_string();
         assert_eq!(
             e,
-            "migrations/0007_add_prefs.sql:2: unknown header key `parent` (did you mean `parents`?); known keys: id, parents, description, transaction"
+            "migrations/0007_add_prefs.sql:2: unknown header key `parent` (did you mean `parents`?); known keys: id, parents, description, transaction, requires-backfill"
         );
     }
 

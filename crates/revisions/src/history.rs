@@ -58,11 +58,13 @@ pub struct Applied {
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub rows: BTreeMap<String, Applied>,
+    /// Backfills recorded as completed (they gate revisions that require them).
+    pub completed_backfills: std::collections::BTreeSet<String>,
 }
 
 impl History {
     pub fn new(rows: impl IntoIterator<Item = Applied>) -> History {
-        History { rows: rows.into_iter().map(|a| (a.id.clone(), a)).collect() }
+        History { rows: rows.into_iter().map(|a| (a.id.clone(), a)).collect(), completed_backfills: Default::default() }
     }
 
     pub fn get(&self, id: &str) -> Option<&Applied> {

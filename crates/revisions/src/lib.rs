@@ -20,5 +20,5 @@ pub use error::{Problems, RevisionError};
 pub use file::{Revision, Script, TxMode};
 pub use graph::Graph;
 pub use history::{Applied, AppliedStatus, History};
-pub use plan::{Action, Plan, Step, Target};
+pub use plan::{Action, Gate, Plan, Step, Target};
 pub use splitter::Statement;

@@ -70,6 +70,27 @@ pub struct Step {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// `apply` stops before this revision: it requires backfills that are not complete.
+    pub gate: Option<Gate>,
+}
+
+/// A revision waiting for backfills (expand → backfill → contract).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gate {
+    pub revision: String,
+    pub backfills: Vec<String>,
+}
+
+impl std::fmt::Display for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped before revision `{}`: it requires backfill {} to complete; run `runner apply --with-backfills` (or `runner backfill run {}`)",
+            self.revision,
+            self.backfills.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", "),
+            self.backfills[0]
+        )
+    }
 }
 
 impl Plan {
@@ -219,13 +240,32 @@ pub fn plan_apply(
     if !blocking.is_empty() {
         return Err(PlanError::Blocked(blocking));
     }
-    let steps = wanted
-        .into_iter()
-        .map(|i| &graph.revisions()[i])
-        .filter(|r| !history.is_applied(&r.id))
-        .map(|r| Step { action: Action::Apply { from: resume.get(&r.id).copied().unwrap_or(0) }, revision: r.clone() })
-        .collect();
-    Ok(Plan { steps })
+    // In order; a revision whose backfills are not complete is held back, with everything that
+    // builds on it.
+    let mut steps = Vec::new();
+    let mut gate = None;
+    let mut held: BTreeSet<usize> = BTreeSet::new();
+    for i in wanted {
+        let r = &graph.revisions()[i];
+        if history.is_applied(&r.id) {
+            continue;
+        }
+        let waiting: Vec<String> =
+            r.requires_backfills.iter().filter(|b| !history.completed_backfills.contains(*b)).cloned().collect();
+        let parent_held = graph.parents_of(&r.id).iter().any(|p| graph.position(p).is_some_and(|j| held.contains(&j)));
+        if !waiting.is_empty() || parent_held {
+            held.insert(i);
+            if gate.is_none() && !waiting.is_empty() {
+                gate = Some(Gate { revision: r.id.clone(), backfills: waiting });
+            }
+            continue;
+        }
+        steps.push(Step {
+            action: Action::Apply { from: resume.get(&r.id).copied().unwrap_or(0) },
+            revision: r.clone(),
+        });
+    }
+    Ok(Plan { steps, gate })
 }
 
 /// `revert`: children before parents, each with a down script.
@@ -267,7 +307,7 @@ pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<
         }
         steps.push(Step { action: Action::Revert, revision: r.clone() });
     }
-    Ok(Plan { steps })
+    Ok(Plan { steps, gate: None })
 }
 
 /// `stamp`: make the history say the database is exactly at `target`, running nothing.
@@ -285,7 +325,7 @@ pub fn plan_stamp(graph: &Graph, history: &History, target: &Target) -> Result<P
             steps.push(Step { action: Action::Stamp, revision: r.clone() });
         }
     }
-    Ok(Plan { steps })
+    Ok(Plan { steps, gate: None })
 }
 
 /// Whether a step runs inside one transaction together with its state write.
@@ -381,6 +421,21 @@ mod tests {
         assert!(err.contains("stopped after 1 of 3 statements"), "{err}");
         let plan = plan_apply(&g, &h, &Target::Head, Unfinished::Resume).unwrap();
         assert_eq!(plan.steps[0].action, Action::Apply { from: 1 });
+    }
+
+    #[test]
+    fn a_revision_waits_for_the_backfills_it_requires_and_so_do_its_children() {
+        let mut b = rev("b", "a", true);
+        b.requires_backfills = vec!["fill".into()];
+        let g = graph(vec![rev("a", "none", true), b, rev("c", "b", true), rev("d", "a", true)]);
+        let plan = plan_apply(&g, &History::default(), &Target::Heads, Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["a", "d"]);
+        assert_eq!(plan.gate, Some(Gate { revision: "b".into(), backfills: vec!["fill".into()] }));
+        let mut h = applied(&g, &["a", "d"]);
+        h.completed_backfills.insert("fill".into());
+        let plan = plan_apply(&g, &h, &Target::Heads, Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["b", "c"]);
+        assert_eq!(plan.gate, None);
     }
 
     #[test]

@@ -201,7 +201,12 @@ impl StateTable {
                 stamped: progress.get("stamped").and_then(serde_json::Value::as_bool).unwrap_or(false),
             });
         }
-        Ok(History::new(out))
+        let mut history = History::new(out);
+        let done = db
+            .query(&format!("SELECT name FROM {} WHERE kind = 'backfill' AND status = 'completed'", self.qualified()))
+            .await?;
+        history.completed_backfills = done.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+        Ok(history)
     }
 
     fn upsert(&self, name: &str, columns: &[(&str, String)]) -> String {

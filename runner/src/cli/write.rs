@@ -40,6 +40,19 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
         json(report);
         return;
     }
+    if let Some(gate) = &report.gate {
+        for s in &report.steps {
+            println!(
+                "{:<8} {}  {}  ({} ms)",
+                super::output::action_word(s.action),
+                s.revision,
+                s.description,
+                s.duration_ms
+            );
+        }
+        println!("Applied {} step(s), then {gate}.", report.steps.len());
+        return;
+    }
     if report.steps.is_empty() {
         println!("{nothing}");
         return;
@@ -74,15 +87,10 @@ pub async fn apply(
         let plan = runner.plan_apply(&target, unfinished).await;
         return show_preview(runner, plan, preview, out).await;
     }
-    let result = runner.apply_with(target, unfinished).await;
-    let result = match (result, with_backfills) {
-        (Ok(report), true) => {
-            if !out.json {
-                print_report(&report, out, "Revisions: nothing to apply.");
-            }
-            run_ready_backfills(&mut runner, out).await.map(|b| (report, b))
-        }
-        (r, _) => r.map(|report| (report, Vec::new())),
+    let result = if with_backfills {
+        apply_and_backfill(&mut runner, &target, unfinished, out).await
+    } else {
+        runner.apply_with(target, unfinished).await.map(|r| (r, Vec::new()))
     };
     runner.close().await;
     let (report, backfills) = result?;
@@ -94,7 +102,38 @@ pub async fn apply(
     Ok(ExitCode::Ok)
 }
 
-/// `apply --with-backfills`: every backfill whose revision is applied and that is not complete
+/// `apply --with-backfills`: revisions up to a gate, the backfills that are ready, and again,
+/// until nothing more can be done (expand → backfill → contract in one deploy).
+async fn apply_and_backfill(
+    runner: &mut Runner,
+    target: &Target,
+    unfinished: Unfinished,
+    out: OutputArgs,
+) -> Result<(Report, Vec<runner_backfill::RunReport>), RunnerError> {
+    let mut all = Report::default();
+    let mut backfills = Vec::new();
+    loop {
+        let report = runner.apply_with(target.clone(), unfinished).await?;
+        let progressed = !report.steps.is_empty();
+        all.steps.extend(report.steps);
+        all.gate = report.gate;
+        let ran = run_ready_backfills(runner, out).await?;
+        let completed_any = ran.iter().any(|r| r.outcome == runner_backfill::Outcome::Completed);
+        backfills.extend(ran);
+        if all.gate.is_none() || !(completed_any || progressed) {
+            break;
+        }
+    }
+    if !out.json {
+        print_report(&all, out, "Revisions: nothing to apply.");
+        if backfills.is_empty() {
+            println!("Backfills: nothing to run.");
+        }
+    }
+    Ok((all, backfills))
+}
+
+/// Every backfill whose revision is applied and that is not complete
 /// or paused, one after the other; the first failure stops the run.
 async fn run_ready_backfills(
     runner: &mut Runner,
@@ -120,9 +159,6 @@ async fn run_ready_backfills(
             super::backfill::print_run(&report);
         }
         reports.push(report);
-    }
-    if reports.is_empty() && !out.json {
-        println!("Backfills: nothing to run.");
     }
     Ok(reports)
 }
