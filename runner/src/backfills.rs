@@ -4,8 +4,24 @@
 use crate::error::RunnerError;
 use crate::lock::Scope;
 use crate::runner::Runner;
-use runner_backfill::{Backfill, Manifest, Progress, RunOptions, RunReport};
+use runner_backfill::{Backfill, Manifest, Progress, RunOptions, RunReport, WorkReport, worker_name};
+use std::sync::Arc;
+
+/// How `run_backfill` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct BackfillOptions {
+    pub run: RunOptions,
+    /// Workers in this process (PostgreSQL; SQLite always uses one).
+    pub workers: usize,
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        BackfillOptions { run: RunOptions::default(), workers: 1 }
+    }
+}
 use runner_sandbox::{Sandbox, SandboxConfig};
+use serde_json as _;
 use std::path::PathBuf;
 
 /// A backfill as `backfill list` / `status` show it.
@@ -61,6 +77,13 @@ impl Runner {
             let (state, db) = self.parts();
             state.load_backfills(db).await?
         };
+        let mut chunks = std::collections::HashMap::new();
+        for r in &rows {
+            let (state, db) = self.parts();
+            let c: Vec<serde_json::Value> =
+                state.load_chunks(db, &r.name).await?.into_iter().map(|c| c.progress).collect();
+            chunks.insert(r.name.clone(), c);
+        }
         Ok(manifests
             .into_iter()
             .map(|m| {
@@ -72,7 +95,9 @@ impl Runner {
                     status: row.map_or("pending".into(), |r| r.status.clone()),
                     ready: m.requires.as_deref().is_none_or(|r| history.is_applied(r)),
                     requires: m.requires.clone(),
-                    progress: row.map(|r| Progress::from_json(&r.progress)).unwrap_or_default(),
+                    progress: row
+                        .map(|r| Progress::combine(&r.progress, chunks.get(&r.name).map_or(&[][..], |c| &c[..])))
+                        .unwrap_or_default(),
                     error: row.and_then(|r| r.error.clone()),
                     started_at: row.and_then(|r| r.started_at.clone()),
                     updated_at: row.and_then(|r| r.updated_at.clone()),
@@ -92,34 +117,85 @@ impl Runner {
     }
 
     /// Runs one backfill until it completes, is paused, or `options` stop it. It runs only once
-    /// the revision it requires is applied; it holds its own lock, so two processes never
-    /// work on it at once.
+    /// the revision it requires is applied. One process starts it (under the backfill's lock);
+    /// then `workers` tasks, each with its own connection, claim its key ranges, alongside any
+    /// other process doing the same.
     pub async fn run_backfill(
         &mut self,
         name: &str,
-        options: RunOptions,
-        observer: &mut (dyn FnMut(&Progress) + Send),
+        options: BackfillOptions,
+        observer: impl FnMut(&Progress) + Send + 'static,
     ) -> Result<RunReport, RunnerError> {
-        let manifest = self.manifest(name)?;
+        let started = std::time::Instant::now();
+        let manifest = Arc::new(self.manifest(name)?);
         let history = self.history().await?;
         if let Some(rev) = manifest.requires.as_ref().filter(|r| !history.is_applied(r)) {
             return Err(RunnerError::Refused(format!(
                 "backfill `{name}` requires revision `{rev}`, which is not applied; run `runner apply` first"
             )));
         }
-        let lookup: Option<std::sync::Arc<dyn runner_sandbox::Lookup>> =
+        let lookup: Option<Arc<dyn runner_sandbox::Lookup>> =
             if manifest.capabilities.contains(&runner_sandbox::Capability::Lookup) {
-                Some(std::sync::Arc::new(crate::lookup::DbLookup::open(&self.settings().database_url).await?))
+                Some(Arc::new(crate::lookup::DbLookup::open(&self.settings().database_url).await?))
             } else {
                 None
             };
         let grants = manifest.grants(lookup);
-        let plugin = self.sandbox()?.load_file(&manifest.name, &manifest.plugin, manifest.limits, grants)?;
-        let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
+        let plugin = Arc::new(self.sandbox()?.load_file(&manifest.name, &manifest.plugin, manifest.limits, grants)?);
         let state = self.state_table().clone();
+        let workers = if self.db_mut().dialect() == runner_db::Dialect::Sqlite { 1 } else { options.workers.max(1) };
+
+        let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
+        let prepared =
+            Backfill { manifest: &manifest, plugin: &plugin, state: &state }.prepare(self.db_mut(), workers).await;
+        if let Some(outcome) = self.unlock(held, prepared.map_err(RunnerError::from)).await? {
+            let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
+            return Ok(engine.report(self.db_mut(), outcome, WorkReport::default(), started).await?);
+        }
+
+        let observer = Arc::new(std::sync::Mutex::new(observer));
+        let mut tasks = Vec::with_capacity(workers);
+        for k in 0..workers {
+            let (manifest, plugin, state, observer) =
+                (manifest.clone(), plugin.clone(), state.clone(), observer.clone());
+            let url = self.settings().database_url.clone();
+            let run = options.run;
+            tasks.push(tokio::spawn(async move {
+                let mut db = runner_db::connect(&url, &runner_db::ConnectOptions::default()).await?;
+                let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
+                let mut report = |p: &Progress| {
+                    if let Ok(mut f) = observer.lock() {
+                        f(p)
+                    }
+                };
+                let result = engine.work(db.as_mut(), &worker_name(k), run, &mut report).await;
+                db.close().await;
+                result.map_err(RunnerError::from)
+            }));
+        }
+        let mut total = WorkReport::default();
+        let mut failure = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(w)) => {
+                    total.batches += w.batches;
+                    total.rows += w.rows;
+                    total.paused |= w.paused;
+                }
+                Ok(Err(e)) => {
+                    failure.get_or_insert(e);
+                }
+                Err(e) => {
+                    failure.get_or_insert(RunnerError::Refused(format!("a backfill worker stopped unexpectedly: {e}")));
+                }
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
         let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
-        let result = engine.run(self.db_mut(), options, observer).await.map_err(RunnerError::from);
-        self.unlock(held, result).await
+        let outcome = engine.finish(self.db_mut(), total).await?;
+        Ok(engine.report(self.db_mut(), outcome, total, started).await?)
     }
 
     /// Pauses, resumes or retries a backfill (it only flips the state; a running worker sees a
@@ -157,6 +233,10 @@ impl Runner {
         }
         let sql = self.state_table().backfill_set_status(name, to, from);
         self.db_mut().execute(&sql).await?;
+        if change == StatusChange::Retry {
+            let sql = self.state_table().chunks_retry(name);
+            self.db_mut().execute(&sql).await?;
+        }
         Ok(())
     }
 
@@ -164,7 +244,7 @@ impl Runner {
     pub async fn reset_backfill(&mut self, name: &str) -> Result<(), RunnerError> {
         self.manifest(name)?;
         let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
-        let sql = self.state_table().backfill_forget(name);
+        let sql = format!("{}; {}", self.state_table().backfill_forget(name), self.state_table().chunks_forget(name));
         let exists = {
             let (state, db) = self.parts();
             state.exists(db).await?

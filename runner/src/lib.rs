@@ -39,7 +39,7 @@ pub mod scaffold;
 mod script;
 pub mod settings;
 
-pub use backfills::{BackfillSummary, StatusChange};
+pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
 pub use report::{Report, StepDone};
 pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};

@@ -42,9 +42,14 @@ fn assert_each_row_changed_once(db: &TestDb, rows: usize) {
         rows.to_string(),
         "some rows were changed twice or never"
     );
-    let done = db.scalar("SELECT progress FROM runner_state WHERE kind = 'backfill' AND name = 'items'");
-    let p: serde_json::Value = serde_json::from_str(&done).unwrap();
-    assert_eq!(p["rows_done"], rows, "checkpoint disagrees with the data: {p}");
+    let done: u64 = db
+        .query("SELECT progress FROM runner_state WHERE kind = 'backfill-chunk' AND name LIKE 'items/%'")
+        .into_iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r[0].as_deref().unwrap()).unwrap()["rows_done"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(done, rows as u64, "checkpoints disagree with the data");
 }
 
 on_both!(apply_with_backfills_runs_everything_once, |db: &TestDb| {
@@ -86,15 +91,16 @@ on_both!(a_backfill_killed_again_and_again_resumes_without_redoing_anything, |db
         // checkpoint counts exactly the rows changed.
         let changed: usize = db.scalar("SELECT count(*) FROM items WHERE updates = 1").parse().unwrap();
         assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates > 1"), "0");
-        if !status.is_empty() {
-            let p: serde_json::Value =
-                serde_json::from_str(&db.scalar("SELECT progress FROM runner_state WHERE kind = 'backfill'")).unwrap();
-            assert_eq!(
-                p["rows_done"].as_u64().unwrap_or(0) as usize,
-                changed,
-                "checkpoint and data disagree after a kill"
-            );
-        }
+        let checkpointed: u64 = db
+            .query("SELECT progress FROM runner_state WHERE kind = 'backfill-chunk'")
+            .into_iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(r[0].as_deref().unwrap()).unwrap()["rows_done"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(checkpointed as usize, changed, "checkpoints and data disagree after a kill");
     }
     assert!(interrupted > 0, "no kill landed while the backfill was running; make it slower");
     // (It may have finished during the last round; either way the run reports it complete.)
@@ -219,3 +225,34 @@ on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
     assert_eq!(db.revision_rows().len(), 2);
     p.run(db, &["status", "--exit-code"]).ok();
 });
+
+#[test]
+fn workers_in_several_processes_share_one_backfill() {
+    let db = TestDb::new(Kind::Postgres);
+    let rows = 20_000;
+    let p = items_project(&db, rows, 2_000);
+    p.run(&db, &["apply"]).ok();
+    let spawn = || {
+        p.command(&db, &["backfill", "run", "items", "--workers", "2", "--lock-timeout", "30"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_each_row_changed_once(&db, rows);
+    assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'backfill' AND name = 'items'"), "completed");
+    let chunks: usize = db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'backfill-chunk'").parse().unwrap();
+    assert!(chunks > 4, "only {chunks} chunks");
+    let workers: usize = db
+        .scalar("SELECT count(DISTINCT progress->>'done_by') FROM runner_state WHERE kind = 'backfill-chunk'")
+        .parse()
+        .unwrap();
+    assert!(workers >= 2, "the work was not shared: {workers} worker(s) completed chunks");
+    let s = p.run(&db, &["backfill", "status", "items", "--json"]).ok().json();
+    assert_eq!(s[0]["progress"]["rows_done"], rows);
+}

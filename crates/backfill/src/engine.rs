@@ -1,10 +1,14 @@
-//! Runs one backfill: batch after batch, each read by keyset, handed to the plugin, written
+//! Runs a backfill: batch after batch, each read by keyset, handed to the plugin, written
 //! set-based and checkpointed in one transaction. A crash at any moment loses nothing committed
 //! and redoes nothing committed; running a completed backfill again does nothing.
+//!
+//! The rows to do are split into key ranges (chunks) when the backfill starts. Workers — tasks
+//! of one process, or processes on several machines — claim chunks through the state table, so
+//! they share one backfill with no coordinator of their own. SQLite has one chunk (one writer).
 
 use crate::convert::{from_json, to_json, to_plugin};
 use crate::manifest::Manifest;
-use crate::progress::Progress;
+use crate::progress::{ChunkProgress, Progress};
 use crate::sql::{Statements, column_types_sql};
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Batch, Change, Plugin, SandboxError};
@@ -38,7 +42,8 @@ pub enum Outcome {
     AlreadyComplete,
     /// An operator paused it (before or during this run).
     Paused,
-    /// The caller's batch budget ran out (tests, `--max-batches`).
+    /// This run stopped with work left: its batch budget ran out, or other workers still hold
+    /// chunks.
     Stopped,
 }
 
@@ -59,13 +64,22 @@ pub struct RunOptions {
     pub max_batches: Option<u64>,
 }
 
+/// What one worker did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkReport {
+    pub batches: u64,
+    pub rows: u64,
+    pub paused: bool,
+}
+
 pub struct Backfill<'a> {
     pub manifest: &'a Manifest,
     pub plugin: &'a Plugin,
     pub state: &'a StateTable,
 }
 
-const STATUS_RUNNING: &str = "running";
+/// A claim not checkpointed for this long is taken over (its worker is gone or stuck).
+const STALE_CLAIM: Duration = Duration::from_secs(120);
 
 impl Backfill<'_> {
     async fn statements(&self, db: &mut dyn Driver) -> Result<Statements<'_>, BackfillError> {
@@ -87,142 +101,291 @@ impl Backfill<'_> {
         })
     }
 
+    /// A single worker: prepare, work, finish.
     pub async fn run(
         &self,
         db: &mut dyn Driver,
         options: RunOptions,
         observer: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<RunReport, BackfillError> {
-        let m = self.manifest;
         let started = Instant::now();
-        let report = |outcome, progress: Progress, batches, rows| RunReport {
-            name: m.name.clone(),
+        if let Some(outcome) = self.prepare(db, 1).await? {
+            return self.report(db, outcome, WorkReport::default(), started).await;
+        }
+        let owner = worker_name(0);
+        let work = self.work(db, &owner, options, observer).await?;
+        let outcome = self.finish(db, work).await?;
+        self.report(db, outcome, work, started).await
+    }
+
+    pub async fn report(
+        &self,
+        db: &mut dyn Driver,
+        outcome: Outcome,
+        work: WorkReport,
+        started: Instant,
+    ) -> Result<RunReport, BackfillError> {
+        Ok(RunReport {
+            name: self.manifest.name.clone(),
             outcome,
-            progress,
-            batches,
-            rows,
+            progress: self.progress(db).await?,
+            batches: work.batches,
+            rows: work.rows,
             elapsed_ms: started.elapsed().as_millis() as u64,
-        };
+        })
+    }
+
+    /// The backfill's progress as recorded: its row plus its chunks.
+    pub async fn progress(&self, db: &mut dyn Driver) -> Result<Progress, BackfillError> {
+        let parent = self.state.load_backfill(db, &self.manifest.name).await?.map(|r| r.progress).unwrap_or_default();
+        let chunks: Vec<serde_json::Value> =
+            self.state.load_chunks(db, &self.manifest.name).await?.into_iter().map(|c| c.progress).collect();
+        Ok(Progress::combine(&parent, &chunks))
+    }
+
+    /// Checks the backfill can run and, the first time, starts it: fixes the upper bound,
+    /// counts the rows and splits them into chunks. Run it under the backfill's lock so only one
+    /// process starts it. `Some(outcome)`: there is nothing to do.
+    pub async fn prepare(&self, db: &mut dyn Driver, workers: usize) -> Result<Option<Outcome>, BackfillError> {
+        let m = self.manifest;
         self.state.ensure(db).await?;
         let row = self.state.load_backfill(db, &m.name).await?;
         match row.as_ref().map(|r| r.status.as_str()) {
-            Some("completed") => {
-                return Ok(report(Outcome::AlreadyComplete, Progress::from_json(&row.unwrap().progress), 0, 0));
-            }
-            Some("paused") => return Ok(report(Outcome::Paused, Progress::from_json(&row.unwrap().progress), 0, 0)),
+            Some("completed") => return Ok(Some(Outcome::AlreadyComplete)),
+            Some("paused") => return Ok(Some(Outcome::Paused)),
             Some("failed") => {
                 return Err(BackfillError::NotRunnable {
                     name: m.name.clone(),
                     status: "failed".into(),
                     hint: format!(
                         "{}; fix the cause, then `runner backfill retry {}`",
-                        row.unwrap().error.unwrap_or_default(),
+                        row.and_then(|r| r.error).unwrap_or_default(),
                         m.name
                     ),
                 });
             }
             _ => {}
         }
+        if row.is_some_and(|r| Progress::from_json(&r.progress).started) {
+            return Ok(None);
+        }
+        self.start(db, workers).await?;
+        Ok(None)
+    }
+
+    async fn start(&self, db: &mut dyn Driver, workers: usize) -> Result<(), BackfillError> {
+        let m = self.manifest;
         let stmts = self.statements(db).await?;
-        let mut progress = match row.as_ref().map(|r| Progress::from_json(&r.progress)) {
-            Some(p) if p.started => p,
-            _ => self.start(db, &stmts).await?,
-        };
-        if progress.batch_size == 0 {
-            progress.batch_size = m.batch_size;
-        }
-        let Some(upper) = progress.upper.clone() else {
-            // Nothing to do when it started.
-            self.write_status(db, "completed", &progress, None, Some(0)).await?;
-            return Ok(report(Outcome::Completed, progress, 0, 0));
-        };
-        let upper: Vec<DbValue> = upper.iter().map(from_json).collect();
-        let (mut batches, mut rows) = (0u64, 0u64);
-        loop {
-            if options.max_batches.is_some_and(|n| batches >= n) {
-                return Ok(report(Outcome::Stopped, progress, batches, rows));
-            }
-            // An operator may pause from another process; look between batches.
-            if self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == "paused") {
-                return Ok(report(Outcome::Paused, progress, batches, rows));
-            }
-            let t0 = Instant::now();
-            let done = self.batch(db, &stmts, &mut progress, &upper).await?;
-            if done == 0 {
-                let total_ms = progress.batch_ms as i64;
-                self.write_status(db, "completed", &progress, None, Some(total_ms)).await?;
-                tracing::info!(backfill = %m.name, rows = progress.rows_done, "completed");
-                return Ok(report(Outcome::Completed, progress, batches, rows));
-            }
-            batches += 1;
-            rows += done as u64;
-            self.adapt(&mut progress, t0.elapsed(), done);
-            observer(&progress);
-        }
-    }
-
-    /// First run: fix the upper bound and count the rows to do.
-    async fn start(&self, db: &mut dyn Driver, stmts: &Statements<'_>) -> Result<Progress, BackfillError> {
         let upper = db.fetch(&stmts.upper_bound(), &[]).await?.rows.into_iter().next();
-        let mut p = Progress { started: true, batch_size: self.manifest.batch_size, ..Progress::default() };
-        if let Some(u) = upper {
-            let params = stmts.key_params(&u);
-            let count = db.fetch(&stmts.count(true), &params).await?;
-            p.rows_total = match count.rows.first().and_then(|r| r.first()) {
-                Some(DbValue::Int(n)) => *n as u64,
-                _ => 0,
+        let mut p = Progress { started: true, batch_size: m.batch_size, ..Progress::default() };
+        let Some(upper) = upper else {
+            // Nothing to do when it started.
+            let w = self.state.backfill_write(&m.name, "completed", &p.to_json(), None, Some(0));
+            db.transaction_with(&[w]).await?;
+            return Ok(());
+        };
+        let params = stmts.key_params(&upper);
+        p.rows_total = match db.fetch(&stmts.count(true), &params).await?.rows.first().and_then(|r| r.first()) {
+            Some(DbValue::Int(n)) => *n as u64,
+            _ => 0,
+        };
+        p.upper = Some(upper.iter().map(to_json).collect());
+        // Enough chunks for every worker that may join, not so many that claims dominate.
+        let wanted = match db.dialect() {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => {
+                let by_size = (p.rows_total as usize / (m.batch_size * 4)).clamp(1, 64);
+                by_size.max((workers * 2).min(p.rows_total as usize)).max(1)
+            }
+        };
+        let bounds: Vec<Vec<DbValue>> =
+            if wanted == 1 { vec![upper.clone()] } else { db.fetch(&stmts.chunk_bounds(wanted), &params).await?.rows };
+        p.chunks = bounds.len();
+        let mut writes = vec![self.state.backfill_write(&m.name, "running", &p.to_json(), None, None)];
+        let mut lower: Option<Vec<serde_json::Value>> = None;
+        for (i, b) in bounds.iter().enumerate() {
+            let upper: Vec<serde_json::Value> = b.iter().map(to_json).collect();
+            let c = ChunkProgress {
+                lower: lower.clone(),
+                upper: upper.clone(),
+                batch_size: m.batch_size,
+                ..Default::default()
             };
-            p.upper = Some(u.iter().map(to_json).collect());
+            writes.push(self.state.chunk_write(&StateTable::chunk_name(&m.name, i + 1), "pending", &c.to_json(), None));
+            lower = Some(upper);
         }
-        self.write_status(db, STATUS_RUNNING, &p, None, None).await?;
-        tracing::info!(backfill = %self.manifest.name, rows = p.rows_total, "started");
-        Ok(p)
-    }
-
-    async fn write_status(
-        &self,
-        db: &mut dyn Driver,
-        status: &str,
-        p: &Progress,
-        error: Option<&str>,
-        duration_ms: Option<i64>,
-    ) -> Result<(), BackfillError> {
-        let w = self.state.backfill_write(&self.manifest.name, status, &p.to_json(), error, duration_ms);
-        db.transaction_with(&[w]).await?;
+        db.transaction_with(&writes).await?;
+        tracing::info!(backfill = %m.name, rows = p.rows_total, chunks = p.chunks, "started");
         Ok(())
     }
 
-    /// One batch, retried with backoff; returns how many rows it covered (0: nothing left).
+    /// One worker: claims chunks and works through them until none is left, the budget runs
+    /// out, or the backfill is paused. `owner` names the worker in the state table.
+    pub async fn work(
+        &self,
+        db: &mut dyn Driver,
+        owner: &str,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<WorkReport, BackfillError> {
+        let m = self.manifest;
+        let stmts = self.statements(db).await?;
+        let mut seen = self.progress(db).await?;
+        let mut report = WorkReport::default();
+        loop {
+            if self.stopped(db).await? {
+                report.paused = true;
+                return Ok(report);
+            }
+            self.release_dead_owners(db).await?;
+            let Some((chunk, progress)) = self.state.claim_chunk(db, &m.name, owner, STALE_CLAIM.as_secs()).await?
+            else {
+                return Ok(report);
+            };
+            let mut c = ChunkProgress::from_json(&progress);
+            c.owner = Some(owner.to_string());
+            if c.batch_size == 0 {
+                c.batch_size = m.batch_size;
+            }
+            loop {
+                if options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
+                    // Hand the chunk back with its cursor, for whoever continues.
+                    db.execute(&self.state.chunk_release(&chunk)).await?;
+                    report.paused = options.max_batches.is_none_or(|n| report.batches < n);
+                    return Ok(report);
+                }
+                let t0 = Instant::now();
+                let Some(n) = self.batch(db, &stmts, &chunk, owner, &mut c).await? else {
+                    // Another worker took the chunk over; it carries on from the last checkpoint.
+                    break;
+                };
+                if n == 0 {
+                    c.done_by = c.owner.take();
+                    db.transaction_with(&[self.state.chunk_write(&chunk, "completed", &c.to_json(), None)]).await?;
+                    break;
+                }
+                report.batches += 1;
+                report.rows += n as u64;
+                self.adapt(&mut c, t0.elapsed(), n);
+                seen.rows_done += n as u64;
+                seen.rate = c.rate;
+                seen.batch_size = c.batch_size;
+                observer(&seen);
+            }
+        }
+    }
+
+    /// Whether an operator paused it or another worker recorded a failure.
+    async fn stopped(&self, db: &mut dyn Driver) -> Result<bool, BackfillError> {
+        Ok(self
+            .state
+            .load_backfill(db, &self.manifest.name)
+            .await?
+            .is_some_and(|r| r.status == "paused" || r.status == "failed"))
+    }
+
+    /// Claims held by processes on this host that no longer run are released at once rather
+    /// than after the stale-claim timeout.
+    async fn release_dead_owners(&self, db: &mut dyn Driver) -> Result<(), BackfillError> {
+        let host = host_name();
+        for c in self.state.load_chunks(db, &self.manifest.name).await? {
+            if c.status != "claimed" {
+                continue;
+            }
+            let owner = ChunkProgress::from_json(&c.progress).owner.unwrap_or_default();
+            let dead = parse_owner(&owner).is_some_and(|(pid, h)| {
+                h == host
+                    && std::path::Path::new("/proc/self").exists()
+                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+            if dead {
+                db.execute(&self.state.chunk_release(&c.name)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the backfill completed when every chunk is.
+    pub async fn finish(&self, db: &mut dyn Driver, work: WorkReport) -> Result<Outcome, BackfillError> {
+        let m = self.manifest;
+        if work.paused {
+            let failed = self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == "failed");
+            return if failed { Err(self.failure_of_other_worker(db).await?) } else { Ok(Outcome::Paused) };
+        }
+        let chunks = self.state.load_chunks(db, &m.name).await?;
+        if chunks.iter().all(|c| c.status == "completed") {
+            let parent = self.state.load_backfill(db, &m.name).await?;
+            if parent.as_ref().is_some_and(|r| r.status == "completed") {
+                return Ok(Outcome::Completed);
+            }
+            let p = self.progress(db).await?;
+            let w = self.state.backfill_write(
+                &m.name,
+                "completed",
+                &Progress::from_json(&parent.map(|r| r.progress).unwrap_or_default()).to_json(),
+                None,
+                Some(p.batch_ms as i64),
+            );
+            db.transaction_with(&[w]).await?;
+            tracing::info!(backfill = %m.name, rows = p.rows_done, "completed");
+            return Ok(Outcome::Completed);
+        }
+        Ok(Outcome::Stopped)
+    }
+
+    async fn failure_of_other_worker(&self, db: &mut dyn Driver) -> Result<BackfillError, BackfillError> {
+        let row = self.state.load_backfill(db, &self.manifest.name).await?;
+        Ok(BackfillError::NotRunnable {
+            name: self.manifest.name.clone(),
+            status: "failed".into(),
+            hint: format!(
+                "{}; fix the cause, then `runner backfill retry {}`",
+                row.and_then(|r| r.error).unwrap_or_default(),
+                self.manifest.name
+            ),
+        })
+    }
+
+    /// One batch of a chunk, retried with backoff; returns how many rows it covered (0: the
+    /// chunk is done; `None`: the claim was lost).
     async fn batch(
         &self,
         db: &mut dyn Driver,
         stmts: &Statements<'_>,
-        progress: &mut Progress,
-        upper: &[DbValue],
-    ) -> Result<usize, BackfillError> {
+        chunk: &str,
+        owner: &str,
+        c: &mut ChunkProgress,
+    ) -> Result<Option<usize>, BackfillError> {
         let m = self.manifest;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_batch(db, stmts, progress, upper).await {
-                Ok(n) => return Ok(n),
+            match self.try_batch(db, stmts, chunk, owner, c).await {
+                Ok(n) => return Ok(Some(n)),
+                Err(BatchError::ClaimLost) => return Ok(None),
                 Err(e) if attempt < m.max_attempts => {
                     // Timeouts and lock waits mean the batch is too big for now: halve it.
                     if matches!(&e, BatchError::Db(DbError::Statement { failure }) if matches!(failure.code.as_deref(), Some("57014" | "55P03")))
                     {
-                        progress.batch_size = (progress.batch_size / 2).max(m.min_size);
+                        c.batch_size = (c.batch_size / 2).max(m.min_size);
                     }
                     let wait = Duration::from_millis(200 * (1 << (attempt - 1).min(5)));
                     tracing::warn!(backfill = %m.name, attempt, error = %e, wait_ms = wait.as_millis() as u64, "batch failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
-                    let after = progress
+                    let after = c
                         .cursor
                         .as_ref()
-                        .map_or("(start)".to_string(), |c| serde_json::to_string(c).unwrap_or_default());
+                        .or(c.lower.as_ref())
+                        .map_or("(start)".to_string(), |k| serde_json::to_string(k).unwrap_or_default());
                     let error = e.to_string();
-                    self.write_status(db, "failed", progress, Some(&error), None).await?;
+                    let parent = self.state.load_backfill(db, &m.name).await?.map(|r| r.progress).unwrap_or_default();
+                    db.transaction_with(&[
+                        self.state.chunk_write(chunk, "failed", &c.to_json(), Some(&error)),
+                        self.state.backfill_write(&m.name, "failed", &parent, Some(&error), None),
+                    ])
+                    .await?;
                     return Err(BackfillError::BatchFailed { name: m.name.clone(), after, attempts: attempt, error });
                 }
             }
@@ -233,14 +396,17 @@ impl Backfill<'_> {
         &self,
         db: &mut dyn Driver,
         stmts: &Statements<'_>,
-        progress: &mut Progress,
-        upper: &[DbValue],
+        chunk: &str,
+        owner: &str,
+        c: &mut ChunkProgress,
     ) -> Result<usize, BatchError> {
         let t0 = Instant::now();
-        let cursor: Option<Vec<DbValue>> = progress.cursor.as_ref().map(|c| c.iter().map(from_json).collect());
-        let mut params = cursor.as_deref().map(|c| stmts.key_params(c)).unwrap_or_default();
-        params.extend(stmts.key_params(upper));
-        let read = db.fetch(&stmts.read(cursor.is_some(), progress.batch_size), &params).await?;
+        let after: Option<Vec<DbValue>> =
+            c.cursor.as_ref().or(c.lower.as_ref()).map(|k| k.iter().map(from_json).collect());
+        let upper: Vec<DbValue> = c.upper.iter().map(from_json).collect();
+        let mut params = after.as_deref().map(|k| stmts.key_params(k)).unwrap_or_default();
+        params.extend(stmts.key_params(&upper));
+        let read = db.fetch(&stmts.read(after.is_some(), c.batch_size), &params).await?;
         let n = read.rows.len();
         if n == 0 {
             return Ok(0);
@@ -264,37 +430,63 @@ impl Backfill<'_> {
                 vec![],
             ));
         }
+        writes.extend(self.state.chunk_guard(chunk, owner));
         writes.extend(
             stmts
                 .writes(&changes)
                 .map_err(|message| BatchError::Output { plugin: self.manifest.name.clone(), message })?,
         );
-        let mut next = progress.clone();
+        let mut next = c.clone();
         next.cursor = Some(last.iter().map(to_json).collect());
         next.rows_done += n as u64;
         next.changes += changes.len() as u64;
         next.batches += 1;
         next.plugin_ms += plugin_ms;
         next.batch_ms += t0.elapsed().as_millis() as u64;
-        writes.push(self.state.backfill_write(&self.manifest.name, STATUS_RUNNING, &next.to_json(), None, None));
-        db.transaction_with(&writes).await?;
-        *progress = next;
+        writes.push(self.state.chunk_write(chunk, "claimed", &next.to_json(), None));
+        match db.transaction_with(&writes).await {
+            Ok(()) => {}
+            // The guard divided by zero: another worker took this chunk over.
+            Err(DbError::Statement { failure }) if failure.code.as_deref() == Some("22012") => {
+                return Err(BatchError::ClaimLost);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        *c = next;
         Ok(n)
     }
 
     /// Sizes the next batch to take about the manifest's time target: grow at most ×1.2 a step
     /// (GitLab's optimiser), shrink at once, within the manifest's bounds.
-    fn adapt(&self, p: &mut Progress, took: Duration, rows: usize) {
+    fn adapt(&self, c: &mut ChunkProgress, took: Duration, rows: usize) {
         let m = self.manifest;
         let secs = took.as_secs_f64().max(1e-6);
         let rate = rows as f64 / secs;
-        p.rate = if p.rate == 0.0 { rate } else { 0.6 * p.rate + 0.4 * rate };
-        if rows < p.batch_size {
+        c.rate = if c.rate == 0.0 { rate } else { 0.6 * c.rate + 0.4 * rate };
+        if rows < c.batch_size {
             return; // a short last batch says nothing about speed
         }
         let factor = (m.time_target.as_secs_f64() / secs).clamp(0.5, 1.2);
-        p.batch_size = ((p.batch_size as f64 * factor) as usize).clamp(m.min_size, m.max_size);
+        c.batch_size = ((c.batch_size as f64 * factor) as usize).clamp(m.min_size, m.max_size);
     }
+}
+
+/// `pid N on HOST #k`: the owner name of worker `k` of this process.
+pub fn worker_name(k: usize) -> String {
+    format!("pid {} on {} #{k}", std::process::id(), host_name())
+}
+
+fn parse_owner(owner: &str) -> Option<(u32, String)> {
+    let rest = owner.strip_prefix("pid ")?;
+    let (pid, rest) = rest.split_once(" on ")?;
+    let host = rest.rsplit_once(" #").map_or(rest, |(h, _)| h);
+    Some((pid.parse().ok()?, host.to_string()))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 async fn types(db: &mut dyn Driver, table: &str) -> Result<HashMap<String, String>, BackfillError> {
@@ -311,4 +503,6 @@ enum BatchError {
     Sandbox(#[from] SandboxError),
     #[error("plugin {plugin}: returned changes the target cannot take: {message}")]
     Output { plugin: String, message: String },
+    #[error("the chunk was taken over by another worker")]
+    ClaimLost,
 }

@@ -12,6 +12,6 @@ pub mod manifest;
 mod progress;
 mod sql;
 
-pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport};
+pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
 pub use manifest::{Manifest, ManifestError};
 pub use progress::Progress;

@@ -21,9 +21,61 @@ pub struct Progress {
     /// Time spent inside the plugin, and in whole batches, in milliseconds.
     pub plugin_ms: u64,
     pub batch_ms: u64,
+    /// How many key ranges the backfill was split into.
+    pub chunks: usize,
+}
+
+/// The `progress` JSON of one chunk (a key range claimed by one worker at a time).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ChunkProgress {
+    /// Exclusive lower bound (`None`: from the first key).
+    pub lower: Option<Vec<serde_json::Value>>,
+    /// Inclusive upper bound.
+    pub upper: Vec<serde_json::Value>,
+    /// Last key committed.
+    pub cursor: Option<Vec<serde_json::Value>>,
+    pub rows_done: u64,
+    pub changes: u64,
+    pub batches: u64,
+    pub batch_size: usize,
+    pub rate: f64,
+    pub plugin_ms: u64,
+    pub batch_ms: u64,
+    /// The worker holding it: `pid N on HOST #k`.
+    pub owner: Option<String>,
+    /// The worker that completed it.
+    pub done_by: Option<String>,
+}
+
+impl ChunkProgress {
+    pub fn from_json(v: &serde_json::Value) -> ChunkProgress {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 impl Progress {
+    /// The backfill's progress: its own row plus the sum over its chunks.
+    pub fn combine(parent: &serde_json::Value, chunks: &[serde_json::Value]) -> Progress {
+        let mut p = Progress::from_json(parent);
+        if chunks.is_empty() {
+            return p;
+        }
+        let cs: Vec<ChunkProgress> = chunks.iter().map(ChunkProgress::from_json).collect();
+        p.rows_done = cs.iter().map(|c| c.rows_done).sum();
+        p.changes = cs.iter().map(|c| c.changes).sum();
+        p.batches = cs.iter().map(|c| c.batches).sum();
+        p.plugin_ms = cs.iter().map(|c| c.plugin_ms).sum();
+        p.batch_ms = cs.iter().map(|c| c.batch_ms).sum();
+        p.rate = cs.iter().filter(|c| c.owner.is_some()).map(|c| c.rate).sum();
+        p.batch_size = cs.iter().map(|c| c.batch_size).max().unwrap_or(p.batch_size);
+        p
+    }
+
     pub fn from_json(v: &serde_json::Value) -> Progress {
         serde_json::from_value(v.clone()).unwrap_or_default()
     }

@@ -96,6 +96,25 @@ impl Statements<'_> {
         }
     }
 
+    /// PostgreSQL: the last key of each of `n` equal parts of the rows up to the upper bound,
+    /// in order: the chunk boundaries. Parameters: the upper bound.
+    pub fn chunk_bounds(&self, n: usize) -> String {
+        let keys: Vec<String> = self.key.iter().map(|k| ident(k)).collect();
+        let outer: Vec<String> = self.key.iter().map(|k| self.read_column(k)).collect();
+        let desc: Vec<String> = self.key.iter().map(|k| format!("{} DESC", ident(k))).collect();
+        format!(
+            "SELECT {} FROM (SELECT DISTINCT ON (b) {} , b FROM (SELECT {}, ntile({n}) OVER (ORDER BY {}) AS b FROM {} WHERE {} AND {}) s ORDER BY b, {}) t ORDER BY b",
+            outer.join(", "),
+            keys.join(", "),
+            keys.join(", "),
+            self.order("ASC"),
+            ident(self.source),
+            self.where_filter(),
+            self.key_compare("<=", 1),
+            desc.join(", ")
+        )
+    }
+
     /// The next batch: after `cursor` (if any), up to the upper bound, in key order.
     /// Parameters: the cursor's key values (if any), then the upper bound's.
     pub fn read(&self, with_cursor: bool, limit: usize) -> String {

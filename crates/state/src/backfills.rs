@@ -113,3 +113,152 @@ impl StateTable {
         format!("DELETE FROM {} WHERE kind = 'backfill' AND name = {}", self.qualified(), literal(self.dialect(), name))
     }
 }
+
+/// Key ranges of a backfill (`kind = 'backfill-chunk'`, name `BACKFILL/0001`), claimed by
+/// workers. A worker claims a pending chunk (or one whose owner stopped checkpointing) with
+/// `FOR UPDATE SKIP LOCKED`, so several workers, in one process or many, never take the same
+/// range and need no coordinator.
+impl StateTable {
+    pub fn chunk_name(backfill: &str, index: usize) -> String {
+        format!("{backfill}/{index:04}")
+    }
+
+    fn chunk_prefix(&self, backfill: &str) -> String {
+        format!("{backfill}/%")
+    }
+
+    pub async fn load_chunks(&self, db: &mut dyn Driver, backfill: &str) -> Result<Vec<BackfillRow>, StateError> {
+        if !self.exists(db).await? {
+            return Ok(Vec::new());
+        }
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill-chunk' AND name LIKE {} ORDER BY name",
+            read_time(d, "applied_at"),
+            read_time(d, "updated_at"),
+            self.qualified(),
+            literal(d, &self.chunk_prefix(backfill))
+        );
+        Ok(db
+            .query(&sql)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let col = |i: usize| r.get(i).cloned().flatten();
+                BackfillRow {
+                    name: col(0).unwrap_or_default(),
+                    status: col(1).unwrap_or_default(),
+                    progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
+                    error: col(3),
+                    started_at: col(4),
+                    updated_at: col(5),
+                    duration_ms: col(6).and_then(|d| d.parse().ok()),
+                }
+            })
+            .collect())
+    }
+
+    /// Writes a chunk row (creation, checkpoint, completion).
+    pub fn chunk_write(
+        &self,
+        chunk: &str,
+        status: &str,
+        progress: &serde_json::Value,
+        error: Option<&str>,
+    ) -> (String, Vec<DbValue>) {
+        let (sql, mut params) = self.backfill_write(chunk, status, progress, error, None);
+        params.truncate(5);
+        (
+            sql.replacen("VALUES ('backfill',", "VALUES ('backfill-chunk',", 1)
+                .replace("WHERE kind = 'backfill'", "WHERE kind = 'backfill-chunk'"),
+            params,
+        )
+    }
+
+    /// Fails the transaction it is part of unless `owner` still holds `chunk` (PostgreSQL:
+    /// division by zero). A worker whose claim was taken over never commits a batch.
+    pub fn chunk_guard(&self, chunk: &str, owner: &str) -> Option<(String, Vec<DbValue>)> {
+        (self.dialect() == Dialect::Postgres).then(|| {
+            (
+                format!(
+                    "SELECT 1 / (SELECT count(*)::int FROM {} WHERE kind = 'backfill-chunk' AND name = $1 AND status = 'claimed' AND progress->>'owner' = $2)",
+                    self.qualified()
+                ),
+                vec![DbValue::Text(chunk.to_string()), DbValue::Text(owner.to_string())],
+            )
+        })
+    }
+
+    /// Claims one chunk of `backfill` for `owner`: a pending one, or a claimed one not
+    /// checkpointed for `stale_secs`. Returns its name and progress.
+    pub async fn claim_chunk(
+        &self,
+        db: &mut dyn Driver,
+        backfill: &str,
+        owner: &str,
+        stale_secs: u64,
+    ) -> Result<Option<(String, serde_json::Value)>, StateError> {
+        let d = self.dialect();
+        let t = self.qualified();
+        let stale = match d {
+            Dialect::Postgres => format!("now() - interval '{stale_secs} seconds'"),
+            Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{stale_secs} seconds')"),
+        };
+        let pick = format!(
+            "SELECT name FROM {t} WHERE kind = 'backfill-chunk' AND name LIKE $1 \
+             AND (status = 'pending' OR (status = 'claimed' AND updated_at < {stale})) ORDER BY name LIMIT 1{}",
+            if d == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+        );
+        let set_owner = match d {
+            Dialect::Postgres => "jsonb_set(progress, '{owner}', to_jsonb($2::text))",
+            Dialect::Sqlite => "json_set(progress, '$.owner', $2)",
+        };
+        let sql = format!(
+            "UPDATE {t} SET status = 'claimed', progress = {set_owner}, updated_at = {n} \
+             WHERE kind = 'backfill-chunk' AND name = ({pick}) RETURNING name, {progress}",
+            n = now(d),
+            progress = if d == Dialect::Postgres { "progress::text" } else { "progress" },
+        );
+        let rows =
+            db.fetch(&sql, &[DbValue::Text(self.chunk_prefix(backfill)), DbValue::Text(owner.to_string())]).await?;
+        Ok(rows.rows.into_iter().next().map(|r| {
+            let name = match &r[0] {
+                DbValue::Text(t) => t.clone(),
+                other => other.to_text().unwrap_or_default(),
+            };
+            let progress = match &r[1] {
+                DbValue::Text(t) => serde_json::from_str(t).unwrap_or_default(),
+                _ => serde_json::Value::Null,
+            };
+            (name, progress)
+        }))
+    }
+
+    /// Releases chunks whose owner is known to be gone (same host, process not running).
+    pub fn chunk_release(&self, chunk: &str) -> String {
+        format!(
+            "UPDATE {} SET status = 'pending', updated_at = {} WHERE kind = 'backfill-chunk' AND name = {} AND status = 'claimed'",
+            self.qualified(),
+            now(self.dialect()),
+            literal(self.dialect(), chunk)
+        )
+    }
+
+    /// Chunks back to pending after a failure is retried.
+    pub fn chunks_retry(&self, backfill: &str) -> String {
+        format!(
+            "UPDATE {} SET status = 'pending', error = NULL, updated_at = {} WHERE kind = 'backfill-chunk' AND name LIKE {} AND status IN ('failed', 'claimed')",
+            self.qualified(),
+            now(self.dialect()),
+            literal(self.dialect(), &self.chunk_prefix(backfill))
+        )
+    }
+
+    pub fn chunks_forget(&self, backfill: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE kind = 'backfill-chunk' AND name LIKE {}",
+            self.qualified(),
+            literal(self.dialect(), &self.chunk_prefix(backfill))
+        )
+    }
+}

@@ -98,11 +98,12 @@ pub async fn run(
     settings: Settings,
     name: &str,
     max_batches: Option<u64>,
+    workers: usize,
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let mut printer = progress_printer(name);
-    let result = runner.run_backfill(name, RunOptions { max_batches }, &mut printer).await;
+    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers };
+    let result = runner.run_backfill(name, options, progress_printer(name)).await;
     runner.close().await;
     let report = result?;
     if out.json {

@@ -212,6 +212,9 @@ pub enum BackfillCommand {
         /// Stop after this many batches (it resumes from there next time).
         #[arg(long)]
         max_batches: Option<u64>,
+        /// Workers in this process; several processes may also run the same backfill (PostgreSQL).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -290,8 +293,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Backfill(b) => match b {
             BackfillCommand::List { out } => backfill::list(settings(g)?, out).await,
             BackfillCommand::Status { name, out } => backfill::status(settings(g)?, name.as_deref(), out).await,
-            BackfillCommand::Run { name, max_batches, out } => {
-                backfill::run(settings(g)?, &name, max_batches, out).await
+            BackfillCommand::Run { name, max_batches, workers, out } => {
+                backfill::run(settings(g)?, &name, max_batches, workers, out).await
             }
             BackfillCommand::Pause { name } => backfill::change(settings(g)?, &name, StatusChange::Pause).await,
             BackfillCommand::Resume { name } => backfill::change(settings(g)?, &name, StatusChange::Resume).await,

@@ -153,8 +153,8 @@ async fn run_ready_backfills(
             }
             _ => {}
         }
-        let mut printer = super::backfill::progress_printer(&b.name);
-        let report = runner.run_backfill(&b.name, runner_backfill::RunOptions::default(), &mut printer).await?;
+        let printer = super::backfill::progress_printer(&b.name);
+        let report = runner.run_backfill(&b.name, crate::BackfillOptions::default(), printer).await?;
         if !out.json {
             super::backfill::print_run(&report);
         }
