@@ -1,0 +1,183 @@
+//! Backfill benchmark: the same computed column (a score's band from its points) written by
+//!
+//! - (a) one set-based SQL `UPDATE` (the floor: no batching, no resumability, one long lock);
+//! - (b) the row-by-row pattern of hand-written backfill scripts (select ids, then one `UPDATE`
+//!   per row, each committed), timed on a sample of rows and extrapolated;
+//! - (c) `runner` with the score-band WASM plugin, 1 worker and 2 workers.
+//!
+//! Each variant gets its own freshly built, identical table, so none inherits another's dead
+//! tuples. Environment: `BENCH_DATABASE_URL` (a PostgreSQL server; the benchmark creates and
+//! drops its own database there), `BENCH_ROWS` (default 1,000,000), `BENCH_SAMPLE` (rows timed
+//! for (b), default 5,000). Prints a table, then one JSON line.
+
+use runner::{Access, BackfillOptions, Runner, Settings};
+use runner_db::{ConnectOptions, DatabaseUrl, Driver};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const BAND_SQL: &str = "CASE WHEN points IS NULL THEN 'unranked' WHEN points >= 2000 THEN 'platinum' \
+                        WHEN points >= 1000 THEN 'gold' WHEN points >= 500 THEN 'silver' ELSE 'bronze' END";
+
+fn env(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+async fn connect(url: &str) -> Box<dyn Driver> {
+    runner_db::connect(&DatabaseUrl::parse(url).expect("BENCH_DATABASE_URL"), &ConnectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn scalar(db: &mut dyn Driver, sql: &str) -> String {
+    db.query(sql).await.unwrap()[0][0].clone().unwrap_or_default()
+}
+
+/// A fresh table `name` with `rows` scores.
+async fn make_table(db: &mut dyn Driver, name: &str, rows: u64) {
+    db.execute(&format!("DROP TABLE IF EXISTS {name}")).await.unwrap();
+    db.execute(&format!(
+        "CREATE TABLE {name} AS SELECT g::bigint AS id, ((g * 7919) % 3000)::int AS points, NULL::text AS band FROM generate_series(1, {rows}) g"
+    ))
+    .await
+    .unwrap();
+    db.execute(&format!("ALTER TABLE {name} ADD PRIMARY KEY (id)")).await.unwrap();
+    db.execute(&format!("VACUUM ANALYZE {name}")).await.unwrap();
+}
+
+fn build_plugin() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    root.join("../target/plugins/wasm32-wasip2/release/score_band.wasm").canonicalize().unwrap()
+}
+
+fn project(dir: &Path, table: &str, plugin: &Path) {
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    std::fs::create_dir_all(dir.join("backfills")).unwrap();
+    std::fs::write(
+        dir.join("backfills").join(format!("{table}.toml")),
+        format!(
+            "plugin = \"{}\"\n[source]\ntable = \"{table}\"\nkey = [\"id\"]\ncolumns = [\"points\"]\nfilter = \"band IS NULL\"\n\
+             [batch]\nsize = 5000\nmin_size = 1000\nmax_size = 50000\ntime_target_ms = 1000\n",
+            plugin.display()
+        ),
+    )
+    .unwrap();
+}
+
+async fn runner_run(url: &str, dir: &Path, table: &str, workers: usize) -> (Duration, runner::RunReport) {
+    let mut settings = Settings::for_url(url).unwrap();
+    settings.project_dir = dir.to_path_buf();
+    settings.migrations_dir = dir.join("migrations");
+    settings.backfills_dir = dir.join("backfills");
+    settings.plugin_cache = dir.join("cache");
+    let mut r = Runner::open(settings, Access::ReadWrite).await.unwrap();
+    let t = Instant::now();
+    let report = r.run_backfill(table, BackfillOptions { workers, ..Default::default() }, |_| {}).await.unwrap();
+    let took = t.elapsed();
+    r.close().await;
+    (took, report)
+}
+
+fn main() {
+    let base = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
+        eprintln!("BENCH_DATABASE_URL is not set; using postgres://postgres@127.0.0.1:5432/postgres");
+        "postgres://postgres@127.0.0.1:5432/postgres".into()
+    });
+    let rows: u64 = env("BENCH_ROWS", "1000000").parse().expect("BENCH_ROWS is a number");
+    let sample: u64 = env("BENCH_SAMPLE", "5000").parse::<u64>().expect("BENCH_SAMPLE is a number").min(rows);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let plugin = build_plugin();
+        let dbname = format!("runner_bench_{}", std::process::id());
+        let mut admin = connect(&base).await;
+        admin.execute(&format!("CREATE DATABASE {dbname}")).await.unwrap();
+        let url = format!("{}/{dbname}", base.rsplit_once('/').unwrap().0);
+        let mut db = connect(&url).await;
+
+        // (a) One set-based UPDATE.
+        make_table(db.as_mut(), "t_sql", rows).await;
+        let t = Instant::now();
+        db.execute(&format!("UPDATE t_sql SET band = {BAND_SQL}")).await.unwrap();
+        let sql_update = t.elapsed();
+
+        // (b) Row by row: the ids, then one UPDATE (one transaction) per row, on a sample.
+        make_table(db.as_mut(), "t_rows", rows).await;
+        let t = Instant::now();
+        let ids = db.fetch(&format!("SELECT id FROM t_rows ORDER BY id LIMIT {sample}"), &[]).await.unwrap();
+        for row in &ids.rows {
+            let id = row[0].clone();
+            db.fetch(&format!("UPDATE t_rows SET band = {BAND_SQL} WHERE id = $1"), &[id]).await.unwrap();
+        }
+        let row_by_row = t.elapsed().mul_f64(rows as f64 / sample as f64);
+
+        // (c) runner, 1 and 2 workers.
+        let dir = tempfile::tempdir().unwrap();
+        make_table(db.as_mut(), "t_runner1", rows).await;
+        make_table(db.as_mut(), "t_runner2", rows).await;
+        project(dir.path(), "t_runner1", &plugin);
+        project(dir.path(), "t_runner2", &plugin);
+        let (runner_1w, report_1w) = runner_run(&url, dir.path(), "t_runner1", 1).await;
+        let (runner_2w, _) = runner_run(&url, dir.path(), "t_runner2", 2).await;
+        for t in ["t_sql", "t_runner1", "t_runner2"] {
+            assert_eq!(scalar(db.as_mut(), &format!("SELECT count(*) FROM {t} WHERE band IS NULL")).await, "0", "{t} incomplete");
+        }
+        let same = scalar(db.as_mut(), "SELECT count(*) FROM t_sql a JOIN t_runner1 b USING (id) WHERE a.band IS DISTINCT FROM b.band").await;
+        assert_eq!(same, "0", "runner and SQL disagree on bands");
+
+        // Plugin instantiation per batch: a fresh store and instance, as every batch gets.
+        let sandbox = runner_sandbox::Sandbox::new(runner_sandbox::SandboxConfig::default()).unwrap();
+        let p = sandbox.load_file("score-band", &plugin, runner_sandbox::Limits::default(), Default::default()).unwrap();
+        p.describe().await.unwrap();
+        let n = 200;
+        let t = Instant::now();
+        for _ in 0..n {
+            p.describe().await.unwrap();
+        }
+        let instantiate_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let plugin_share = if report_1w.progress.batch_ms > 0 {
+            report_1w.progress.plugin_ms as f64 / report_1w.progress.batch_ms as f64
+        } else {
+            0.0
+        };
+
+        db.close().await;
+        admin.execute(&format!("DROP DATABASE {dbname} WITH (FORCE)")).await.unwrap();
+        admin.close().await;
+
+        let s = |d: Duration| d.as_secs_f64();
+        let rate = |d: Duration| rows as f64 / d.as_secs_f64();
+        println!("backfill benchmark: {rows} rows (row-by-row timed on {sample} rows and extrapolated)");
+        println!("{:<34} {:>10} {:>14} {:>12}", "variant", "seconds", "rows/s", "vs SQL");
+        for (name, d) in [
+            ("(a) one SQL UPDATE", sql_update),
+            ("(b) row by row (extrapolated)", row_by_row),
+            ("(c) runner + WASM, 1 worker", runner_1w),
+            ("(c) runner + WASM, 2 workers", runner_2w),
+        ] {
+            println!("{name:<34} {:>10.2} {:>14.0} {:>11.2}x", s(d), rate(d), s(d) / s(sql_update));
+        }
+        println!(
+            "runner 1 worker vs row by row: {:.1}x faster; plugin instantiation {instantiate_us:.1} µs per batch; plugin share of batch time {:.1}%",
+            s(row_by_row) / s(runner_1w),
+            plugin_share * 100.0
+        );
+        println!(
+            "{}",
+            serde_json::json!({
+                "rows": rows,
+                "sql_update_s": s(sql_update),
+                "row_by_row_s": s(row_by_row),
+                "row_by_row_sampled_rows": sample,
+                "runner_1w_s": s(runner_1w),
+                "runner_2w_s": s(runner_2w),
+                "instantiate_us": instantiate_us,
+                "plugin_share": plugin_share,
+            })
+        );
+    });
+}
