@@ -256,3 +256,80 @@ fn workers_in_several_processes_share_one_backfill() {
     let s = p.run(&db, &["backfill", "status", "items", "--json"]).ok().json();
     assert_eq!(s[0]["progress"]["rows_done"], rows);
 }
+
+fn example_manifest(plugin_name: &str, table: &str, columns: &str, filter: &str, extra: &str) -> String {
+    format!(
+        "plugin = \"{}\"\n[source]\ntable = \"{table}\"\nkey = [\"id\"]\ncolumns = [{columns}]\nfilter = \"{filter}\"\n{extra}",
+        plugin(plugin_name).display()
+    )
+}
+
+on_both!(example_plugins_normalise_and_split_real_columns, |db: &TestDb| {
+    let p = Project::new();
+    p.file(
+        "001_people.sql",
+        "CREATE TABLE people (id integer PRIMARY KEY, email text, full_name text, first_name text, last_name text);\n\
+         INSERT INTO people (id, email, full_name) VALUES (1, '  Ada@Example.COM ', 'Ada  Lovelace'), (2, 'grace@example.com', 'Grace Brewster Hopper'), (3, NULL, 'Plato');\n",
+    );
+    p.backfill("emails", &example_manifest("normalise_email", "people", "\"email\"", "email IS NOT NULL", ""));
+    p.backfill("names", &example_manifest("split_name", "people", "\"full_name\"", "first_name IS NULL", ""));
+    p.run(db, &["apply", "--with-backfills"]).ok();
+    assert_eq!(db.scalar("SELECT email FROM people WHERE id = 1"), "ada@example.com");
+    assert_eq!(db.scalar("SELECT first_name || '|' || last_name FROM people WHERE id = 2"), "Grace Brewster|Hopper");
+    assert_eq!(
+        db.scalar("SELECT first_name || '|' || coalesce(last_name, 'null') FROM people WHERE id = 3"),
+        "Plato|null"
+    );
+});
+
+/// A local service answering `GET /category/SKU` with a category, for `requests` requests.
+fn category_service(requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let handle = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for _ in 0..requests {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let sku = req.split_whitespace().nth(1).and_then(|p| p.rsplit('/').next()).unwrap_or("").to_string();
+            let body = if sku.starts_with("tool") { "hardware" } else { "other" };
+            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (origin, handle)
+}
+
+#[test]
+fn example_plugin_enriches_rows_over_http_from_an_allow_listed_service() {
+    let db = TestDb::new(Kind::Postgres);
+    let (origin, service) = category_service(3);
+    let p = Project::new();
+    p.file(
+        "001_products.sql",
+        "CREATE TABLE products (id integer PRIMARY KEY, sku text NOT NULL, category text);\n\
+         INSERT INTO products (id, sku) VALUES (1, 'tool-1'), (2, 'sock-9'), (3, 'tool-7');\n",
+    );
+    let caps = format!("[capabilities]\nhttp = [\"{origin}\"]\nconfig = {{ service_url = \"{origin}\" }}\n");
+    p.backfill("categories", &example_manifest("http_enrich", "products", "\"sku\"", "category IS NULL", &caps));
+    p.run(&db, &["apply", "--with-backfills"]).ok();
+    service.join().unwrap();
+    assert_eq!(db.scalar("SELECT string_agg(category, ',' ORDER BY id) FROM products"), "hardware,other,hardware");
+    // With the service down, the batch fails with the plugin's message and nothing is written.
+    db.execute("UPDATE products SET category = NULL");
+    p.run(&db, &["backfill", "reset", "categories", "--confirm"]).ok();
+    p.backfill(
+        "categories",
+        &example_manifest(
+            "http_enrich",
+            "products",
+            "\"sku\"",
+            "category IS NULL",
+            &format!("[limits]\nmax_attempts = 1\n{caps}"),
+        ),
+    );
+    let r = p.run(&db, &["backfill", "run", "categories"]).fails_with(1);
+    assert!(r.stderr.contains("lookup of tool-1"), "{}", r.stderr);
+    assert_eq!(db.scalar("SELECT count(*) FROM products WHERE category IS NOT NULL"), "0");
+}
