@@ -4,7 +4,7 @@
 use crate::error::RunnerError;
 use crate::lock::Scope;
 use crate::runner::Runner;
-use runner_backfill::{Backfill, Manifest, Progress, RunOptions, RunReport, WorkReport, worker_name};
+use runner_backfill::{Backfill, Manifest, PluginSource, Progress, RunOptions, RunReport, WorkReport, worker_name};
 use std::sync::Arc;
 
 /// How `run_backfill` runs.
@@ -30,7 +30,8 @@ pub struct BackfillSummary {
     pub name: String,
     pub description: String,
     pub file: PathBuf,
-    pub plugin: PathBuf,
+    /// The plugin's path, or its URL and SHA-256.
+    pub plugin: String,
     /// `pending` until it first runs, then `running`, `paused`, `failed` or `completed`.
     pub status: String,
     pub requires: Option<String>,
@@ -91,7 +92,7 @@ impl Runner {
                 BackfillSummary {
                     description: m.description.clone(),
                     file: m.file.clone(),
-                    plugin: m.plugin.clone(),
+                    plugin: m.plugin.to_string(),
                     status: row.map_or("pending".into(), |r| r.status.clone()),
                     ready: m.requires.as_deref().is_none_or(|r| history.is_applied(r)),
                     requires: m.requires.clone(),
@@ -141,7 +142,16 @@ impl Runner {
                 None
             };
         let grants = manifest.grants(lookup);
-        let plugin = Arc::new(self.sandbox()?.load_file(&manifest.name, &manifest.plugin, manifest.limits, grants)?);
+        let wasm = match &manifest.plugin {
+            PluginSource::Path(path) => std::fs::read(path).map_err(|source| RunnerError::Io {
+                context: format!("backfill `{name}`: reading plugin {}", path.display()),
+                source,
+            })?,
+            PluginSource::Url { url, sha256 } => {
+                runner_sandbox::fetch_plugin(&manifest.name, url, sha256, &self.settings().plugin_cache).await?
+            }
+        };
+        let plugin = Arc::new(self.sandbox()?.load(&manifest.name, &wasm, manifest.limits, grants)?);
         let state = self.state_table().clone();
         let workers = if self.db_mut().dialect() == runner_db::Dialect::Sqlite { 1 } else { options.workers.max(1) };
 

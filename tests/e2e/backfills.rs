@@ -333,3 +333,61 @@ fn example_plugin_enriches_rows_over_http_from_an_allow_listed_service() {
     assert!(r.stderr.contains("lookup of tool-1"), "{}", r.stderr);
     assert_eq!(db.scalar("SELECT count(*) FROM products WHERE category IS NOT NULL"), "0");
 }
+
+/// Serves `body` to `requests` requests, then stops.
+fn file_server(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/score_band.wasm", listener.local_addr().unwrap().port());
+    let handle = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for _ in 0..requests {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+            let _ = s.write_all(&body);
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn plugins_by_url_are_verified_against_their_sha256_and_cached() {
+    use sha2::Digest;
+    let db = TestDb::new(Kind::Sqlite);
+    let wasm = std::fs::read(plugin("score_band")).unwrap();
+    let good = hex::encode(sha2::Sha256::digest(&wasm));
+    let bad = "0".repeat(64);
+    let p = Project::new();
+    std::fs::write(p.path().join("runner.toml"), "plugin_cache = \"cache\"\n").unwrap();
+    p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, band text);\nINSERT INTO scores VALUES (1, 2500, NULL), (2, 10, NULL);\n");
+    let manifest = |url: &str, sha: &str| {
+        format!(
+            "plugin = {{ url = \"{url}\", sha256 = \"{sha}\" }}\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\nfilter = \"band IS NULL\"\n"
+        )
+    };
+    p.run(&db, &["apply"]).ok();
+
+    let (url, server) = file_server(wasm.clone(), 1);
+    p.backfill("bands", &manifest(&url, &bad));
+    let r = p.run(&db, &["backfill", "run", "bands"]).fails_with(1);
+    assert!(
+        r.stderr.contains(&format!("has SHA-256 {good}, but the manifest requires {bad}; refusing to run it")),
+        "{}",
+        r.stderr
+    );
+    server.join().unwrap();
+    assert_eq!(db.scalar("SELECT count(*) FROM scores WHERE band IS NOT NULL"), "0");
+
+    let (url, server) = file_server(wasm, 1);
+    p.backfill("bands", &manifest(&url, &good));
+    p.run(&db, &["backfill", "run", "bands"]).ok().stdout_has("completed");
+    server.join().unwrap();
+    assert_eq!(db.scalar("SELECT band FROM scores WHERE id = 1"), "platinum");
+
+    // The server is gone now; the verified download is used from the cache.
+    db.execute("UPDATE scores SET band = NULL");
+    p.run(&db, &["backfill", "reset", "bands", "--confirm"]).ok();
+    p.run(&db, &["backfill", "run", "bands"]).ok().stdout_has("completed");
+    assert!(p.path().join("cache/downloads").join(format!("{good}.wasm")).is_file());
+}

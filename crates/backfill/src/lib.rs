@@ -13,5 +13,5 @@ mod progress;
 mod sql;
 
 pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
-pub use manifest::{Manifest, ManifestError};
+pub use manifest::{Manifest, ManifestError, PluginSource};
 pub use progress::Progress;

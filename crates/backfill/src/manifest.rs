@@ -52,7 +52,7 @@ struct File {
     name: Option<String>,
     #[serde(default)]
     description: String,
-    plugin: PathBuf,
+    plugin: PluginFile,
     requires: Option<String>,
     source: SourceFile,
     target: Option<TargetFile>,
@@ -62,6 +62,34 @@ struct File {
     limits: LimitsFile,
     #[serde(default)]
     capabilities: CapabilitiesFile,
+}
+
+/// `plugin = "path.wasm"` or `plugin = { url = "https://…", sha256 = "…" }`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+enum PluginFile {
+    Path(PathBuf),
+    Url { url: String, sha256: String },
+}
+
+/// Where a backfill's plugin comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    Path(PathBuf),
+    /// Downloaded once, verified against `sha256`, cached under it.
+    Url {
+        url: String,
+        sha256: String,
+    },
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Path(p) => write!(f, "{}", p.display()),
+            PluginSource::Url { url, sha256 } => write!(f, "{url} (sha256 {sha256})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -137,8 +165,8 @@ pub struct Manifest {
     pub name: String,
     pub description: String,
     pub file: PathBuf,
-    /// Absolute or project-relative path of the plugin component.
-    pub plugin: PathBuf,
+    /// The plugin component: a path (relative to the project) or a URL with its SHA-256.
+    pub plugin: PluginSource,
     pub requires: Option<String>,
     pub source_table: String,
     pub key: Vec<String>,
@@ -257,7 +285,16 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         name,
         description: f.description,
         file: file.to_path_buf(),
-        plugin: if f.plugin.is_absolute() { f.plugin.clone() } else { project_dir.join(&f.plugin) },
+        plugin: match f.plugin {
+            PluginFile::Path(p) if p.is_absolute() => PluginSource::Path(p),
+            PluginFile::Path(p) => PluginSource::Path(project_dir.join(p)),
+            PluginFile::Url { url, sha256 } => {
+                if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(invalid(line_of("sha256"), format!("sha256 `{sha256}` is not 64 hex digits")));
+                }
+                PluginSource::Url { url, sha256: sha256.to_ascii_lowercase() }
+            }
+        },
         requires: f.requires,
         source_table: f.source.table.clone(),
         key: f.source.key.clone(),
@@ -332,7 +369,13 @@ mod tests {
         assert_eq!(m.columns, ["id", "points"]);
         assert_eq!(m.target_table, "scores");
         assert_eq!(m.target_key, ["id"]);
-        assert_eq!(m.plugin, Path::new("/proj/plugins/x.wasm"));
+        assert_eq!(m.plugin, PluginSource::Path("/proj/plugins/x.wasm".into()));
+        let m = p(&OK.replace(
+            "plugin = \"plugins/x.wasm\"",
+            &format!("plugin = {{ url = \"https://h/x.wasm\", sha256 = \"{}\" }}", "A".repeat(64)),
+        ))
+        .unwrap();
+        assert_eq!(m.plugin, PluginSource::Url { url: "https://h/x.wasm".into(), sha256: "a".repeat(64) });
         assert!(m.capabilities.is_empty());
     }
 

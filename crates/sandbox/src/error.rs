@@ -13,6 +13,10 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    #[error("plugin {plugin}: cannot download {url}: {message}")]
+    Download { plugin: String, url: String, message: String },
+    #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]
+    ChecksumMismatch { plugin: String, url: String, expected: String, actual: String },
     #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
     Invalid { plugin: String, message: String },
     #[error("plugin {plugin}: does not implement the runner:plugin/backfill@0.1.0 world: {message}")]

@@ -180,6 +180,7 @@ impl host::Host for HostState {
 
 /// One request: no redirects (a redirect could leave the allow-list), a timeout, a size cap.
 async fn fetch(request: HttpRequest, url: reqwest::Url, timeout: Duration) -> Result<HttpResponse, String> {
+    crate::fetch::install_tls_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)

@@ -18,6 +18,7 @@
 mod cache;
 mod engine;
 mod error;
+mod fetch;
 mod grants;
 mod host;
 mod plugin;
@@ -36,5 +37,6 @@ pub mod bindings {
 pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
 pub use engine::{Sandbox, SandboxConfig};
 pub use error::SandboxError;
+pub use fetch::fetch_plugin;
 pub use grants::{Capability, Grants, Lookup};
 pub use plugin::{Limits, Plugin, PluginInfo};

@@ -1,0 +1,62 @@
+//! Plugins referenced by URL: downloaded once, verified against the manifest's SHA-256, and
+//! cached under that hash. A mismatch is a hard error; nothing unverified is ever compiled.
+
+use crate::error::SandboxError;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::time::Duration;
+
+const MAX_PLUGIN_BYTES: usize = 256 << 20;
+
+/// Installs ring as rustls' crypto provider (once per process; later calls are no-ops).
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The plugin at `url`, whose SHA-256 must be `sha256` (hex).
+pub async fn fetch_plugin(plugin: &str, url: &str, sha256: &str, cache_dir: &Path) -> Result<Vec<u8>, SandboxError> {
+    let fail = |message: String| SandboxError::Download { plugin: plugin.to_string(), url: url.to_string(), message };
+    let want = sha256.to_ascii_lowercase();
+    if want.len() != 64 || !want.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(fail(format!("sha256 `{sha256}` is not 64 hex digits")));
+    }
+    let cached = cache_dir.join("downloads").join(format!("{want}.wasm"));
+    if let Ok(bytes) = std::fs::read(&cached) {
+        if hex::encode(Sha256::digest(&bytes)) == want {
+            return Ok(bytes);
+        }
+    }
+    install_tls_provider();
+    let client =
+        reqwest::Client::builder().timeout(Duration::from_secs(120)).build().map_err(|e| fail(e.to_string()))?;
+    let mut resp = client.get(url).send().await.map_err(|e| fail(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {
+        if bytes.len() + chunk.len() > MAX_PLUGIN_BYTES {
+            return Err(fail(format!("larger than {MAX_PLUGIN_BYTES} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let got = hex::encode(Sha256::digest(&bytes));
+    if got != want {
+        return Err(SandboxError::ChecksumMismatch {
+            plugin: plugin.to_string(),
+            url: url.to_string(),
+            expected: want,
+            actual: got,
+        });
+    }
+    if let Some(dir) = cached.parent() {
+        let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+        let stored = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&tmp, &bytes))
+            .and_then(|()| std::fs::rename(&tmp, &cached));
+        if let Err(e) = stored {
+            tracing::warn!(path = %cached.display(), error = %e, "could not cache the downloaded plugin");
+        }
+    }
+    Ok(bytes)
+}
