@@ -56,6 +56,11 @@ pub struct Status {
     pub applied: usize,
     pub pending: Vec<RevisionSummary>,
     pub problems: Vec<Problem>,
+    /// Backfills and their progress (`--exit-code` looks at revisions only: a database is
+    /// usable while a backfill runs).
+    pub backfills: Vec<crate::backfills::BackfillSummary>,
+    /// Why backfills could not be listed (a broken manifest), if so.
+    pub backfill_error: Option<String>,
 }
 
 impl Status {
@@ -144,7 +149,13 @@ impl Runner {
     pub async fn status(&mut self) -> Result<Status, RunnerError> {
         let graph = self.graph()?;
         let history = self.history().await?;
+        let (backfills, backfill_error) = match self.backfill_status().await {
+            Ok(b) => (b, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         Ok(Status {
+            backfills,
+            backfill_error,
             database: self.settings.database_url.to_string(),
             database_source: self.settings.url_source.describe(),
             dialect: self.db.dialect(),

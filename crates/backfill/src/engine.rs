@@ -194,7 +194,9 @@ impl Backfill<'_> {
         let wanted = match db.dialect() {
             Dialect::Sqlite => 1,
             Dialect::Postgres => {
-                let by_size = (p.rows_total as usize / (m.batch_size * 4)).clamp(1, 64);
+                // Chunks of a few full-size batches: fewer claims, and batches can grow to their
+                // time target inside a chunk.
+                let by_size = (p.rows_total as usize / (m.max_size * 2)).clamp(1, 64);
                 by_size.max((workers * 2).min(p.rows_total as usize)).max(1)
             }
         };
@@ -232,6 +234,8 @@ impl Backfill<'_> {
         let stmts = self.statements(db).await?;
         let mut seen = self.progress(db).await?;
         let mut report = WorkReport::default();
+        // The batch size this worker has adapted to, carried from chunk to chunk.
+        let mut size = 0;
         loop {
             if self.stopped(db).await? {
                 report.paused = true;
@@ -244,9 +248,13 @@ impl Backfill<'_> {
             };
             let mut c = ChunkProgress::from_json(&progress);
             c.owner = Some(owner.to_string());
-            if c.batch_size == 0 {
-                c.batch_size = m.batch_size;
-            }
+            c.batch_size = if size > 0 {
+                size
+            } else if c.batch_size > 0 {
+                c.batch_size
+            } else {
+                m.batch_size
+            };
             loop {
                 if options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
                     // Hand the chunk back with its cursor, for whoever continues.
@@ -267,6 +275,7 @@ impl Backfill<'_> {
                 report.batches += 1;
                 report.rows += n as u64;
                 self.adapt(&mut c, t0.elapsed(), n);
+                size = c.batch_size;
                 seen.rows_done += n as u64;
                 seen.rate = c.rate;
                 seen.batch_size = c.batch_size;
@@ -429,6 +438,11 @@ impl Backfill<'_> {
                 format!("SET LOCAL statement_timeout = '{}ms'", self.manifest.statement_timeout.as_millis()),
                 vec![],
             ));
+            // A batch touches a few thousand rows by key: look each up in the index. Left alone,
+            // the planner hash-joins the batch against a scan of the whole table, every batch
+            // (measured: 273 ms instead of 73 ms for 20,000 of 1,000,000 rows).
+            writes.push(("SET LOCAL enable_hashjoin = off".to_string(), vec![]));
+            writes.push(("SET LOCAL enable_mergejoin = off".to_string(), vec![]));
         }
         writes.extend(self.state.chunk_guard(chunk, owner));
         writes.extend(

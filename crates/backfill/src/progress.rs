@@ -18,7 +18,8 @@ pub struct Progress {
     pub batch_size: usize,
     /// Rows per second, smoothed.
     pub rate: f64,
-    /// Time spent inside the plugin, and in whole batches, in milliseconds.
+    /// Time spent inside the plugin, and in batches up to their write (a checkpoint cannot
+    /// include the commit that records it), in milliseconds.
     pub plugin_ms: u64,
     pub batch_ms: u64,
     /// How many key ranges the backfill was split into.

@@ -34,6 +34,24 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
         for p in &s.problems {
             println!("problem:    {p}");
         }
+        for b in &s.backfills {
+            let eta = b
+                .progress
+                .eta_s()
+                .filter(|_| b.status == "running")
+                .map(|e| format!(", ETA {e:.0}s"))
+                .unwrap_or_default();
+            println!(
+                "backfill:   {} {} ({}/{} rows{eta})",
+                b.name, b.status, b.progress.rows_done, b.progress.rows_total
+            );
+            if let Some(e) = &b.error {
+                println!("            error: {e}");
+            }
+        }
+        if let Some(e) = &s.backfill_error {
+            println!("backfills:  cannot be listed: {e}");
+        }
         if s.is_up_to_date() {
             println!("Up to date.");
         }
