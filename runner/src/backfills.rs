@@ -87,6 +87,7 @@ impl Runner {
         }
         Ok(manifests
             .into_iter()
+            .filter(|m| !m.in_revision)
             .map(|m| {
                 let row = rows.iter().find(|r| r.name == m.name);
                 BackfillSummary {
@@ -106,6 +107,58 @@ impl Runner {
                 }
             })
             .collect())
+    }
+
+    /// A manifest's plugin, read from its path or downloaded and verified, compiled and linked.
+    async fn load_plugin(
+        &mut self,
+        manifest: &Manifest,
+        grants: runner_sandbox::Grants,
+    ) -> Result<runner_sandbox::Plugin, RunnerError> {
+        let name = &manifest.name;
+        let wasm = match &manifest.plugin {
+            PluginSource::Path(path) => std::fs::read(path).map_err(|source| RunnerError::Io {
+                context: format!("`{name}`: reading plugin {}", path.display()),
+                source,
+            })?,
+            PluginSource::Url { url, sha256 } => {
+                runner_sandbox::fetch_plugin(name, url, sha256, &self.settings().plugin_cache).await?
+            }
+        };
+        Ok(self.sandbox()?.load(name, &wasm, manifest.limits, grants)?)
+    }
+
+    /// Loads the plugins of the data migrations `plan` runs, before anything runs: a missing
+    /// manifest or a broken plugin stops the plan with nothing applied.
+    pub(crate) async fn prepare_data_migrations(
+        &mut self,
+        plan: &runner_revisions::Plan,
+    ) -> Result<crate::execute::DataMigrations, RunnerError> {
+        let mut out = crate::execute::DataMigrations::new();
+        for step in &plan.steps {
+            let Some(name) = step
+                .revision
+                .data_migration
+                .as_ref()
+                .filter(|_| matches!(step.action, runner_revisions::Action::Apply { .. }))
+            else {
+                continue;
+            };
+            if out.contains_key(name) {
+                continue;
+            }
+            let manifest = self.manifest(name).map_err(|e| {
+                RunnerError::Backfills(format!(
+                    "revision `{}` ({}): data migration: {e}",
+                    step.revision.id,
+                    step.revision.path.display()
+                ))
+            })?;
+            let grants = manifest.grants(None);
+            let plugin = self.load_plugin(&manifest, grants).await?;
+            out.insert(name.clone(), (manifest, plugin));
+        }
+        Ok(out)
     }
 
     fn sandbox(&mut self) -> Result<&Sandbox, RunnerError> {
@@ -129,6 +182,11 @@ impl Runner {
     ) -> Result<RunReport, RunnerError> {
         let started = std::time::Instant::now();
         let manifest = Arc::new(self.manifest(name)?);
+        if manifest.in_revision {
+            return Err(RunnerError::Refused(format!(
+                "`{name}` is a data migration (in_revision = true): it runs inside the revision that names it, not as a backfill"
+            )));
+        }
         let history = self.history().await?;
         if let Some(rev) = manifest.requires.as_ref().filter(|r| !history.is_applied(r)) {
             return Err(RunnerError::Refused(format!(

@@ -7,11 +7,15 @@ use runner_revisions::{Action, AppliedStatus, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};
 use std::time::{Duration, Instant};
 
+/// Plugins of the data migrations a plan runs, by manifest name.
+pub type DataMigrations = std::collections::HashMap<String, (runner_backfill::Manifest, runner_sandbox::Plugin)>;
+
 pub async fn run_step(
     db: &mut dyn Driver,
     state: &StateTable,
     by: &AppliedBy,
     step: &Step,
+    data: &DataMigrations,
 ) -> Result<Duration, RunnerError> {
     let started = Instant::now();
     let rev = &step.revision;
@@ -29,6 +33,17 @@ pub async fn run_step(
                     return Err(alone_failed(db, state, by, step, &sql, e).await);
                 }
             }
+            Unit::DataTransaction { before, migration, after } => {
+                db.begin().await?;
+                let result = data_transaction(db, step, &before, &migration, &after, data).await;
+                match result {
+                    Ok(()) => db.commit().await?,
+                    Err(e) => {
+                        let _ = db.rollback().await;
+                        return Err(e);
+                    }
+                }
+            }
             Unit::ResetSession => db.reset_session().await?,
         }
     }
@@ -41,6 +56,29 @@ pub async fn run_step(
         db.execute(&state.set_duration(&rev.id, took)).await?;
     }
     Ok(took)
+}
+
+/// The body of a revision with a data migration, inside the transaction the caller opened.
+async fn data_transaction(
+    db: &mut dyn Driver,
+    step: &Step,
+    before: &[Sql],
+    migration: &str,
+    after: &[Sql],
+    data: &DataMigrations,
+) -> Result<(), RunnerError> {
+    for s in before {
+        if let Err(e) = db.execute(&s.text).await {
+            return Err(statement_error(step, e, |_| Some(s.origin), Committed::Nothing));
+        }
+    }
+    let (manifest, plugin) = data.get(migration).expect("prepared for every planned data migration");
+    let rows = runner_backfill::run_in_transaction(db, manifest, plugin).await?;
+    tracing::info!(revision = %step.revision.id, migration, rows, "data migration");
+    for s in after {
+        db.execute(&s.text).await?;
+    }
+    Ok(())
 }
 
 /// A no-transaction statement failed: what ran before it stays committed, so record how far the

@@ -189,7 +189,7 @@ impl Runner {
     }
 
     /// The plan as a SQL script, state-table writes included.
-    pub fn offline_sql(&self, plan: &Plan) -> String {
+    pub fn offline_sql(&self, plan: &Plan) -> Result<String, RunnerError> {
         crate::offline::render(plan, &self.state, &self.by)
     }
 
@@ -297,11 +297,12 @@ impl Runner {
         if plan.is_empty() {
             return Ok(report);
         }
+        let data = self.prepare_data_migrations(&plan).await?;
         self.state.ensure(self.db.as_mut()).await?;
         for step in &plan.steps {
             let rev = &step.revision;
             tracing::info!(revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
-            match run_step(self.db.as_mut(), &self.state, &self.by, step).await {
+            match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
                     tracing::info!(revision = %rev.id, ms = took.as_millis() as u64, "done");
                     report.push(&rev.id, &rev.description, step.action, took);

@@ -28,6 +28,9 @@ pub enum Unit {
     Transaction(Vec<Sql>),
     /// One statement in its own implicit transaction (no-transaction revisions).
     Alone(Sql),
+    /// Statements, then a data migration (a plugin over a table), then more statements, all in
+    /// one transaction.
+    DataTransaction { before: Vec<Sql>, migration: String, after: Vec<Sql> },
     /// Forget session settings (`SET …`) the revision made, before the next one.
     ResetSession,
 }
@@ -71,6 +74,13 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
             true,
         ))])),
         (Action::Unstamp, _) => out.push(Unit::Transaction(vec![state_sql(state.forget(&rev.id))])),
+        (Action::Apply { .. }, TxMode::PerRevision) if rev.data_migration.is_some() => {
+            out.push(Unit::DataTransaction {
+                before: body,
+                migration: rev.data_migration.clone().expect("checked"),
+                after: vec![state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false))],
+            });
+        }
         (Action::Apply { .. }, TxMode::PerRevision) => {
             let mut stmts = body;
             stmts.push(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false)));

@@ -392,3 +392,43 @@ fn plugins_by_url_are_verified_against_their_sha256_and_cached() {
     p.run(&db, &["backfill", "run", "bands"]).ok().stdout_has("completed");
     assert!(p.path().join("cache/downloads").join(format!("{good}.wasm")).is_file());
 }
+
+on_both!(a_data_migration_commits_or_rolls_back_with_its_revision, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, cmd text NOT NULL DEFAULT 'noop', n integer);\nINSERT INTO scores (id, points) VALUES (1, 2500), (2, 700), (3, NULL);\n")
+        .file(
+            "002_band.sql",
+            "-- data-migration: bands_now\n-- runner:up\nALTER TABLE scores ADD COLUMN band text;\n-- runner:down\nALTER TABLE scores DROP COLUMN band;\n",
+        );
+    p.backfill(
+        "bands_now",
+        &format!("plugin = \"{}\"\nin_revision = true\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\n", plugin("score_band").display()),
+    );
+    p.run(db, &["apply", "--sql"])
+        .fails_with(1)
+        .stderr_has("runs data migration `bands_now` (a WASM plugin), which an offline SQL script cannot carry");
+    p.run(db, &["apply"]).ok().stdout_has("apply    002");
+    assert_eq!(db.scalar("SELECT string_agg(band, ',' ORDER BY id) FROM scores"), "platinum,silver,unranked");
+    p.run(db, &["backfill", "list"]).ok().stdout_has("No backfills.");
+    p.run(db, &["backfill", "run", "bands_now"]).fails_with(1).stderr_has("is a data migration");
+
+    // A failing data migration takes its revision's schema change with it.
+    db.execute("UPDATE scores SET cmd = 'fail', n = 2 WHERE id = 2");
+    p.file("003_out.sql", "-- data-migration: probe_now\n-- runner:up\nALTER TABLE scores ADD COLUMN out text;\n-- runner:down\nALTER TABLE scores DROP COLUMN out;\n");
+    p.backfill(
+        "probe_now",
+        &format!("plugin = \"{}\"\nin_revision = true\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n", plugin("probe").display()),
+    );
+    p.run(db, &["apply"]).fails_with(1).stderr_has("probe refuses row 2");
+    let has_out = match db.kind {
+        Kind::Postgres => db.scalar(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'out'",
+        ),
+        Kind::Sqlite => db.scalar("SELECT count(*) FROM pragma_table_info('scores') WHERE name = 'out'"),
+    };
+    assert_eq!(has_out, "0", "the schema change of the failed revision was kept");
+    assert_eq!(db.revision_rows().len(), 2);
+    db.execute("UPDATE scores SET cmd = 'noop'");
+    p.run(db, &["apply"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM scores WHERE out = 'ok'"), "3");
+});

@@ -29,6 +29,8 @@ pub enum BackfillError {
         "backfill `{name}` failed at the batch after key {after} ({attempts} attempts): {error}\nfix the cause, then `runner backfill retry {name}`"
     )]
     BatchFailed { name: String, after: String, attempts: u32, error: String },
+    #[error("data migration `{name}`: {message}")]
+    DataMigration { name: String, message: String },
     #[error("backfill `{name}` is {status}; {hint}")]
     NotRunnable { name: String, status: String, hint: String },
 }
@@ -83,22 +85,7 @@ const STALE_CLAIM: Duration = Duration::from_secs(120);
 
 impl Backfill<'_> {
     async fn statements(&self, db: &mut dyn Driver) -> Result<Statements<'_>, BackfillError> {
-        let m = self.manifest;
-        let (source_types, target_types) = match db.dialect() {
-            Dialect::Postgres => (types(db, &m.source_table).await?, types(db, &m.target_table).await?),
-            Dialect::Sqlite => (HashMap::new(), HashMap::new()),
-        };
-        Ok(Statements {
-            dialect: db.dialect(),
-            source: &m.source_table,
-            key: &m.key,
-            columns: &m.columns,
-            filter: m.filter.as_deref(),
-            target: &m.target_table,
-            target_key: &m.target_key,
-            source_types,
-            target_types,
-        })
+        statements(db, self.manifest).await
     }
 
     /// A single worker: prepare, work, finish.
@@ -483,6 +470,25 @@ impl Backfill<'_> {
         let factor = (m.time_target.as_secs_f64() / secs).clamp(0.5, 1.2);
         c.batch_size = ((c.batch_size as f64 * factor) as usize).clamp(m.min_size, m.max_size);
     }
+}
+
+/// The statements of `m` for this database (PostgreSQL: with the tables' column types).
+pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Result<Statements<'m>, BackfillError> {
+    let (source_types, target_types) = match db.dialect() {
+        Dialect::Postgres => (types(db, &m.source_table).await?, types(db, &m.target_table).await?),
+        Dialect::Sqlite => (HashMap::new(), HashMap::new()),
+    };
+    Ok(Statements {
+        dialect: db.dialect(),
+        source: &m.source_table,
+        key: &m.key,
+        columns: &m.columns,
+        filter: m.filter.as_deref(),
+        target: &m.target_table,
+        target_key: &m.target_key,
+        source_types,
+        target_types,
+    })
 }
 
 /// `pid N on HOST #k`: the owner name of worker `k` of this process.

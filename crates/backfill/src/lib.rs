@@ -7,11 +7,13 @@
 //! shared state table.
 
 mod convert;
+mod data_migration;
 mod engine;
 pub mod manifest;
 mod progress;
 mod sql;
 
+pub use data_migration::run_in_transaction;
 pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
 pub use manifest::{Manifest, ManifestError, PluginSource};
 pub use progress::Progress;

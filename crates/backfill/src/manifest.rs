@@ -54,6 +54,8 @@ struct File {
     description: String,
     plugin: PluginFile,
     requires: Option<String>,
+    #[serde(default)]
+    in_revision: bool,
     source: SourceFile,
     target: Option<TargetFile>,
     #[serde(default)]
@@ -168,6 +170,8 @@ pub struct Manifest {
     /// The plugin component: a path (relative to the project) or a URL with its SHA-256.
     pub plugin: PluginSource,
     pub requires: Option<String>,
+    /// A data migration: runs only inside the revision that names it, never as a backfill.
+    pub in_revision: bool,
     pub source_table: String,
     pub key: Vec<String>,
     /// Columns handed to the plugin: the key first, then the declared columns.
@@ -296,6 +300,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
             }
         },
         requires: f.requires,
+        in_revision: f.in_revision,
         source_table: f.source.table.clone(),
         key: f.source.key.clone(),
         columns,

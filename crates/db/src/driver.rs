@@ -75,6 +75,14 @@ pub trait Driver: Send {
     /// Runs parameterised statements in one transaction, as [`Driver::transaction`] does.
     async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError>;
 
+    /// Opens a transaction for work that interleaves reads and writes (a revision with a data
+    /// migration); [`Driver::fetch`] and [`Driver::execute`] then run inside it until
+    /// [`Driver::commit`] or [`Driver::rollback`]. SQLite: foreign-key enforcement is off inside
+    /// it and `PRAGMA foreign_key_check` runs before commit, as in [`Driver::transaction`].
+    async fn begin(&mut self) -> Result<(), DbError>;
+    async fn commit(&mut self) -> Result<(), DbError>;
+    async fn rollback(&mut self) -> Result<(), DbError>;
+
     /// Undoes session settings a revision may have changed (`SET timezone …`), so that they do
     /// not leak into the next revision.
     async fn reset_session(&mut self) -> Result<(), DbError>;

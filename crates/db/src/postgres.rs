@@ -109,6 +109,22 @@ impl Driver for PgDriver {
         Ok(())
     }
 
+    async fn begin(&mut self) -> Result<(), DbError> {
+        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query("BEGIN"))
+    }
+
+    async fn commit(&mut self) -> Result<(), DbError> {
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })
+    }
+
+    async fn rollback(&mut self) -> Result<(), DbError> {
+        sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query("ROLLBACK"))
+    }
+
     async fn reset_session(&mut self) -> Result<(), DbError> {
         sqlx::raw_sql("RESET ALL").execute(&mut self.conn).await.map_err(DbError::query("RESET ALL"))?;
         Ok(())

@@ -83,6 +83,33 @@ impl Driver for SqliteDriver {
         self.run("COMMIT", "COMMIT").await
     }
 
+    async fn begin(&mut self) -> Result<(), DbError> {
+        self.run("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys").await?;
+        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await
+    }
+
+    async fn commit(&mut self) -> Result<(), DbError> {
+        let result = match self.query("PRAGMA foreign_key_check").await {
+            Ok(rows) if rows.is_empty() => self.run("COMMIT", "COMMIT").await,
+            Ok(rows) => {
+                let _ = self.run("ROLLBACK", "ROLLBACK").await;
+                Err(DbError::ForeignKeyCheck { violations: format!("{} row(s)", rows.len()) })
+            }
+            Err(e) => {
+                let _ = self.run("ROLLBACK", "ROLLBACK").await;
+                Err(e)
+            }
+        };
+        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        result
+    }
+
+    async fn rollback(&mut self) -> Result<(), DbError> {
+        let result = self.run("ROLLBACK", "ROLLBACK").await;
+        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        result
+    }
+
     async fn reset_session(&mut self) -> Result<(), DbError> {
         Ok(())
     }

@@ -67,6 +67,9 @@ pub struct Revision {
     pub checksum: Checksum,
     /// Backfills that must be complete before this revision runs (expand → backfill → contract).
     pub requires_backfills: Vec<String>,
+    /// A manifest in `backfills/` whose plugin runs over its table inside this revision's
+    /// transaction, after its SQL (an atomic data migration).
+    pub data_migration: Option<String>,
     pub format: Format,
     /// The file (or folder) that names the revision; what errors point at.
     pub path: PathBuf,
@@ -97,7 +100,7 @@ pub fn id_from_name(stem: &str) -> (String, String) {
     (stem.to_string(), stem.replace('_', " "))
 }
 
-const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction", "requires-backfill"];
+const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction", "requires-backfill", "data-migration"];
 
 /// Parses a native revision file. `stem` is the file name without `.sql`.
 pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> {
@@ -107,6 +110,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
     let mut parents = None;
     let mut tx = TxMode::PerRevision;
     let mut requires_backfills = Vec::new();
+    let mut data_migration = None;
 
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = body.split('\n').map(|l| l.trim_end_matches('\r')).collect();
@@ -172,6 +176,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
                 parents = Some(parse_parents(value));
             }
             "description" => description = value.to_string(),
+            "data-migration" => data_migration = Some(value.to_string()).filter(|v| !v.is_empty()),
             "requires-backfill" => {
                 requires_backfills = value.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
             }
@@ -198,6 +203,13 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
         }
     }
 
+    if data_migration.is_some() && tx == TxMode::None {
+        return Err(err(
+            1,
+            "`data-migration` runs inside the revision's transaction; it cannot be combined with `transaction: none`"
+                .into(),
+        ));
+    }
     let (up_range, down_range) = match (up_at, down_at) {
         (Some(u), Some(d)) => ((u + 1, d), Some((d + 1, lines.len()))),
         (Some(u), None) => ((u + 1, lines.len()), None),
@@ -216,6 +228,7 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
         down: down_range.map(script),
         checksum: Checksum::of_parts(&[text]),
         requires_backfills,
+        data_migration,
         format: crate::file::Format::Native,
         path: path.to_path_buf(),
         sort_name: stem.to_string(),
@@ -275,7 +288,7 @@ mod tests {
         let e = parse("-- id: a\n-- parent: b\n-- runner:up\nSELECT 1;").unwrap_err().to_string();
         assert_eq!(
             e,
-            "migrations/0007_add_prefs.sql:2: unknown header key `parent` (did you mean `parents`?); known keys: id, parents, description, transaction, requires-backfill"
+            "migrations/0007_add_prefs.sql:2: unknown header key `parent` (did you mean `parents`?); known keys: id, parents, description, transaction, requires-backfill, data-migration"
         );
     }
 

@@ -14,14 +14,15 @@ fn access(preview: PreviewArgs) -> Access {
 }
 
 /// `--dry-run` / `--sql`: print the plan the real run would carry out.
-fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: OutputArgs) {
+fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: OutputArgs) -> Result<(), RunnerError> {
     if preview.sql {
-        print!("{}", runner.offline_sql(plan));
+        print!("{}", runner.offline_sql(plan)?);
     } else if out.json {
         json(&plan_json(plan));
     } else {
         print_plan(plan);
     }
+    Ok(())
 }
 
 async fn show_preview(
@@ -30,7 +31,7 @@ async fn show_preview(
     preview: PreviewArgs,
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
-    let shown = plan.map(|p| print_preview(&runner, &p, preview, out));
+    let shown = plan.and_then(|p| print_preview(&runner, &p, preview, out));
     runner.close().await;
     shown.map(|()| ExitCode::Ok)
 }
