@@ -432,3 +432,13 @@ on_both!(a_data_migration_commits_or_rolls_back_with_its_revision, |db: &TestDb|
     p.run(db, &["apply"]).ok();
     assert_eq!(db.scalar("SELECT count(*) FROM scores WHERE out = 'ok'"), "3");
 });
+
+on_both!(the_lookup_capability_queries_through_a_read_only_connection, |db: &TestDb| {
+    let p = items_project(db, 20, 10);
+    p.backfill("items", &manifest("\n[capabilities]\nlookup = true\n"));
+    p.run(db, &["apply"]).ok();
+    db.execute("UPDATE items SET cmd = 'lookup'");
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    // The probe's lookup is `SELECT 1`: one row back for every item.
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out = '1'"), "20");
+});

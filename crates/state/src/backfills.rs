@@ -18,6 +18,20 @@ pub struct BackfillRow {
     pub duration_ms: Option<i64>,
 }
 
+/// A row of `SELECT name, status, progress, error, applied_at, updated_at, duration_ms`.
+fn backfill_row(r: runner_db::Row) -> BackfillRow {
+    let col = |i: usize| r.get(i).cloned().flatten();
+    BackfillRow {
+        name: col(0).unwrap_or_default(),
+        status: col(1).unwrap_or_default(),
+        progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
+        error: col(3),
+        started_at: col(4),
+        updated_at: col(5),
+        duration_ms: col(6).and_then(|d| d.parse().ok()),
+    }
+}
+
 impl StateTable {
     /// Placeholders with the casts PostgreSQL needs: parameters are bound as text when NULL.
     fn backfill_params(&self) -> (&'static str, &'static str) {
@@ -40,21 +54,7 @@ impl StateTable {
             self.qualified()
         );
         let rows = db.query(&sql).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let col = |i: usize| r.get(i).cloned().flatten();
-                BackfillRow {
-                    name: col(0).unwrap_or_default(),
-                    status: col(1).unwrap_or_default(),
-                    progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
-                    error: col(3),
-                    started_at: col(4),
-                    updated_at: col(5),
-                    duration_ms: col(6).and_then(|d| d.parse().ok()),
-                }
-            })
-            .collect())
+        Ok(rows.into_iter().map(backfill_row).collect())
     }
 
     pub async fn load_backfill(&self, db: &mut dyn Driver, name: &str) -> Result<Option<BackfillRow>, StateError> {
@@ -139,23 +139,7 @@ impl StateTable {
             self.qualified(),
             literal(d, &self.chunk_prefix(backfill))
         );
-        Ok(db
-            .query(&sql)
-            .await?
-            .into_iter()
-            .map(|r| {
-                let col = |i: usize| r.get(i).cloned().flatten();
-                BackfillRow {
-                    name: col(0).unwrap_or_default(),
-                    status: col(1).unwrap_or_default(),
-                    progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
-                    error: col(3),
-                    started_at: col(4),
-                    updated_at: col(5),
-                    duration_ms: col(6).and_then(|d| d.parse().ok()),
-                }
-            })
-            .collect())
+        Ok(db.query(&sql).await?.into_iter().map(backfill_row).collect())
     }
 
     /// Writes a chunk row (creation, checkpoint, completion).
