@@ -42,6 +42,9 @@ pub enum RunnerError {
     /// Backfill manifests that need fixing, or an unknown backfill.
     #[error("{0}")]
     Backfills(String),
+    /// `[[refresh]]` entries that need fixing (bad schedule, unknown view, missing index).
+    #[error("{0}")]
+    Refreshes(String),
     #[error(transparent)]
     Backfill(Box<runner_backfill::BackfillError>),
     #[error(transparent)]
@@ -112,9 +115,11 @@ fn failure_message(
 impl RunnerError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            RunnerError::Files(_) | RunnerError::Plan(_) | RunnerError::Config { .. } | RunnerError::Backfills(_) => {
-                ExitCode::Invalid
-            }
+            RunnerError::Files(_)
+            | RunnerError::Plan(_)
+            | RunnerError::Config { .. }
+            | RunnerError::Backfills(_)
+            | RunnerError::Refreshes(_) => ExitCode::Invalid,
             RunnerError::LockTimeout { .. } => ExitCode::LockTimeout,
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect

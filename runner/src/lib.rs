@@ -33,6 +33,7 @@ mod host;
 mod lock;
 mod lookup;
 mod offline;
+mod refresh;
 mod report;
 mod runner;
 pub mod scaffold;
@@ -41,6 +42,7 @@ pub mod settings;
 
 pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
+pub use refresh::RefreshOutcome;
 pub use report::{Report, StepDone};
 pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
 pub use runner_backfill::{Outcome, Progress, RunOptions, RunReport};

@@ -23,6 +23,8 @@ pub enum Scope {
     Runner,
     /// One backfill: at most one process works on it at a time.
     Backfill(String),
+    /// One refresh: runs of it never overlap.
+    Refresh(String),
 }
 
 impl Scope {
@@ -30,6 +32,7 @@ impl Scope {
         match self {
             Scope::Runner => "runner".into(),
             Scope::Backfill(name) => format!("backfill:{name}"),
+            Scope::Refresh(name) => format!("refresh:{name}"),
         }
     }
 }
@@ -41,6 +44,7 @@ pub fn advisory_key(state: &StateTable, scope: &Scope) -> i64 {
     let suffix = match scope {
         Scope::Runner => String::new(),
         Scope::Backfill(name) => format!(":backfill:{name}"),
+        Scope::Refresh(name) => format!(":refresh:{name}"),
     };
     for b in format!("runner:{}{suffix}", state.display_name()).bytes() {
         h ^= u64::from(b);

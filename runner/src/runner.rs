@@ -269,8 +269,17 @@ impl Runner {
     }
 
     pub(crate) async fn lock_scope(&mut self, scope: &lock::Scope) -> Result<lock::Held, RunnerError> {
+        let timeout = self.settings.lock_timeout;
+        self.lock_scope_within(scope, timeout).await
+    }
+
+    pub(crate) async fn lock_scope_within(
+        &mut self,
+        scope: &lock::Scope,
+        timeout: std::time::Duration,
+    ) -> Result<lock::Held, RunnerError> {
         let database = self.settings.database_url.to_string();
-        lock::acquire(self.db.as_mut(), &self.state, scope, self.settings.lock_timeout, &database).await
+        lock::acquire(self.db.as_mut(), &self.state, scope, timeout, &database).await
     }
 
     /// Releases the lock whatever the locked work's outcome, and reports the work's error first.

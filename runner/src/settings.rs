@@ -21,7 +21,7 @@ use std::time::Duration;
 pub const CONFIG_FILE: &str = "runner.toml";
 
 /// `runner.toml`.
-#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub database_url: Option<String>,
@@ -31,6 +31,9 @@ pub struct ConfigFile {
     pub state_table: Option<String>,
     pub state_schema: Option<String>,
     pub lock_timeout_secs: Option<u64>,
+    /// `[[refresh]]` entries: scheduled refreshes for `runner cron`.
+    #[serde(default)]
+    pub refresh: Vec<runner_schedule::RefreshFile>,
 }
 
 /// Where the database URL came from (shown by `status`, so a surprise is visible).
@@ -74,6 +77,8 @@ pub struct Settings {
     pub state_schema: Option<String>,
     pub lock_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Scheduled refreshes as written in `runner.toml` (validated when used).
+    pub refreshes: Vec<runner_schedule::RefreshFile>,
 }
 
 /// What the command line contributes.
@@ -101,6 +106,7 @@ impl Settings {
             state_schema: None,
             lock_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
+            refreshes: Vec::new(),
         })
     }
 
@@ -148,6 +154,7 @@ impl Settings {
                 .or(config.lock_timeout_secs.map(Duration::from_secs))
                 .unwrap_or(Duration::from_secs(60)),
             connect_timeout: Duration::from_secs(15),
+            refreshes: config.refresh,
             project_dir,
         })
     }

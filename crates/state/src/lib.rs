@@ -7,9 +7,11 @@
 
 mod backfills;
 mod lease;
+mod refreshes;
 mod render;
 mod table;
 
 pub use backfills::BackfillRow;
 pub use lease::{Lease, LeaseHolder};
+pub use refreshes::RefreshRow;
 pub use table::{AppliedBy, STATE_VERSION, StateError, StateTable};

@@ -5,6 +5,7 @@ mod backfill;
 mod files;
 mod output;
 mod read;
+mod schedule;
 mod write;
 
 use crate::backfills::StatusChange;
@@ -184,6 +185,20 @@ pub enum Command {
     /// WASM plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run scheduled refreshes now: one by name, or --all.
+    Refresh {
+        name: Option<String>,
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Run the `[[refresh]]` schedules of runner.toml until SIGINT/SIGTERM; safe on many replicas.
+    Cron {
+        /// Stop after this many seconds (default: run until stopped).
+        #[arg(long, value_name = "SECS")]
+        r#for: Option<u64>,
+    },
     /// Accept edited revisions, forget revisions whose files are gone, and record unfinished
     /// no-transaction revisions as applied once you have completed them by hand.
     #[command(alias = "accept")]
@@ -302,6 +317,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
+        Command::Refresh { name, all, out } => schedule::refresh(settings(g)?, name.as_deref(), all, out).await,
+        Command::Cron { r#for } => schedule::cron(settings(g)?, r#for).await,
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
         Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,
         Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,

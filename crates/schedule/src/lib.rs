@@ -1,0 +1,218 @@
+//! Scheduled refreshes, the pure part: what a `[[refresh]]` declares, when its slots fall, and
+//! which slot to run after a pause. The cron loop (`runner cron`) and the database work live in
+//! the runner; every replica computes the same slots, and the state table decides which replica
+//! runs each.
+
+use chrono::{DateTime, Utc};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpecError {
+    #[error(
+        "refresh `{name}`: invalid schedule `{schedule}`: {reason} (six fields with seconds: `sec min hour day month weekday`, e.g. `0 */5 * * * *`)"
+    )]
+    Schedule { name: String, schedule: String, reason: String },
+    #[error("refresh `{name}`: {message}")]
+    Invalid { name: String, message: String },
+    #[error("refresh `{0}` is declared twice")]
+    Duplicate(String),
+}
+
+/// What to refresh.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Target {
+    /// `REFRESH MATERIALIZED VIEW [CONCURRENTLY]` (PostgreSQL).
+    View { view: String, concurrently: bool },
+    /// A table rebuilt from a query in one transaction (any database; SQLite has no materialized views).
+    Table { table: String, query: String },
+}
+
+/// What to do about slots that passed while no runner was up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissedRuns {
+    /// Wait for the next slot.
+    Skip,
+    /// Run the latest missed slot once, if it is within the grace window.
+    RunOnce,
+}
+
+/// A `[[refresh]]` in `runner.toml`, as written.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshFile {
+    pub name: String,
+    pub schedule: String,
+    pub view: Option<String>,
+    #[serde(default)]
+    pub concurrently: bool,
+    pub table: Option<String>,
+    pub query: Option<String>,
+    /// Runs only once this revision is applied.
+    pub requires: Option<String>,
+    pub missed: Option<MissedRuns>,
+    pub grace_secs: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+/// A validated refresh.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Refresh {
+    pub name: String,
+    pub schedule: String,
+    #[serde(skip)]
+    cron: cron::Schedule,
+    pub target: Target,
+    pub requires: Option<String>,
+    pub missed: MissedRuns,
+    pub grace: Duration,
+    pub retries: u32,
+}
+
+fn ident_ok(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+impl Refresh {
+    pub fn from_file(f: RefreshFile) -> Result<Refresh, SpecError> {
+        let invalid = |message: String| SpecError::Invalid { name: f.name.clone(), message };
+        if !ident_ok(&f.name) || f.name.contains('.') {
+            return Err(invalid("names use letters, digits and `_`".into()));
+        }
+        let cron = cron::Schedule::from_str(&f.schedule).map_err(|e| SpecError::Schedule {
+            name: f.name.clone(),
+            schedule: f.schedule.clone(),
+            reason: e.to_string(),
+        })?;
+        let target = match (&f.view, &f.table, &f.query) {
+            (Some(v), None, None) => {
+                if !ident_ok(v) {
+                    return Err(invalid(format!("view `{v}` is not a plain identifier")));
+                }
+                Target::View { view: v.clone(), concurrently: f.concurrently }
+            }
+            (None, Some(t), Some(q)) => {
+                if !ident_ok(t) {
+                    return Err(invalid(format!("table `{t}` is not a plain identifier")));
+                }
+                if f.concurrently {
+                    return Err(invalid("`concurrently` applies to materialized views only".into()));
+                }
+                Target::Table { table: t.clone(), query: q.clone() }
+            }
+            _ => return Err(invalid("declare either `view`, or `table` and `query`".into())),
+        };
+        Ok(Refresh {
+            name: f.name,
+            schedule: f.schedule,
+            cron,
+            target,
+            requires: f.requires,
+            missed: f.missed.unwrap_or(MissedRuns::Skip),
+            grace: Duration::from_secs(f.grace_secs.unwrap_or(300)),
+            retries: f.retries.unwrap_or(2),
+        })
+    }
+
+    /// The first slot strictly after `t`.
+    pub fn next_slot(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.after(&t).next()
+    }
+
+    /// The slot to catch up on at start-up, per the missed-run policy: the latest slot at or
+    /// before `now`, if it is within the grace window (and the policy asks for it).
+    pub fn missed_slot(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.missed == MissedRuns::Skip {
+            return None;
+        }
+        let grace = chrono::Duration::from_std(self.grace).ok()?;
+        let from = now - grace;
+        self.cron.after(&from).take_while(|s| *s <= now).last()
+    }
+}
+
+/// Validates every refresh; names must be unique.
+pub fn validate(files: Vec<RefreshFile>) -> Result<Vec<Refresh>, Vec<SpecError>> {
+    let mut out: Vec<Refresh> = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match Refresh::from_file(f) {
+            Ok(r) if out.iter().any(|o| o.name == r.name) => errors.push(SpecError::Duplicate(r.name)),
+            Ok(r) => out.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// A slot's name in the state table: `NAME@2026-11-21T10:00:05Z`.
+pub fn slot_name(refresh: &str, slot: DateTime<Utc>) -> String {
+    format!("{refresh}@{}", slot.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(schedule: &str) -> RefreshFile {
+        RefreshFile {
+            name: "entity_counts".into(),
+            schedule: schedule.into(),
+            view: Some("entity_counts".into()),
+            concurrently: true,
+            table: None,
+            query: None,
+            requires: None,
+            missed: None,
+            grace_secs: None,
+            retries: None,
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_documented_example_is_valid_and_slots_follow_the_schedule() {
+        let r = Refresh::from_file(file("*/5 * * * * *")).unwrap();
+        assert_eq!(r.next_slot(at("2026-11-21T10:00:03Z")), Some(at("2026-11-21T10:00:05Z")));
+        assert_eq!(r.next_slot(at("2026-11-21T10:00:05Z")), Some(at("2026-11-21T10:00:10Z")));
+        assert_eq!(slot_name("x", at("2026-11-21T10:00:05Z")), "x@2026-11-21T10:00:05Z");
+    }
+
+    #[test]
+    fn bad_schedules_name_the_refresh() {
+        let e = Refresh::from_file(file("every minute")).unwrap_err().to_string();
+        assert!(e.starts_with("refresh `entity_counts`: invalid schedule `every minute`"), "{e}");
+        let mut f = file("* * * * * *");
+        f.view = None;
+        assert!(Refresh::from_file(f).unwrap_err().to_string().contains("declare either `view`"));
+    }
+
+    #[test]
+    fn missed_slots_follow_the_policy() {
+        let mut f = file("0 0 * * * *");
+        let r = Refresh::from_file(f.clone()).unwrap();
+        assert_eq!(r.missed_slot(at("2026-11-21T10:03:00Z")), None, "skip is the default");
+        f.missed = Some(MissedRuns::RunOnce);
+        let r = Refresh::from_file(f).unwrap();
+        assert_eq!(r.missed_slot(at("2026-11-21T10:03:00Z")), Some(at("2026-11-21T10:00:00Z")));
+        assert_eq!(r.missed_slot(at("2026-11-21T10:30:00Z")), None, "outside the 5-minute grace window");
+    }
+
+    #[test]
+    fn duplicates_are_errors() {
+        let e = validate(vec![file("* * * * * *"), file("* * * * * *")]).unwrap_err();
+        assert_eq!(e, vec![SpecError::Duplicate("entity_counts".into())]);
+    }
+}

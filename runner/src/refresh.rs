@@ -1,0 +1,275 @@
+//! Scheduled refreshes through the [`Runner`]: checking them at start-up, running one now
+//! (`runner refresh`), and the cron loop (`runner cron`) that many replicas may run at once.
+
+use crate::error::RunnerError;
+use crate::lock::Scope;
+use crate::runner::Runner;
+use chrono::{DateTime, Utc};
+use runner_db::Dialect;
+use runner_schedule::{Refresh, Target, slot_name};
+use std::time::{Duration, Instant};
+
+/// How one run of a refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RefreshOutcome {
+    Ok {
+        duration_ms: u64,
+        rows: Option<u64>,
+    },
+    Failed {
+        error: String,
+    },
+    /// The previous run of this refresh was still going (runs never overlap).
+    Overlapping,
+    /// The revision it requires is not applied yet.
+    Waiting {
+        revision: String,
+    },
+}
+
+impl Runner {
+    /// The validated `[[refresh]]` entries of `runner.toml`.
+    pub fn refresh_specs(&self) -> Result<Vec<Refresh>, RunnerError> {
+        runner_schedule::validate(self.settings().refreshes.clone())
+            .map_err(|e| RunnerError::Refreshes(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+    }
+
+    /// Checks each refresh against the database (the view exists, CONCURRENTLY has its unique
+    /// index, the table exists), so that `runner cron` fails at start-up, naming the refresh,
+    /// rather than at 3 a.m. Refreshes waiting for a revision are checked once it is applied.
+    pub async fn check_refreshes(&mut self, specs: &[Refresh]) -> Result<(), RunnerError> {
+        let history = self.history().await?;
+        let mut problems = Vec::new();
+        for r in specs {
+            if r.requires.as_ref().is_some_and(|rev| !history.is_applied(rev)) {
+                continue;
+            }
+            if let Err(e) = self.check_refresh(r).await {
+                problems.push(e);
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(RunnerError::Refreshes(problems.join("\n"))) }
+    }
+
+    async fn check_refresh(&mut self, r: &Refresh) -> Result<(), String> {
+        let dialect = self.db_mut().dialect();
+        let name = &r.name;
+        match (&r.target, dialect) {
+            (Target::View { .. }, Dialect::Sqlite) => {
+                Err(format!("refresh `{name}`: SQLite has no materialized views; declare `table` and `query` instead"))
+            }
+            (Target::View { view, concurrently }, Dialect::Postgres) => {
+                let lit = view.replace('\'', "''");
+                let sql = format!(
+                    "SELECT count(*) FROM pg_matviews WHERE matviewname = '{lit}' OR schemaname || '.' || matviewname = '{lit}'"
+                );
+                if self.scalar(&sql).await? == "0" {
+                    return Err(format!("refresh `{name}`: no materialized view `{view}`"));
+                }
+                if *concurrently {
+                    let sql = format!(
+                        "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass('{lit}') AND indisunique AND indpred IS NULL AND indexprs IS NULL"
+                    );
+                    if self.scalar(&sql).await? == "0" {
+                        return Err(format!(
+                            "refresh `{name}`: REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index on plain columns of `{view}` \
+                             (no expression, no WHERE); add one, e.g. CREATE UNIQUE INDEX ON {view} (<key columns>), or set concurrently = false"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            (Target::Table { table, .. }, _) => {
+                let lit = table.replace('\'', "''");
+                let sql = match dialect {
+                    Dialect::Postgres => {
+                        format!("SELECT count(*) FROM (SELECT to_regclass('{lit}') AS r) s WHERE r IS NOT NULL")
+                    }
+                    Dialect::Sqlite => {
+                        format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{lit}'")
+                    }
+                };
+                if self.scalar(&sql).await? == "0" {
+                    return Err(format!("refresh `{name}`: no table `{table}`"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn scalar(&mut self, sql: &str) -> Result<String, String> {
+        let rows = self.db_mut().query(sql).await.map_err(|e| e.to_string())?;
+        Ok(rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default())
+    }
+
+    /// Runs one refresh now (for `slot`, if the cron loop claimed one), with retries, and
+    /// records the outcome. Another run of the same refresh in progress anywhere makes this one
+    /// `Overlapping`: runs never overlap.
+    pub async fn run_refresh(
+        &mut self,
+        r: &Refresh,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<RefreshOutcome, RunnerError> {
+        let history = self.history().await?;
+        if let Some(rev) = r.requires.as_ref().filter(|rev| !history.is_applied(rev)) {
+            return Ok(RefreshOutcome::Waiting { revision: rev.clone() });
+        }
+        let held = match self.lock_scope_within(&Scope::Refresh(r.name.clone()), Duration::ZERO).await {
+            Ok(h) => h,
+            Err(RunnerError::LockTimeout { .. }) => return Ok(RefreshOutcome::Overlapping),
+            Err(e) => return Err(e),
+        };
+        let result = self.run_refresh_locked(r, slot).await;
+        self.unlock(held, result).await
+    }
+
+    async fn run_refresh_locked(
+        &mut self,
+        r: &Refresh,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<RefreshOutcome, RunnerError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            match self.refresh_once(r).await {
+                Ok(rows) => break RefreshOutcome::Ok { duration_ms: started.elapsed().as_millis() as u64, rows },
+                Err(e) if attempt <= r.retries => {
+                    let wait = Duration::from_millis(500 * (1 << (attempt - 1).min(4)));
+                    tracing::warn!(refresh = %r.name, attempt, error = %e, "refresh failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => break RefreshOutcome::Failed { error: e },
+            }
+        };
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let previous = {
+            let (state, db) = self.parts();
+            state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name)
+        };
+        let prev = previous.map(|p| p.progress).unwrap_or_default();
+        let count = |k: &str| prev.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let (status, error, rows) = match &outcome {
+            RefreshOutcome::Ok { rows, .. } => ("ok", None, *rows),
+            RefreshOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+            _ => unreachable!("only runs are recorded"),
+        };
+        let progress = serde_json::json!({
+            "runs": count("runs") + 1,
+            "failures": count("failures") + u64::from(status == "failed"),
+            "last_success": if status == "ok" { Some(Utc::now().to_rfc3339()) } else { prev.get("last_success").and_then(|v| v.as_str()).map(String::from) },
+            "last_slot": slot.map(|s| s.to_rfc3339()),
+            "rows": rows,
+            "attempts": attempt,
+        });
+        let mut writes = vec![self.state_table().refresh_write(&r.name, status, &progress, error, duration_ms)];
+        if let Some(s) = slot {
+            writes.push((self.state_table().slot_finish(&slot_name(&r.name, s), status, error, duration_ms), vec![]));
+        }
+        self.db_mut().transaction_with(&writes).await?;
+        match &outcome {
+            RefreshOutcome::Ok { .. } => tracing::info!(refresh = %r.name, ms = duration_ms, "refreshed"),
+            RefreshOutcome::Failed { error } => tracing::error!(refresh = %r.name, error = %error, "refresh failed"),
+            _ => {}
+        }
+        Ok(outcome)
+    }
+
+    /// One attempt; returns the rows of a rebuilt table.
+    async fn refresh_once(&mut self, r: &Refresh) -> Result<Option<u64>, String> {
+        match &r.target {
+            Target::View { view, concurrently } => {
+                // CONCURRENTLY cannot run on a view never populated; the first refresh runs without.
+                let lit = view.replace('\'', "''");
+                let populated = self
+                    .scalar(&format!("SELECT count(*) FROM pg_matviews WHERE (matviewname = '{lit}' OR schemaname || '.' || matviewname = '{lit}') AND ispopulated"))
+                    .await?;
+                let how = if *concurrently && populated != "0" { "CONCURRENTLY " } else { "" };
+                self.db_mut()
+                    .execute(&format!("REFRESH MATERIALIZED VIEW {how}{view}"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(None)
+            }
+            Target::Table { table, query } => {
+                let stmts = [format!("DELETE FROM {table}"), format!("INSERT INTO {table} {query}")];
+                let refs: Vec<&str> = stmts.iter().map(String::as_str).collect();
+                self.db_mut().transaction(&refs).await.map_err(|e| e.to_string())?;
+                let rows = self.scalar(&format!("SELECT count(*) FROM {table}")).await?;
+                Ok(rows.parse().ok())
+            }
+        }
+    }
+
+    /// `runner cron`: runs every refresh on its schedule until `stop` resolves, finishing the
+    /// refresh in progress first. Each slot is claimed in the state table before it runs, so
+    /// several replicas run it once between them.
+    pub async fn run_cron(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64, RunnerError> {
+        let specs = self.refresh_specs()?;
+        if specs.is_empty() {
+            return Err(RunnerError::Refreshes("no [[refresh]] in runner.toml; nothing to schedule".into()));
+        }
+        self.state_table().clone().ensure(self.db_mut()).await?;
+        self.check_refreshes(&specs).await?;
+        let owner = format!("pid {} on {}", std::process::id(), crate::host::hostname());
+        let mut runs = 0;
+        let now = Utc::now();
+        let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(specs.len());
+        for r in &specs {
+            if let Some(slot) = r.missed_slot(now) {
+                runs += self.run_slot(r, slot, &owner).await? as u64;
+            }
+            next.push(r.next_slot(now));
+        }
+        tracing::info!(refreshes = specs.len(), "cron started");
+        tokio::pin!(stop);
+        loop {
+            let Some(due) = next.iter().flatten().min().copied() else { return Ok(runs) };
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = &mut stop => {
+                    tracing::info!("cron stopping");
+                    return Ok(runs);
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+            for (i, r) in specs.iter().enumerate() {
+                let Some(slot) = next[i].filter(|s| *s <= Utc::now()) else { continue };
+                runs += self.run_slot(r, slot, &owner).await? as u64;
+                // A late replica skips slots that passed while it was busy, rather than bursting.
+                next[i] = r.next_slot(slot.max(Utc::now() - chrono::Duration::milliseconds(1)));
+            }
+        }
+    }
+
+    /// Claims `slot` of `r` and runs it if this replica won the claim.
+    async fn run_slot(&mut self, r: &Refresh, slot: DateTime<Utc>, owner: &str) -> Result<bool, RunnerError> {
+        let name = slot_name(&r.name, slot);
+        let won = {
+            let (state, db) = self.parts();
+            state.claim_slot(db, &name, owner).await?
+        };
+        if !won {
+            return Ok(false);
+        }
+        match self.run_refresh(r, Some(slot)).await? {
+            RefreshOutcome::Overlapping => {
+                let sql = self.state_table().slot_finish(&name, "skipped", Some("the previous run was still going"), 0);
+                self.db_mut().execute(&sql).await?;
+                Ok(false)
+            }
+            RefreshOutcome::Waiting { revision } => {
+                let sql = self.state_table().slot_finish(
+                    &name,
+                    "skipped",
+                    Some(&format!("waiting for revision {revision}")),
+                    0,
+                );
+                self.db_mut().execute(&sql).await?;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Scheduled refreshes: run now, bad configurations named at start-up, the cron loop, replicas.
+
+use crate::harness::{Kind, Project, TestDb};
+use crate::on_both;
+
+fn entities_project(refresh: &str) -> Project {
+    let p = Project::new();
+    p.file(
+        "001_entities.sql",
+        "CREATE TABLE entities (id integer PRIMARY KEY, kind text NOT NULL);\n\
+         INSERT INTO entities VALUES (1, 'team'), (2, 'person');\n\
+         CREATE MATERIALIZED VIEW entity_counts AS SELECT kind, count(*) AS n FROM entities GROUP BY kind;\n\
+         CREATE UNIQUE INDEX entity_counts_kind ON entity_counts (kind);\n\
+         CREATE MATERIALIZED VIEW no_index AS SELECT kind FROM entities;\n",
+    );
+    std::fs::write(p.path().join("runner.toml"), refresh).unwrap();
+    p
+}
+
+const DOCUMENTED: &str = "[[refresh]]\nname = \"entity_counts\"\nschedule = \"*/5 * * * * *\"\nview = \"entity_counts\"\nconcurrently = true\n";
+
+#[test]
+fn a_materialized_view_is_refreshed_concurrently_on_demand() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = entities_project(DOCUMENTED);
+    p.run(&db, &["apply"]).ok();
+    db.execute("INSERT INTO entities VALUES (3, 'person')");
+    assert_eq!(db.scalar("SELECT n FROM entity_counts WHERE kind = 'person'"), "1");
+    p.run(&db, &["refresh", "entity_counts"]).ok().stdout_has("entity_counts: refreshed");
+    assert_eq!(db.scalar("SELECT n FROM entity_counts WHERE kind = 'person'"), "2");
+    let j = p.run(&db, &["refresh", "--all", "--json"]).ok().json();
+    assert_eq!(j[0]["result"]["outcome"], "ok");
+    assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'refresh' AND name = 'entity_counts'"), "ok");
+    let runs = db.scalar("SELECT progress FROM runner_state WHERE kind = 'refresh'");
+    assert!(runs.contains("\"runs\": 2") || runs.contains("\"runs\":2"), "{runs}");
+}
+
+#[test]
+fn bad_refreshes_are_reported_at_start_up_with_their_name() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = entities_project(&DOCUMENTED.replace("*/5 * * * * *", "every five seconds"));
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["cron", "--for", "1"])
+        .fails_with(5)
+        .stderr_has("refresh `entity_counts`: invalid schedule `every five seconds`");
+    let p = entities_project(&DOCUMENTED.replace("view = \"entity_counts\"", "view = \"nope\""));
+    p.run(&db, &["cron", "--for", "1"])
+        .fails_with(5)
+        .stderr_has("refresh `entity_counts`: no materialized view `nope`");
+    let p = entities_project(&DOCUMENTED.replace("view = \"entity_counts\"", "view = \"no_index\""));
+    p.run(&db, &["refresh", "--all"])
+        .fails_with(5)
+        .stderr_has("refresh `entity_counts`: REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index");
+    let p = entities_project(&format!(
+        "{DOCUMENTED}\n[[refresh]]\nname = \"entity_counts\"\nschedule = \"* * * * * *\"\nview = \"x\"\n"
+    ));
+    p.run(&db, &["cron", "--for", "1"]).fails_with(5).stderr_has("refresh `entity_counts` is declared twice");
+    let sqlite = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    std::fs::write(p.path().join("runner.toml"), DOCUMENTED).unwrap();
+    p.run(&sqlite, &["refresh", "--all"]).fails_with(5).stderr_has("SQLite has no materialized views");
+}
+
+/// A table rebuilt from a query every second; on PostgreSQL each run also takes a number from
+/// a sequence, so runs can be counted independently of runner's own records.
+fn summary_project(db: &TestDb) -> Project {
+    let p = Project::new();
+    let (setup, query) = match db.kind {
+        Kind::Postgres => (
+            "CREATE TABLE scores (id integer PRIMARY KEY, points integer);\nINSERT INTO scores VALUES (1, 10), (2, 20);\n\
+             CREATE SEQUENCE refresh_runs;\nCREATE TABLE score_summary (total bigint, run bigint);\n",
+            "SELECT sum(points), nextval('refresh_runs') FROM scores",
+        ),
+        Kind::Sqlite => (
+            "CREATE TABLE scores (id integer PRIMARY KEY, points integer);\nINSERT INTO scores VALUES (1, 10), (2, 20);\n\
+             CREATE TABLE score_summary (total integer, run integer);\n",
+            "SELECT sum(points), 0 FROM scores",
+        ),
+    };
+    p.file("001_scores.sql", setup);
+    std::fs::write(
+        p.path().join("runner.toml"),
+        format!("[[refresh]]\nname = \"summary\"\nschedule = \"* * * * * *\"\ntable = \"score_summary\"\nquery = \"{query}\"\n"),
+    )
+    .unwrap();
+    p
+}
+
+fn ok_slots(db: &TestDb) -> usize {
+    db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot' AND status = 'ok'").parse().unwrap()
+}
+
+on_both!(a_schedule_every_second_runs_about_once_a_second, |db: &TestDb| {
+    let p = summary_project(db);
+    p.run(db, &["apply"]).ok();
+    let r = p.run(db, &["cron", "--for", "4"]).ok();
+    let runs = ok_slots(db);
+    // Generous bounds: the point is "about once per slot", not timing.
+    assert!((2..=5).contains(&runs), "{runs} runs in 4 s\n{}", r.stderr);
+    assert_eq!(db.scalar("SELECT total FROM score_summary"), "30");
+    assert_eq!(db.scalar("SELECT count(*) FROM score_summary"), "1");
+});
+
+on_both!(three_replicas_run_each_slot_once, |db: &TestDb| {
+    let p = summary_project(db);
+    p.run(db, &["apply"]).ok();
+    let spawn = || {
+        p.command(db, &["cron", "--for", "4"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let replicas = [spawn(), spawn(), spawn()];
+    for c in replicas {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let slots = ok_slots(db);
+    assert!((2..=6).contains(&slots), "{slots} slots run");
+    let progress: serde_json::Value = serde_json::from_str(
+        &db.scalar("SELECT progress FROM runner_state WHERE kind = 'refresh' AND name = 'summary'"),
+    )
+    .unwrap();
+    assert_eq!(progress["runs"].as_u64().unwrap() as usize, slots, "more runs than slots: {progress}");
+    if db.kind == Kind::Postgres {
+        // The database's own count of runs agrees: no slot ran twice.
+        assert_eq!(db.scalar("SELECT last_value FROM refresh_runs"), slots.to_string());
+    }
+});
