@@ -42,7 +42,7 @@ pub mod settings;
 
 pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
-pub use refresh::RefreshOutcome;
+pub use refresh::{RefreshOutcome, RefreshSummary};
 pub use report::{Report, StepDone};
 pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
 pub use runner_backfill::{Outcome, Progress, RunOptions, RunReport};

@@ -28,7 +28,53 @@ pub enum RefreshOutcome {
     },
 }
 
+/// A refresh as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefreshSummary {
+    pub name: String,
+    pub schedule: String,
+    /// `ok` or `failed` after its last run, `never` before the first.
+    pub last_outcome: String,
+    pub last_run_at: Option<String>,
+    pub last_duration_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub rows: Option<u64>,
+    pub runs: u64,
+    pub failures: u64,
+    pub next_run: Option<String>,
+}
+
 impl Runner {
+    /// Every configured refresh with its last run (from the state table) and next slot.
+    pub async fn refresh_status(&mut self) -> Result<Vec<RefreshSummary>, RunnerError> {
+        let specs = self.refresh_specs()?;
+        let rows = {
+            let (state, db) = self.parts();
+            state.load_refreshes(db).await?
+        };
+        let now = Utc::now();
+        Ok(specs
+            .iter()
+            .map(|r| {
+                let row = rows.iter().find(|x| x.name == r.name);
+                let p = row.map(|x| x.progress.clone()).unwrap_or_default();
+                let n = |k: &str| p.get(k).and_then(serde_json::Value::as_u64);
+                RefreshSummary {
+                    name: r.name.clone(),
+                    schedule: r.schedule.clone(),
+                    last_outcome: row.map_or("never".into(), |x| x.status.clone()),
+                    last_run_at: row.and_then(|x| x.last_run_at.clone()),
+                    last_duration_ms: row.and_then(|x| x.duration_ms),
+                    last_error: row.and_then(|x| x.error.clone()),
+                    rows: n("rows"),
+                    runs: n("runs").unwrap_or(0),
+                    failures: n("failures").unwrap_or(0),
+                    next_run: r.next_slot(now).map(|t| t.to_rfc3339()),
+                }
+            })
+            .collect())
+    }
+
     /// The validated `[[refresh]]` entries of `runner.toml`.
     pub fn refresh_specs(&self) -> Result<Vec<Refresh>, RunnerError> {
         runner_schedule::validate(self.settings().refreshes.clone())

@@ -61,6 +61,10 @@ pub struct Status {
     pub backfills: Vec<crate::backfills::BackfillSummary>,
     /// Why backfills could not be listed (a broken manifest), if so.
     pub backfill_error: Option<String>,
+    /// Scheduled refreshes: last run, next run.
+    pub refreshes: Vec<crate::refresh::RefreshSummary>,
+    /// Why refreshes could not be listed (a bad `[[refresh]]`), if so.
+    pub refresh_error: Option<String>,
 }
 
 impl Status {
@@ -153,9 +157,15 @@ impl Runner {
             Ok(b) => (b, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
+        let (refreshes, refresh_error) = match self.refresh_status().await {
+            Ok(r) => (r, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         Ok(Status {
             backfills,
             backfill_error,
+            refreshes,
+            refresh_error,
             database: self.settings.database_url.to_string(),
             database_source: self.settings.url_source.describe(),
             dialect: self.db.dialect(),

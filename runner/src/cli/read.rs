@@ -52,6 +52,23 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
         if let Some(e) = &s.backfill_error {
             println!("backfills:  cannot be listed: {e}");
         }
+        for r in &s.refreshes {
+            println!(
+                "refresh:    {} [{}] last {} at {}{}, next {}",
+                r.name,
+                r.schedule,
+                r.last_outcome,
+                r.last_run_at.as_deref().unwrap_or("-"),
+                r.last_duration_ms.map(|d| format!(" ({d} ms)")).unwrap_or_default(),
+                r.next_run.as_deref().unwrap_or("-")
+            );
+            if let Some(e) = &r.last_error {
+                println!("            error: {e}");
+            }
+        }
+        if let Some(e) = &s.refresh_error {
+            println!("refreshes:  {e}");
+        }
         if s.is_up_to_date() {
             println!("Up to date.");
         }
