@@ -27,6 +27,7 @@
 
 mod backfills;
 pub mod cli;
+mod cron_ops;
 mod error;
 mod execute;
 mod host;

@@ -28,6 +28,39 @@ pub enum RefreshOutcome {
     },
 }
 
+/// Metrics and webhooks of a cron process.
+#[derive(Debug, Default)]
+pub struct CronOps {
+    pub metrics: Option<crate::cron_ops::SharedMetrics>,
+    pub webhook: Option<crate::cron_ops::Webhook>,
+}
+
+impl CronOps {
+    /// Counts a run, and notifies on the transitions operators care about: a failure (after
+    /// success or on the first run) and a recovery.
+    fn observe(&self, refresh: &str, before: Option<&str>, outcome: &RefreshOutcome, slot: DateTime<Utc>) {
+        if let Some(mut m) = self.metrics.as_ref().and_then(|m| m.lock().ok()) {
+            m.record(refresh, outcome);
+        }
+        let Some(hook) = &self.webhook else { return };
+        let event = match (before, outcome) {
+            (Some("failed"), RefreshOutcome::Failed { .. }) => None,
+            (_, RefreshOutcome::Failed { error }) => Some(("failure", Some(error.clone()))),
+            (Some("failed"), RefreshOutcome::Ok { .. }) => Some(("recovery", None)),
+            _ => None,
+        };
+        if let Some((event, error)) = event {
+            hook.notify(serde_json::json!({
+                "event": event,
+                "refresh": refresh,
+                "slot": slot.to_rfc3339(),
+                "error": error,
+                "host": crate::host::hostname(),
+            }));
+        }
+    }
+}
+
 /// A refresh as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RefreshSummary {
@@ -251,7 +284,11 @@ impl Runner {
     /// `runner cron`: runs every refresh on its schedule until `stop` resolves, finishing the
     /// refresh in progress first. Each slot is claimed in the state table before it runs, so
     /// several replicas run it once between them.
-    pub async fn run_cron(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64, RunnerError> {
+    pub async fn run_cron(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+        ops: &CronOps,
+    ) -> Result<u64, RunnerError> {
         let specs = self.refresh_specs()?;
         if specs.is_empty() {
             return Err(RunnerError::Refreshes("no [[refresh]] in runner.toml; nothing to schedule".into()));
@@ -264,7 +301,7 @@ impl Runner {
         let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(specs.len());
         for r in &specs {
             if let Some(slot) = r.missed_slot(now) {
-                runs += self.run_slot(r, slot, &owner).await? as u64;
+                runs += self.run_slot(r, slot, &owner, ops).await? as u64;
             }
             next.push(r.next_slot(now));
         }
@@ -282,7 +319,7 @@ impl Runner {
             }
             for (i, r) in specs.iter().enumerate() {
                 let Some(slot) = next[i].filter(|s| *s <= Utc::now()) else { continue };
-                runs += self.run_slot(r, slot, &owner).await? as u64;
+                runs += self.run_slot(r, slot, &owner, ops).await? as u64;
                 // A late replica skips slots that passed while it was busy, rather than bursting.
                 next[i] = r.next_slot(slot.max(Utc::now() - chrono::Duration::milliseconds(1)));
             }
@@ -290,7 +327,13 @@ impl Runner {
     }
 
     /// Claims `slot` of `r` and runs it if this replica won the claim.
-    async fn run_slot(&mut self, r: &Refresh, slot: DateTime<Utc>, owner: &str) -> Result<bool, RunnerError> {
+    async fn run_slot(
+        &mut self,
+        r: &Refresh,
+        slot: DateTime<Utc>,
+        owner: &str,
+        ops: &CronOps,
+    ) -> Result<bool, RunnerError> {
         let name = slot_name(&r.name, slot);
         let won = {
             let (state, db) = self.parts();
@@ -299,7 +342,13 @@ impl Runner {
         if !won {
             return Ok(false);
         }
-        match self.run_refresh(r, Some(slot)).await? {
+        let before = {
+            let (state, db) = self.parts();
+            state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name).map(|x| x.status)
+        };
+        let outcome = self.run_refresh(r, Some(slot)).await?;
+        ops.observe(&r.name, before.as_deref(), &outcome, slot);
+        match outcome {
             RefreshOutcome::Overlapping => {
                 let sql = self.state_table().slot_finish(&name, "skipped", Some("the previous run was still going"), 0);
                 self.db_mut().execute(&sql).await?;

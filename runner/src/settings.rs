@@ -34,6 +34,20 @@ pub struct ConfigFile {
     /// `[[refresh]]` entries: scheduled refreshes for `runner cron`.
     #[serde(default)]
     pub refresh: Vec<runner_schedule::RefreshFile>,
+    /// `[cron]`: operations settings of `runner cron`.
+    pub cron: Option<CronConfig>,
+}
+
+/// `[cron]` in `runner.toml`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronConfig {
+    /// Serve `/health` and `/metrics` here (e.g. `127.0.0.1:9187`); `--listen` overrides.
+    pub listen: Option<String>,
+    /// POSTed a JSON event when a refresh fails, and when it recovers.
+    pub webhook_url: Option<String>,
+    pub webhook_timeout_secs: Option<u64>,
+    pub webhook_retries: Option<u32>,
 }
 
 /// Where the database URL came from (shown by `status`, so a surprise is visible).
@@ -79,6 +93,7 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Scheduled refreshes as written in `runner.toml` (validated when used).
     pub refreshes: Vec<runner_schedule::RefreshFile>,
+    pub cron: CronConfig,
 }
 
 /// What the command line contributes.
@@ -107,6 +122,7 @@ impl Settings {
             lock_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
             refreshes: Vec::new(),
+            cron: CronConfig::default(),
         })
     }
 
@@ -155,6 +171,7 @@ impl Settings {
                 .unwrap_or(Duration::from_secs(60)),
             connect_timeout: Duration::from_secs(15),
             refreshes: config.refresh,
+            cron: config.cron.unwrap_or_default(),
             project_dir,
         })
     }

@@ -165,3 +165,111 @@ fn a_replica_killed_mid_refresh_does_not_block_the_next_slots() {
     assert!(ok >= 1, "no slot completed after the kill");
     assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'refresh' AND name = 'slow'"), "ok");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn cron_serves_health_and_prometheus_metrics() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = summary_project(&db);
+    p.run(&db, &["apply"]).ok();
+    let port = free_port();
+    let child = p
+        .command(&db, &["cron", "--for", "4", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut metrics = String::new();
+    // Generous: under a loaded machine the process may take seconds to start listening.
+    for _ in 0..150 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        match http_get(port, "/metrics") {
+            Some(m) if m.contains("runner_refresh_runs_total{refresh=\"summary\"}") => {
+                metrics = m;
+                break;
+            }
+            _ => {}
+        }
+    }
+    // The server is up now (it answered /metrics).
+    let health = http_get(port, "/health");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let health = health.expect("no answer on /health");
+    assert!(health.starts_with("HTTP/1.1 200") && health.contains("\"status\":\"ok\""), "{health}");
+    assert!(metrics.contains("# TYPE runner_refresh_failures_total counter"), "{metrics}");
+    assert!(metrics.contains("runner_refresh_last_success_timestamp_seconds{refresh=\"summary\"}"), "{metrics}");
+}
+
+/// Records the bodies POSTed to it.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Some((_, body)) = text.split_once("\r\n\r\n") {
+                sink.lock().unwrap().push(body.to_string());
+            }
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn webhooks_announce_failure_and_recovery_and_a_dead_receiver_blocks_nothing() {
+    let db = TestDb::new(Kind::Postgres);
+    let (url, got) = webhook_receiver();
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE summary (n bigint);\n");
+    let config = |hook: &str| {
+        format!(
+            "[cron]\nwebhook_url = \"{hook}\"\nwebhook_timeout_secs = 1\nwebhook_retries = 1\n\n[[refresh]]\nname = \"summary\"\nschedule = \"* * * * * *\"\ntable = \"summary\"\nquery = \"SELECT count(*) FROM source_table\"\nretries = 0\n"
+        )
+    };
+    std::fs::write(p.path().join("runner.toml"), config(&url)).unwrap();
+    p.run(&db, &["apply"]).ok();
+    // The source table does not exist yet: runs fail. Create it half-way: the refresh recovers.
+    let child = p
+        .command(&db, &["cron", "--for", "5"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    db.execute("CREATE TABLE source_table (x integer)");
+    assert!(child.wait_with_output().unwrap().status.success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let events: Vec<serde_json::Value> = got.lock().unwrap().iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["failure", "recovery"], "one notice per transition: {events:?}");
+    assert!(events[0]["error"].as_str().unwrap().contains("source_table"), "{events:?}");
+
+    // A receiver that is down: the schedule runs on regardless.
+    let dead = format!("http://127.0.0.1:{}/hook", free_port());
+    std::fs::write(p.path().join("runner.toml"), config(&dead)).unwrap();
+    db.execute("DROP TABLE source_table");
+    let before: usize = db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'").parse().unwrap();
+    p.run(&db, &["cron", "--for", "4"]).ok();
+    let after: usize = db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'").parse().unwrap();
+    assert!(after - before >= 2, "slots stopped while webhooks failed: {}", after - before);
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 const MAX_PLUGIN_BYTES: usize = 256 << 20;
 
 /// Installs ring as rustls' crypto provider (once per process; later calls are no-ops).
-pub(crate) fn install_tls_provider() {
+pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

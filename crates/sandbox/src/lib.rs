@@ -37,6 +37,6 @@ pub mod bindings {
 pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
 pub use engine::{Sandbox, SandboxConfig};
 pub use error::SandboxError;
-pub use fetch::fetch_plugin;
+pub use fetch::{fetch_plugin, install_tls_provider};
 pub use grants::{Capability, Grants, Lookup};
 pub use plugin::{Limits, Plugin, PluginInfo};

@@ -198,6 +198,9 @@ pub enum Command {
         /// Stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "SECS")]
         r#for: Option<u64>,
+        /// Serve /health and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9187.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
     },
     /// Accept edited revisions, forget revisions whose files are gone, and record unfinished
     /// no-transaction revisions as applied once you have completed them by hand.
@@ -318,7 +321,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
         Command::Refresh { name, all, out } => schedule::refresh(settings(g)?, name.as_deref(), all, out).await,
-        Command::Cron { r#for } => schedule::cron(settings(g)?, r#for).await,
+        Command::Cron { r#for, listen } => schedule::cron(settings(g)?, r#for, listen).await,
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
         Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,
         Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,

@@ -92,9 +92,25 @@ async fn stop_signal(limit: Option<Duration>) {
     }
 }
 
-pub async fn cron(settings: Settings, run_for: Option<u64>) -> Result<ExitCode, RunnerError> {
+pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<String>) -> Result<ExitCode, RunnerError> {
+    let mut ops = crate::refresh::CronOps::default();
+    if let Some(addr) = listen.or_else(|| settings.cron.listen.clone()) {
+        let metrics = crate::cron_ops::SharedMetrics::default();
+        let bound = crate::cron_ops::serve(&addr, metrics.clone())
+            .await
+            .map_err(|source| RunnerError::Io { context: format!("listening on {addr}"), source })?;
+        tracing::info!(address = %bound, "serving /health and /metrics");
+        ops.metrics = Some(metrics);
+    }
+    if let Some(url) = settings.cron.webhook_url.clone() {
+        ops.webhook = Some(crate::cron_ops::Webhook {
+            url,
+            timeout: Duration::from_secs(settings.cron.webhook_timeout_secs.unwrap_or(5)),
+            retries: settings.cron.webhook_retries.unwrap_or(3),
+        });
+    }
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let result = runner.run_cron(stop_signal(run_for.map(Duration::from_secs))).await;
+    let result = runner.run_cron(stop_signal(run_for.map(Duration::from_secs)), &ops).await;
     runner.close().await;
     let runs = result?;
     println!("cron stopped after {runs} refresh run(s)");
