@@ -4,7 +4,9 @@
 use crate::error::RunnerError;
 use crate::lock::Scope;
 use crate::runner::Runner;
-use runner_backfill::{Backfill, Manifest, PluginSource, Progress, RunOptions, RunReport, WorkReport, worker_name};
+use runner_backfill::{
+    Backfill, Manifest, PluginSource, Progress, Role, RunOptions, RunReport, WorkReport, worker_name,
+};
 use std::sync::Arc;
 
 /// How `run_backfill` runs.
@@ -59,7 +61,7 @@ impl Runner {
         )
     }
 
-    fn manifest(&self, name: &str) -> Result<Manifest, RunnerError> {
+    pub(crate) fn manifest(&self, name: &str) -> Result<Manifest, RunnerError> {
         let all = self.backfill_manifests()?;
         let known: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
         all.into_iter().find(|m| m.name == name).ok_or_else(|| {
@@ -87,7 +89,7 @@ impl Runner {
         }
         Ok(manifests
             .into_iter()
-            .filter(|m| !m.in_revision)
+            .filter(|m| m.role == Role::Backfill)
             .map(|m| {
                 let row = rows.iter().find(|r| r.name == m.name);
                 BackfillSummary {
@@ -110,7 +112,7 @@ impl Runner {
     }
 
     /// A manifest's plugin, read from its path or downloaded and verified, compiled and linked.
-    async fn load_plugin(
+    pub(crate) async fn load_plugin(
         &mut self,
         manifest: &Manifest,
         grants: runner_sandbox::Grants,
@@ -182,9 +184,15 @@ impl Runner {
     ) -> Result<RunReport, RunnerError> {
         let started = std::time::Instant::now();
         let manifest = Arc::new(self.manifest(name)?);
-        if manifest.in_revision {
+        if manifest.role != Role::Backfill {
             return Err(RunnerError::Refused(format!(
-                "`{name}` is a data migration (in_revision = true): it runs inside the revision that names it, not as a backfill"
+                "`{name}` has role {:?}: it runs {}, not as a backfill",
+                manifest.role,
+                if manifest.role == Role::Refresh {
+                    "from its [[refresh]]"
+                } else {
+                    "inside the revision that names it"
+                }
             )));
         }
         let history = self.history().await?;

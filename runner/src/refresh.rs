@@ -135,6 +135,13 @@ impl Runner {
         let dialect = self.db_mut().dialect();
         let name = &r.name;
         match (&r.target, dialect) {
+            (Target::Plugin { manifest }, _) => {
+                let m = self.manifest(manifest).map_err(|e| format!("refresh `{name}`: {e}"))?;
+                if m.role != runner_backfill::Role::Refresh {
+                    return Err(format!("refresh `{name}`: manifest `{manifest}` must have role = \"refresh\""));
+                }
+                Ok(())
+            }
             (Target::View { .. }, Dialect::Sqlite) => {
                 Err(format!("refresh `{name}`: SQLite has no materialized views; declare `table` and `query` instead"))
             }
@@ -270,6 +277,27 @@ impl Runner {
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(None)
+            }
+            Target::Plugin { manifest } => {
+                let m = self.manifest(manifest).map_err(|e| e.to_string())?;
+                let grants = m.grants(None);
+                let plugin = self.load_plugin(&m, grants).await.map_err(|e| e.to_string())?;
+                let db = self.db_mut();
+                db.begin().await.map_err(|e| e.to_string())?;
+                let rebuilt = async {
+                    db.execute(&format!("DELETE FROM {}", m.target_table)).await.map_err(|e| e.to_string())?;
+                    runner_backfill::run_in_transaction(db, &m, &plugin).await.map_err(|e| e.to_string())
+                }
+                .await;
+                match rebuilt {
+                    Ok(_) => db.commit().await.map_err(|e| e.to_string())?,
+                    Err(e) => {
+                        let _ = db.rollback().await;
+                        return Err(e);
+                    }
+                }
+                let rows = self.scalar(&format!("SELECT count(*) FROM {}", m.target_table)).await?;
+                Ok(rows.parse().ok())
             }
             Target::Table { table, query } => {
                 let stmts = [format!("DELETE FROM {table}"), format!("INSERT INTO {table} {query}")];

@@ -402,7 +402,7 @@ on_both!(a_data_migration_commits_or_rolls_back_with_its_revision, |db: &TestDb|
         );
     p.backfill(
         "bands_now",
-        &format!("plugin = \"{}\"\nin_revision = true\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\n", plugin("score_band").display()),
+        &format!("plugin = \"{}\"\nrole = \"data-migration\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\n", plugin("score_band").display()),
     );
     p.run(db, &["apply", "--sql"])
         .fails_with(1)
@@ -410,14 +410,14 @@ on_both!(a_data_migration_commits_or_rolls_back_with_its_revision, |db: &TestDb|
     p.run(db, &["apply"]).ok().stdout_has("apply    002");
     assert_eq!(db.scalar("SELECT string_agg(band, ',' ORDER BY id) FROM scores"), "platinum,silver,unranked");
     p.run(db, &["backfill", "list"]).ok().stdout_has("No backfills.");
-    p.run(db, &["backfill", "run", "bands_now"]).fails_with(1).stderr_has("is a data migration");
+    p.run(db, &["backfill", "run", "bands_now"]).fails_with(1).stderr_has("inside the revision that names it");
 
     // A failing data migration takes its revision's schema change with it.
     db.execute("UPDATE scores SET cmd = 'fail', n = 2 WHERE id = 2");
     p.file("003_out.sql", "-- data-migration: probe_now\n-- runner:up\nALTER TABLE scores ADD COLUMN out text;\n-- runner:down\nALTER TABLE scores DROP COLUMN out;\n");
     p.backfill(
         "probe_now",
-        &format!("plugin = \"{}\"\nin_revision = true\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n", plugin("probe").display()),
+        &format!("plugin = \"{}\"\nrole = \"data-migration\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n", plugin("probe").display()),
     );
     p.run(db, &["apply"]).fails_with(1).stderr_has("probe refuses row 2");
     let has_out = match db.kind {

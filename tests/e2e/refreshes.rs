@@ -273,3 +273,41 @@ fn webhooks_announce_failure_and_recovery_and_a_dead_receiver_blocks_nothing() {
     let after: usize = db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'").parse().unwrap();
     assert!(after - before >= 2, "slots stopped while webhooks failed: {}", after - before);
 }
+
+on_both!(a_plugin_computes_a_summary_table_on_each_refresh, |db: &TestDb| {
+    let p = Project::new();
+    p.file(
+        "001_scores.sql",
+        "CREATE TABLE scores (id integer PRIMARY KEY, points integer);\nINSERT INTO scores VALUES (1, 1500), (2, 10);\n\
+         CREATE TABLE score_bands (score_id integer PRIMARY KEY, band text NOT NULL);\n",
+    );
+    p.backfill(
+        "bands_table",
+        &format!(
+            "plugin = \"{}\"\nrole = \"refresh\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\n[target]\ntable = \"score_bands\"\nkey = [\"score_id\"]\n",
+            crate::harness::plugin("score_band_table").display()
+        ),
+    );
+    std::fs::write(
+        p.path().join("runner.toml"),
+        "[[refresh]]\nname = \"bands\"\nschedule = \"0 0 * * * *\"\nplugin = \"bands_table\"\n",
+    )
+    .unwrap();
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["refresh", "bands"]).ok().stdout_has("bands: refreshed");
+    assert_eq!(db.scalar("SELECT band FROM score_bands WHERE score_id = 1"), "gold");
+    db.execute("INSERT INTO scores VALUES (3, NULL)");
+    db.execute("UPDATE scores SET points = 5 WHERE id = 1");
+    p.run(db, &["refresh", "bands"]).ok().stdout_has("3 rows");
+    assert_eq!(db.scalar("SELECT string_agg(band, ',' ORDER BY score_id) FROM score_bands"), "silver,silver,unranked");
+    // A manifest of another role is refused at start-up, with the refresh's name.
+    p.backfill(
+        "bands_table",
+        &std::fs::read_to_string(p.path().join("backfills/bands_table.toml"))
+            .unwrap()
+            .replace("role = \"refresh\"", "role = \"backfill\""),
+    );
+    p.run(db, &["refresh", "--all"])
+        .fails_with(5)
+        .stderr_has("refresh `bands`: manifest `bands_table` must have role = \"refresh\"");
+});

@@ -55,7 +55,7 @@ struct File {
     plugin: PluginFile,
     requires: Option<String>,
     #[serde(default)]
-    in_revision: bool,
+    role: Role,
     source: SourceFile,
     target: Option<TargetFile>,
     #[serde(default)]
@@ -72,6 +72,19 @@ struct File {
 enum PluginFile {
     Path(PathBuf),
     Url { url: String, sha256: String },
+}
+
+/// What a manifest is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Run by `backfill run` and `apply --with-backfills`, batch by batch, resumable.
+    #[default]
+    Backfill,
+    /// Run inside the revision that names it (`-- data-migration: NAME`), atomically.
+    DataMigration,
+    /// Run by a `[[refresh]]` (`plugin = "NAME"`): rebuilds its target in one transaction.
+    Refresh,
 }
 
 /// Where a backfill's plugin comes from.
@@ -170,8 +183,8 @@ pub struct Manifest {
     /// The plugin component: a path (relative to the project) or a URL with its SHA-256.
     pub plugin: PluginSource,
     pub requires: Option<String>,
-    /// A data migration: runs only inside the revision that names it, never as a backfill.
-    pub in_revision: bool,
+    /// Backfill, data migration or refresh; only backfills are listed and run as backfills.
+    pub role: Role,
     pub source_table: String,
     pub key: Vec<String>,
     /// Columns handed to the plugin: the key first, then the declared columns.
@@ -300,7 +313,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
             }
         },
         requires: f.requires,
-        in_revision: f.in_revision,
+        role: f.role,
         source_table: f.source.table.clone(),
         key: f.source.key.clone(),
         columns,

@@ -28,6 +28,9 @@ pub enum Target {
     View { view: String, concurrently: bool },
     /// A table rebuilt from a query in one transaction (any database; SQLite has no materialized views).
     Table { table: String, query: String },
+    /// A table rebuilt by a WASM plugin in one transaction: the manifest (role `refresh`) in
+    /// `backfills/` names the plugin, the source and the target table.
+    Plugin { manifest: String },
 }
 
 /// What to do about slots that passed while no runner was up.
@@ -51,6 +54,8 @@ pub struct RefreshFile {
     pub concurrently: bool,
     pub table: Option<String>,
     pub query: Option<String>,
+    /// A manifest in `backfills/` with `role = "refresh"`.
+    pub plugin: Option<String>,
     /// Runs only once this revision is applied.
     pub requires: Option<String>,
     pub missed: Option<MissedRuns>,
@@ -94,6 +99,10 @@ impl Refresh {
             reason: e.to_string(),
         })?;
         let target = match (&f.view, &f.table, &f.query) {
+            (None, None, None) if f.plugin.is_some() => Target::Plugin { manifest: f.plugin.clone().expect("checked") },
+            _ if f.plugin.is_some() => {
+                return Err(invalid("`plugin` names the whole refresh; drop `view`, `table` and `query`".into()));
+            }
             (Some(v), None, None) => {
                 if !ident_ok(v) {
                     return Err(invalid(format!("view `{v}` is not a plain identifier")));
@@ -109,7 +118,7 @@ impl Refresh {
                 }
                 Target::Table { table: t.clone(), query: q.clone() }
             }
-            _ => return Err(invalid("declare either `view`, or `table` and `query`".into())),
+            _ => return Err(invalid("declare either `view`, or `table` and `query`, or `plugin`".into())),
         };
         Ok(Refresh {
             name: f.name,
@@ -171,6 +180,7 @@ mod tests {
             concurrently: true,
             table: None,
             query: None,
+            plugin: None,
             requires: None,
             missed: None,
             grace_secs: None,
