@@ -61,6 +61,8 @@ pub struct RefreshFile {
     pub missed: Option<MissedRuns>,
     pub grace_secs: Option<u64>,
     pub retries: Option<u32>,
+    /// IANA time zone the schedule is read in (default UTC), e.g. `Europe/Paris`.
+    pub timezone: Option<String>,
 }
 
 /// A validated refresh.
@@ -70,6 +72,9 @@ pub struct Refresh {
     pub schedule: String,
     #[serde(skip)]
     cron: cron::Schedule,
+    /// The zone the schedule is read in; slots are still compared and stored in UTC.
+    #[serde(serialize_with = "zone_name")]
+    pub timezone: chrono_tz::Tz,
     pub target: Target,
     pub requires: Option<String>,
     pub missed: MissedRuns,
@@ -98,6 +103,12 @@ impl Refresh {
             schedule: f.schedule.clone(),
             reason: e.to_string(),
         })?;
+        let timezone = match &f.timezone {
+            None => chrono_tz::UTC,
+            Some(z) => z
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| invalid(format!("unknown time zone `{z}` (use an IANA name such as `Europe/Paris`)")))?,
+        };
         let target = match (&f.view, &f.table, &f.query) {
             (None, None, None) if f.plugin.is_some() => Target::Plugin { manifest: f.plugin.clone().expect("checked") },
             _ if f.plugin.is_some() => {
@@ -124,6 +135,7 @@ impl Refresh {
             name: f.name,
             schedule: f.schedule,
             cron,
+            timezone,
             target,
             requires: f.requires,
             missed: f.missed.unwrap_or(MissedRuns::Skip),
@@ -134,7 +146,7 @@ impl Refresh {
 
     /// The first slot strictly after `t`.
     pub fn next_slot(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.after(&t).next()
+        self.cron.after(&t.with_timezone(&self.timezone)).next().map(|s| s.with_timezone(&Utc))
     }
 
     /// The slot to catch up on at start-up, per the missed-run policy: the latest slot at or
@@ -144,9 +156,13 @@ impl Refresh {
             return None;
         }
         let grace = chrono::Duration::from_std(self.grace).ok()?;
-        let from = now - grace;
-        self.cron.after(&from).take_while(|s| *s <= now).last()
+        let from = (now - grace).with_timezone(&self.timezone);
+        self.cron.after(&from).map(|s| s.with_timezone(&Utc)).take_while(|s| *s <= now).last()
     }
+}
+
+fn zone_name<S: serde::Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
 }
 
 /// Validates every refresh; names must be unique.
@@ -185,6 +201,7 @@ mod tests {
             missed: None,
             grace_secs: None,
             retries: None,
+            timezone: None,
         }
     }
 
@@ -218,6 +235,17 @@ mod tests {
         let r = Refresh::from_file(f).unwrap();
         assert_eq!(r.missed_slot(at("2026-11-21T10:03:00Z")), Some(at("2026-11-21T10:00:00Z")));
         assert_eq!(r.missed_slot(at("2026-11-21T10:30:00Z")), None, "outside the 5-minute grace window");
+    }
+
+    #[test]
+    fn schedules_are_read_in_their_time_zone() {
+        let mut f = file("0 0 9 * * *");
+        f.timezone = Some("Europe/Paris".into());
+        let r = Refresh::from_file(f.clone()).unwrap();
+        // 09:00 in Paris is 08:00 UTC in winter.
+        assert_eq!(r.next_slot(at("2026-11-21T07:00:00Z")), Some(at("2026-11-21T08:00:00Z")));
+        f.timezone = Some("Mars/Olympus".into());
+        assert!(Refresh::from_file(f).unwrap_err().to_string().contains("unknown time zone `Mars/Olympus`"));
     }
 
     #[test]
