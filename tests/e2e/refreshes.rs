@@ -311,3 +311,63 @@ on_both!(a_plugin_computes_a_summary_table_on_each_refresh, |db: &TestDb| {
         .fails_with(5)
         .stderr_has("refresh `bands`: manifest `bands_table` must have role = \"refresh\"");
 });
+
+#[test]
+fn a_refresh_waits_for_its_revision_and_sigterm_stops_cron_cleanly() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_a.sql", "CREATE TABLE src (x integer);\nINSERT INTO src VALUES (1);\n")
+        .file("002_b.sql", "CREATE TABLE dst (n integer);\n");
+    std::fs::write(
+        p.path().join("runner.toml"),
+        "[[refresh]]\nname = \"copy\"\nschedule = \"* * * * * *\"\ntable = \"dst\"\nquery = \"SELECT count(*) FROM src\"\nrequires = \"002\"\n",
+    )
+    .unwrap();
+    p.run(&db, &["apply", "--to", "001"]).ok();
+    p.run(&db, &["refresh", "copy"]).ok().stdout_has("copy: waiting for revision 002");
+    p.run(&db, &["apply"]).ok();
+    let child = p
+        .command(&db, &["cron"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot' AND status = 'ok'") == "0" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "cron never ran the refresh");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cron stopped after"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(db.scalar("SELECT n FROM dst"), "1");
+}
+
+on_both!(a_missed_slot_runs_once_within_its_grace_window_or_is_skipped, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE hourly (n integer);\n");
+    let config = |missed: &str| {
+        format!(
+            "[[refresh]]\nname = \"hourly\"\nschedule = \"0 0 * * * *\"\ntable = \"hourly\"\nquery = \"SELECT 1\"\nmissed = \"{missed}\"\ngrace_secs = 7200\n"
+        )
+    };
+    p.run(db, &["apply"]).ok();
+    // Skip (the default policy): the hour's slot passed while no runner was up; nothing runs now.
+    // (Should these 2 s straddle the top of an hour, a live slot would run: a 1-in-1800 chance.)
+    std::fs::write(p.path().join("runner.toml"), config("skip")).unwrap();
+    p.run(db, &["cron", "--for", "2"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'"), "0");
+    // Run once: the latest missed slot (this hour's, within two hours) runs once at start-up.
+    std::fs::write(p.path().join("runner.toml"), config("run-once")).unwrap();
+    p.run(db, &["cron", "--for", "2"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot' AND status = 'ok'"), "1");
+    // A second start within the window finds the slot claimed: still once.
+    p.run(db, &["cron", "--for", "2"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'"), "1");
+});
