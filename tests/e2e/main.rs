@@ -12,6 +12,7 @@
 //! | `messy_sql` | real-world files: plpgsql bodies, escape strings, `BEGIN ATOMIC`, session state |
 //! | `sqlite_rules` | foreign keys off during a revision, `foreign_key_check` before commit |
 //! | `library` | the embedding API |
+//! | `faults` | many deploys at once: four `apply --with-backfills` do every revision and row once |
 //! | `refreshes` | scheduled refreshes: on demand, bad specs named at start-up, every second, three replicas |
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `examples` | the sample project and `examples/` apply and revert cleanly |
@@ -23,6 +24,7 @@ mod bad_input;
 mod concurrency;
 mod examples;
 mod failures;
+mod faults;
 mod layouts;
 mod library;
 mod lifecycle;
