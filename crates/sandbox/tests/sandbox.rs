@@ -279,3 +279,32 @@ fn the_score_band_example_derives_bands() {
         .collect();
     assert_eq!(bands, [Value::Text("platinum".into()), Value::Text("unranked".into())]);
 }
+
+/// The hostile corpus, in one test: each plugin misbehaves in its own way, each batch fails with
+/// its own clear message, and the host goes on to run a well-behaved batch afterwards.
+#[test]
+fn a_corpus_of_hostile_plugins_each_fails_with_its_own_message() {
+    let tight = Limits { batch_timeout: Duration::from_millis(300), memory_bytes: 16 << 20, ..limits() };
+    let cases: Vec<(&str, i64, &str)> = vec![
+        ("spin", 0, "batch took longer than its limit of 300ms"),
+        ("alloc", 512, "tried to use more than its memory limit of 16777216 bytes"),
+        ("recurse", 10_000_000, "stack overflow"),
+        ("many", 5_000_000, "tried to use more than its memory limit"),
+        ("trap", 0, "probe was told to trap"),
+        ("bad-utf8", 0, "utf-8"),
+        ("log", 0, "called `log`, which its manifest does not grant"),
+        ("http", 0, "called `http`, which its manifest does not grant"),
+        ("lookup", 0, "called `lookup`, which its manifest does not grant"),
+        ("random", 0, "called `random`, which its manifest does not grant"),
+    ];
+    let plugin = sandbox().load("probe", &wasm("probe"), tight, Grants::default()).unwrap();
+    let rt = rt();
+    for (cmd, n, message) in cases {
+        let e = rt.block_on(plugin.process(&batch(cmd, n))).unwrap_err().to_string();
+        assert!(e.starts_with("plugin probe: "), "{cmd}: {e}");
+        assert!(e.to_lowercase().contains(&message.to_lowercase()), "{cmd}: expected {message:?} in {e}");
+    }
+    let e = sandbox().load("wrong", &wasm("wrong_world"), tight, Grants::default()).err().unwrap().to_string();
+    assert!(e.contains("does not implement the runner:plugin/backfill@0.1.0 world"), "{e}");
+    assert_eq!(out(&rt.block_on(plugin.process(&batch("noop", 0))).unwrap()), Value::Text("ok".into()));
+}

@@ -46,6 +46,9 @@ impl Plugin for Probe {
                 }
                 "recurse" => Value::from(recurse(n)),
                 "trap" => panic!("probe was told to trap"),
+                // A hostile guest: hands the host a string that is not UTF-8.
+                #[allow(unsafe_code)]
+                "bad-utf8" => return Err(unsafe { String::from_utf8_unchecked(vec![b'x', 0xff, 0xfe]) }),
                 "fail" => return Err(format!("probe refuses row {n}")),
                 // Many changes for one row.
                 "many" => {
