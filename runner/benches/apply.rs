@@ -118,43 +118,55 @@ fn main() {
         rt.block_on(async { admin(&base).await.execute(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap() });
         took
     };
-    let measure = |f: &mut dyn FnMut(&str) -> Duration,
-                   fresh: &mut dyn FnMut(&mut dyn FnMut(&str) -> Duration) -> Duration| {
-        median((0..runs).map(|_| fresh(f)).collect())
-    };
-    let psql = measure(
-        &mut |url| {
-            run(Command::new("psql").args([url, "-q", "-v", "ON_ERROR_STOP=1", "-f"]).arg(work.path().join("all.sql")))
-        },
-        &mut fresh,
+    let psql = median(
+        (0..runs)
+            .map(|_| {
+                fresh(&mut |url| {
+                    run(Command::new("psql")
+                        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                        .arg(work.path().join("all.sql")))
+                })
+            })
+            .collect(),
     );
-    let runner = measure(
-        &mut |url| {
-            run(Command::new(runner_bin)
-                .args(["apply", "--log-format", "json", "--database-url", url, "--migrations"])
-                .arg(&migrations)
-                .env("NO_COLOR", "1"))
-        },
-        &mut fresh,
+    let runner = median(
+        (0..runs)
+            .map(|_| {
+                fresh(&mut |url| {
+                    run(Command::new(runner_bin)
+                        .args(["apply", "--log-format", "json", "--database-url", url, "--migrations"])
+                        .arg(&migrations)
+                        .env("NO_COLOR", "1"))
+                })
+            })
+            .collect(),
     );
     let sqlx_cli = sqlx.as_ref().map(|bin| {
-        measure(
-            &mut |url| {
-                run(Command::new(bin).args(["migrate", "run", "--database-url", url, "--source"]).arg(&migrations))
-            },
-            &mut fresh,
+        median(
+            (0..runs)
+                .map(|_| {
+                    fresh(&mut |url| {
+                        run(Command::new(bin)
+                            .args(["migrate", "run", "--database-url", url, "--source"])
+                            .arg(&migrations))
+                    })
+                })
+                .collect(),
         )
     });
     let alembic_s = alembic.then(|| {
-        measure(
-            &mut |url| {
-                let sa = url.replacen("postgres://", "postgresql+psycopg2://", 1);
-                run(Command::new("python3")
-                    .args(["-m", "alembic", "upgrade", "head"])
-                    .current_dir(work.path().join("alembic"))
-                    .env("BENCH_ALEMBIC_URL", sa))
-            },
-            &mut fresh,
+        median(
+            (0..runs)
+                .map(|_| {
+                    fresh(&mut |url| {
+                        let sa = url.replacen("postgres://", "postgresql+psycopg2://", 1);
+                        run(Command::new("python3")
+                            .args(["-m", "alembic", "upgrade", "head"])
+                            .current_dir(work.path().join("alembic"))
+                            .env("BENCH_ALEMBIC_URL", sa))
+                    })
+                })
+                .collect(),
         )
     });
     // No-op status and apply on a database at head.
