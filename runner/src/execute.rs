@@ -146,13 +146,17 @@ fn statement_error(
         _ => 0,
     };
     if line == 0 {
-        // A state-table write or COMMIT failed: not the revision's fault, say so plainly.
+        // The state write or COMMIT failed, or a failure did not recur when the statements were
+        // re-run one by one to find it: say what is known, not more.
         return RunnerError::Statement(Box::new(FailedStatement {
             revision: rev.id.clone(),
             file,
             line: rev.up.statements.last().map_or(1, |s| s.line),
             failure: StatementFailure {
-                message: format!("recording the revision failed: {}", failure.message),
+                message: format!(
+                    "the revision's transaction failed outside its own statements (state write or COMMIT): {}",
+                    failure.message
+                ),
                 ..failure
             },
             committed,

@@ -61,20 +61,32 @@ impl Driver for PgDriver {
     }
 
     async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
-        for (i, s) in statements.iter().enumerate() {
-            if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
-                let failure = statement_failure(i, &e);
-                // If the connection is gone, so is the transaction; report the statement error.
-                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-                return Err(DbError::Statement { failure });
-            }
+        // One round trip: the whole transaction as a single simple query. PostgreSQL stops at
+        // the first error, so nothing after it (COMMIT included) runs. Statements come from the
+        // splitter, which drops trailing comments, so joining them with `;` is safe.
+        let mut script = String::from("BEGIN;\n");
+        for s in statements {
+            script.push_str(s);
+            script.push_str(";\n");
         }
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DbError::Statement { failure: statement_failure(statements.len(), &e) })?;
-        Ok(())
+        script.push_str("COMMIT");
+        let Err(batch_error) = sqlx::raw_sql(user_sql(&script)).execute(&mut self.conn).await else {
+            return Ok(());
+        };
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        // Which statement failed? Run them one by one, in a transaction rolled back again, so
+        // the error names the statement (and a position inside it) rather than the script.
+        let mut failure = statement_failure(statements.len(), &batch_error);
+        if sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.is_ok() {
+            for (i, s) in statements.iter().enumerate() {
+                if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
+                    failure = statement_failure(i, &e);
+                    break;
+                }
+            }
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        }
+        Err(DbError::Statement { failure })
     }
 
     async fn execute(&mut self, statement: &str) -> Result<(), DbError> {
