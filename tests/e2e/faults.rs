@@ -49,3 +49,66 @@ on_both!(four_concurrent_deploys_with_backfills_do_everything_once, |db: &TestDb
     assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'backfill'"), "completed");
     p.run(db, &["status", "--exit-code"]).ok();
 });
+
+on_both!(a_runner_killed_inside_a_transactional_revision_leaves_nothing_behind, |db: &TestDb| {
+    let slow = match db.kind {
+        Kind::Postgres => "SELECT pg_sleep(3);",
+        Kind::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT count(*) FROM c;"
+        }
+    };
+    let p = Project::new();
+    p.file("001_a.sql", "CREATE TABLE first (id integer);\n")
+        .file("002_b.sql", &format!("CREATE TABLE half (id integer);\n{slow}\nCREATE TABLE done (id integer);\n"));
+    p.run(db, &["apply", "--to", "001"]).ok();
+    let mut child = p
+        .command(db, &["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    child.kill().unwrap(); // SIGKILL inside the revision's transaction
+    child.wait().unwrap();
+    // The transaction died with the process: no table, no state row, no lock.
+    assert!(!db.table_exists("half") && !db.table_exists("done"));
+    assert_eq!(db.revision_rows(), [("001".into(), "applied".into())]);
+    p.run(db, &["status", "--exit-code"]).fails_with(3).stdout_has("pending:    1");
+    p.run(db, &["apply", "--lock-timeout", "10"]).ok().stdout_has("apply    002");
+    assert!(db.table_exists("done"));
+    assert_eq!(db.revision_rows().len(), 2);
+});
+
+#[test]
+fn a_connection_cut_mid_revision_is_reported_and_a_rerun_completes() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_slow.sql", "CREATE TABLE half (id integer);\nSELECT pg_sleep(5);\nCREATE TABLE done (id integer);\n");
+    let child = p
+        .command(&db, &["apply"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut the runner's connection from the server side while the revision runs.
+    let started = std::time::Instant::now();
+    loop {
+        let cut = db.scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name LIKE 'runner pid%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+        );
+        if cut != "0" {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the revision never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("revision `001` failed") && stderr.contains("terminating connection"), "{stderr}");
+    assert!(!db.table_exists("half"), "a cut connection left half a revision behind");
+    assert!(db.revision_rows().is_empty());
+    p.run(&db, &["apply"]).ok().stdout_has("apply    001");
+    assert!(db.table_exists("done"));
+}
