@@ -129,6 +129,18 @@ fn main() {
         let same = scalar(db.as_mut(), "SELECT count(*) FROM t_sql a JOIN t_runner1 b USING (id) WHERE a.band IS DISTINCT FROM b.band").await;
         assert_eq!(same, "0", "runner and SQL disagree on bands");
 
+        // Plugin start: a cold compile (empty cache), then a start from the compiled-module cache.
+        let cache = tempfile::tempdir().unwrap();
+        let config = runner_sandbox::SandboxConfig { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
+        let wasm = std::fs::read(&plugin).unwrap();
+        let t = Instant::now();
+        runner_sandbox::Sandbox::new(config.clone()).unwrap().load("cold", &wasm, runner_sandbox::Limits::default(), Default::default()).unwrap();
+        let plugin_cold = t.elapsed();
+        let cached_sandbox = runner_sandbox::Sandbox::new(config).unwrap();
+        let t = Instant::now();
+        cached_sandbox.load("cached", &wasm, runner_sandbox::Limits::default(), Default::default()).unwrap();
+        let plugin_cached = t.elapsed();
+
         // Plugin instantiation per batch: a fresh store and instance, as every batch gets.
         let sandbox = runner_sandbox::Sandbox::new(runner_sandbox::SandboxConfig::default()).unwrap();
         let p = sandbox.load_file("score-band", &plugin, runner_sandbox::Limits::default(), Default::default()).unwrap();
@@ -160,9 +172,15 @@ fn main() {
             println!("{name:<34} {:>10.2} {:>14.0} {:>11.2}x", s(d), rate(d), s(d) / s(sql_update));
         }
         println!(
-            "runner 1 worker vs row by row: {:.1}x faster; plugin instantiation {instantiate_us:.1} µs per batch; plugin share of batch time {:.1}%",
+            "runner 1 worker vs row by row: {:.1}x faster; plugin instantiation {instantiate_us:.1} µs per batch; plugin share of the run {:.1}%",
             s(row_by_row) / s(runner_1w),
             plugin_share * 100.0
+        );
+        println!(
+            "plugin start: cold compile {:.1} ms, from the compiled-module cache {:.1} ms ({:.0}x)",
+            s(plugin_cold) * 1e3,
+            s(plugin_cached) * 1e3,
+            s(plugin_cold) / s(plugin_cached).max(1e-9)
         );
         println!(
             "{}",
@@ -174,6 +192,8 @@ fn main() {
                 "runner_1w_s": s(runner_1w),
                 "runner_2w_s": s(runner_2w),
                 "instantiate_us": instantiate_us,
+                "plugin_cold_ms": s(plugin_cold) * 1e3,
+                "plugin_cached_ms": s(plugin_cached) * 1e3,
                 "plugin_share": plugin_share,
             })
         );
