@@ -33,7 +33,18 @@ impl PgDriver {
         if loopback && !url.expose().to_ascii_lowercase().contains("sslmode=") {
             options = options.ssl_mode(sqlx::postgres::PgSslMode::Disable);
         }
-        let conn = options.connect().await.map_err(|e| connect_error(url, e))?;
+        // If this process dies mid-query, the server should not finish its work unattended:
+        // a dead runner's transaction could otherwise commit after its lock is gone, racing
+        // the next runner. PostgreSQL 14+ checks the client every second during a query with
+        // this setting (a startup option, so RESET ALL keeps it); older servers refuse it.
+        let checked = options.clone().options([("client_connection_check_interval", "1s")]);
+        let (conn, options) = match checked.connect().await {
+            Ok(c) => (c, checked),
+            Err(e) if e.to_string().contains("client_connection_check_interval") => {
+                (options.connect().await.map_err(|e| connect_error(url, e))?, options)
+            }
+            Err(e) => return Err(connect_error(url, e)),
+        };
         Ok(PgDriver { conn, lock_conn: None, options, url: url.to_string() })
     }
 
