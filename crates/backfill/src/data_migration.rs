@@ -2,11 +2,11 @@
 //! the revision that names it, so the data change commits or rolls back with the schema change
 //! (Alembic-style `upgrade()` data fixes). Large tables want a backfill instead.
 
-use crate::convert::{to_json, to_plugin};
-use crate::engine::{BackfillError, statements};
+use crate::convert::to_json;
+use crate::engine::{BackfillError, read_batch, statements};
 use crate::manifest::Manifest;
 use runner_db::{DbValue, Driver};
-use runner_sandbox::{Batch, Plugin};
+use runner_sandbox::Plugin;
 
 /// Runs `manifest`'s plugin over its source in the caller's open transaction; returns the rows
 /// read. Nothing here commits.
@@ -20,19 +20,12 @@ pub async fn run_in_transaction(
     let mut cursor: Option<Vec<DbValue>> = None;
     let mut total = 0u64;
     loop {
-        let mut params = cursor.as_deref().map(|k| stmts.key_params(k)).unwrap_or_default();
-        params.extend(stmts.key_params(&upper));
-        let read = db.fetch(&stmts.read(cursor.is_some(), manifest.batch_size), &params).await?;
-        let n = read.rows.len();
-        if n == 0 {
+        let Some((batch, last)) =
+            read_batch(db, &stmts, manifest, cursor.as_deref(), &upper, manifest.batch_size).await?
+        else {
             return Ok(total);
-        }
-        let last: Vec<DbValue> = read.rows[n - 1][..manifest.key.len()].to_vec();
-        let batch = Batch {
-            columns: manifest.columns.clone(),
-            key: manifest.key.clone(),
-            rows: read.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect(),
         };
+        let n = batch.rows.len();
         let changes = plugin.process(&batch).await?;
         let writes = stmts
             .writes(&changes)

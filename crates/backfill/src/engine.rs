@@ -400,20 +400,11 @@ impl Backfill<'_> {
         let after: Option<Vec<DbValue>> =
             c.cursor.as_ref().or(c.lower.as_ref()).map(|k| k.iter().map(from_json).collect());
         let upper: Vec<DbValue> = c.upper.iter().map(from_json).collect();
-        let mut params = after.as_deref().map(|k| stmts.key_params(k)).unwrap_or_default();
-        params.extend(stmts.key_params(&upper));
-        let read = db.fetch(&stmts.read(after.is_some(), c.batch_size), &params).await?;
-        let n = read.rows.len();
-        if n == 0 {
+        let Some((batch, last)) = read_batch(db, stmts, self.manifest, after.as_deref(), &upper, c.batch_size).await?
+        else {
             return Ok(0);
-        }
-        let key_len = self.manifest.key.len();
-        let last: Vec<DbValue> = read.rows[n - 1][..key_len].to_vec();
-        let batch = Batch {
-            columns: self.manifest.columns.clone(),
-            key: self.manifest.key.clone(),
-            rows: read.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect(),
         };
+        let n = batch.rows.len();
         let tp = Instant::now();
         let changes: Vec<Change> = self.plugin.process(&batch).await?;
         let plugin_ms = tp.elapsed().as_millis() as u64;
@@ -489,6 +480,28 @@ pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Resu
         source_types,
         target_types,
     })
+}
+
+/// The next batch of `m`'s rows after key `after` (exclusive) up to `upper` (inclusive), as the
+/// plugin receives it, and the key of its last row; `None` when no row is left.
+pub(crate) async fn read_batch(
+    db: &mut dyn Driver,
+    stmts: &Statements<'_>,
+    m: &Manifest,
+    after: Option<&[DbValue]>,
+    upper: &[DbValue],
+    limit: usize,
+) -> Result<Option<(Batch, Vec<DbValue>)>, DbError> {
+    let mut params = after.map(|k| stmts.key_params(k)).unwrap_or_default();
+    params.extend(stmts.key_params(upper));
+    let read = db.fetch(&stmts.read(after.is_some(), limit), &params).await?;
+    let Some(last) = read.rows.last().map(|r| r[..m.key.len()].to_vec()) else { return Ok(None) };
+    let batch = Batch {
+        columns: m.columns.clone(),
+        key: m.key.clone(),
+        rows: read.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect(),
+    };
+    Ok(Some((batch, last)))
 }
 
 /// `pid N on HOST #k`: the owner name of worker `k` of this process.
