@@ -235,9 +235,10 @@ impl Runner {
             let (manifest, plugin, state, observer) =
                 (manifest.clone(), plugin.clone(), state.clone(), observer.clone());
             let url = self.settings().database_url.clone();
+            let connect = crate::runner::connect_options(self.settings());
             let run = options.run;
             tasks.push(tokio::spawn(async move {
-                let mut db = runner_db::connect(&url, &runner_db::ConnectOptions::default()).await?;
+                let mut db = runner_db::connect(&url, &connect).await?;
                 let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
                 let mut report = |p: &Progress| {
                     if let Ok(mut f) = observer.lock() {
@@ -245,18 +246,30 @@ impl Runner {
                     }
                 };
                 let result = engine.work(db.as_mut(), &worker_name(k), run, &mut report).await;
-                db.close().await;
-                result.map_err(RunnerError::from)
+                match result {
+                    Ok(work) => Ok((work, db)),
+                    Err(e) => {
+                        db.close().await;
+                        Err(RunnerError::from(e))
+                    }
+                }
             }));
         }
         let mut total = WorkReport::default();
         let mut failure = None;
+        // The run is finished on a worker's connection: workers reconnect after a server
+        // restart, while this runner's own connection (which may hold the runner lock) does not.
+        let mut finisher = None;
         for t in tasks {
             match t.await {
-                Ok(Ok(w)) => {
+                Ok(Ok((w, db))) => {
                     total.batches += w.batches;
                     total.rows += w.rows;
                     total.paused |= w.paused;
+                    match finisher {
+                        None => finisher = Some(db),
+                        Some(_) => db.close().await,
+                    }
                 }
                 Ok(Err(e)) => {
                     failure.get_or_insert(e);
@@ -266,12 +279,24 @@ impl Runner {
                 }
             }
         }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let mut db = match (failure, finisher) {
+            (Some(e), finisher) => {
+                if let Some(db) = finisher {
+                    db.close().await;
+                }
+                return Err(e);
+            }
+            (None, Some(db)) => db,
+            (None, None) => unreachable!("at least one worker runs"),
+        };
         let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
-        let outcome = engine.finish(self.db_mut(), total).await?;
-        Ok(engine.report(self.db_mut(), outcome, total, started).await?)
+        let result = async {
+            let outcome = engine.finish(db.as_mut(), total).await?;
+            engine.report(db.as_mut(), outcome, total, started).await
+        }
+        .await;
+        db.close().await;
+        Ok(result?)
     }
 
     /// Pauses, resumes or retries a backfill (it only flips the state; a running worker sees a

@@ -74,11 +74,13 @@ pub struct FailedStatement {
     pub failure: StatementFailure,
     /// What stayed committed from this revision (no-transaction revisions only).
     pub committed: Committed,
+    /// The statement did not fail: the connection went while it ran (`line` is then 0).
+    pub connection_lost: bool,
 }
 
 impl std::fmt::Display for FailedStatement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&failure_message(&self.revision, &self.file, self.line, &self.failure, &self.committed))
+        f.write_str(&failure_message(self))
     }
 }
 
@@ -93,13 +95,20 @@ pub enum Committed {
     RevertStatements { done: usize, total: usize },
 }
 
-fn failure_message(
-    revision: &str,
-    file: &std::path::Path,
-    line: usize,
-    failure: &StatementFailure,
-    committed: &Committed,
-) -> String {
+fn failure_message(f: &FailedStatement) -> String {
+    let FailedStatement { revision, file, line, failure, committed, connection_lost } = f;
+    if *connection_lost {
+        let tail = match committed {
+            Committed::Nothing => "the revision commits together with its state row, so it is applied only if its COMMIT reached the server before the connection went; `runner status` shows which, and `runner apply` continues once the database is back".to_string(),
+            Committed::Statements { done, total } => format!(
+                "no-transaction revision: {done} of {total} statements were committed before the one that was running; once the database is back, `runner status` shows it and `runner apply --resume` continues"
+            ),
+            Committed::RevertStatements { done, total } => format!(
+                "no-transaction revert: {done} of {total} down statements were committed before the one that was running; the revision is still recorded as applied"
+            ),
+        };
+        return format!("revision `{revision}` ({}) was cut off: {}\n{tail}", file.display(), failure.message);
+    }
     let tail = match committed {
         Committed::Nothing => "the revision was rolled back; nothing of it was applied".to_string(),
         Committed::Statements { done, total } => format!(
@@ -125,7 +134,19 @@ impl RunnerError {
                 ExitCode::Connect
             }
             RunnerError::Interrupted { source, .. } => source.exit_code(),
+            _ if self.is_connection_lost() => ExitCode::Connect,
             _ => ExitCode::Failure,
+        }
+    }
+
+    /// Whether the database went away mid-run (a rerun once it is back continues the work).
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            RunnerError::Db(e) | RunnerError::State(StateError::Db(e)) => e.is_connection_lost(),
+            RunnerError::Statement(f) => f.connection_lost,
+            RunnerError::Backfill(e) => e.is_connection_lost(),
+            RunnerError::Interrupted { source, .. } => source.is_connection_lost(),
+            _ => false,
         }
     }
 

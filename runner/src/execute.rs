@@ -128,10 +128,31 @@ fn statement_error(
     origin_of: impl Fn(usize) -> Option<Origin>,
     committed: Committed,
 ) -> RunnerError {
+    let rev = &step.revision;
+    if let DbError::ConnectionLost { reason } = &e {
+        let file = match step.action {
+            Action::Revert => rev.down.as_ref().map_or(rev.up.file.clone(), |d| d.file.clone()),
+            _ => rev.up.file.clone(),
+        };
+        return RunnerError::Statement(Box::new(FailedStatement {
+            revision: rev.id.clone(),
+            file,
+            line: 0,
+            failure: StatementFailure {
+                index: 0,
+                message: format!("the connection to the database was lost: {reason}"),
+                code: None,
+                detail: None,
+                hint: None,
+                position: None,
+            },
+            committed,
+            connection_lost: true,
+        }));
+    }
     let DbError::Statement { failure } = e else {
         return e.into();
     };
-    let rev = &step.revision;
     let (file, statements) = match step.action {
         Action::Revert => {
             let down = rev.down.as_ref().expect("planned reverts have a down script");
@@ -160,9 +181,17 @@ fn statement_error(
                 ..failure
             },
             committed,
+            connection_lost: false,
         }));
     }
-    RunnerError::Statement(Box::new(FailedStatement { revision: rev.id.clone(), file, line, failure, committed }))
+    RunnerError::Statement(Box::new(FailedStatement {
+        revision: rev.id.clone(),
+        file,
+        line,
+        failure,
+        committed,
+        connection_lost: false,
+    }))
 }
 
 /// Lines inside a statement before the database's 1-based character position.

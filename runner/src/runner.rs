@@ -97,11 +97,7 @@ impl Runner {
             (Access::ReadOnly, Some(path)) if !path.exists() => DatabaseUrl::parse("sqlite::memory:")?,
             _ => settings.database_url.clone(),
         };
-        let options = ConnectOptions {
-            connect_timeout: settings.connect_timeout,
-            application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
-        };
-        let mut db = runner_db::connect(&url, &options).await?;
+        let mut db = runner_db::connect(&url, &connect_options(&settings)).await?;
         let schema = match (db.dialect(), &settings.state_schema) {
             (Dialect::Sqlite, _) => "main".to_string(),
             (Dialect::Postgres, Some(s)) => s.clone(),
@@ -349,4 +345,13 @@ fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
     let rest = url.expose().trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// How every connection of this process presents itself: `pg_stat_activity` names the process
+/// and host, so an operator can tell whose lock or worker it is.
+pub(crate) fn connect_options(settings: &Settings) -> ConnectOptions {
+    ConnectOptions {
+        connect_timeout: settings.connect_timeout,
+        application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// `items` with `rows` rows for the probe plugin, and a trigger that counts updates of each row:
 /// the database itself witnesses that every row is changed exactly once.
-fn items_project(db: &TestDb, rows: usize, work: i64) -> Project {
+pub(crate) fn items_project(db: &TestDb, rows: usize, work: i64) -> Project {
     let p = Project::new();
     let (table, fill) = match db.kind {
         Kind::Postgres => (
@@ -35,7 +35,7 @@ fn manifest(extra: &str) -> String {
     )
 }
 
-fn assert_each_row_changed_once(db: &TestDb, rows: usize) {
+pub(crate) fn assert_each_row_changed_once(db: &TestDb, rows: usize) {
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
     assert_eq!(
         db.scalar("SELECT count(*) FROM items WHERE updates = 1"),

@@ -105,8 +105,13 @@ fn a_connection_cut_mid_revision_is_reported_and_a_rerun_completes() {
     }
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("revision `001` failed") && stderr.contains("terminating connection"), "{stderr}");
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("revision `001` (./migrations/001_slow.sql) was cut off")
+            && stderr.contains("the connection to the database was lost")
+            && stderr.contains("terminating connection"),
+        "{stderr}"
+    );
     assert!(!db.table_exists("half"), "a cut connection left half a revision behind");
     assert!(db.revision_rows().is_empty());
     p.run(&db, &["apply"]).ok().stdout_has("apply    001");

@@ -26,6 +26,7 @@ pub struct TestDb {
     pub kind: Kind,
     pub url: String,
     name: String,
+    admin: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -54,30 +55,97 @@ async fn try_connect(url: &str) -> Result<Box<dyn Driver>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// initdb + pg_ctl in a temporary folder, as the `postgres` user when running as root.
-fn start_throwaway_cluster() -> Result<String, String> {
-    let find = |tool: &str| -> Option<PathBuf> {
-        let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect())
-            .unwrap_or_default();
-        if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-            let mut versions: Vec<PathBuf> =
-                rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
-            versions.sort();
-            candidates.extend(versions.into_iter().rev());
+/// A PostgreSQL cluster of the test's own: initdb + pg_ctl in a temporary folder, as the
+/// `postgres` user when running as root. Tests that stop or restart a server use one, so the
+/// shared server never goes down under other tests.
+pub struct Cluster {
+    pub port: u16,
+    dir: PathBuf,
+    data: PathBuf,
+    pg_ctl: PathBuf,
+    as_root: bool,
+}
+
+impl Cluster {
+    pub fn start() -> Result<Cluster, String> {
+        let find = |tool: &str| -> Option<PathBuf> {
+            let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect())
+                .unwrap_or_default();
+            if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
+                let mut versions: Vec<PathBuf> =
+                    rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
+                versions.sort();
+                candidates.extend(versions.into_iter().rev());
+            }
+            candidates.into_iter().find(|p| p.is_file())
+        };
+        let initdb = find("initdb").ok_or("initdb not found")?;
+        let pg_ctl = find("pg_ctl").ok_or("pg_ctl not found")?;
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("runner-test-pg-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        // A port nobody listens on now (the kernel picks it).
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let as_root = std::fs::read_to_string("/proc/self/status")
+            .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+            .unwrap_or(false);
+        if as_root {
+            Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
         }
-        candidates.into_iter().find(|p| p.is_file())
-    };
-    let initdb = find("initdb").ok_or("initdb not found")?;
-    let pg_ctl = find("pg_ctl").ok_or("pg_ctl not found")?;
-    let dir = std::env::temp_dir().join(format!("runner-test-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let port = 20000 + (std::process::id() % 20000) as u16;
-    let as_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
-        .unwrap_or(false);
-    let run = |args: Vec<String>| -> Result<(), String> {
-        let mut cmd = if as_root {
+        let c = Cluster { port, data: dir.join("data"), dir, pg_ctl, as_root };
+        c.run(vec![
+            initdb.display().to_string(),
+            "-D".into(),
+            c.data.display().to_string(),
+            "-U".into(),
+            "postgres".into(),
+            "--auth=trust".into(),
+        ])?;
+        // The cluster must not outlive the tests: a watchdog stops it and removes its folder once
+        // this process has exited, however it exits.
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_user}{pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            as_user = if as_root { "runuser -u postgres -- " } else { "" },
+            pg_ctl = c.pg_ctl.display(),
+            data = c.data.display(),
+            dir = c.dir.display(),
+        );
+        Command::new("sh").args(["-c", &stop]).stdin(std::process::Stdio::null()).spawn().map_err(|e| e.to_string())?;
+        c.pg_ctl_do(&["start"])?;
+        Ok(c)
+    }
+
+    /// The cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A fast restart (`pg_ctl restart -m fast`): every connection is cut and the server comes
+    /// back; returns once it accepts connections again.
+    pub fn restart(&self) -> Result<(), String> {
+        self.pg_ctl_do(&["-m", "fast", "restart"])
+    }
+
+    fn pg_ctl_do(&self, action: &[&str]) -> Result<(), String> {
+        let mut args = vec![
+            self.pg_ctl.display().to_string(),
+            "-D".into(),
+            self.data.display().to_string(),
+            "-o".into(),
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display()),
+            "-w".into(),
+            "-l".into(),
+            self.dir.join("log").display().to_string(),
+        ];
+        args.extend(action.iter().map(|a| a.to_string()));
+        self.run(args)
+    }
+
+    fn run(&self, args: Vec<String>) -> Result<(), String> {
+        let mut cmd = if self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).args(&args);
             c
@@ -88,67 +156,49 @@ fn start_throwaway_cluster() -> Result<String, String> {
         };
         let out = cmd.output().map_err(|e| e.to_string())?;
         if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
-    };
-    if as_root {
-        Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
     }
-    let data = dir.join("data");
-    run(vec![
-        initdb.display().to_string(),
-        "-D".into(),
-        data.display().to_string(),
-        "-U".into(),
-        "postgres".into(),
-        "--auth=trust".into(),
-    ])?;
-    run(vec![
-        pg_ctl.display().to_string(),
-        "-D".into(),
-        data.display().to_string(),
-        "-o".into(),
-        format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.display()),
-        "-w".into(),
-        "-l".into(),
-        dir.join("log").display().to_string(),
-        "start".into(),
-    ])?;
-    // The cluster must not outlive the tests: a watchdog stops it and removes its folder once this
-    // process has exited.
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_user}{pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
-        pid = std::process::id(),
-        as_user = if as_root { "runuser -u postgres -- " } else { "" },
-        pg_ctl = pg_ctl.display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    Command::new("sh").args(["-c", &stop]).stdin(std::process::Stdio::null()).spawn().map_err(|e| e.to_string())?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl_do(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The fallback server when none answers: a cluster left to its watchdog.
+fn start_throwaway_cluster() -> Result<String, String> {
+    let c = Cluster::start()?;
+    let url = c.url();
+    std::mem::forget(c);
+    Ok(url)
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
     pub fn new(kind: Kind) -> TestDb {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("runner_t_{}_{}_{}", std::process::id(), n, nanos() % 100_000);
         match kind {
-            Kind::Postgres => {
-                let admin = admin_url();
-                rt().block_on(async {
-                    let mut db = try_connect(admin).await.expect("admin connection");
-                    db.execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-                    db.close().await;
-                });
-                let base = admin.rsplit_once('/').unwrap().0;
-                TestDb { kind, url: format!("{base}/{name}"), name, _dir: None }
-            }
+            Kind::Postgres => TestDb::on_server(admin_url()),
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb { kind, url, name, _dir: Some(dir) }
+                TestDb { kind, url, name: String::new(), admin: String::new(), _dir: Some(dir) }
             }
         }
+    }
+
+    /// A fresh PostgreSQL database on the server `admin` points at.
+    pub fn on_server(admin: &str) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("runner_t_{}_{}_{}", std::process::id(), n, nanos() % 100_000);
+        rt().block_on(async {
+            let mut db = try_connect(admin).await.expect("admin connection");
+            db.execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            db.close().await;
+        });
+        let base = admin.rsplit_once('/').unwrap().0;
+        TestDb { kind: Kind::Postgres, url: format!("{base}/{name}"), name, admin: admin.to_string(), _dir: None }
     }
 
     /// Rows of a query, every column as text.
@@ -231,7 +281,7 @@ impl Drop for TestDb {
         if self.kind == Kind::Postgres {
             let name = self.name.clone();
             rt().block_on(async {
-                if let Ok(mut db) = try_connect(admin_url()).await {
+                if let Ok(mut db) = try_connect(&self.admin).await {
                     let _ = db.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                     db.close().await;
                 }

@@ -30,4 +30,5 @@ mod library;
 mod lifecycle;
 mod messy_sql;
 mod refreshes;
+mod restarts;
 mod sqlite_rules;

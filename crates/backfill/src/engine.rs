@@ -35,6 +35,16 @@ pub enum BackfillError {
     NotRunnable { name: String, status: String, hint: String },
 }
 
+impl BackfillError {
+    /// Whether the database connection went away (the work itself may be fine).
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            BackfillError::Db(e) | BackfillError::State(StateError::Db(e)) => e.is_connection_lost(),
+            _ => false,
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +92,10 @@ pub struct Backfill<'a> {
 
 /// A claim not checkpointed for this long is taken over (its worker is gone or stuck).
 const STALE_CLAIM: Duration = Duration::from_secs(120);
+
+/// How long a worker that lost its connection waits for the database to come back (a restart
+/// or failover) before it gives up.
+const RECONNECT_PATIENCE: Duration = Duration::from_secs(60);
 
 impl Backfill<'_> {
     async fn statements(&self, db: &mut dyn Driver) -> Result<Statements<'_>, BackfillError> {
@@ -210,6 +224,10 @@ impl Backfill<'_> {
 
     /// One worker: claims chunks and works through them until none is left, the budget runs
     /// out, or the backfill is paused. `owner` names the worker in the state table.
+    ///
+    /// A worker rides through a lost connection (a server restart or failover): the batch in
+    /// flight was rolled back by the server, so it reconnects, hands its chunks back and carries
+    /// on from the checkpoints. It holds no lock, so a new connection loses nothing.
     pub async fn work(
         &self,
         db: &mut dyn Driver,
@@ -217,21 +235,65 @@ impl Backfill<'_> {
         options: RunOptions,
         observer: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<WorkReport, BackfillError> {
+        let mut report = WorkReport::default();
+        loop {
+            match self.work_connected(db, owner, options, observer, &mut report).await {
+                Err(lost) if lost.is_connection_lost() => {
+                    tracing::warn!(backfill = %self.manifest.name, error = %lost, "reconnecting");
+                    self.reconnect(db, lost).await?;
+                    for c in self.state.load_chunks(db, &self.manifest.name).await? {
+                        let mine = ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner);
+                        if c.status == "claimed" && mine {
+                            db.execute(&self.state.chunk_release(&c.name)).await?;
+                        }
+                    }
+                }
+                other => return other.map(|()| report),
+            }
+        }
+    }
+
+    /// Waits up to [`RECONNECT_PATIENCE`] for the database to take connections again; gives
+    /// back `lost` if it does not.
+    async fn reconnect(&self, db: &mut dyn Driver, lost: BackfillError) -> Result<(), BackfillError> {
+        let deadline = Instant::now() + RECONNECT_PATIENCE;
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match db.reconnect().await {
+                Ok(()) => {
+                    tracing::info!(backfill = %self.manifest.name, "reconnected");
+                    return Ok(());
+                }
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(backfill = %self.manifest.name, error = %e, "database not back yet");
+                }
+                Err(_) => return Err(lost),
+            }
+        }
+    }
+
+    async fn work_connected(
+        &self,
+        db: &mut dyn Driver,
+        owner: &str,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&Progress) + Send),
+        report: &mut WorkReport,
+    ) -> Result<(), BackfillError> {
         let m = self.manifest;
         let stmts = self.statements(db).await?;
         let mut seen = self.progress(db).await?;
-        let mut report = WorkReport::default();
         // The batch size this worker has adapted to, carried from chunk to chunk.
         let mut size = 0;
         loop {
             if self.stopped(db).await? {
                 report.paused = true;
-                return Ok(report);
+                return Ok(());
             }
             self.release_dead_owners(db).await?;
             let Some((chunk, progress)) = self.state.claim_chunk(db, &m.name, owner, STALE_CLAIM.as_secs()).await?
             else {
-                return Ok(report);
+                return Ok(());
             };
             let mut c = ChunkProgress::from_json(&progress);
             c.owner = Some(owner.to_string());
@@ -247,7 +309,7 @@ impl Backfill<'_> {
                     // Hand the chunk back with its cursor, for whoever continues.
                     db.execute(&self.state.chunk_release(&chunk)).await?;
                     report.paused = options.max_batches.is_none_or(|n| report.batches < n);
-                    return Ok(report);
+                    return Ok(());
                 }
                 let t0 = Instant::now();
                 let Some(n) = self.batch(db, &stmts, &chunk, owner, &mut c).await? else {
@@ -359,6 +421,8 @@ impl Backfill<'_> {
             match self.try_batch(db, stmts, chunk, owner, c).await {
                 Ok(n) => return Ok(Some(n)),
                 Err(BatchError::ClaimLost) => return Ok(None),
+                // Retrying on a dead connection cannot help: the worker reconnects instead.
+                Err(BatchError::Db(e)) if e.is_connection_lost() => return Err(e.into()),
                 Err(e) if attempt < m.max_attempts => {
                     // Timeouts and lock waits mean the batch is too big for now: halve it.
                     if matches!(&e, BatchError::Db(DbError::Statement { failure }) if matches!(failure.code.as_deref(), Some("57014" | "55P03")))

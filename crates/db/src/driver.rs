@@ -94,6 +94,10 @@ pub trait Driver: Send {
 
     async fn advisory_unlock(&mut self, key: i64) -> Result<(), DbError>;
 
+    /// Replaces a lost connection with a new one (one attempt). Advisory locks died with the
+    /// old connection and are not taken again: only work that holds none may carry on.
+    async fn reconnect(&mut self) -> Result<(), DbError>;
+
     /// Closes every connection (releasing any advisory lock).
     async fn close(self: Box<Self>);
 }

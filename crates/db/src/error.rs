@@ -44,6 +44,12 @@ pub enum DbError {
     Connect { url: String, reason: String },
     #[error("statement {} failed: {failure}", failure.index + 1)]
     Statement { failure: StatementFailure },
+    /// The server went away mid-conversation (restart, shutdown, a cut network, a terminated
+    /// backend): whatever was not committed is rolled back by the server.
+    #[error(
+        "the connection to the database was lost (server restarted or shut down, or the connection was cut): {reason}"
+    )]
+    ConnectionLost { reason: String },
     #[error("foreign keys violated after the revision (PRAGMA foreign_key_check): {violations}")]
     ForeignKeyCheck { violations: String },
     #[error("{context}: {source}")]
@@ -60,7 +66,43 @@ pub enum DbError {
 
 impl DbError {
     pub(crate) fn query(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
-        move |source| DbError::Query { context, source }
+        move |source| if connection_lost(&source) { lost(&source) } else { DbError::Query { context, source } }
+    }
+
+    /// Statement `index` failed: because of what it did, or because the connection went.
+    pub(crate) fn statement(index: usize) -> impl FnOnce(sqlx::Error) -> DbError {
+        move |e| {
+            if connection_lost(&e) { lost(&e) } else { DbError::Statement { failure: statement_failure(index, &e) } }
+        }
+    }
+
+    /// Whether the connection went away (so reconnecting, not changing the work, may help).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::ConnectionLost { .. })
+    }
+}
+
+fn lost(e: &sqlx::Error) -> DbError {
+    let reason = match e {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_string(),
+        },
+        other => other.to_string(),
+    };
+    DbError::ConnectionLost { reason }
+}
+
+/// Errors after which this connection is gone: I/O and protocol failures, SQLSTATE class 08
+/// (connection exception) and the server's shutdown codes (57P01 admin shutdown, which is also
+/// `pg_terminate_backend`; 57P02 crash shutdown; 57P03 cannot connect now).
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
     }
 }
 

@@ -1,7 +1,7 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
 use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
-use crate::error::{DbError, statement_failure};
+use crate::error::{DbError, connection_lost, statement_failure};
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
@@ -24,7 +24,10 @@ impl PgDriver {
         let mut options = PgConnectOptions::from_str(url.expose())
             .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?
             .application_name(&opts.application_name)
-            .log_statements(tracing::log::LevelFilter::Trace);
+            .log_statements(tracing::log::LevelFilter::Trace)
+            // A revision or batch taking seconds is normal work, not a warning (sqlx would log
+            // every such statement in full at WARN).
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(1));
         // TLS to the loopback interface protects nothing and costs a handshake on every
         // connection (≈90 ms measured, twice for a locked command). Unless the URL asks for an
         // sslmode, loopback connections go without; any other host keeps libpq's `prefer`.
@@ -84,6 +87,11 @@ impl Driver for PgDriver {
         let Err(batch_error) = sqlx::raw_sql(user_sql(&script)).execute(&mut self.conn).await else {
             return Ok(());
         };
+        if connection_lost(&batch_error) {
+            // Nothing to diagnose on a dead connection; the server rolled the script back (or
+            // committed it, if COMMIT got through before the connection went).
+            return Err(DbError::statement(0)(batch_error));
+        }
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
         // Which statement failed? Run them one by one, in a transaction rolled back again, so
         // the error names the statement (and a position inside it) rather than the script.
@@ -91,6 +99,9 @@ impl Driver for PgDriver {
         if sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.is_ok() {
             for (i, s) in statements.iter().enumerate() {
                 if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
+                    if connection_lost(&e) {
+                        return Err(DbError::statement(i)(e));
+                    }
                     failure = statement_failure(i, &e);
                     break;
                 }
@@ -101,11 +112,7 @@ impl Driver for PgDriver {
     }
 
     async fn execute(&mut self, statement: &str) -> Result<(), DbError> {
-        sqlx::raw_sql(user_sql(statement))
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })
+        sqlx::raw_sql(user_sql(statement)).execute(&mut self.conn).await.map(|_| ()).map_err(DbError::statement(0))
     }
 
     async fn query(&mut self, sql: &str) -> Result<Vec<Row>, DbError> {
@@ -118,7 +125,7 @@ impl Driver for PgDriver {
         let rows = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
             .fetch_all(&mut self.conn)
             .await
-            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })?;
+            .map_err(DbError::statement(0))?;
         typed_rows(&rows)
     }
 
@@ -128,15 +135,11 @@ impl Driver for PgDriver {
             if let Err(e) =
                 bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone())).execute(&mut self.conn).await
             {
-                let failure = statement_failure(i, &e);
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-                return Err(DbError::Statement { failure });
+                return Err(DbError::statement(i)(e));
             }
         }
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DbError::Statement { failure: statement_failure(statements.len(), &e) })?;
+        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(DbError::statement(statements.len()))?;
         Ok(())
     }
 
@@ -145,11 +148,7 @@ impl Driver for PgDriver {
     }
 
     async fn commit(&mut self) -> Result<(), DbError> {
-        sqlx::raw_sql("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| DbError::Statement { failure: statement_failure(0, &e) })
+        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map(|_| ()).map_err(DbError::statement(0))
     }
 
     async fn rollback(&mut self) -> Result<(), DbError> {
@@ -206,6 +205,17 @@ impl Driver for PgDriver {
                 .await
                 .map_err(DbError::query("pg_advisory_unlock"))?;
         }
+        Ok(())
+    }
+
+    async fn reconnect(&mut self) -> Result<(), DbError> {
+        let conn = self
+            .options
+            .connect()
+            .await
+            .map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
+        self.conn = conn;
+        self.lock_conn = None;
         Ok(())
     }
 

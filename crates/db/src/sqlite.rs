@@ -23,7 +23,8 @@ impl SqliteDriver {
             // Another runner holding the write lock makes us wait, not fail.
             .busy_timeout(Duration::from_secs(60))
             .foreign_keys(true)
-            .log_statements(tracing::log::LevelFilter::Trace);
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(1));
         let conn =
             options.connect().await.map_err(|e| DbError::Connect { url: url.to_string(), reason: e.to_string() })?;
         Ok(SqliteDriver { conn })
@@ -120,6 +121,11 @@ impl Driver for SqliteDriver {
 
     async fn advisory_unlock(&mut self, _key: i64) -> Result<(), DbError> {
         Err(DbError::Unsupported("advisory locking"))
+    }
+
+    async fn reconnect(&mut self) -> Result<(), DbError> {
+        // A file has no connection to lose.
+        Ok(())
     }
 
     async fn close(self: Box<Self>) {

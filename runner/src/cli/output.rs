@@ -26,6 +26,16 @@ pub fn print_error(e: &RunnerError) {
         eprintln!("completed before the failure: {}", done.join(", "));
     }
     eprintln!("error: {e}");
+    // A revision cut off says what became of it; anything else cut off gets the general rule.
+    let inner = match e {
+        RunnerError::Interrupted { source, .. } => source.as_ref(),
+        other => other,
+    };
+    if inner.is_connection_lost() && !matches!(inner, RunnerError::Statement(_)) {
+        eprintln!(
+            "what was committed before the connection went is kept; once the database is back, `runner status` shows where things stand and the same command continues the work"
+        );
+    }
 }
 
 pub fn json<T: serde::Serialize>(value: &T) {
