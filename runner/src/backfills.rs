@@ -239,13 +239,30 @@ impl Runner {
             let run = options.run;
             tasks.push(tokio::spawn(async move {
                 let mut db = runner_db::connect(&url, &connect).await?;
+                // A second connection reads ahead while the first writes (PostgreSQL; SQLite
+                // has one writer and gains nothing).
+                let mut reader = match db.dialect() {
+                    runner_db::Dialect::Postgres => Some(runner_db::connect(&url, &connect).await?),
+                    runner_db::Dialect::Sqlite => None,
+                };
                 let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
                 let mut report = |p: &Progress| {
                     if let Ok(mut f) = observer.lock() {
                         f(p)
                     }
                 };
-                let result = engine.work(db.as_mut(), &worker_name(k), run, &mut report).await;
+                let result = engine
+                    .work(
+                        db.as_mut(),
+                        reader.as_mut().map(|r| &mut **r as &mut dyn runner_db::Driver),
+                        &worker_name(k),
+                        run,
+                        &mut report,
+                    )
+                    .await;
+                if let Some(r) = reader {
+                    r.close().await;
+                }
                 match result {
                     Ok(work) => Ok((work, db)),
                     Err(e) => {

@@ -6,7 +6,7 @@
 //! of one process, or processes on several machines — claim chunks through the state table, so
 //! they share one backfill with no coordinator of their own. SQLite has one chunk (one writer).
 
-use crate::convert::{from_json, to_json, to_plugin};
+use crate::convert::{from_json, from_plugin, to_json, to_plugin};
 use crate::manifest::Manifest;
 use crate::progress::{ChunkProgress, Progress};
 use crate::sql::{Statements, column_types_sql};
@@ -114,7 +114,7 @@ impl Backfill<'_> {
             return self.report(db, outcome, WorkReport::default(), started).await;
         }
         let owner = worker_name(0);
-        let work = self.work(db, &owner, options, observer).await?;
+        let work = self.work(db, None, &owner, options, observer).await?;
         let outcome = self.finish(db, work).await?;
         self.report(db, outcome, work, started).await
     }
@@ -225,22 +225,33 @@ impl Backfill<'_> {
     /// One worker: claims chunks and works through them until none is left, the budget runs
     /// out, or the backfill is paused. `owner` names the worker in the state table.
     ///
+    /// With a `reader` connection the worker pipelines: it reads the next batch and runs the
+    /// plugin on it while the current batch's write commits on `db`.
+    ///
     /// A worker rides through a lost connection (a server restart or failover): the batch in
     /// flight was rolled back by the server, so it reconnects, hands its chunks back and carries
     /// on from the checkpoints. It holds no lock, so a new connection loses nothing.
     pub async fn work(
         &self,
         db: &mut dyn Driver,
+        mut reader: Option<&mut dyn Driver>,
         owner: &str,
         options: RunOptions,
         observer: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<WorkReport, BackfillError> {
         let mut report = WorkReport::default();
         loop {
-            match self.work_connected(db, owner, options, observer, &mut report).await {
+            match self.work_connected(db, reborrow(&mut reader), owner, options, observer, &mut report).await {
                 Err(lost) if lost.is_connection_lost() => {
                     tracing::warn!(backfill = %self.manifest.name, error = %lost, "reconnecting");
-                    self.reconnect(db, lost).await?;
+                    let back = self.reconnect(db).await
+                        && match reborrow(&mut reader) {
+                            Some(r) => self.reconnect(r).await,
+                            None => true,
+                        };
+                    if !back {
+                        return Err(lost);
+                    }
                     for c in self.state.load_chunks(db, &self.manifest.name).await? {
                         let mine = ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner);
                         if c.status == "claimed" && mine {
@@ -253,21 +264,21 @@ impl Backfill<'_> {
         }
     }
 
-    /// Waits up to [`RECONNECT_PATIENCE`] for the database to take connections again; gives
-    /// back `lost` if it does not.
-    async fn reconnect(&self, db: &mut dyn Driver, lost: BackfillError) -> Result<(), BackfillError> {
+    /// Waits up to [`RECONNECT_PATIENCE`] for the database to take connections again; false if
+    /// it does not.
+    async fn reconnect(&self, db: &mut dyn Driver) -> bool {
         let deadline = Instant::now() + RECONNECT_PATIENCE;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             match db.reconnect().await {
                 Ok(()) => {
                     tracing::info!(backfill = %self.manifest.name, "reconnected");
-                    return Ok(());
+                    return true;
                 }
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!(backfill = %self.manifest.name, error = %e, "database not back yet");
                 }
-                Err(_) => return Err(lost),
+                Err(_) => return false,
             }
         }
     }
@@ -275,6 +286,7 @@ impl Backfill<'_> {
     async fn work_connected(
         &self,
         db: &mut dyn Driver,
+        mut reader: Option<&mut dyn Driver>,
         owner: &str,
         options: RunOptions,
         observer: &mut (dyn FnMut(&Progress) + Send),
@@ -304,6 +316,8 @@ impl Backfill<'_> {
             } else {
                 m.batch_size
             };
+            // The next batch, read and transformed while the previous one was written.
+            let mut ahead: Option<Prepared> = None;
             loop {
                 if options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
                     // Hand the chunk back with its cursor, for whoever continues.
@@ -312,7 +326,8 @@ impl Backfill<'_> {
                     return Ok(());
                 }
                 let t0 = Instant::now();
-                let Some(n) = self.batch(db, &stmts, &chunk, owner, &mut c).await? else {
+                let Some(n) = self.batch(db, reborrow(&mut reader), &stmts, &chunk, owner, &mut c, &mut ahead).await?
+                else {
                     // Another worker took the chunk over; it carries on from the last checkpoint.
                     break;
                 };
@@ -405,20 +420,24 @@ impl Backfill<'_> {
     }
 
     /// One batch of a chunk, retried with backoff; returns how many rows it covered (0: the
-    /// chunk is done; `None`: the claim was lost).
+    /// chunk is done; `None`: the claim was lost). `ahead` carries a batch prepared during the
+    /// previous write, and receives the one prepared during this write.
+    #[allow(clippy::too_many_arguments)]
     async fn batch(
         &self,
         db: &mut dyn Driver,
+        mut reader: Option<&mut dyn Driver>,
         stmts: &Statements<'_>,
         chunk: &str,
         owner: &str,
         c: &mut ChunkProgress,
+        ahead: &mut Option<Prepared>,
     ) -> Result<Option<usize>, BackfillError> {
         let m = self.manifest;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_batch(db, stmts, chunk, owner, c).await {
+            match self.try_batch(db, reborrow(&mut reader), stmts, chunk, owner, c, ahead).await {
                 Ok(n) => return Ok(Some(n)),
                 Err(BatchError::ClaimLost) => return Ok(None),
                 // Retrying on a dead connection cannot help: the worker reconnects instead.
@@ -452,26 +471,101 @@ impl Backfill<'_> {
         }
     }
 
+    /// Reads the batch after `after` and runs the plugin on it; `None` when no row is left.
+    async fn prepare_batch(
+        &self,
+        db: &mut dyn Driver,
+        stmts: &Statements<'_>,
+        after: Option<Vec<serde_json::Value>>,
+        upper: &[DbValue],
+        size: usize,
+    ) -> Result<Option<Prepared>, BatchError> {
+        let started = Instant::now();
+        let from: Option<Vec<DbValue>> = after.as_ref().map(|k| k.iter().map(from_json).collect());
+        let Some((batch, last)) = read_batch(db, stmts, self.manifest, from.as_deref(), upper, size).await? else {
+            return Ok(None);
+        };
+        let tp = Instant::now();
+        let changes: Vec<Change> = self.plugin.process(&batch).await?;
+        let plugin_ms = tp.elapsed().as_millis() as u64;
+        // The next batch may be read before this one commits only if this one's writes cannot
+        // touch it: changes to another table, or to this batch's own rows.
+        let confined = self.manifest.target_table != self.manifest.source_table
+            || (self.manifest.target_key == self.manifest.key && {
+                let keys: std::collections::HashSet<Vec<Option<String>>> = batch
+                    .rows
+                    .iter()
+                    .map(|r| r[..self.manifest.key.len()].iter().map(|v| from_plugin(v).to_text()).collect())
+                    .collect();
+                changes.iter().all(|ch| match ch {
+                    Change::Update(u) => {
+                        keys.contains(&u.key.iter().map(|v| from_plugin(v).to_text()).collect::<Vec<_>>())
+                    }
+                    Change::Delete(k) => keys.contains(&k.iter().map(|v| from_plugin(v).to_text()).collect::<Vec<_>>()),
+                    Change::Insert(_) | Change::Upsert(_) => false,
+                })
+            });
+        Ok(Some(Prepared { after, rows: batch.rows.len(), last, changes, plugin_ms, confined, started }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn try_batch(
+        &self,
+        db: &mut dyn Driver,
+        reader: Option<&mut dyn Driver>,
+        stmts: &Statements<'_>,
+        chunk: &str,
+        owner: &str,
+        c: &mut ChunkProgress,
+        ahead: &mut Option<Prepared>,
+    ) -> Result<usize, BatchError> {
+        let after = c.cursor.clone().or(c.lower.clone());
+        let upper: Vec<DbValue> = c.upper.iter().map(from_json).collect();
+        // A batch prepared ahead is good only if it starts where this chunk's checkpoint is.
+        let current = match ahead.take() {
+            Some(p) if p.after == after => p,
+            _ => match self.prepare_batch(db, stmts, after, &upper, c.batch_size).await? {
+                Some(p) => p,
+                None => return Ok(0),
+            },
+        };
+        let n = current.rows;
+        let next_after = Some(current.last.iter().map(to_json).collect::<Vec<_>>());
+        match reader {
+            Some(reader) if current.confined => {
+                let size = c.batch_size;
+                let (written, next) = tokio::join!(
+                    self.write_batch(db, stmts, chunk, owner, c, current),
+                    self.prepare_batch(reader, stmts, next_after, &upper, size)
+                );
+                written?;
+                *ahead = match next {
+                    Ok(next) => next,
+                    // A failed read ahead is done again on the write connection; a lost reader
+                    // connects again for the next one.
+                    Err(e) => {
+                        if matches!(&e, BatchError::Db(e) if e.is_connection_lost()) {
+                            let _ = reader.reconnect().await;
+                        }
+                        None
+                    }
+                };
+            }
+            _ => self.write_batch(db, stmts, chunk, owner, c, current).await?,
+        }
+        Ok(n)
+    }
+
+    /// Writes a prepared batch and its checkpoint in one transaction.
+    async fn write_batch(
         &self,
         db: &mut dyn Driver,
         stmts: &Statements<'_>,
         chunk: &str,
         owner: &str,
         c: &mut ChunkProgress,
-    ) -> Result<usize, BatchError> {
-        let t0 = Instant::now();
-        let after: Option<Vec<DbValue>> =
-            c.cursor.as_ref().or(c.lower.as_ref()).map(|k| k.iter().map(from_json).collect());
-        let upper: Vec<DbValue> = c.upper.iter().map(from_json).collect();
-        let Some((batch, last)) = read_batch(db, stmts, self.manifest, after.as_deref(), &upper, c.batch_size).await?
-        else {
-            return Ok(0);
-        };
-        let n = batch.rows.len();
-        let tp = Instant::now();
-        let changes: Vec<Change> = self.plugin.process(&batch).await?;
-        let plugin_ms = tp.elapsed().as_millis() as u64;
+        p: Prepared,
+    ) -> Result<(), BatchError> {
         let mut writes = Vec::new();
         if db.dialect() == Dialect::Postgres {
             // SET LOCAL ends with the batch's transaction: nothing leaks into the session.
@@ -489,16 +583,16 @@ impl Backfill<'_> {
         writes.extend(self.state.chunk_guard(chunk, owner));
         writes.extend(
             stmts
-                .writes(&changes)
+                .writes(&p.changes)
                 .map_err(|message| BatchError::Output { plugin: self.manifest.name.clone(), message })?,
         );
         let mut next = c.clone();
-        next.cursor = Some(last.iter().map(to_json).collect());
-        next.rows_done += n as u64;
-        next.changes += changes.len() as u64;
+        next.cursor = Some(p.last.iter().map(to_json).collect());
+        next.rows_done += p.rows as u64;
+        next.changes += p.changes.len() as u64;
         next.batches += 1;
-        next.plugin_ms += plugin_ms;
-        next.batch_ms += t0.elapsed().as_millis() as u64;
+        next.plugin_ms += p.plugin_ms;
+        next.batch_ms += p.started.elapsed().as_millis() as u64;
         writes.push(self.state.chunk_write(chunk, "claimed", &next.to_json(), None));
         match db.transaction_with(&writes).await {
             Ok(()) => {}
@@ -509,7 +603,7 @@ impl Backfill<'_> {
             Err(e) => return Err(e.into()),
         }
         *c = next;
-        Ok(n)
+        Ok(())
     }
 
     /// Sizes the next batch to take about the manifest's time target: grow at most ×1.2 a step
@@ -589,6 +683,28 @@ fn host_name() -> String {
 async fn types(db: &mut dyn Driver, table: &str) -> Result<HashMap<String, String>, BackfillError> {
     let rows = db.query(&column_types_sql(table)).await?;
     Ok(rows.into_iter().filter_map(|r| Some((r.first().cloned().flatten()?, r.get(1).cloned().flatten()?))).collect())
+}
+
+/// Lends an optional connection for one call (a plain `as_deref_mut` would lend it for as long
+/// as the trait object lives).
+fn reborrow<'b>(r: &'b mut Option<&mut dyn Driver>) -> Option<&'b mut dyn Driver> {
+    match r {
+        Some(r) => Some(&mut **r),
+        None => None,
+    }
+}
+
+/// A batch read and transformed by the plugin, ready to write.
+struct Prepared {
+    /// The checkpoint it was read after; it is written only if the chunk is still there.
+    after: Option<Vec<serde_json::Value>>,
+    rows: usize,
+    last: Vec<DbValue>,
+    changes: Vec<Change>,
+    plugin_ms: u64,
+    /// Its changes touch only its own rows or another table (see `prepare_batch`).
+    confined: bool,
+    started: Instant,
 }
 
 /// Why one attempt at a batch failed.
