@@ -8,7 +8,8 @@
 //! Each variant gets its own freshly built, identical table, so none inherits another's dead
 //! tuples. Environment: `BENCH_DATABASE_URL` (a PostgreSQL server; the benchmark creates and
 //! drops its own database there), `BENCH_ROWS` (default 1,000,000), `BENCH_SAMPLE` (rows timed
-//! for (b), default 5,000). Prints a table, then one JSON line.
+//! for (b), default 5,000), `BENCH_RUNS` (runs of every variant, interleaved; medians are reported;
+//! default 3). Prints a table, then one JSON line.
 
 use runner::{Access, BackfillOptions, Runner, Settings};
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
@@ -83,6 +84,12 @@ async fn runner_run(url: &str, dir: &Path, table: &str, workers: usize) -> (Dura
     (took, report)
 }
 
+fn median(runs: &[Duration]) -> Duration {
+    let mut sorted = runs.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
 fn main() {
     let base = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| {
         eprintln!("BENCH_DATABASE_URL is not set; using postgres://postgres@127.0.0.1:5432/postgres");
@@ -90,6 +97,7 @@ fn main() {
     });
     let rows: u64 = env("BENCH_ROWS", "1000000").parse().expect("BENCH_ROWS is a number");
     let sample: u64 = env("BENCH_SAMPLE", "5000").parse::<u64>().expect("BENCH_SAMPLE is a number").min(rows);
+    let runs: usize = env("BENCH_RUNS", "3").parse::<usize>().expect("BENCH_RUNS is a number").max(1);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let plugin = build_plugin();
@@ -99,35 +107,57 @@ fn main() {
         let url = format!("{}/{dbname}", base.rsplit_once('/').unwrap().0);
         let mut db = connect(&url).await;
 
-        // (a) One set-based UPDATE.
-        make_table(db.as_mut(), "t_sql", rows).await;
-        let t = Instant::now();
-        db.execute(&format!("UPDATE t_sql SET band = {BAND_SQL}")).await.unwrap();
-        let sql_update = t.elapsed();
-
-        // (b) Row by row: the ids, then one UPDATE (one transaction) per row, on a sample.
-        make_table(db.as_mut(), "t_rows", rows).await;
-        let t = Instant::now();
-        let ids = db.fetch(&format!("SELECT id FROM t_rows ORDER BY id LIMIT {sample}"), &[]).await.unwrap();
-        for row in &ids.rows {
-            let id = row[0].clone();
-            db.fetch(&format!("UPDATE t_rows SET band = {BAND_SQL} WHERE id = $1"), &[id]).await.unwrap();
-        }
-        let row_by_row = t.elapsed().mul_f64(rows as f64 / sample as f64);
-
-        // (c) runner, 1 and 2 workers.
+        // Every variant runs `runs` times, interleaved, each time on a freshly built table; the
+        // medians are reported, so one slow moment of a shared machine does not decide a ratio.
         let dir = tempfile::tempdir().unwrap();
-        make_table(db.as_mut(), "t_runner1", rows).await;
-        make_table(db.as_mut(), "t_runner2", rows).await;
-        project(dir.path(), "t_runner1", &plugin);
-        project(dir.path(), "t_runner2", &plugin);
-        let (runner_1w, report_1w) = runner_run(&url, dir.path(), "t_runner1", 1).await;
-        let (runner_2w, _) = runner_run(&url, dir.path(), "t_runner2", 2).await;
-        for t in ["t_sql", "t_runner1", "t_runner2"] {
-            assert_eq!(scalar(db.as_mut(), &format!("SELECT count(*) FROM {t} WHERE band IS NULL")).await, "0", "{t} incomplete");
+        let (mut sql_runs, mut rbr_runs, mut w1_runs, mut w2_runs) = (vec![], vec![], vec![], vec![]);
+        let mut report_1w = None;
+        for run in 1..=runs {
+            // (a) One set-based UPDATE.
+            make_table(db.as_mut(), "t_sql", rows).await;
+            let t = Instant::now();
+            db.execute(&format!("UPDATE t_sql SET band = {BAND_SQL}")).await.unwrap();
+            sql_runs.push(t.elapsed());
+
+            // (b) Row by row: the ids, then one UPDATE (one transaction) per row, on a sample.
+            make_table(db.as_mut(), "t_rows", rows).await;
+            let t = Instant::now();
+            let ids = db.fetch(&format!("SELECT id FROM t_rows ORDER BY id LIMIT {sample}"), &[]).await.unwrap();
+            for row in &ids.rows {
+                let id = row[0].clone();
+                db.fetch(&format!("UPDATE t_rows SET band = {BAND_SQL} WHERE id = $1"), &[id]).await.unwrap();
+            }
+            rbr_runs.push(t.elapsed().mul_f64(rows as f64 / sample as f64));
+
+            // (c) runner, 1 and 2 workers; each run its own tables and state.
+            let (t1, t2) = (format!("t_runner1_{run}"), format!("t_runner2_{run}"));
+            make_table(db.as_mut(), &t1, rows).await;
+            project(dir.path(), &t1, &plugin);
+            let (took, report) = runner_run(&url, dir.path(), &t1, 1).await;
+            w1_runs.push(took);
+            report_1w.get_or_insert((took, report));
+            make_table(db.as_mut(), &t2, rows).await;
+            project(dir.path(), &t2, &plugin);
+            w2_runs.push(runner_run(&url, dir.path(), &t2, 2).await.0);
+
+            for t in ["t_sql", t1.as_str(), t2.as_str()] {
+                assert_eq!(scalar(db.as_mut(), &format!("SELECT count(*) FROM {t} WHERE band IS NULL")).await, "0", "{t} incomplete");
+            }
+            let same = scalar(db.as_mut(), &format!("SELECT count(*) FROM t_sql a JOIN {t1} b USING (id) WHERE a.band IS DISTINCT FROM b.band")).await;
+            assert_eq!(same, "0", "runner and SQL disagree on bands");
+            for t in [t1, t2] {
+                db.execute(&format!("DROP TABLE {t}")).await.unwrap();
+            }
+            eprintln!(
+                "run {run}/{runs}: sql {:.2}s, runner 1w {:.2}s, 2w {:.2}s",
+                sql_runs[run - 1].as_secs_f64(),
+                w1_runs[run - 1].as_secs_f64(),
+                w2_runs[run - 1].as_secs_f64()
+            );
         }
-        let same = scalar(db.as_mut(), "SELECT count(*) FROM t_sql a JOIN t_runner1 b USING (id) WHERE a.band IS DISTINCT FROM b.band").await;
-        assert_eq!(same, "0", "runner and SQL disagree on bands");
+        let (sql_update, row_by_row, runner_1w, runner_2w) =
+            (median(&sql_runs), median(&rbr_runs), median(&w1_runs), median(&w2_runs));
+        let (first_1w, report_1w) = report_1w.expect("at least one run");
 
         // Plugin start: a cold compile (empty cache), then a start from the compiled-module cache.
         let cache = tempfile::tempdir().unwrap();
@@ -153,7 +183,7 @@ fn main() {
         let instantiate_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
         // Against the whole run (1 worker): `batch_ms` in the checkpoint cannot include the
         // commit of the transaction that records it.
-        let plugin_share = report_1w.progress.plugin_ms as f64 / runner_1w.as_secs_f64().max(1e-9) / 1000.0;
+        let plugin_share = report_1w.progress.plugin_ms as f64 / first_1w.as_secs_f64().max(1e-9) / 1000.0;
 
         db.close().await;
         admin.execute(&format!("DROP DATABASE {dbname} WITH (FORCE)")).await.unwrap();
@@ -161,7 +191,9 @@ fn main() {
 
         let s = |d: Duration| d.as_secs_f64();
         let rate = |d: Duration| rows as f64 / d.as_secs_f64();
-        println!("backfill benchmark: {rows} rows (row-by-row timed on {sample} rows and extrapolated)");
+        println!(
+            "backfill benchmark: {rows} rows, median of {runs} run(s) (row-by-row timed on {sample} rows and extrapolated)"
+        );
         println!("{:<34} {:>10} {:>14} {:>12}", "variant", "seconds", "rows/s", "vs SQL");
         for (name, d) in [
             ("(a) one SQL UPDATE", sql_update),
@@ -186,6 +218,10 @@ fn main() {
             "{}",
             serde_json::json!({
                 "rows": rows,
+                "runs": runs,
+                "sql_update_runs_s": sql_runs.iter().map(|d| s(*d)).collect::<Vec<_>>(),
+                "runner_1w_runs_s": w1_runs.iter().map(|d| s(*d)).collect::<Vec<_>>(),
+                "runner_2w_runs_s": w2_runs.iter().map(|d| s(*d)).collect::<Vec<_>>(),
                 "sql_update_s": s(sql_update),
                 "row_by_row_s": s(row_by_row),
                 "row_by_row_sampled_rows": sample,

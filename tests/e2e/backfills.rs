@@ -442,3 +442,31 @@ on_both!(the_lookup_capability_queries_through_a_read_only_connection, |db: &Tes
     // The probe's lookup is `SELECT 1`: one row back for every item.
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out = '1'"), "20");
 });
+
+on_both!(a_batch_reads_what_the_previous_batch_changed_outside_its_own_rows, |db: &TestDb| {
+    // Rows 150, 350, … also mark the row 100 keys on, usually in the next batch. A worker that
+    // read that batch ahead, before the marking batch committed, would change it a second time.
+    // Batches of exactly 200 rows, so a marked row is always in a later batch than its marker.
+    let rows = 3000;
+    let p = items_project(db, rows, 10);
+    p.backfill(
+        "items",
+        &manifest("").replace("min_size = 50", "min_size = 200").replace("max_size = 2000", "max_size = 200"),
+    );
+    p.run(db, &["apply"]).ok();
+    db.execute("UPDATE items SET cmd = 'mark', n = id + 100 WHERE id % 200 = 150 AND id + 100 <= 3000");
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out = 'marked'"), "14");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates <> 1"), "0", "a row was changed twice");
+});
+
+on_both!(when_a_batch_changes_one_row_twice_the_last_change_wins, |db: &TestDb| {
+    let p = items_project(db, 500, 10);
+    p.run(db, &["apply"]).ok();
+    // Row 7 gets five updates of `out` (0, 1, 2, 3, 4) in one batch.
+    db.execute("UPDATE items SET cmd = 'many', n = 5 WHERE id = 7");
+    p.run(db, &["backfill", "run", "items"]).ok();
+    assert_eq!(db.scalar("SELECT out FROM items WHERE id = 7"), "4");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
+});

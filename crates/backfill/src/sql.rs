@@ -206,9 +206,24 @@ impl Statements<'_> {
                 let sets: Vec<String> =
                     cols.iter().zip(&cn).map(|(c, v)| format!("{} = v.{v}{}", ident(c), self.cast(c))).collect();
                 let names: Vec<String> = kn.iter().chain(&cn).cloned().collect();
+                // One row named twice: the last change wins, as it does on SQLite, where the
+                // updates run in order. (`UPDATE … FROM` would apply an arbitrary one.)
+                let mut last_of: HashMap<Vec<Option<String>>, usize> = HashMap::new();
+                for (i, c) in group.iter().enumerate() {
+                    if let Change::Update(u) = c {
+                        last_of.insert(u.key.iter().map(|v| from_plugin(v).to_text()).collect(), i);
+                    }
+                }
                 let rows = group
                     .iter()
-                    .map(|c| match c {
+                    .enumerate()
+                    .filter(|(i, c)| match c {
+                        Change::Update(u) => {
+                            last_of.get(&u.key.iter().map(|v| from_plugin(v).to_text()).collect::<Vec<_>>()) == Some(i)
+                        }
+                        _ => true,
+                    })
+                    .map(|(_, c)| match c {
                         Change::Update(u) => u.key.iter().chain(u.set.iter().map(|a| &a.value)).collect(),
                         _ => unreachable!("grouped by kind"),
                     })

@@ -1,7 +1,7 @@
 //! Each row has `cmd` (text) and `n` (integer). The plugin does what `cmd` says and reports the
 //! outcome in an update of column `out`.
 
-use runner_plugin_sdk::{Change, HttpRequest, Level, Plugin, Rows, Value, host};
+use runner_plugin_sdk::{Assignment, Change, HttpRequest, Level, Plugin, Rows, Update, Value, host};
 
 struct Probe;
 
@@ -50,6 +50,14 @@ impl Plugin for Probe {
                 #[allow(unsafe_code)]
                 "bad-utf8" => return Err(unsafe { String::from_utf8_unchecked(vec![b'x', 0xff, 0xfe]) }),
                 "fail" => return Err(format!("probe refuses row {n}")),
+                // Also marks the row with key n: a change outside the batch's own rows.
+                "mark" => {
+                    out.push(Change::Update(Update {
+                        key: vec![Value::from(n)],
+                        set: vec![Assignment { column: "out".into(), value: Value::from("marked") }],
+                    }));
+                    Value::from("ok")
+                }
                 // Many changes for one row.
                 "many" => {
                     for i in 0..n {
