@@ -49,3 +49,19 @@ pub fn from_json(v: &serde_json::Value) -> DbValue {
         other => DbValue::Text(other.to_string()),
     }
 }
+
+/// A key as something to hash and compare: without allocating for the usual single integer
+/// key, as text otherwise. (An integer and the same number as text compare unequal here, so
+/// a check built on it errs on the safe side.)
+#[derive(Debug, Hash, PartialEq, Eq)]
+pub enum KeyRepr {
+    Int(i64),
+    Other(Vec<Option<String>>),
+}
+
+pub fn key_repr(values: &[Value]) -> KeyRepr {
+    match values {
+        [Value::Integer(i)] => KeyRepr::Int(*i),
+        _ => KeyRepr::Other(values.iter().map(|v| from_plugin(v).to_text()).collect()),
+    }
+}
