@@ -216,12 +216,19 @@ impl Backfill<'_> {
         p.chunks = bounds.len();
         let mut writes = vec![self.state.backfill_write(&m.name, "running", &p.to_json(), None, None)];
         let mut lower: Option<Vec<serde_json::Value>> = None;
+        let chunks = bounds.len() as u64;
         for (i, b) in bounds.iter().enumerate() {
             let upper: Vec<serde_json::Value> = b.iter().map(to_json).collect();
             let c = ChunkProgress {
                 lower: lower.clone(),
                 upper: upper.clone(),
                 batch_size: m.batch_size,
+                // `step` rows each, the rest in the last (from the skip walk above).
+                rows_expected: if (i as u64) + 1 < chunks {
+                    step as u64
+                } else {
+                    p.rows_total.saturating_sub(step as u64 * (chunks - 1))
+                },
                 ..Default::default()
             };
             writes.push(self.state.chunk_write(&StateTable::chunk_name(&m.name, i + 1), "pending", &c.to_json(), None));
@@ -401,7 +408,8 @@ impl Backfill<'_> {
         let c = self.start_chunk(&progress, owner, size);
         let upper: Vec<DbValue> = c.upper.iter().map(from_json).collect();
         let after = c.cursor.clone().or(c.lower.clone());
-        let batch = self.prepare_batch(reader, stmts, &chunk, after, &upper, c.batch_size).await.ok().flatten();
+        let limit = c.batch_limit(c.rows_done, c.batch_size);
+        let batch = self.prepare_batch(reader, stmts, &chunk, after, &upper, limit).await.ok().flatten();
         Ok(Some((chunk, c, batch)))
     }
 
@@ -586,7 +594,10 @@ impl Backfill<'_> {
         // A batch prepared ahead is good only if it starts where this chunk's checkpoint is.
         let current = match ahead.batch.take() {
             Some(p) if p.chunk == chunk && p.after == after => p,
-            _ => match self.prepare_batch(db, stmts, chunk, after, &upper, c.batch_size).await? {
+            _ => match self
+                .prepare_batch(db, stmts, chunk, after, &upper, c.batch_limit(c.rows_done, c.batch_size))
+                .await?
+            {
                 Some(p) => p,
                 None => return Ok(0),
             },
@@ -600,9 +611,10 @@ impl Backfill<'_> {
         let failed_ahead = if current.rows == current.limit {
             // More of this chunk: read its next batch meanwhile.
             let next_after = Some(current.last.iter().map(to_json).collect::<Vec<_>>());
+            let next_limit = c.batch_limit(c.rows_done + current.rows as u64, size);
             let (written, next) = tokio::join!(
                 self.write_batch(db, chunk, owner, c, current),
-                self.prepare_batch(reader, stmts, chunk, next_after, &upper, size)
+                self.prepare_batch(reader, stmts, chunk, next_after, &upper, next_limit)
             );
             written?;
             match next {

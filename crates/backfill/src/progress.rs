@@ -36,6 +36,8 @@ pub struct ChunkProgress {
     pub upper: Vec<serde_json::Value>,
     /// Last key committed.
     pub cursor: Option<Vec<serde_json::Value>>,
+    /// Rows in the range when the backfill started (0: unknown).
+    pub rows_expected: u64,
     pub rows_done: u64,
     pub changes: u64,
     pub batches: u64,
@@ -50,6 +52,14 @@ pub struct ChunkProgress {
 }
 
 impl ChunkProgress {
+    /// How many rows to read after `done` rows of the range: `size`, or all that is expected
+    /// to be left when that is at most half as much again. A range then ends in one batch
+    /// rather than a full batch and a small tail, which costs a transaction for a few rows.
+    pub fn batch_limit(&self, done: u64, size: usize) -> usize {
+        let left = self.rows_expected.saturating_sub(done) as usize;
+        if self.rows_expected > 0 && left > size && left <= size + size / 2 { left } else { size }
+    }
+
     pub fn from_json(v: &serde_json::Value) -> ChunkProgress {
         serde_json::from_value(v.clone()).unwrap_or_default()
     }
