@@ -16,6 +16,10 @@ use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The allocator of the `runner` binary, so that the in-process runs measure what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BAND_SQL: &str = "CASE WHEN points IS NULL THEN 'unranked' WHEN points >= 2000 THEN 'platinum' \
                         WHEN points >= 1000 THEN 'gold' WHEN points >= 500 THEN 'silver' ELSE 'bronze' END";
 

@@ -212,17 +212,29 @@ impl Statements<'_> {
                 let names: Vec<String> = kn.iter().chain(&cn).cloned().collect();
                 // One row named twice: the last change wins, as it does on SQLite, where the
                 // updates run in order. (`UPDATE … FROM` would apply an arbitrary one.)
-                let mut last_of: HashMap<KeyRepr, usize> = HashMap::with_capacity(group.len());
-                for (i, c) in group.iter().enumerate() {
-                    if let Change::Update(u) = c {
-                        last_of.insert(key_repr(&u.key), i);
+                // (The usual case, one change per row in key order, needs no map: integer keys
+                // that only ascend cannot repeat.)
+                let ascending = group.windows(2).all(|w| match (&w[0], &w[1]) {
+                    (Change::Update(a), Change::Update(b)) => {
+                        matches!((a.key.as_slice(), b.key.as_slice()), ([Value::Integer(x)], [Value::Integer(y)]) if x < y)
+                    }
+                    _ => false,
+                });
+                let mut last_of: HashMap<KeyRepr, usize> = HashMap::new();
+                if !ascending {
+                    for (i, c) in group.iter().enumerate() {
+                        if let Change::Update(u) = c {
+                            last_of.insert(key_repr(&u.key), i);
+                        }
                     }
                 }
                 let rows = group
                     .iter()
                     .enumerate()
                     .filter(|(i, c)| match c {
-                        Change::Update(u) => last_of.len() == group.len() || last_of.get(&key_repr(&u.key)) == Some(i),
+                        Change::Update(u) => {
+                            ascending || last_of.len() == group.len() || last_of.get(&key_repr(&u.key)) == Some(i)
+                        }
                         _ => true,
                     })
                     .map(|(_, c)| match c {
