@@ -2,8 +2,9 @@
 //! the revision that names it, so the data change commits or rolls back with the schema change
 //! (Alembic-style `upgrade()` data fixes). Large tables want a backfill instead.
 
+use crate::batch::{read_batch, statements};
 use crate::convert::to_json;
-use crate::engine::{BackfillError, read_batch, statements};
+use crate::engine::BackfillError;
 use crate::manifest::Manifest;
 use runner_db::{DbValue, Driver};
 use runner_sandbox::Plugin;

@@ -6,6 +6,7 @@
 //! writes the plugin's changes set-based in one transaction together with the checkpoint in the
 //! shared state table.
 
+mod batch;
 pub mod convert;
 mod data_migration;
 mod engine;
