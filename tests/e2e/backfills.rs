@@ -472,3 +472,37 @@ on_both!(when_a_batch_changes_one_row_twice_the_last_change_wins, |db: &TestDb| 
     assert_eq!(db.scalar("SELECT out FROM items WHERE id = 7"), "4");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
 });
+
+on_both!(a_text_keyed_table_is_backfilled_by_value_and_by_row, |db: &TestDb| {
+    // Batches of `a-…` rows set one of three values: written one statement per value
+    // (`key = ANY(…)`). The `b-…` batch sets 300 different values: written by joining the
+    // batch. Both must find text keys.
+    let p = Project::new();
+    let fill = match db.kind {
+        Kind::Postgres => {
+            "INSERT INTO tags (id, cmd, n) SELECT 'a-' || lpad(g::text, 4, '0'), 'work', g % 3 FROM generate_series(1, 1200) g;\n\
+             INSERT INTO tags (id, cmd, n) SELECT 'b-' || lpad(g::text, 4, '0'), 'work', 1000 + g FROM generate_series(1, 300) g;"
+        }
+        Kind::Sqlite => {
+            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 1200) INSERT INTO tags (id, cmd, n) SELECT printf('a-%04d', x), 'work', x % 3 FROM g;\n\
+             WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 300) INSERT INTO tags (id, cmd, n) SELECT printf('b-%04d', x), 'work', 1000 + x FROM g;"
+        }
+    };
+    p.file(
+        "001_tags.sql",
+        &format!("CREATE TABLE tags (id varchar(20) PRIMARY KEY, cmd text NOT NULL, n bigint, out text);\n{fill}\n"),
+    );
+    p.backfill(
+        "tags",
+        &format!(
+            "plugin = \"{}\"\n[source]\ntable = \"tags\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\nfilter = \"out IS NULL\"\n[batch]\nsize = 300\nmin_size = 300\nmax_size = 300\n",
+            plugin("probe").display()
+        ),
+    );
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["backfill", "run", "tags"]).ok().stdout_has("completed");
+    assert_eq!(db.scalar("SELECT count(*) FROM tags WHERE out IS NULL"), "0");
+    // `work` with n sums 0..n-1.
+    assert_eq!(db.scalar("SELECT count(*) FROM tags WHERE out <> CAST((n * (n - 1)) / 2 AS text)"), "0");
+    assert_eq!(db.scalar("SELECT count(DISTINCT out) FROM tags"), "302");
+});

@@ -12,6 +12,7 @@ pub fn to_plugin(v: DbValue) -> Value {
         DbValue::Text(t) => Value::Text(t),
         DbValue::Bytes(b) => Value::Bytes(b),
         DbValue::TextArray(a) => Value::Text(format!("{a:?}")),
+        DbValue::IntArray(a) => Value::Text(format!("{a:?}")),
     }
 }
 
@@ -34,7 +35,7 @@ pub fn to_json(v: &DbValue) -> serde_json::Value {
         DbValue::Int(i) => (*i).into(),
         DbValue::Float(f) => (*f).into(),
         DbValue::Text(t) => t.clone().into(),
-        DbValue::Bytes(_) | DbValue::TextArray(_) => v.to_text().unwrap_or_default().into(),
+        DbValue::Bytes(_) | DbValue::TextArray(_) | DbValue::IntArray(_) => v.to_text().unwrap_or_default().into(),
     }
 }
 

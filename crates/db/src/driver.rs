@@ -145,7 +145,8 @@ where
 }
 
 /// Binds [`DbValue`]s to a sqlx query of either database.
-/// `$array` binds a `TextArray` (PostgreSQL), or is what SQLite, which has no arrays, binds instead.
+/// `$array` binds a `TextArray` or an `IntArray` (PostgreSQL), or is what SQLite, which has no
+/// arrays, binds instead.
 macro_rules! bind_values {
     ($query:expr, $params:expr, |$q:ident, $a:ident| $array:expr) => {{
         let mut q = $query;
@@ -158,6 +159,10 @@ macro_rules! bind_values {
                 DbValue::Text(t) => q.bind(t.clone()),
                 DbValue::Bytes(b) => q.bind(b.clone()),
                 DbValue::TextArray($a) => {
+                    let $q = q;
+                    $array
+                }
+                DbValue::IntArray($a) => {
                     let $q = q;
                     $array
                 }

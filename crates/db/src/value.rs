@@ -11,6 +11,8 @@ pub enum DbValue {
     Bytes(Vec<u8>),
     /// A PostgreSQL `text[]` parameter, for set-based writes through `unnest`.
     TextArray(Vec<Option<String>>),
+    /// A PostgreSQL `int8[]` parameter (binary: nothing to format or parse per element).
+    IntArray(Vec<Option<i64>>),
 }
 
 impl DbValue {
@@ -24,6 +26,7 @@ impl DbValue {
             DbValue::Text(t) => Some(t.clone()),
             DbValue::Bytes(b) => Some(format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
             DbValue::TextArray(a) => Some(format!("{a:?}")),
+            DbValue::IntArray(a) => Some(format!("{a:?}")),
         }
     }
 }
