@@ -105,27 +105,19 @@ impl Statements<'_> {
     /// Parameters: as [`Statements::read`].
     pub fn skip(&self, with_cursor: bool, step: usize) -> String {
         let keys: Vec<String> = self.key.iter().map(|k| self.read_column(k)).collect();
-        let mut conds = vec![self.where_filter()];
-        let mut next = 1;
-        if with_cursor {
-            conds.push(self.key_compare(">", next));
-            next += self.key.len();
-        }
-        conds.push(self.key_compare("<=", next));
-        format!(
-            "SELECT {} FROM {} WHERE {} ORDER BY {} OFFSET {} LIMIT 1",
-            keys.join(", "),
-            ident(self.source),
-            conds.join(" AND "),
-            self.order("ASC"),
-            step.saturating_sub(1)
-        )
+        self.in_key_order(&keys, with_cursor, &format!("OFFSET {} LIMIT 1", step.saturating_sub(1)))
     }
 
     /// The next batch: after `cursor` (if any), up to the upper bound, in key order.
     /// Parameters: the cursor's key values (if any), then the upper bound's.
     pub fn read(&self, with_cursor: bool, limit: usize) -> String {
         let cols: Vec<String> = self.columns.iter().map(|c| self.read_column(c)).collect();
+        self.in_key_order(&cols, with_cursor, &format!("LIMIT {limit}"))
+    }
+
+    /// `SELECT columns` of the rows to do after the cursor (if any) up to the upper bound, in
+    /// key order, then `tail`.
+    fn in_key_order(&self, columns: &[String], with_cursor: bool, tail: &str) -> String {
         let mut conds = vec![self.where_filter()];
         let mut next = 1;
         if with_cursor {
@@ -134,8 +126,8 @@ impl Statements<'_> {
         }
         conds.push(self.key_compare("<=", next));
         format!(
-            "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
-            cols.join(", "),
+            "SELECT {} FROM {} WHERE {} ORDER BY {} {tail}",
+            columns.join(", "),
             ident(self.source),
             conds.join(" AND "),
             self.order("ASC")
