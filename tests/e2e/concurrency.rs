@@ -1,6 +1,6 @@
 //! Several runners against one database: each revision is applied exactly once, nobody deadlocks.
 
-use crate::harness::{Kind, Project, TestDb};
+use crate::harness::{Kind, Project, TestDb, busy_sql};
 use crate::on_both;
 use std::time::{Duration, Instant};
 
@@ -43,14 +43,8 @@ fn spawn(p: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
 }
 
 on_both!(two_runners_apply_each_revision_exactly_once, |db: &TestDb| {
-    let sleep = match db.kind {
-        Kind::Postgres => "SELECT pg_sleep(0.2);",
-        // SQLite has no sleep; a recursive count keeps the revision busy for a moment.
-        Kind::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c;"
-        }
-    };
-    let p = logging_project(sleep);
+    let sleep = busy_sql(db.kind, 0.2, 300_000);
+    let p = logging_project(&sleep);
     let runs = wait_all(vec![spawn(&p, db, &["apply"]), spawn(&p, db, &["apply"])], Duration::from_secs(120));
     for r in runs {
         assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
@@ -93,12 +87,7 @@ fn create_index_concurrently_applies_while_another_runner_waits() {
 }
 
 on_both!(lock_timeout_names_the_holder, |db: &TestDb| {
-    let sleep = match db.kind {
-        Kind::Postgres => "SELECT pg_sleep(4);",
-        Kind::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;"
-        }
-    };
+    let sleep = busy_sql(db.kind, 4.0, 8_000_000);
     let p = Project::new();
     p.file("001_slow.sql", &format!("-- no-transaction\n{sleep}\n{sleep}\n"));
     let holder = spawn(&p, db, &["apply"]);

@@ -1,6 +1,6 @@
 //! Failing revisions: nothing partial, no lock left behind, and an operator told exactly what to do.
 
-use crate::harness::{Kind, Project, TestDb, rt};
+use crate::harness::{Kind, Project, TestDb, busy_sql, rt};
 use crate::lifecycle::scores_project;
 use crate::on_both;
 
@@ -130,12 +130,7 @@ on_both!(irreversible_revisions_refuse_to_revert, |db: &TestDb| {
 });
 
 on_both!(a_runner_killed_mid_revision_leaves_a_resumable_record, |db: &TestDb| {
-    let slow = match db.kind {
-        Kind::Postgres => "SELECT pg_sleep(3);",
-        Kind::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT count(*) FROM c;"
-        }
-    };
+    let slow = busy_sql(db.kind, 3.0, 20_000_000);
     let p = Project::new();
     p.file(
         "001_killed.sql",

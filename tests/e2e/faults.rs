@@ -1,6 +1,6 @@
 //! Fault injection and concurrency beyond the single-feature tests: many deploys at once.
 
-use crate::harness::{Kind, Project, TestDb, plugin};
+use crate::harness::{Kind, Project, TestDb, busy_sql, plugin};
 use crate::on_both;
 
 on_both!(four_concurrent_deploys_with_backfills_do_everything_once, |db: &TestDb| {
@@ -51,12 +51,7 @@ on_both!(four_concurrent_deploys_with_backfills_do_everything_once, |db: &TestDb
 });
 
 on_both!(a_runner_killed_inside_a_transactional_revision_leaves_nothing_behind, |db: &TestDb| {
-    let slow = match db.kind {
-        Kind::Postgres => "SELECT pg_sleep(3);",
-        Kind::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT count(*) FROM c;"
-        }
-    };
+    let slow = busy_sql(db.kind, 3.0, 30_000_000);
     let p = Project::new();
     p.file("001_a.sql", "CREATE TABLE first (id integer);\n")
         .file("002_b.sql", &format!("CREATE TABLE half (id integer);\n{slow}\nCREATE TABLE done (id integer);\n"));

@@ -294,6 +294,18 @@ fn nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
+/// A statement that keeps the database busy for a while: `pg_sleep(pg_secs)` on PostgreSQL; on
+/// SQLite, which cannot sleep, a recursive count to `sqlite_rows` (about 10 million a second
+/// on the project's machine).
+pub fn busy_sql(kind: Kind, pg_secs: f64, sqlite_rows: u64) -> String {
+    match kind {
+        Kind::Postgres => format!("SELECT pg_sleep({pg_secs});"),
+        Kind::Sqlite => format!(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {sqlite_rows}) SELECT count(*) FROM c;"
+        ),
+    }
+}
+
 /// A temporary project folder with a `migrations/` folder.
 pub struct Project {
     dir: tempfile::TempDir,
