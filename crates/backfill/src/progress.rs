@@ -52,12 +52,14 @@ pub struct ChunkProgress {
 }
 
 impl ChunkProgress {
-    /// How many rows to read after `done` rows of the range: `size`, or all that is expected
-    /// to be left when that is at most half as much again. A range then ends in one batch
-    /// rather than a full batch and a small tail, which costs a transaction for a few rows.
+    /// How many rows to read after `done` rows of the range: `size`, or, when at most half as
+    /// much again is expected to be left, all of it and one more. A range then ends in one
+    /// batch rather than a full batch and a small tail, which costs a transaction for a few
+    /// rows; and that batch comes up short, so the worker knows the range is done without
+    /// another read, and claims the next range while it writes.
     pub fn batch_limit(&self, done: u64, size: usize) -> usize {
         let left = self.rows_expected.saturating_sub(done) as usize;
-        if self.rows_expected > 0 && left > size && left <= size + size / 2 { left } else { size }
+        if self.rows_expected > 0 && left <= size + size / 2 { left + 1 } else { size }
     }
 
     pub fn from_json(v: &serde_json::Value) -> ChunkProgress {
