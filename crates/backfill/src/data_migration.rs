@@ -29,7 +29,7 @@ pub async fn run_in_transaction(
         let n = batch.rows.len();
         let changes = plugin.process(&batch).await?;
         let writes = stmts
-            .writes(&changes)
+            .writes(&changes, None)
             .map_err(|message| BackfillError::DataMigration { name: manifest.name.clone(), message })?;
         for (sql, params) in writes {
             db.fetch(&sql, &params).await?;

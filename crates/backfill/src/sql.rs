@@ -33,9 +33,6 @@ pub fn column_types_sql(table: &str) -> String {
     )
 }
 
-/// Most distinct values an update batch is written by value for ([`Statements::pg_by_value`]).
-const MAX_VALUE_GROUPS: usize = 32;
-
 pub struct Statements<'m> {
     pub dialect: Dialect,
     pub source: &'m str,
@@ -143,8 +140,13 @@ impl Statements<'_> {
         }
     }
 
-    /// The statements that write `changes`.
-    pub fn writes(&self, changes: &[Change]) -> Result<Vec<(String, Vec<DbValue>)>, String> {
+    /// The statements that write `changes`. With `range`, the range every update and delete
+    /// falls in (the batch's own), PostgreSQL's updates and deletes are bounded by it.
+    pub fn writes(
+        &self,
+        changes: &[Change],
+        range: Option<&KeyRange<'_>>,
+    ) -> Result<Vec<(String, Vec<DbValue>)>, String> {
         for c in changes {
             let key_len = match c {
                 Change::Update(u) => Some(u.key.len()),
@@ -160,7 +162,7 @@ impl Statements<'_> {
             }
         }
         match self.dialect {
-            Dialect::Postgres => Ok(self.pg_writes(changes)),
+            Dialect::Postgres => Ok(self.pg_writes(changes, range)),
             Dialect::Sqlite => Ok(self.sqlite_writes(changes)),
         }
     }
@@ -169,7 +171,7 @@ impl Statements<'_> {
         self.target_types.get(column).map_or_else(String::new, |t| format!("::{t}"))
     }
 
-    fn pg_writes(&self, changes: &[Change]) -> Vec<(String, Vec<DbValue>)> {
+    fn pg_writes(&self, changes: &[Change], range: Option<&KeyRange<'_>>) -> Vec<(String, Vec<DbValue>)> {
         // Consecutive changes of one kind with the same columns become one statement.
         let mut out = Vec::new();
         let mut i = 0;
@@ -179,26 +181,27 @@ impl Statements<'_> {
             while j < changes.len() && signature(&changes[j]) == sig {
                 j += 1;
             }
-            out.extend(self.pg_group(&changes[i..j]));
+            out.push(self.pg_group(&changes[i..j], range));
             i = j;
         }
         out
     }
 
-    /// Set-based statements for changes of the same kind and columns: one, or for updates
-    /// that set few distinct values, one per value (see [`Statements::pg_by_value`]).
-    fn pg_group(&self, group: &[Change]) -> Vec<(String, Vec<DbValue>)> {
+    /// One set-based statement for changes of the same kind and columns, whatever their
+    /// number: the batch goes in as one array per column.
+    ///
+    /// Updates and deletes find their rows by a join of the batch with the table. Bounded by
+    /// the batch's key range, the planner hash-joins the batch with an index range scan: one
+    /// pass over the range instead of an index descent per row (measured with `psql`, 20
+    /// batches of 50,000 rows: 3.38 s against 3.89 s for the per-row lookups, and 3.75 s for
+    /// one `key = ANY(…)` statement per distinct value; the same range updated by an SQL
+    /// expression takes 2.66 s).
+    fn pg_group(&self, group: &[Change], range: Option<&KeyRange<'_>>) -> (String, Vec<DbValue>) {
         let t = ident(self.target);
-        let arrays = |rows: Vec<Vec<&Value>>, width: usize| -> Vec<DbValue> {
-            (0..width).map(|c| DbValue::TextArray(rows.iter().map(|r| from_plugin(r[c]).to_text()).collect())).collect()
-        };
-        let unnest = |n: usize, names: &[String]| {
-            let params: Vec<String> = (1..=n).map(|i| format!("${i}::text[]")).collect();
-            format!("unnest({}) AS v({})", params.join(", "), names.join(", "))
-        };
         let kn: Vec<String> = (0..self.target_key.len()).map(|i| format!("k{i}")).collect();
         let key_match: Vec<String> =
             self.target_key.iter().zip(&kn).map(|(k, v)| format!("t.{} = v.{v}{}", ident(k), self.cast(k))).collect();
+        let keys: Vec<&str> = self.target_key.iter().map(String::as_str).collect();
         match &group[0] {
             Change::Update(first) => {
                 let cols: Vec<&str> = first.set.iter().map(|a| a.column.as_str()).collect();
@@ -224,7 +227,7 @@ impl Statements<'_> {
                         }
                     }
                 }
-                let rows = group
+                let rows: Vec<Vec<&Value>> = group
                     .iter()
                     .enumerate()
                     .filter(|(i, c)| match c {
@@ -238,38 +241,37 @@ impl Statements<'_> {
                         _ => unreachable!("grouped by kind"),
                     })
                     .collect();
-                let rows: Vec<Vec<&Value>> = rows;
-                if let Some(statements) = self.pg_by_value(&rows, &cols) {
-                    return statements;
-                }
-                vec![(
+                let columns: Vec<&str> = keys.iter().chain(&cols).copied().collect();
+                let (unnest, mut params) = self.unnest(&rows, &columns, &names);
+                let (bounds, bound_params) = self.bounds(range, params.len() + 1);
+                params.extend(bound_params);
+                (
                     format!(
-                        "UPDATE {t} AS t SET {} FROM {} WHERE {}",
+                        "UPDATE {t} AS t SET {} FROM {unnest} WHERE {}{bounds}",
                         sets.join(", "),
-                        unnest(names.len(), &names),
                         key_match.join(" AND ")
                     ),
-                    arrays(rows, names.len()),
-                )]
+                    params,
+                )
             }
             Change::Delete(_) => {
-                let rows = group
+                let rows: Vec<Vec<&Value>> = group
                     .iter()
                     .map(|c| match c {
                         Change::Delete(k) => k.iter().collect(),
                         _ => unreachable!("grouped by kind"),
                     })
                     .collect();
-                vec![(
-                    format!("DELETE FROM {t} AS t USING {} WHERE {}", unnest(kn.len(), &kn), key_match.join(" AND ")),
-                    arrays(rows, kn.len()),
-                )]
+                let (unnest, mut params) = self.unnest(&rows, &keys, &kn);
+                let (bounds, bound_params) = self.bounds(range, params.len() + 1);
+                params.extend(bound_params);
+                (format!("DELETE FROM {t} AS t USING {unnest} WHERE {}{bounds}", key_match.join(" AND ")), params)
             }
             Change::Insert(first) | Change::Upsert(first) => {
                 let cols: Vec<&str> = first.iter().map(|a| a.column.as_str()).collect();
                 let cn: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
                 let select: Vec<String> = cols.iter().zip(&cn).map(|(c, v)| format!("v.{v}{}", self.cast(c))).collect();
-                let rows = group
+                let rows: Vec<Vec<&Value>> = group
                     .iter()
                     .map(|c| match c {
                         Change::Insert(a) | Change::Upsert(a) => a.iter().map(|x| &x.value).collect(),
@@ -278,79 +280,75 @@ impl Statements<'_> {
                     .collect();
                 let conflict =
                     if matches!(group[0], Change::Upsert(_)) { self.on_conflict(&cols) } else { String::new() };
-                vec![(
+                let (unnest, params) = self.unnest(&rows, &cols, &cn);
+                (
                     format!(
-                        "INSERT INTO {t} ({}) SELECT {} FROM {}{conflict}",
+                        "INSERT INTO {t} ({}) SELECT {} FROM {unnest}{conflict}",
                         cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", "),
-                        select.join(", "),
-                        unnest(cn.len(), &cn)
+                        select.join(", ")
                     ),
-                    arrays(rows, cn.len()),
-                )]
+                    params,
+                )
             }
         }
     }
 
-    /// Updates (rows: key, then the values set, one row per key) that set only a few distinct
-    /// values, as one `UPDATE … SET c = $1 WHERE key = ANY($2)` per value: no join of the batch
-    /// against the table, which costs about 2 µs a row (measured: 50,000 rows setting 4
-    /// distinct values, 170 ms instead of 230 ms). Flags, states, bands and categories are
-    /// like that. `None` when the values are too varied or the key has several columns.
-    fn pg_by_value(&self, rows: &[Vec<&Value>], cols: &[&str]) -> Option<Vec<(String, Vec<DbValue>)>> {
-        if self.target_key.len() != 1 || rows.is_empty() {
-            return None;
-        }
-        let mut groups: Vec<(Vec<Option<String>>, Vec<&Value>)> = Vec::new();
-        let mut index: HashMap<Vec<Option<String>>, usize> = HashMap::new();
-        for r in rows {
-            let values: Vec<Option<String>> = r[1..].iter().map(|v| from_plugin(v).to_text()).collect();
-            let g = match index.get(&values) {
-                Some(&g) => g,
-                None => {
-                    if groups.len() == MAX_VALUE_GROUPS || (groups.len() + 1) * 64 > rows.len() {
-                        return None;
-                    }
-                    index.insert(values.clone(), groups.len());
-                    groups.push((values, Vec::new()));
-                    groups.len() - 1
-                }
+    /// `unnest($1::…[], $2::…[]) AS v(names)` over the rows' values, one array per column:
+    /// binary `int8[]` for an integer column holding integers, text otherwise (cast to the
+    /// column's type in the statement, so any type round-trips).
+    fn unnest(&self, rows: &[Vec<&Value>], columns: &[&str], names: &[String]) -> (String, Vec<DbValue>) {
+        let mut params = Vec::with_capacity(columns.len());
+        let mut types = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let integer =
+                self.target_types.get(*column).is_some_and(|t| matches!(t.as_str(), "bigint" | "integer" | "smallint"));
+            let ints: Option<Vec<Option<i64>>> = if integer {
+                rows.iter()
+                    .map(|r| match r[i] {
+                        Value::Integer(n) => Some(Some(*n)),
+                        Value::Null => Some(None),
+                        _ => None,
+                    })
+                    .collect()
+            } else {
+                None
             };
-            groups[g].1.push(r[0]);
+            let (array, ty) = match ints {
+                Some(ints) => (DbValue::IntArray(ints), "int8"),
+                None => (DbValue::TextArray(rows.iter().map(|r| from_plugin(r[i]).to_text()).collect()), "text"),
+            };
+            params.push(array);
+            types.push(format!("${}::{ty}[]", i + 1));
         }
-        let key = &self.target_key[0];
-        let sets: Vec<String> =
-            cols.iter().enumerate().map(|(i, c)| format!("{} = ${}::text{}", ident(c), i + 1, self.cast(c))).collect();
-        let n = cols.len() + 1;
-        let integer_key =
-            self.target_types.get(key).is_some_and(|t| matches!(t.as_str(), "bigint" | "integer" | "smallint"));
-        Some(
-            groups
-                .into_iter()
-                .map(|(values, keys)| {
-                    let (array, any) = if integer_key && keys.iter().all(|k| matches!(k, Value::Integer(_))) {
-                        let ints =
-                            keys.iter().map(|k| if let Value::Integer(i) = k { Some(*i) } else { None }).collect();
-                        (DbValue::IntArray(ints), format!("${n}::int8[]"))
-                    } else {
-                        let texts = keys.iter().map(|k| from_plugin(k).to_text()).collect();
-                        let ty = self.target_types.get(key).map_or_else(|| "text".to_string(), |t| t.clone());
-                        (DbValue::TextArray(texts), format!("${n}::text[]::{ty}[]"))
-                    };
-                    let mut params: Vec<DbValue> =
-                        values.into_iter().map(|v| v.map_or(DbValue::Null, DbValue::Text)).collect();
-                    params.push(array);
-                    (
-                        format!(
-                            "UPDATE {} AS t SET {} WHERE t.{} = ANY({any})",
-                            ident(self.target),
-                            sets.join(", "),
-                            ident(key)
-                        ),
-                        params,
-                    )
+        (format!("unnest({}) AS v({})", types.join(", "), names.join(", ")), params)
+    }
+
+    /// ` AND (t.k) > ($n) AND (t.k) <= ($n+1)` for the target's key and `range` (nothing
+    /// without one), with its parameters numbered from `first`.
+    fn bounds(&self, range: Option<&KeyRange<'_>>, first: usize) -> (String, Vec<DbValue>) {
+        let Some(range) = range else { return (String::new(), Vec::new()) };
+        let cols: Vec<String> = self.target_key.iter().map(|k| format!("t.{}", ident(k))).collect();
+        let mut next = first;
+        let mut compare = |op: &str| {
+            let ps: Vec<String> = self
+                .target_key
+                .iter()
+                .map(|k| {
+                    next += 1;
+                    format!("${}{}", next - 1, self.target_types.get(k).map_or(String::new(), |t| format!("::{t}")))
                 })
-                .collect(),
-        )
+                .collect();
+            format!(" AND ({}) {op} ({})", cols.join(", "), ps.join(", "))
+        };
+        let mut sql = String::new();
+        let mut params = Vec::new();
+        if let Some(after) = range.after {
+            sql += &compare(">");
+            params.extend(self.key_params(after));
+        }
+        sql += &compare("<=");
+        params.extend(self.key_params(range.last));
+        (sql, params)
     }
 
     fn on_conflict(&self, cols: &[&str]) -> String {
@@ -406,6 +404,13 @@ impl Statements<'_> {
             })
             .collect()
     }
+}
+
+/// The keys a batch was read from: after `after` (exclusive; `None`: from the first row) up to
+/// `last` (inclusive).
+pub struct KeyRange<'a> {
+    pub after: Option<&'a [DbValue]>,
+    pub last: &'a [DbValue],
 }
 
 /// Kind and columns of a change: what can share one set-based statement.
