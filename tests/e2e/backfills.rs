@@ -228,6 +228,18 @@ on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
 });
 
 #[test]
+fn apply_with_backfills_runs_them_with_the_workers_asked_for() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = items_project(&db, 2000, 10);
+    p.run(&db, &["apply", "--workers", "2"]).fails_with(2).stderr_has("--with-backfills");
+    assert!(db.revision_rows().is_empty(), "a refused command applied something");
+    p.run(&db, &["apply", "--with-backfills", "--workers", "2"]).ok().stdout_has("backfill items: completed");
+    assert_each_row_changed_once(&db, 2000);
+    // Ranges are cut for every worker that may join, two each: four for two workers.
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'backfill-chunk'"), "4");
+}
+
+#[test]
 fn workers_in_several_processes_share_one_backfill() {
     let db = TestDb::new(Kind::Postgres);
     let rows = 20_000;

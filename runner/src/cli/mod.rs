@@ -134,6 +134,9 @@ pub enum Command {
         /// After the revisions, run every backfill that is ready and not complete.
         #[arg(long, conflicts_with_all = ["dry_run", "sql"])]
         with_backfills: bool,
+        /// Workers per backfill with --with-backfills (PostgreSQL; SQLite uses one) [default: 1].
+        #[arg(long, requires = "with_backfills")]
+        workers: Option<usize>,
         /// Stop at this revision (default: the head; `heads` for every branch).
         #[arg(long, value_name = "REV")]
         to: Option<String>,
@@ -305,8 +308,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Heads { out } => read::heads(settings(g)?, out).await,
         Command::Current { out } => read::current(settings(g)?, out).await,
         Command::Show { revision, out } => read::show(settings(g)?, &revision, out).await,
-        Command::Apply { with_backfills, to, resume, preview, out } => {
-            write::apply(settings(g)?, to, resume, with_backfills, preview, out).await
+        Command::Apply { with_backfills, workers, to, resume, preview, out } => {
+            let backfills =
+                with_backfills.then(|| crate::BackfillOptions { workers: workers.unwrap_or(1), ..Default::default() });
+            write::apply(settings(g)?, to, resume, backfills, preview, out).await
         }
         Command::Backfill(b) => match b {
             BackfillCommand::List { out } => backfill::list(settings(g)?, out).await,

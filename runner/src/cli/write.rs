@@ -74,7 +74,7 @@ pub async fn apply(
     settings: Settings,
     to: Option<String>,
     resume: bool,
-    with_backfills: bool,
+    backfills: Option<crate::BackfillOptions>,
     preview: PreviewArgs,
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
@@ -88,10 +88,10 @@ pub async fn apply(
         let plan = runner.plan_apply(&target, unfinished).await;
         return show_preview(runner, plan, preview, out).await;
     }
-    let result = if with_backfills {
-        apply_and_backfill(&mut runner, &target, unfinished, out).await
-    } else {
-        runner.apply_with(target, unfinished).await.map(|r| (r, Vec::new()))
+    let with_backfills = backfills.is_some();
+    let result = match backfills {
+        Some(options) => apply_and_backfill(&mut runner, &target, unfinished, options, out).await,
+        None => runner.apply_with(target, unfinished).await.map(|r| (r, Vec::new())),
     };
     runner.close().await;
     let (report, backfills) = result?;
@@ -109,6 +109,7 @@ async fn apply_and_backfill(
     runner: &mut Runner,
     target: &Target,
     unfinished: Unfinished,
+    options: crate::BackfillOptions,
     out: OutputArgs,
 ) -> Result<(Report, Vec<runner_backfill::RunReport>), RunnerError> {
     let mut all = Report::default();
@@ -118,7 +119,7 @@ async fn apply_and_backfill(
         let progressed = !report.steps.is_empty();
         all.steps.extend(report.steps);
         all.gate = report.gate;
-        let ran = run_ready_backfills(runner, out).await?;
+        let ran = run_ready_backfills(runner, options, out).await?;
         let completed_any = ran.iter().any(|r| r.outcome == runner_backfill::Outcome::Completed);
         backfills.extend(ran);
         if all.gate.is_none() || !(completed_any || progressed) {
@@ -138,6 +139,7 @@ async fn apply_and_backfill(
 /// or paused, one after the other; the first failure stops the run.
 async fn run_ready_backfills(
     runner: &mut Runner,
+    options: crate::BackfillOptions,
     out: OutputArgs,
 ) -> Result<Vec<runner_backfill::RunReport>, RunnerError> {
     let mut reports = Vec::new();
@@ -155,7 +157,7 @@ async fn run_ready_backfills(
             _ => {}
         }
         let printer = super::backfill::progress_printer(&b.name);
-        let report = runner.run_backfill(&b.name, crate::BackfillOptions::default(), printer).await?;
+        let report = runner.run_backfill(&b.name, options, printer).await?;
         if !out.json {
             super::backfill::print_run(&report);
         }
