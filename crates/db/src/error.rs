@@ -52,7 +52,10 @@ pub enum DbError {
     ConnectionLost { reason: String },
     #[error("foreign keys violated after the revision (PRAGMA foreign_key_check): {violations}")]
     ForeignKeyCheck { violations: String },
-    #[error("{context}: {source}")]
+    /// What the database said, as for a failed statement: sqlx's own wording adds "error
+    /// returned from database" and the server's source-code line, which reads like a line of
+    /// the user's SQL.
+    #[error("{context}: {}", statement_failure(0, source))]
     Query {
         context: &'static str,
         #[source]
@@ -73,6 +76,15 @@ impl DbError {
     pub(crate) fn statement(index: usize) -> impl FnOnce(sqlx::Error) -> DbError {
         move |e| {
             if connection_lost(&e) { lost(&e) } else { DbError::Statement { failure: statement_failure(index, &e) } }
+        }
+    }
+
+    /// What the database said, without the driver's context (for messages that give their own).
+    pub fn reason(&self) -> String {
+        match self {
+            DbError::Statement { failure } => failure.to_string(),
+            DbError::Query { source, .. } => statement_failure(0, source).to_string(),
+            other => other.to_string(),
         }
     }
 
