@@ -129,6 +129,9 @@ impl RunnerError {
             | RunnerError::Config { .. }
             | RunnerError::Backfills(_)
             | RunnerError::Refreshes(_) => ExitCode::Invalid,
+            RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
+                ExitCode::Invalid
+            }
             RunnerError::LockTimeout { .. } => ExitCode::LockTimeout,
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect

@@ -527,6 +527,32 @@ on_both!(a_table_with_a_composite_key_is_backfilled_once_per_row, |db: &TestDb| 
     assert_eq!(db.scalar("SELECT count(*) FROM pairs WHERE out <> CAST((n * (n - 1)) / 2 AS text)"), "0");
 });
 
+on_both!(a_manifest_naming_what_the_database_lacks_is_refused_before_anything_runs, |db: &TestDb| {
+    let p = items_project(db, 100, 10);
+    p.run(db, &["apply"]).ok();
+    for (from, to, message) in [
+        ("table = \"items\"", "table = \"itemz\"", "table `itemz` does not exist"),
+        (
+            "columns = [\"cmd\", \"n\"]",
+            "columns = [\"cmd\", \"nn\"]",
+            "table `items` has no column `nn` (named in source.columns)",
+        ),
+        (
+            "filter = \"out IS NULL\"",
+            "filter = \"outt IS NULL\"",
+            "source.filter `outt IS NULL` does not work on `items`",
+        ),
+    ] {
+        p.backfill("items", &manifest("").replace(from, to));
+        p.run(db, &["backfill", "run", "items"]).fails_with(5).stderr_has(message).stderr_has("items.toml");
+        p.run(db, &["apply", "--with-backfills"]).fails_with(5).stderr_has(message);
+        assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind LIKE 'backfill%'"), "0", "{message}");
+        assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "100");
+    }
+    p.backfill("items", &manifest(""));
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+});
+
 on_both!(when_a_batch_changes_one_row_twice_the_last_change_wins, |db: &TestDb| {
     let p = items_project(db, 500, 10);
     p.run(db, &["apply"]).ok();

@@ -300,10 +300,42 @@ impl Backfill<'_> {
     }
 }
 
-/// The statements of `m` for this database (PostgreSQL: with the tables' column types).
+/// The statements of `m` for this database (PostgreSQL: with the tables' column types), once
+/// the tables and columns it names are known to exist.
 pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Result<Statements<'m>, BackfillError> {
+    let source_types = columns(db, m, &m.source_table).await?;
+    let target_types =
+        if m.target_table == m.source_table { source_types.clone() } else { columns(db, m, &m.target_table).await? };
+    let missing = |table: &str, types: &HashMap<String, String>, names: &[String], what: &str| {
+        names.iter().find(|c| !types.contains_key(*c)).map(|c| BackfillError::Schema {
+            name: m.name.clone(),
+            file: m.file.clone(),
+            message: format!("table `{table}` has no column `{c}` (named in {what})"),
+        })
+    };
+    if let Some(e) = missing(&m.source_table, &source_types, &m.key, "source.key")
+        .or_else(|| missing(&m.source_table, &source_types, &m.columns, "source.columns"))
+        .or_else(|| missing(&m.target_table, &target_types, &m.target_key, "the target key"))
+    {
+        return Err(e);
+    }
+    if let Some(filter) = &m.filter {
+        // Planned, not run: a typo fails here, naming the manifest, not in the first batch.
+        let probe = format!("SELECT 1 FROM {} WHERE ({filter}) LIMIT 0", crate::sql::ident(&m.source_table));
+        if let Err(e) = db.query(&probe).await {
+            if e.is_connection_lost() {
+                return Err(e.into());
+            }
+            return Err(BackfillError::Schema {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                message: format!("source.filter `{filter}` does not work on `{}`: {}", m.source_table, e.reason()),
+            });
+        }
+    }
+    // SQLite needs no casts.
     let (source_types, target_types) = match db.dialect() {
-        Dialect::Postgres => (types(db, &m.source_table).await?, types(db, &m.target_table).await?),
+        Dialect::Postgres => (source_types, target_types),
         Dialect::Sqlite => (HashMap::new(), HashMap::new()),
     };
     Ok(Statements {
@@ -341,9 +373,20 @@ pub(crate) async fn read_batch(
     Ok(Some((batch, last)))
 }
 
-async fn types(db: &mut dyn Driver, table: &str) -> Result<HashMap<String, String>, BackfillError> {
-    let rows = db.query(&column_types_sql(table)).await?;
-    Ok(rows.into_iter().filter_map(|r| Some((r.first().cloned().flatten()?, r.get(1).cloned().flatten()?))).collect())
+/// Column → type of `table`; an error naming the manifest when the table does not exist.
+async fn columns(db: &mut dyn Driver, m: &Manifest, table: &str) -> Result<HashMap<String, String>, BackfillError> {
+    let rows = db.query(&column_types_sql(db.dialect(), table)).await?;
+    if rows.is_empty() {
+        return Err(BackfillError::Schema {
+            name: m.name.clone(),
+            file: m.file.clone(),
+            message: format!("table `{table}` does not exist"),
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.first().cloned().flatten()?, r.get(1).cloned().flatten().unwrap_or_default())))
+        .collect())
 }
 
 /// Where the rows a batch's updates and deletes touch lie in its table's key order.

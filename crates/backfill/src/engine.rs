@@ -31,6 +31,9 @@ pub enum BackfillError {
     BatchFailed { name: String, after: String, attempts: u32, error: String },
     #[error("data migration `{name}`: {message}")]
     DataMigration { name: String, message: String },
+    /// The manifest names a table or column the database does not have.
+    #[error("backfill `{name}` ({}): {message}", file.display())]
+    Schema { name: String, file: std::path::PathBuf, message: String },
     #[error("backfill `{name}` is {status}; {hint}")]
     NotRunnable { name: String, status: String, hint: String },
 }

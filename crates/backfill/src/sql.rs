@@ -24,13 +24,24 @@ fn native(ty: &str) -> bool {
         || ty.starts_with("character(")
 }
 
-/// Column types of a table, for casts (PostgreSQL only).
-pub fn column_types_sql(table: &str) -> String {
-    format!(
-        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
-         WHERE a.attrelid = '{}'::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-        ident(table).replace('\'', "''")
-    )
+/// Columns of a table and their types (PostgreSQL: for casts); no rows when the table does
+/// not exist.
+pub fn column_types_sql(dialect: Dialect, table: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+             WHERE a.attrelid = to_regclass('{}') AND a.attnum > 0 AND NOT a.attisdropped",
+            ident(table).replace('\'', "''")
+        ),
+        // `schema.table` as `ident` reads it; the pragma takes them apart.
+        Dialect::Sqlite => {
+            let q = |s: &str| s.replace('\'', "''");
+            match table.split_once('.') {
+                Some((schema, t)) => format!("SELECT name, type FROM pragma_table_info('{}', '{}')", q(t), q(schema)),
+                None => format!("SELECT name, type FROM pragma_table_info('{}')", q(table)),
+            }
+        }
+    }
 }
 
 pub struct Statements<'m> {
