@@ -217,11 +217,9 @@ on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
     assert_eq!(db.revision_rows(), [("001".into(), "applied".into())]);
     p.run(db, &["status", "--exit-code"]).fails_with(3).stdout_has("pending:    1");
     let r = p.run(db, &["apply", "--with-backfills"]).ok();
-    assert!(
-        r.stdout.contains("backfill items: completed; 2000 rows") && r.stdout.contains("apply    002"),
-        "{}",
-        r.stdout
-    );
+    // In the order it happened: the backfill, then the revision it gated.
+    let (backfill, contract) = (r.stdout.find("backfill items: completed; 2000 rows"), r.stdout.find("apply    002"));
+    assert!(backfill.is_some() && contract.is_some() && backfill < contract, "{}", r.stdout);
     assert_each_row_changed_once(db, 2000);
     assert_eq!(db.revision_rows().len(), 2);
     p.run(db, &["status", "--exit-code"]).ok();
@@ -233,7 +231,10 @@ fn apply_with_backfills_runs_them_with_the_workers_asked_for() {
     let p = items_project(&db, 2000, 10);
     p.run(&db, &["apply", "--workers", "2"]).fails_with(2).stderr_has("--with-backfills");
     assert!(db.revision_rows().is_empty(), "a refused command applied something");
-    p.run(&db, &["apply", "--with-backfills", "--workers", "2"]).ok().stdout_has("backfill items: completed");
+    let r = p.run(&db, &["apply", "--with-backfills", "--workers", "2"]).ok();
+    // In the order it happened: the revision, then the backfill it made ready.
+    let (revision, backfill) = (r.stdout.find("apply    001"), r.stdout.find("backfill items: completed"));
+    assert!(revision.is_some() && backfill.is_some() && revision < backfill, "{}", r.stdout);
     assert_each_row_changed_once(&db, 2000);
     // Ranges are cut for every worker that may join, two each: four for two workers.
     assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'backfill-chunk'"), "4");

@@ -49,8 +49,9 @@ pub fn print_run(r: &RunReport) {
         Outcome::Paused => "paused",
         Outcome::Stopped => "stopped (batch budget reached; run again to continue)",
     };
+    let batches = if r.batches == 1 { "batch" } else { "batches" };
     println!(
-        "backfill {}: {what}; {} rows in {} batches this run ({} ms); {} of {} rows done in all",
+        "backfill {}: {what}; {} rows in {} {batches} this run ({} ms); {} of {} rows done in all",
         r.name, r.rows, r.batches, r.elapsed_ms, r.progress.rows_done, r.progress.rows_total
     );
 }

@@ -41,24 +41,16 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
         json(report);
         return;
     }
-    if let Some(gate) = &report.gate {
-        for s in &report.steps {
-            println!(
-                "{:<8} {}  {}  ({} ms)",
-                super::output::action_word(s.action),
-                s.revision,
-                s.description,
-                s.duration_ms
-            );
-        }
-        println!("Applied {} step(s), then {gate}.", report.steps.len());
-        return;
-    }
-    if report.steps.is_empty() {
+    if report.steps.is_empty() && report.gate.is_none() {
         println!("{nothing}");
         return;
     }
-    for s in &report.steps {
+    print_steps(&report.steps);
+    print_summary(report);
+}
+
+fn print_steps(steps: &[crate::report::StepDone]) {
+    for s in steps {
         println!(
             "{:<8} {}  {}  ({} ms)",
             super::output::action_word(s.action),
@@ -67,7 +59,13 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
             s.duration_ms
         );
     }
-    println!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" });
+}
+
+fn print_summary(report: &Report) {
+    match &report.gate {
+        Some(gate) => println!("Applied {} step(s), then {gate}.", report.steps.len()),
+        None => println!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" }),
+    }
 }
 
 pub async fn apply(
@@ -117,6 +115,10 @@ async fn apply_and_backfill(
     loop {
         let report = runner.apply_with(target.clone(), unfinished).await?;
         let progressed = !report.steps.is_empty();
+        if !out.json {
+            // As they happen: revisions, then the backfills they made ready, then the rest.
+            print_steps(&report.steps);
+        }
         all.steps.extend(report.steps);
         all.gate = report.gate;
         let ran = run_ready_backfills(runner, options, out).await?;
@@ -127,7 +129,11 @@ async fn apply_and_backfill(
         }
     }
     if !out.json {
-        print_report(&all, out, "Revisions: nothing to apply.");
+        if all.steps.is_empty() && all.gate.is_none() {
+            println!("Revisions: nothing to apply.");
+        } else {
+            print_summary(&all);
+        }
         if backfills.is_empty() {
             println!("Backfills: nothing to run.");
         }
