@@ -82,7 +82,8 @@ async fn runner_run(url: &str, dir: &Path, table: &str, workers: usize) -> (Dura
     settings.plugin_cache = dir.join("cache");
     let mut r = Runner::open(settings, Access::ReadWrite).await.unwrap();
     let t = Instant::now();
-    let report = r.run_backfill(table, BackfillOptions { workers, ..Default::default() }, |_| {}).await.unwrap();
+    let report =
+        r.run_backfill(table, BackfillOptions { workers: Some(workers), ..Default::default() }, |_| {}).await.unwrap();
     let took = t.elapsed();
     r.close().await;
     (took, report)

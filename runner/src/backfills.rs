@@ -10,18 +10,14 @@ use runner_backfill::{
 use std::sync::Arc;
 
 /// How `run_backfill` runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BackfillOptions {
     pub run: RunOptions,
-    /// Workers in this process (PostgreSQL; SQLite always uses one).
-    pub workers: usize,
+    /// Workers in this process (PostgreSQL; SQLite always uses one); `None`: the manifest's
+    /// `batch.workers`.
+    pub workers: Option<usize>,
 }
 
-impl Default for BackfillOptions {
-    fn default() -> Self {
-        BackfillOptions { run: RunOptions::default(), workers: 1 }
-    }
-}
 use runner_sandbox::{Sandbox, SandboxConfig};
 use serde_json as _;
 use std::path::PathBuf;
@@ -219,7 +215,10 @@ impl Runner {
         };
         let plugin = Arc::new(self.sandbox()?.load(&manifest.name, &wasm, manifest.limits, grants)?);
         let state = self.state_table().clone();
-        let workers = if self.db_mut().dialect() == runner_db::Dialect::Sqlite { 1 } else { options.workers.max(1) };
+        let workers = match self.db_mut().dialect() {
+            runner_db::Dialect::Sqlite => 1,
+            runner_db::Dialect::Postgres => options.workers.unwrap_or(manifest.workers).max(1),
+        };
 
         let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
         let prepared =

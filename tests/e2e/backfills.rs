@@ -226,7 +226,7 @@ on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
 });
 
 #[test]
-fn apply_with_backfills_runs_them_with_the_workers_asked_for() {
+fn backfill_workers_come_from_the_command_line_or_the_manifest() {
     let db = TestDb::new(Kind::Postgres);
     let p = items_project(&db, 2000, 10);
     p.run(&db, &["apply", "--workers", "2"]).fails_with(2).stderr_has("--with-backfills");
@@ -238,6 +238,20 @@ fn apply_with_backfills_runs_them_with_the_workers_asked_for() {
     assert_each_row_changed_once(&db, 2000);
     // Ranges are cut for every worker that may join, two each: four for two workers.
     assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'backfill-chunk'"), "4");
+
+    // Without --workers, the manifest's `batch.workers`; it must be 1 to 64.
+    let db = TestDb::new(Kind::Postgres);
+    let p = items_project(&db, 2000, 10);
+    p.backfill("items", &manifest("").replace("[batch]\n", "[batch]\nworkers = 0\n"));
+    p.run(&db, &["apply", "--with-backfills"])
+        .fails_with(5)
+        .stderr_has("items.toml")
+        .stderr_has("`batch.workers` is 0");
+    p.backfill("items", &manifest("").replace("[batch]\n", "[batch]\nworkers = 3\n"));
+    p.run(&db, &["apply", "--with-backfills"]).ok().stdout_has("backfill items: completed");
+    assert_each_row_changed_once(&db, 2000);
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'backfill-chunk'"), "6");
+    p.run(&db, &["backfill", "run", "items", "--workers", "0"]).fails_with(2);
 }
 
 #[test]

@@ -16,5 +16,5 @@ mod sql;
 
 pub use data_migration::run_in_transaction;
 pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
-pub use manifest::{Manifest, ManifestError, PluginSource, Role};
+pub use manifest::{MAX_WORKERS, Manifest, ManifestError, PluginSource, Role};
 pub use progress::Progress;

@@ -124,6 +124,9 @@ struct TargetFile {
     key: Option<Vec<String>>,
 }
 
+/// Most workers a manifest may ask for: each holds two connections.
+pub const MAX_WORKERS: usize = 64;
+
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct BatchFile {
@@ -131,11 +134,12 @@ struct BatchFile {
     time_target_ms: u64,
     min_size: usize,
     max_size: usize,
+    workers: usize,
 }
 
 impl Default for BatchFile {
     fn default() -> Self {
-        BatchFile { size: 1000, time_target_ms: 500, min_size: 100, max_size: 100_000 }
+        BatchFile { size: 1000, time_target_ms: 500, min_size: 100, max_size: 100_000, workers: 1 }
     }
 }
 
@@ -196,6 +200,8 @@ pub struct Manifest {
     pub time_target: Duration,
     pub min_size: usize,
     pub max_size: usize,
+    /// Workers a run uses unless told otherwise (PostgreSQL; SQLite uses one).
+    pub workers: usize,
     pub limits: Limits,
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
@@ -274,6 +280,12 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
             ),
         ));
     }
+    if !(1..=MAX_WORKERS).contains(&b.workers) {
+        return Err(invalid(
+            line_of("workers"),
+            format!("`batch.workers` is {}; it must be between 1 and {MAX_WORKERS}", b.workers),
+        ));
+    }
     let mut capabilities = Vec::new();
     let c = &f.capabilities;
     for (on, cap) in [
@@ -324,6 +336,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         time_target: Duration::from_millis(b.time_target_ms),
         min_size: b.min_size,
         max_size: b.max_size,
+        workers: b.workers,
         limits: Limits {
             batch_timeout: Duration::from_millis(l.plugin_timeout_ms),
             memory_bytes: l.memory_mb << 20,

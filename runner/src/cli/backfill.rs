@@ -99,7 +99,7 @@ pub async fn run(
     settings: Settings,
     name: &str,
     max_batches: Option<u64>,
-    workers: usize,
+    workers: Option<usize>,
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;

@@ -134,8 +134,9 @@ pub enum Command {
         /// After the revisions, run every backfill that is ready and not complete.
         #[arg(long, conflicts_with_all = ["dry_run", "sql"])]
         with_backfills: bool,
-        /// Workers per backfill with --with-backfills (PostgreSQL; SQLite uses one) [default: 1].
-        #[arg(long, requires = "with_backfills")]
+        /// Workers per backfill with --with-backfills (PostgreSQL; SQLite uses one) [default: each
+        /// manifest's batch.workers, else 1].
+        #[arg(long, requires = "with_backfills", value_parser = workers_in_range())]
         workers: Option<usize>,
         /// Stop at this revision (default: the head; `heads` for every branch).
         #[arg(long, value_name = "REV")]
@@ -233,9 +234,10 @@ pub enum BackfillCommand {
         /// Stop after this many batches (it resumes from there next time).
         #[arg(long)]
         max_batches: Option<u64>,
-        /// Workers in this process; several processes may also run the same backfill (PostgreSQL).
-        #[arg(long, default_value_t = 1)]
-        workers: usize,
+        /// Workers in this process; several processes may also run the same backfill (PostgreSQL)
+        /// [default: the manifest's batch.workers, else 1].
+        #[arg(long, value_parser = workers_in_range())]
+        workers: Option<usize>,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -309,8 +311,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Current { out } => read::current(settings(g)?, out).await,
         Command::Show { revision, out } => read::show(settings(g)?, &revision, out).await,
         Command::Apply { with_backfills, workers, to, resume, preview, out } => {
-            let backfills =
-                with_backfills.then(|| crate::BackfillOptions { workers: workers.unwrap_or(1), ..Default::default() });
+            let backfills = with_backfills.then(|| crate::BackfillOptions { workers, ..Default::default() });
             write::apply(settings(g)?, to, resume, backfills, preview, out).await
         }
         Command::Backfill(b) => match b {
@@ -332,4 +333,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,
         Command::Repair { out } => write::repair(settings(g)?, out).await,
     }
+}
+
+/// `--workers`: as many as a manifest may ask for.
+fn workers_in_range() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..=runner_backfill::MAX_WORKERS as u64)
 }
