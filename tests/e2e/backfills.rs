@@ -635,3 +635,83 @@ on_both!(a_text_keyed_table_is_backfilled, |db: &TestDb| {
     assert_eq!(db.scalar("SELECT count(*) FROM tags WHERE out <> CAST((n * (n - 1)) / 2 AS text)"), "0");
     assert_eq!(db.scalar("SELECT count(DISTINCT out) FROM tags"), "302");
 });
+
+#[test]
+fn a_backfill_waits_while_a_replica_falls_behind() {
+    // A primary and its streaming standby, both of this test's own. With replay paused, the
+    // standby receives WAL but applies none, so its lag only grows until replay resumes.
+    let primary = crate::harness::Cluster::start().expect("a throwaway PostgreSQL cluster");
+    let standby = primary.standby().expect("a streaming standby");
+    let db = TestDb::on_server(&primary.url());
+    let rows = 20_000;
+    let p = items_project(&db, rows, 10);
+    p.backfill(
+        "items",
+        &manifest("\n[throttle]\nmax_replica_lag_mb = 1\n")
+            .replace("min_size = 50", "min_size = 1000")
+            .replace("max_size = 2000", "max_size = 1000")
+            .replace("size = 200", "size = 1000"),
+    );
+    p.run(&db, &["apply"]).ok();
+    standby.sql("SELECT pg_wal_replay_pause()");
+    let mut child = p
+        .command(&db, &["backfill", "run", "items"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The worker says when it starts waiting.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let waiting = said
+        .iter()
+        .find(|l| l.contains("waiting for replicas to catch up"))
+        .expect("the runner never waited for the paused standby");
+    assert!(waiting.contains("limit_mb=1"), "{waiting}");
+    // While the standby stays behind, nothing more is written.
+    let done = db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), done);
+    assert_ne!(done, rows.to_string(), "the backfill finished before the standby fell behind");
+    assert!(child.try_wait().unwrap().is_none(), "the runner gave up instead of waiting");
+    standby.sql("SELECT pg_wal_replay_resume()");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("completed"));
+    assert_each_row_changed_once(&db, rows);
+    assert!(said.try_iter().any(|l| l.contains("replicas caught up")), "no word that the replicas caught up");
+}
+
+#[test]
+fn a_backfill_pauses_between_batches_as_its_manifest_says() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = items_project(&db, 1000, 10);
+    // Ten minutes between batches: the second never comes while the test watches.
+    p.backfill("items", &manifest("\n[throttle]\npause_ms = 600000\n"));
+    p.run(&db, &["apply"]).ok();
+    let child = p
+        .command(&db, &["backfill", "run", "items"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = || db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL");
+    while done() == "0" {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = done();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(done(), first, "a second batch came without the pause");
+    // An operator's pause is heard during the wait, not ten minutes later.
+    p.run(&db, &["backfill", "pause", "items"]).ok();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("paused"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(done(), first);
+}

@@ -68,20 +68,47 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Result<Cluster, String> {
-        let find = |tool: &str| -> Option<PathBuf> {
-            let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect())
-                .unwrap_or_default();
-            if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-                let mut versions: Vec<PathBuf> =
-                    rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
-                versions.sort();
-                candidates.extend(versions.into_iter().rev());
-            }
-            candidates.into_iter().find(|p| p.is_file())
-        };
-        let initdb = find("initdb").ok_or("initdb not found")?;
-        let pg_ctl = find("pg_ctl").ok_or("pg_ctl not found")?;
+        let initdb = find_pg_tool("initdb").ok_or("initdb not found")?;
+        let c = Cluster::empty()?;
+        c.run(vec![
+            initdb.display().to_string(),
+            "-D".into(),
+            c.data.display().to_string(),
+            "-U".into(),
+            "postgres".into(),
+            "--auth=trust".into(),
+        ])?;
+        c.watchdog()?;
+        c.pg_ctl_do(&["start"])?;
+        Ok(c)
+    }
+
+    /// A streaming standby of this cluster (pg_basebackup -R), started on a port of its own.
+    pub fn standby(&self) -> Result<Cluster, String> {
+        let basebackup = find_pg_tool("pg_basebackup").ok_or("pg_basebackup not found")?;
+        let c = Cluster::empty()?;
+        c.run(vec![
+            basebackup.display().to_string(),
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            self.port.to_string(),
+            "-U".into(),
+            "postgres".into(),
+            "-D".into(),
+            c.data.display().to_string(),
+            "-R".into(),
+            "-X".into(),
+            "stream".into(),
+        ])?;
+        c.watchdog()?;
+        c.pg_ctl_do(&["start"])?;
+        Ok(c)
+    }
+
+    /// A cluster's folder and a free port, nothing in them yet.
+    fn empty() -> Result<Cluster, String> {
+        let pg_ctl = find_pg_tool("pg_ctl").ok_or("pg_ctl not found")?;
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("runner-test-pg-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -94,17 +121,13 @@ impl Cluster {
         if as_root {
             Command::new("chown").args(["-R", "postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
         }
-        let c = Cluster { port, data: dir.join("data"), dir, pg_ctl, as_root };
-        c.run(vec![
-            initdb.display().to_string(),
-            "-D".into(),
-            c.data.display().to_string(),
-            "-U".into(),
-            "postgres".into(),
-            "--auth=trust".into(),
-        ])?;
-        // The cluster must not outlive the tests: a watchdog stops it and removes its folder once
-        // this process has exited, however it exits.
+        Ok(Cluster { port, data: dir.join("data"), dir, pg_ctl, as_root })
+    }
+
+    /// The cluster must not outlive the tests: a watchdog stops it and removes its folder once
+    /// this process has exited, however it exits.
+    fn watchdog(&self) -> Result<(), String> {
+        let (c, as_root) = (self, self.as_root);
         let stop = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_user}{pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
             pid = std::process::id(),
@@ -114,8 +137,17 @@ impl Cluster {
             dir = c.dir.display(),
         );
         Command::new("sh").args(["-c", &stop]).stdin(std::process::Stdio::null()).spawn().map_err(|e| e.to_string())?;
-        c.pg_ctl_do(&["start"])?;
-        Ok(c)
+        Ok(())
+    }
+
+    /// Runs `sql` on the cluster's `postgres` database (a standby's too, for what it allows).
+    pub fn sql(&self, sql: &str) {
+        let url = self.url();
+        rt().block_on(async {
+            let mut db = try_connect(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            db.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            db.close().await;
+        });
     }
 
     /// The cluster's `postgres` database.
@@ -164,6 +196,18 @@ impl Drop for Cluster {
         let _ = self.pg_ctl_do(&["-m", "immediate", "stop"]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A PostgreSQL program: on the PATH, or the newest under /usr/lib/postgresql.
+fn find_pg_tool(tool: &str) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).collect()).unwrap_or_default();
+    if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versions: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path().join("bin").join(tool))).collect();
+        versions.sort();
+        candidates.extend(versions.into_iter().rev());
+    }
+    candidates.into_iter().find(|p| p.is_file())
 }
 
 /// The fallback server when none answers: a cluster left to its watchdog.

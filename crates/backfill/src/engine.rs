@@ -319,6 +319,7 @@ impl Backfill<'_> {
         let mut size = 0;
         // Work prepared while a batch was being written: the next batch, the next chunk.
         let mut ahead = Ahead::default();
+        let mut warned = false;
         loop {
             if self.stopped(db).await? {
                 self.release_ahead(db, &mut ahead).await?;
@@ -339,6 +340,10 @@ impl Backfill<'_> {
                 }
             };
             loop {
+                let budget_left = options.max_batches.is_none_or(|n| report.batches < n);
+                if budget_left && self.throttle(db, report.batches > 0, &mut warned).await? {
+                    ahead.batch = None;
+                }
                 if options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
                     // Hand the chunks back with their cursors, for whoever continues.
                     db.execute(&self.state.chunk_release(&chunk)).await?;
@@ -395,7 +400,7 @@ impl Backfill<'_> {
     }
 
     /// Whether an operator paused it or another worker recorded a failure.
-    async fn stopped(&self, db: &mut dyn Driver) -> Result<bool, BackfillError> {
+    pub(crate) async fn stopped(&self, db: &mut dyn Driver) -> Result<bool, BackfillError> {
         Ok(self
             .state
             .load_backfill(db, &self.manifest.name)

@@ -13,8 +13,9 @@ mod engine;
 pub mod manifest;
 mod progress;
 mod sql;
+mod throttle;
 
 pub use data_migration::run_in_transaction;
 pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
-pub use manifest::{MAX_WORKERS, Manifest, ManifestError, PluginSource, Role};
+pub use manifest::{MAX_WORKERS, Manifest, ManifestError, PluginSource, Role, Throttle};
 pub use progress::Progress;

@@ -63,6 +63,8 @@ struct File {
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
+    throttle: ThrottleFile,
+    #[serde(default)]
     capabilities: CapabilitiesFile,
 }
 
@@ -124,6 +126,16 @@ struct TargetFile {
     key: Option<Vec<String>>,
 }
 
+/// How a worker holds back between batches, so a backfill leaves room for the application and
+/// its replicas (`[throttle]`; off by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    /// A pause after each batch.
+    pub pause: Duration,
+    /// PostgreSQL: wait before a batch while a replica has more WAL than this left to replay.
+    pub max_replica_lag_bytes: Option<u64>,
+}
+
 /// Most workers a manifest may ask for: each holds two connections.
 pub const MAX_WORKERS: usize = 64;
 
@@ -169,6 +181,13 @@ impl Default for LimitsFile {
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
+struct ThrottleFile {
+    pause_ms: u64,
+    max_replica_lag_mb: u64,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 struct CapabilitiesFile {
     log: bool,
     config: BTreeMap<String, String>,
@@ -202,6 +221,8 @@ pub struct Manifest {
     pub max_size: usize,
     /// Workers a run uses unless told otherwise (PostgreSQL; SQLite uses one).
     pub workers: usize,
+    /// How each worker holds back between batches.
+    pub throttle: Throttle,
     pub limits: Limits,
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
@@ -337,6 +358,11 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         min_size: b.min_size,
         max_size: b.max_size,
         workers: b.workers,
+        throttle: Throttle {
+            pause: Duration::from_millis(f.throttle.pause_ms),
+            max_replica_lag_bytes: (f.throttle.max_replica_lag_mb > 0)
+                .then_some(f.throttle.max_replica_lag_mb.saturating_mul(1 << 20)),
+        },
         limits: Limits {
             batch_timeout: Duration::from_millis(l.plugin_timeout_ms),
             memory_bytes: l.memory_mb << 20,
