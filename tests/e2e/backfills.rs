@@ -35,6 +35,13 @@ fn manifest(extra: &str) -> String {
     )
 }
 
+/// The probe's manifest with every batch exactly `size` rows.
+fn fixed_batches(size: usize, extra: &str) -> String {
+    let (m, sizes) = (manifest(extra), "size = 200\nmin_size = 50\nmax_size = 2000");
+    assert!(m.contains(sizes), "the probe's manifest changed: {m}");
+    m.replace(sizes, &format!("size = {size}\nmin_size = {size}\nmax_size = {size}"))
+}
+
 pub(crate) fn assert_each_row_changed_once(db: &TestDb, rows: usize) {
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
     assert_eq!(
@@ -501,10 +508,7 @@ on_both!(a_batch_reads_what_the_previous_batch_changed_outside_its_own_rows, |db
     // Batches of 200 rows, so a marked row is usually in a later batch than its marker.
     let rows = 3000;
     let p = items_project(db, rows, 10);
-    p.backfill(
-        "items",
-        &manifest("").replace("min_size = 50", "min_size = 200").replace("max_size = 2000", "max_size = 200"),
-    );
+    p.backfill("items", &fixed_batches(200, ""));
     p.run(db, &["apply"]).ok();
     db.execute("UPDATE items SET cmd = 'mark', n = id + 100 WHERE id % 200 = 150 AND id + 100 <= 3000");
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
@@ -521,10 +525,7 @@ on_both!(changes_to_rows_before_the_batch_are_written, |db: &TestDb| {
     // so outside the range. Bounded writes would drop every mark.
     let rows = 3000;
     let p = items_project(db, rows, 10);
-    p.backfill(
-        "items",
-        &manifest("").replace("min_size = 50", "min_size = 200").replace("max_size = 2000", "max_size = 200"),
-    );
+    p.backfill("items", &fixed_batches(200, ""));
     p.run(db, &["apply"]).ok();
     db.execute("UPDATE items SET cmd = 'mark', n = id - 250 WHERE id % 200 = 150 AND id > 250");
     let markers = db.scalar("SELECT count(*) FROM items WHERE cmd = 'mark'");
@@ -645,13 +646,7 @@ fn a_backfill_waits_while_a_replica_falls_behind() {
     let db = TestDb::on_server(&primary.url());
     let rows = 20_000;
     let p = items_project(&db, rows, 10);
-    p.backfill(
-        "items",
-        &manifest("\n[throttle]\nmax_replica_lag_mb = 1\n")
-            .replace("min_size = 50", "min_size = 1000")
-            .replace("max_size = 2000", "max_size = 1000")
-            .replace("size = 200", "size = 1000"),
-    );
+    p.backfill("items", &fixed_batches(1000, "\n[throttle]\nmax_replica_lag_mb = 1\n"));
     p.run(&db, &["apply"]).ok();
     standby.sql("SELECT pg_wal_replay_pause()");
     let mut child = p
