@@ -65,11 +65,24 @@ impl Statements<'_> {
         }
     }
 
-    /// `(k1, k2) > ($1, $2)`, with parameters numbered from `first`.
+    /// `(k1, k2) > ($1, $2)` for the source's key, with parameters numbered from `first`.
     fn key_compare(&self, op: &str, first: usize) -> String {
-        let cols: Vec<String> = self.key.iter().map(|k| ident(k)).collect();
-        let params: Vec<String> =
-            self.key.iter().enumerate().map(|(i, k)| self.placeholder(first + i, k, &self.source_types)).collect();
+        self.compare(None, self.key, &self.source_types, op, first)
+    }
+
+    /// `(q.k1, q.k2) op ($first, $first+1)`: a key compared as a whole, its parameters cast
+    /// to the columns' types.
+    fn compare(
+        &self,
+        qualifier: Option<&str>,
+        key: &[String],
+        types: &HashMap<String, String>,
+        op: &str,
+        first: usize,
+    ) -> String {
+        let cols: Vec<String> =
+            key.iter().map(|k| qualifier.map_or_else(|| ident(k), |q| format!("{q}.{}", ident(k)))).collect();
+        let params: Vec<String> = key.iter().enumerate().map(|(i, k)| self.placeholder(first + i, k, types)).collect();
         format!("({}) {op} ({})", cols.join(", "), params.join(", "))
     }
 
@@ -338,26 +351,14 @@ impl Statements<'_> {
     /// without one), with its parameters numbered from `first`.
     fn bounds(&self, range: Option<&KeyRange<'_>>, first: usize) -> (String, Vec<DbValue>) {
         let Some(range) = range else { return (String::new(), Vec::new()) };
-        let cols: Vec<String> = self.target_key.iter().map(|k| format!("t.{}", ident(k))).collect();
-        let mut next = first;
-        let mut compare = |op: &str| {
-            let ps: Vec<String> = self
-                .target_key
-                .iter()
-                .map(|k| {
-                    next += 1;
-                    format!("${}{}", next - 1, self.target_types.get(k).map_or(String::new(), |t| format!("::{t}")))
-                })
-                .collect();
-            format!(" AND ({}) {op} ({})", cols.join(", "), ps.join(", "))
-        };
-        let mut sql = String::new();
-        let mut params = Vec::new();
+        let compare = |op: &str, n: usize| self.compare(Some("t"), self.target_key, &self.target_types, op, n);
+        let (mut sql, mut params, mut next) = (String::new(), Vec::new(), first);
         if let Some(after) = range.after {
-            sql += &compare(">");
+            sql += &format!(" AND {}", compare(">", next));
             params.extend(self.key_params(after));
+            next += self.target_key.len();
         }
-        sql += &compare("<=");
+        sql += &format!(" AND {}", compare("<=", next));
         params.extend(self.key_params(range.last));
         (sql, params)
     }
