@@ -25,6 +25,14 @@ state_table = "runner_state"
 lock_timeout_secs = 60
 "#;
 
+/// What `runner new` writes in the down section: until it is replaced with SQL, the revision is
+/// irreversible and `revert` refuses it (an empty down section would mean "nothing to undo", and
+/// `revert` would succeed and leave the change in place).
+const DOWN_TODO: &str = "-- runner:todo\n\
+-- Write the SQL that undoes the up section here, and delete the line above. Until then\n\
+-- `runner revert` refuses this revision. (A down section with nothing in it, not even that\n\
+-- line, means the revert has nothing to undo.)";
+
 /// `runner init`: `runner.toml`, `migrations/`, `backfills/`, `plugins/`. Never overwrites.
 pub fn init(dir: &Path) -> Result<Vec<PathBuf>, RunnerError> {
     let mut created = Vec::new();
@@ -134,7 +142,7 @@ pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool
             write(
                 &path,
                 &format!(
-                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n\n\n-- runner:down\n\n",
+                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n\n\n-- runner:down\n{DOWN_TODO}\n",
                     message.replace('\n', " ")
                 ),
             )?;

@@ -15,6 +15,7 @@
 //! | `faults` | many deploys at once: four `apply --with-backfills` do every revision and row once |
 //! | `refreshes` | scheduled refreshes: on demand, bad specs named at start-up, every second, three replicas |
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
+//! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
 //! | `examples` | the sample project and `examples/` apply and revert cleanly |
 
 mod harness;
@@ -29,6 +30,7 @@ mod layouts;
 mod library;
 mod lifecycle;
 mod messy_sql;
+mod operator;
 mod refreshes;
 mod restarts;
 mod sqlite_rules;

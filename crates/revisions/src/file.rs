@@ -122,6 +122,12 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
             _ => None,
         }
     };
+    // A typo in a marker must not silently turn the down section into more of the up section.
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(message) = bad_marker(l) {
+            return Err(err(i + 1, message));
+        }
+    }
     let up_at = lines.iter().position(|l| marker(l) == Some("up"));
     let down_at = lines.iter().position(|l| marker(l) == Some("down"));
     for (i, l) in lines.iter().enumerate() {
@@ -193,7 +199,9 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
                 }
             }
             other if up_at.is_some() => {
-                let hint = if other == "parent" { " (did you mean `parents`?)" } else { "" };
+                let near =
+                    KNOWN_KEYS.iter().min_by_key(|k| edit_distance(other, k)).filter(|k| edit_distance(other, k) <= 2);
+                let hint = near.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
                 return Err(err(
                     line_no,
                     format!("unknown header key `{other}`{hint}; known keys: {}", KNOWN_KEYS.join(", ")),
@@ -219,6 +227,14 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
         statements: splitter::split(&lines[from..to].join("\n"), from + 1),
         file: path.to_path_buf(),
     };
+    let is_todo = |l: &&str| l.trim().strip_prefix("--").is_some_and(|c| c.trim().eq_ignore_ascii_case(TODO_MARKER));
+    if let Some(i) = lines[up_range.0..up_range.1].iter().position(is_todo) {
+        return Err(err(
+            up_range.0 + i + 1,
+            format!("`-- {TODO_MARKER}` belongs in the down section (it marks the down SQL as not written yet)"),
+        ));
+    }
+    let down_range = down_range.filter(|(from, to)| !lines[*from..*to].iter().any(is_todo));
     Ok(Revision {
         id,
         parents,
@@ -233,6 +249,44 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
         path: path.to_path_buf(),
         sort_name: stem.to_string(),
     })
+}
+
+/// In a down section, the placeholder `runner new` writes: the section is not written yet, so
+/// the revision counts as irreversible (`revert` refuses) rather than as an explicit no-op.
+pub const TODO_MARKER: &str = "runner:todo";
+
+/// Why a comment line that looks like a section marker (`-- runner:…`, `-- runner: down`) is not
+/// one of `-- runner:up` and `-- runner:down`.
+fn bad_marker(line: &str) -> Option<String> {
+    let text = line.trim().strip_prefix("--")?.trim();
+    let lower = text.to_ascii_lowercase();
+    let rest = lower.strip_prefix("runner")?.trim_start();
+    let word = rest.strip_prefix(':')?.trim();
+    if lower == "runner:up" || lower == "runner:down" || lower == TODO_MARKER {
+        return None;
+    }
+    let guess =
+        ["up", "down"].into_iter().min_by_key(|m| edit_distance(word, m)).filter(|m| edit_distance(word, m) <= 2);
+    Some(match guess {
+        Some(m) => format!("unknown section marker `-- {text}` (did you mean `-- runner:{m}`?)"),
+        None => format!("unknown section marker `-- {text}`; the markers are `-- runner:up` and `-- runner:down`"),
+    })
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// `a, b` → [a, b]; `none`, `base` or empty → [] (a root revision).
@@ -323,5 +377,44 @@ mod tests {
         assert_eq!(id_from_name("2024-01-01-000000_create_users"), ("2024-01-01-000000".into(), "create users".into()));
         assert_eq!(id_from_name("ae10f_x"), ("ae10f_x".into(), "ae10f x".into()));
         assert_eq!(id_from_name("42"), ("42".into(), "".into()));
+    }
+
+    #[test]
+    fn a_typo_in_a_section_marker_is_an_error_with_its_line_not_more_up_sql() {
+        // Before, `-- runner:dwon` made the down SQL part of the up section: apply dropped the
+        // table it had just created.
+        for (typo, hint) in [
+            ("-- runner:dwon", "did you mean `-- runner:down`?"),
+            ("-- runner: down", "did you mean `-- runner:down`?"),
+            ("-- Runner : Down", "did you mean `-- runner:down`?"),
+            ("-- runner:reverse", "the markers are `-- runner:up` and `-- runner:down`"),
+        ] {
+            let text = format!("-- runner:up\nCREATE TABLE t (x int);\n\n{typo}\nDROP TABLE t;\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.starts_with("migrations/0007_add_prefs.sql:4: unknown section marker"), "{typo}: {e}");
+            assert!(e.contains(hint), "{typo}: {e}");
+        }
+        let e = parse("-- runner:upp\nSELECT 1;\n").unwrap_err().to_string();
+        assert!(e.contains(":1:") && e.contains("did you mean `-- runner:up`?"), "{e}");
+        // A second up marker is an error too; prose that mentions runner is not a marker.
+        let e = parse("-- runner:up\nSELECT 1;\n-- runner:up\nSELECT 2;\n").unwrap_err().to_string();
+        assert!(e.contains(":3: second"), "{e}");
+        assert!(parse("-- runner is used here: fine\n-- runner:up\nSELECT 1;\n").is_ok());
+    }
+
+    #[test]
+    fn a_misspelt_header_key_suggests_the_near_one() {
+        let e = parse("-- descripton: x\n-- runner:up\nSELECT 1;\n").unwrap_err().to_string();
+        assert!(e.contains("did you mean `description`?"), "{e}");
+    }
+
+    #[test]
+    fn a_down_section_marked_todo_is_missing_not_a_no_op() {
+        let r = parse("-- runner:up\nCREATE TABLE t (x int);\n-- runner:down\n-- runner:todo\n-- write it\n").unwrap();
+        assert!(!r.is_reversible(), "an unwritten down section must make revert refuse");
+        let r = parse("-- runner:up\nCREATE TABLE t (x int);\n-- runner:down\n").unwrap();
+        assert!(r.is_reversible(), "an empty down section is an explicit no-op");
+        let e = parse("-- runner:up\n-- runner:todo\nSELECT 1;\n").unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("belongs in the down section"), "{e}");
     }
 }

@@ -153,7 +153,10 @@ pub enum PlanError {
     Revision(#[from] RevisionError),
     #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
     Blocked(Vec<Problem>),
-    #[error("revision `{id}` has no `-- runner:down` section ({}), so it cannot be reverted", file.display())]
+    #[error(
+        "revision `{id}` has no `-- runner:down` section, or one still marked `-- runner:todo` ({}), so it cannot be reverted",
+        file.display()
+    )]
     Irreversible { id: String, file: PathBuf },
     #[error("`{0}` is not a valid target here")]
     BadTarget(String),

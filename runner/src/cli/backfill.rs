@@ -41,7 +41,7 @@ pub fn progress_printer(name: &str) -> impl FnMut(&Progress) + Send + use<> {
 
 pub fn print_run(r: &RunReport) {
     if std::io::stderr().is_terminal() {
-        eprintln!();
+        errln!();
     }
     let what = match r.outcome {
         Outcome::Completed => "completed",
@@ -50,27 +50,36 @@ pub fn print_run(r: &RunReport) {
         Outcome::Stopped => "stopped (batch budget reached; run again to continue)",
     };
     let batches = if r.batches == 1 { "batch" } else { "batches" };
-    println!(
+    outln!(
         "backfill {}: {what}; {} rows in {} {batches} this run ({} ms); {} of {} rows done in all",
-        r.name, r.rows, r.batches, r.elapsed_ms, r.progress.rows_done, r.progress.rows_total
+        r.name,
+        r.rows,
+        r.batches,
+        r.elapsed_ms,
+        r.progress.rows_done,
+        r.progress.rows_total
     );
 }
 
 fn print_summaries(list: &[BackfillSummary]) {
     if list.is_empty() {
-        println!("No backfills.");
+        outln!("No backfills.");
     }
     for b in list {
         let gate = match (&b.requires, b.ready) {
             (Some(r), false) => format!(" (waits for revision {r})"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{:<24} {:<10} {}/{} rows{gate}  {}",
-            b.name, b.status, b.progress.rows_done, b.progress.rows_total, b.description
+            b.name,
+            b.status,
+            b.progress.rows_done,
+            b.progress.rows_total,
+            b.description
         );
         if let Some(e) = &b.error {
-            println!("  error: {e}");
+            outln!("  error: {e}");
         }
     }
 }
@@ -120,7 +129,7 @@ pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Res
     let result = runner.change_backfill(name, change).await;
     runner.close().await;
     result?;
-    println!(
+    outln!(
         "backfill {name}: {}",
         match change {
             StatusChange::Pause => "paused (a running worker stops after its current batch)",
@@ -141,7 +150,7 @@ pub async fn reset(settings: Settings, name: &str, confirm: bool) -> Result<Exit
     let result = runner.reset_backfill(name).await;
     runner.close().await;
     result?;
-    println!("backfill {name}: progress forgotten; the next run starts from the beginning");
+    outln!("backfill {name}: progress forgotten; the next run starts from the beginning");
     Ok(ExitCode::Ok)
 }
 
@@ -157,9 +166,9 @@ pub fn plugin_check(file: &Path, out: OutputArgs) -> Result<ExitCode, RunnerErro
             "imports": info.imports, "exports": info.exports,
         }));
     } else {
-        println!("{}: OK, implements {} ({} bytes)", file.display(), info.world, info.size_bytes);
-        println!("  exports: {}", info.exports.join(", "));
-        println!("  imports: {}", info.imports.join(", "));
+        outln!("{}: OK, implements {} ({} bytes)", file.display(), info.world, info.size_bytes);
+        outln!("  exports: {}", info.exports.join(", "));
+        outln!("  imports: {}", info.imports.join(", "));
     }
     Ok(ExitCode::Ok)
 }

@@ -11,9 +11,9 @@ use runner_revisions::Graph;
 pub fn init(g: &GlobalArgs) -> Result<ExitCode, RunnerError> {
     let dir = g.project_dir.clone().unwrap_or_else(|| ".".into());
     for p in scaffold::init(&dir)? {
-        println!("created {}", p.display());
+        outln!("created {}", p.display());
     }
-    println!("Next: `runner new \"first revision\"`, write its SQL, then `runner apply`.");
+    outln!("Next: `runner new \"first revision\"`, write its SQL, then `runner apply`.");
     Ok(ExitCode::Ok)
 }
 
@@ -27,7 +27,7 @@ pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<E
     let graph = Graph::load(&settings.migrations_dir)?;
     let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
     for p in scaffold::new_revision(&graph, message, &id, no_transaction)? {
-        println!("created {}", p.display());
+        outln!("created {}", p.display());
     }
     Ok(ExitCode::Ok)
 }
@@ -36,7 +36,7 @@ pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError
     let graph = Graph::load(&settings.migrations_dir)?;
     let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
     let p = scaffold::merge(&graph, message, &id)?;
-    println!("created {}", p.display());
+    outln!("created {}", p.display());
     Ok(ExitCode::Ok)
 }
 
@@ -63,16 +63,16 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
         json(&serde_json::json!({ "ok": errors.is_empty(), "revisions": count, "errors": errors, "ignored": ignored }));
     } else {
         for p in &ignored {
-            eprintln!(
+            errln!(
                 "warning: ignored {} (not a revision: revisions are .sql files or folders with up.sql)",
                 p.display()
             );
         }
         for e in &errors {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
         }
         if errors.is_empty() {
-            println!("OK: {count} revision{} checked.", if count == 1 { "" } else { "s" });
+            outln!("OK: {count} revision{} checked.", if count == 1 { "" } else { "s" });
         }
     }
     Ok(if errors.is_empty() { ExitCode::Ok } else { ExitCode::Invalid })

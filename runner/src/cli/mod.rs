@@ -1,6 +1,38 @@
 //! The command line: clap definitions (doc comments are the help text) and one module per
 //! command group. Only this layer uses `anyhow`-style reporting and exit codes.
 
+/// `println!` that never panics. A closed stdout (`runner apply | head -1`) must not stop the
+/// work half-way: it goes on, releases its lock and exits with its own code; what could not be
+/// printed is lost. `errln!` and `out!` are the same for stderr and for `print!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+#[allow(unused_macros)]
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod backfill;
 mod files;
 mod output;
@@ -271,7 +303,7 @@ pub fn main(cli: Cli) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::Failure as i32;
         }
     };

@@ -23,16 +23,16 @@ pub fn init_logging(g: &GlobalArgs) {
 pub fn print_error(e: &RunnerError) {
     if let Some(report) = e.report().filter(|r| !r.steps.is_empty()) {
         let done: Vec<&str> = report.steps.iter().map(|s| s.revision.as_str()).collect();
-        eprintln!("completed before the failure: {}", done.join(", "));
+        errln!("completed before the failure: {}", done.join(", "));
     }
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     // A revision cut off says what became of it; anything else cut off gets the general rule.
     let inner = match e {
         RunnerError::Interrupted { source, .. } => source.as_ref(),
         other => other,
     };
     if inner.is_connection_lost() && !matches!(inner, RunnerError::Statement(_)) {
-        eprintln!(
+        errln!(
             "what was committed before the connection went is kept; once the database is back, `runner status` shows where things stand and the same command continues the work"
         );
     }
@@ -40,24 +40,24 @@ pub fn print_error(e: &RunnerError) {
 
 pub fn json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+        Ok(s) => outln!("{s}"),
+        Err(e) => errln!("error: cannot encode JSON: {e}"),
     }
 }
 
 pub fn print_plan(plan: &Plan) {
     if plan.is_empty() {
-        println!("Nothing to do.");
+        outln!("Nothing to do.");
         return;
     }
-    println!("Plan ({} step{}):", plan.steps.len(), if plan.steps.len() == 1 { "" } else { "s" });
+    outln!("Plan ({} step{}):", plan.steps.len(), if plan.steps.len() == 1 { "" } else { "s" });
     for s in &plan.steps {
         let r = &s.revision;
         let tx = match r.tx {
             runner_revisions::TxMode::PerRevision => "",
             runner_revisions::TxMode::None => " [no transaction]",
         };
-        println!("  {:<8} {}  {}{tx}  ({})", action_word(s.action), r.id, r.description, r.path.display());
+        outln!("  {:<8} {}  {}{tx}  ({})", action_word(s.action), r.id, r.description, r.path.display());
     }
 }
 

@@ -14,25 +14,25 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
     if out.json {
         json(&s);
     } else {
-        println!("database:   {} (from {})", s.database, s.database_source);
-        println!("state:      {}", s.state_table);
-        println!("migrations: {}", s.migrations_dir.display());
-        println!(
+        outln!("database:   {} (from {})", s.database, s.database_source);
+        outln!("state:      {}", s.state_table);
+        outln!("migrations: {}", s.migrations_dir.display());
+        outln!(
             "current:    {}",
             if s.current.is_empty() { "base (nothing applied)".into() } else { s.current.join(", ") }
         );
-        println!("heads:      {}", s.heads.join(", "));
-        println!("applied:    {}", s.applied);
+        outln!("heads:      {}", s.heads.join(", "));
+        outln!("applied:    {}", s.applied);
         if s.pending.is_empty() {
-            println!("pending:    none");
+            outln!("pending:    none");
         } else {
-            println!("pending:    {}", s.pending.len());
+            outln!("pending:    {}", s.pending.len());
             for p in &s.pending {
-                println!("  {}  {}  ({})", p.id, p.description, p.file.display());
+                outln!("  {}  {}  ({})", p.id, p.description, p.file.display());
             }
         }
         for p in &s.problems {
-            println!("problem:    {p}");
+            outln!("problem:    {p}");
         }
         for b in &s.backfills {
             let eta = b
@@ -41,19 +41,22 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
                 .filter(|_| b.status == "running")
                 .map(|e| format!(", ETA {e:.0}s"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "backfill:   {} {} ({}/{} rows{eta})",
-                b.name, b.status, b.progress.rows_done, b.progress.rows_total
+                b.name,
+                b.status,
+                b.progress.rows_done,
+                b.progress.rows_total
             );
             if let Some(e) = &b.error {
-                println!("            error: {e}");
+                outln!("            error: {e}");
             }
         }
         if let Some(e) = &s.backfill_error {
-            println!("backfills:  cannot be listed: {e}");
+            outln!("backfills:  cannot be listed: {e}");
         }
         for r in &s.refreshes {
-            println!(
+            outln!(
                 "refresh:    {} [{}] last {} at {}{}, next {}",
                 r.name,
                 r.schedule,
@@ -63,14 +66,14 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
                 r.next_run.as_deref().unwrap_or("-")
             );
             if let Some(e) = &r.last_error {
-                println!("            error: {e}");
+                outln!("            error: {e}");
             }
         }
         if let Some(e) = &s.refresh_error {
-            println!("refreshes:  {e}");
+            outln!("refreshes:  {e}");
         }
         if s.is_up_to_date() {
-            println!("Up to date.");
+            outln!("Up to date.");
         }
     }
     Ok(if exit_code && !s.is_up_to_date() { ExitCode::Pending } else { ExitCode::Ok })
@@ -121,16 +124,16 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
         }
         let marks = if marks.is_empty() { String::new() } else { format!(" ({})", marks.join(", ")) };
         let from = if parents.is_empty() { "<base>".to_string() } else { parents.join(", ") };
-        println!("{from} -> {}{marks}, {}  [{}]", r.id, r.description, row["status"].as_str().unwrap_or(""));
+        outln!("{from} -> {}{marks}, {}  [{}]", r.id, r.description, row["status"].as_str().unwrap_or(""));
         if verbose {
-            println!("    file:        {}", r.path.display());
-            println!(
+            outln!("    file:        {}", r.path.display());
+            outln!(
                 "    transaction: {}",
                 serde_json::to_value(r.tx).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
             );
-            println!("    checksum:    {}", r.checksum);
+            outln!("    checksum:    {}", r.checksum);
             if let Some(a) = history.get(&r.id) {
-                println!(
+                outln!(
                     "    {}:     {} by {}{}",
                     a.status.as_str(),
                     a.applied_at.as_deref().unwrap_or("?"),
@@ -154,7 +157,7 @@ pub async fn heads(settings: Settings, out: OutputArgs) -> Result<ExitCode, Runn
         json(&heads);
     } else {
         for r in graph.heads() {
-            println!("{} (head), {}", r.id, r.description);
+            outln!("{} (head), {}", r.id, r.description);
         }
     }
     Ok(ExitCode::Ok)
@@ -174,10 +177,10 @@ pub async fn current(settings: Settings, out: OutputArgs) -> Result<ExitCode, Ru
                 .collect::<Vec<_>>(),
         );
     } else if current.is_empty() {
-        println!("base (nothing applied)");
+        outln!("base (nothing applied)");
     } else {
         for r in current {
-            println!("{}, {}", r.id, r.description);
+            outln!("{}, {}", r.id, r.description);
         }
     }
     Ok(ExitCode::Ok)
@@ -200,34 +203,34 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
         return Ok(ExitCode::Ok);
     }
     let parents = graph.parents_of(&rev.id);
-    println!("Revision:    {}", rev.id);
-    println!("Description: {}", rev.description);
-    println!("Parents:     {}", if parents.is_empty() { "<base>".into() } else { parents.join(", ") });
-    println!("Children:    {}", graph.children_of(&rev.id).join(", "));
-    println!("File:        {}", rev.path.display());
-    println!("Transaction: {}", output::action_word_tx(rev.tx));
-    println!("Checksum:    {}", rev.checksum);
+    outln!("Revision:    {}", rev.id);
+    outln!("Description: {}", rev.description);
+    outln!("Parents:     {}", if parents.is_empty() { "<base>".into() } else { parents.join(", ") });
+    outln!("Children:    {}", graph.children_of(&rev.id).join(", "));
+    outln!("File:        {}", rev.path.display());
+    outln!("Transaction: {}", output::action_word_tx(rev.tx));
+    outln!("Checksum:    {}", rev.checksum);
     match &applied {
-        Some(a) => println!(
+        Some(a) => outln!(
             "State:       {} at {} by {}",
             a.status.as_str(),
             a.applied_at.as_deref().unwrap_or("?"),
             a.applied_by.as_deref().unwrap_or("?")
         ),
-        None => println!("State:       pending"),
+        None => outln!("State:       pending"),
     }
-    println!("\n-- up ({} statements)", rev.up.statements.len());
+    outln!("\n-- up ({} statements)", rev.up.statements.len());
     for s in &rev.up.statements {
-        println!("{};", s.sql);
+        outln!("{};", s.sql);
     }
     match &rev.down {
         Some(d) => {
-            println!("\n-- down ({} statements)", d.statements.len());
+            outln!("\n-- down ({} statements)", d.statements.len());
             for s in &d.statements {
-                println!("{};", s.sql);
+                outln!("{};", s.sql);
             }
         }
-        None => println!("\n-- no down section: irreversible"),
+        None => outln!("\n-- no down section: irreversible"),
     }
     Ok(ExitCode::Ok)
 }

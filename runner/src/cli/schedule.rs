@@ -25,14 +25,14 @@ pub async fn refresh(
         for (n, o) in &outcomes {
             match o {
                 RefreshOutcome::Ok { duration_ms, rows } => {
-                    println!(
+                    outln!(
                         "{n}: refreshed in {duration_ms} ms{}",
                         rows.map(|r| format!(", {r} rows")).unwrap_or_default()
                     )
                 }
-                RefreshOutcome::Failed { error } => println!("{n}: failed: {error}"),
-                RefreshOutcome::Overlapping => println!("{n}: skipped, another run of it is in progress"),
-                RefreshOutcome::Waiting { revision } => println!("{n}: waiting for revision {revision}"),
+                RefreshOutcome::Failed { error } => outln!("{n}: failed: {error}"),
+                RefreshOutcome::Overlapping => outln!("{n}: skipped, another run of it is in progress"),
+                RefreshOutcome::Waiting { revision } => outln!("{n}: waiting for revision {revision}"),
             }
         }
     }
@@ -113,6 +113,6 @@ pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<Strin
     let result = runner.run_cron(stop_signal(run_for.map(Duration::from_secs)), &ops).await;
     runner.close().await;
     let runs = result?;
-    println!("cron stopped after {runs} refresh run(s)");
+    outln!("cron stopped after {runs} refresh run(s)");
     Ok(ExitCode::Ok)
 }

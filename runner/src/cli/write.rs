@@ -16,7 +16,7 @@ fn access(preview: PreviewArgs) -> Access {
 /// `--dry-run` / `--sql`: print the plan the real run would carry out.
 fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: OutputArgs) -> Result<(), RunnerError> {
     if preview.sql {
-        print!("{}", runner.offline_sql(plan)?);
+        out!("{}", runner.offline_sql(plan)?);
     } else if out.json {
         json(&plan_json(plan));
     } else {
@@ -42,7 +42,7 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
         return;
     }
     if report.steps.is_empty() && report.gate.is_none() {
-        println!("{nothing}");
+        outln!("{nothing}");
         return;
     }
     print_steps(&report.steps);
@@ -51,20 +51,14 @@ fn print_report(report: &Report, out: OutputArgs, nothing: &str) {
 
 fn print_steps(steps: &[crate::report::StepDone]) {
     for s in steps {
-        println!(
-            "{:<8} {}  {}  ({} ms)",
-            super::output::action_word(s.action),
-            s.revision,
-            s.description,
-            s.duration_ms
-        );
+        outln!("{:<8} {}  {}  ({} ms)", super::output::action_word(s.action), s.revision, s.description, s.duration_ms);
     }
 }
 
 fn print_summary(report: &Report) {
     match &report.gate {
-        Some(gate) => println!("Applied {} step(s), then {gate}.", report.steps.len()),
-        None => println!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" }),
+        Some(gate) => outln!("Applied {} step(s), then {gate}.", report.steps.len()),
+        None => outln!("Done: {} step{}.", report.steps.len(), if report.steps.len() == 1 { "" } else { "s" }),
     }
 }
 
@@ -130,12 +124,12 @@ async fn apply_and_backfill(
     }
     if !out.json {
         if all.steps.is_empty() && all.gate.is_none() {
-            println!("Revisions: nothing to apply.");
+            outln!("Revisions: nothing to apply.");
         } else {
             print_summary(&all);
         }
         if backfills.is_empty() {
-            println!("Backfills: nothing to run.");
+            outln!("Backfills: nothing to run.");
         }
     }
     Ok((all, backfills))
@@ -248,18 +242,18 @@ pub async fn repair(settings: Settings, out: OutputArgs) -> Result<ExitCode, Run
     if out.json {
         json(&done);
     } else if done.is_empty() {
-        println!("Nothing to repair.");
+        outln!("Nothing to repair.");
     } else {
         for d in &done {
             match d {
                 crate::runner::Repaired::AcceptedChecksum { id } => {
-                    println!("accepted the edited file of `{id}` (checksum re-recorded)")
+                    outln!("accepted the edited file of `{id}` (checksum re-recorded)")
                 }
                 crate::runner::Repaired::Forgot { id } => {
-                    println!("forgot `{id}` (no file defines it)")
+                    outln!("forgot `{id}` (no file defines it)")
                 }
                 crate::runner::Repaired::MarkedApplied { id } => {
-                    println!("recorded unfinished `{id}` as applied")
+                    outln!("recorded unfinished `{id}` as applied")
                 }
             }
         }

@@ -1,0 +1,63 @@
+//! Operator trust: what `runner` reports is what happened to the database, on every path.
+//! Each test is named after the promise, and each failed before its fix.
+
+use crate::harness::{Project, Run, TestDb};
+use crate::on_both;
+
+/// Runs `args` with stdout closed before anything is written: `runner … | head -0`.
+fn with_stdout_closed(p: &Project, db: &TestDb, args: &[&str]) -> Run {
+    let mut child =
+        p.command(db, args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    Run::from(child.wait_with_output().unwrap())
+}
+
+on_both!(a_closed_output_pipe_never_interrupts_the_work_or_leaves_the_lock, |db: &TestDb| {
+    // Before, `runner apply | head -1` panicked (exit 101) part-way, and on SQLite left its
+    // lock row behind.
+    let p = Project::new();
+    for i in 1..=5 {
+        p.file(&format!("00{i}_t{i}.sql"), &format!("CREATE TABLE t{i} (x integer);\n"));
+    }
+    let r = with_stdout_closed(&p, db, &["apply"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(db.revision_rows().len(), 5);
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'"), "0");
+    let r = with_stdout_closed(&p, db, &["history", "--verbose"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+});
+
+on_both!(a_typo_in_a_section_marker_is_refused_and_nothing_runs, |db: &TestDb| {
+    // Before, `-- runner:dwon` made the down SQL part of the up section: `check` said OK and
+    // `apply` dropped the table it had just created.
+    let p = Project::new();
+    p.file("001_t.sql", "-- runner:up\nCREATE TABLE t (x integer);\n\n-- runner:dwon\nDROP TABLE t;\n");
+    p.run(db, &["check"])
+        .fails_with(5)
+        .stderr_has("001_t.sql:4: unknown section marker `-- runner:dwon` (did you mean `-- runner:down`?)");
+    p.run(db, &["apply"]).fails_with(5);
+    assert!(db.revision_rows().is_empty());
+    assert!(!db.table_exists("t"));
+});
+
+on_both!(a_new_revision_cannot_be_reverted_until_its_down_section_is_written, |db: &TestDb| {
+    // Before, `runner new` wrote an empty down section, which means "nothing to undo": revert
+    // succeeded and left the table in place.
+    let p = Project::new();
+    p.run(db, &["new", "create t"]).ok();
+    let file = std::fs::read_dir(p.migrations()).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("-- runner:todo"), "{text}");
+    std::fs::write(&file, text.replace("-- runner:up\n", "-- runner:up\nCREATE TABLE t (x integer);\n")).unwrap();
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["revert"]).fails_with(5).stderr_has("still marked `-- runner:todo`");
+    assert!(db.table_exists("t"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let written = text.split("-- runner:down").next().unwrap().to_string() + "-- runner:down\nDROP TABLE t;\n";
+    std::fs::write(&file, written).unwrap();
+    p.run(db, &["repair"]).ok();
+    p.run(db, &["revert"]).ok();
+    assert!(!db.table_exists("t"));
+});
