@@ -79,7 +79,8 @@ async fn runner_run(url: &str, dir: &Path, table: &str, workers: usize) -> (Dura
     settings.project_dir = dir.to_path_buf();
     settings.migrations_dir = dir.join("migrations");
     settings.backfills_dir = dir.join("backfills");
-    settings.plugin_cache = dir.join("cache");
+    settings.plugin_cache = Some(dir.join("cache"));
+    settings.cache_key = Some(dir.join("key").join("cache.key"));
     let mut r = Runner::open(settings, Access::ReadWrite).await.unwrap();
     let t = Instant::now();
     let report =
@@ -166,7 +167,11 @@ fn main() {
 
         // Plugin start: a cold compile (empty cache), then a start from the compiled-module cache.
         let cache = tempfile::tempdir().unwrap();
-        let config = runner_sandbox::SandboxConfig { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
+        let config = runner_sandbox::SandboxConfig {
+            cache_dir: Some(cache.path().join("plugins")),
+            cache_key: Some(cache.path().join("key").join("cache.key")),
+            ..Default::default()
+        };
         let wasm = std::fs::read(&plugin).unwrap();
         let t = Instant::now();
         runner_sandbox::Sandbox::new(config.clone()).unwrap().load("cold", &wasm, runner_sandbox::Limits::default(), Default::default()).unwrap();

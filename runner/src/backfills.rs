@@ -4,9 +4,7 @@
 use crate::error::RunnerError;
 use crate::lock::Scope;
 use crate::runner::Runner;
-use runner_backfill::{
-    Backfill, Manifest, PluginSource, Progress, Role, RunOptions, RunReport, WorkReport, worker_name,
-};
+use runner_backfill::{Backfill, Manifest, PluginSource, Progress, Role, RunOptions, RunReport, WorkReport};
 use std::sync::Arc;
 
 /// How `run_backfill` runs.
@@ -120,7 +118,7 @@ impl Runner {
                 source,
             })?,
             PluginSource::Url { url, sha256 } => {
-                runner_sandbox::fetch_plugin(name, url, sha256, &self.settings().plugin_cache).await?
+                crate::download::fetch_plugin(name, url, sha256, self.settings().plugin_cache.as_deref()).await?
             }
         };
         Ok(self.sandbox()?.load(name, &wasm, manifest.limits, grants)?)
@@ -161,8 +159,11 @@ impl Runner {
 
     fn sandbox(&mut self) -> Result<&Sandbox, RunnerError> {
         if self.sandbox.is_none() {
-            let config =
-                SandboxConfig { cache_dir: Some(self.settings().plugin_cache.clone()), ..SandboxConfig::default() };
+            let config = SandboxConfig {
+                cache_dir: self.settings().plugin_cache.clone(),
+                cache_key: self.settings().cache_key.clone(),
+                ..SandboxConfig::default()
+            };
             self.sandbox = Some(Sandbox::new(config)?);
         }
         Ok(self.sandbox.as_ref().expect("just set"))
@@ -178,7 +179,6 @@ impl Runner {
         options: BackfillOptions,
         observer: impl FnMut(&Progress) + Send + 'static,
     ) -> Result<RunReport, RunnerError> {
-        let started = std::time::Instant::now();
         let manifest = Arc::new(self.manifest(name)?);
         if manifest.role != Role::Backfill {
             return Err(RunnerError::Refused(format!(
@@ -199,21 +199,13 @@ impl Runner {
         }
         let lookup: Option<Arc<dyn runner_sandbox::Lookup>> =
             if manifest.capabilities.contains(&runner_sandbox::Capability::Lookup) {
-                Some(Arc::new(crate::lookup::DbLookup::open(&self.settings().database_url).await?))
+                let url = self.settings().lookup_url.as_ref().unwrap_or(&self.settings().database_url);
+                Some(Arc::new(crate::lookup::DbLookup::open(url, manifest.lookup_timeout).await?))
             } else {
                 None
             };
         let grants = manifest.grants(lookup);
-        let wasm = match &manifest.plugin {
-            PluginSource::Path(path) => std::fs::read(path).map_err(|source| RunnerError::Io {
-                context: format!("backfill `{name}`: reading plugin {}", path.display()),
-                source,
-            })?,
-            PluginSource::Url { url, sha256 } => {
-                runner_sandbox::fetch_plugin(&manifest.name, url, sha256, &self.settings().plugin_cache).await?
-            }
-        };
-        let plugin = Arc::new(self.sandbox()?.load(&manifest.name, &wasm, manifest.limits, grants)?);
+        let plugin = Arc::new(self.load_plugin(&manifest, grants).await?);
         let state = self.state_table().clone();
         let workers = match self.db_mut().dialect() {
             runner_db::Dialect::Sqlite => 1,
@@ -225,94 +217,19 @@ impl Runner {
             Backfill { manifest: &manifest, plugin: &plugin, state: &state }.prepare(self.db_mut(), workers).await;
         if let Some(outcome) = self.unlock(held, prepared.map_err(RunnerError::from)).await? {
             let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
-            return Ok(engine.report(self.db_mut(), outcome, WorkReport::default(), started).await?);
+            let now = std::time::Instant::now();
+            return Ok(engine.report(self.db_mut(), outcome, WorkReport::default(), now).await?);
         }
-
-        let observer = Arc::new(std::sync::Mutex::new(observer));
-        let mut tasks = Vec::with_capacity(workers);
-        for k in 0..workers {
-            let (manifest, plugin, state, observer) =
-                (manifest.clone(), plugin.clone(), state.clone(), observer.clone());
-            let url = self.settings().database_url.clone();
-            let connect = crate::runner::connect_options(self.settings());
-            let run = options.run;
-            tasks.push(tokio::spawn(async move {
-                let mut db = runner_db::connect(&url, &connect).await?;
-                // A second connection reads ahead while the first writes (PostgreSQL; SQLite
-                // has one writer and gains nothing).
-                let mut reader = match db.dialect() {
-                    runner_db::Dialect::Postgres => Some(runner_db::connect(&url, &connect).await?),
-                    runner_db::Dialect::Sqlite => None,
-                };
-                let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
-                let mut report = |p: &Progress| {
-                    if let Ok(mut f) = observer.lock() {
-                        f(p)
-                    }
-                };
-                let result = engine
-                    .work(
-                        db.as_mut(),
-                        reader.as_mut().map(|r| &mut **r as &mut dyn runner_db::Driver),
-                        &worker_name(k),
-                        run,
-                        &mut report,
-                    )
-                    .await;
-                if let Some(r) = reader {
-                    r.close().await;
-                }
-                match result {
-                    Ok(work) => Ok((work, db)),
-                    Err(e) => {
-                        db.close().await;
-                        Err(RunnerError::from(e))
-                    }
-                }
-            }));
-        }
-        let mut total = WorkReport::default();
-        let mut failure = None;
-        // The run is finished on a worker's connection: workers reconnect after a server
-        // restart, while this runner's own connection (which may hold the runner lock) does not.
-        let mut finisher = None;
-        for t in tasks {
-            match t.await {
-                Ok(Ok((w, db))) => {
-                    total.batches += w.batches;
-                    total.rows += w.rows;
-                    total.paused |= w.paused;
-                    match finisher {
-                        None => finisher = Some(db),
-                        Some(_) => db.close().await,
-                    }
-                }
-                Ok(Err(e)) => {
-                    failure.get_or_insert(e);
-                }
-                Err(e) => {
-                    failure.get_or_insert(RunnerError::Refused(format!("a backfill worker stopped unexpectedly: {e}")));
-                }
-            }
-        }
-        let mut db = match (failure, finisher) {
-            (Some(e), finisher) => {
-                if let Some(db) = finisher {
-                    db.close().await;
-                }
-                return Err(e);
-            }
-            (None, Some(db)) => db,
-            (None, None) => unreachable!("at least one worker runs"),
+        let run = runner_backfill::Run {
+            manifest,
+            plugin,
+            state,
+            url: self.settings().database_url.clone(),
+            connect: crate::runner::connect_options(self.settings()),
+            workers,
+            options: options.run,
         };
-        let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
-        let result = async {
-            let outcome = engine.finish(db.as_mut(), total).await?;
-            engine.report(db.as_mut(), outcome, total, started).await
-        }
-        .await;
-        db.close().await;
-        Ok(result?)
+        Ok(run.run(Arc::new(std::sync::Mutex::new(observer))).await?)
     }
 
     /// Pauses, resumes or retries a backfill (it only flips the state; a running worker sees a

@@ -142,7 +142,7 @@ impl Webhook {
                         tracing::warn!(url = %runner_db::mask_url(&hook.url), status = r.status().as_u16(), attempt, "webhook refused")
                     }
                     Err(e) => {
-                        tracing::warn!(url = %runner_db::mask_url(&hook.url), error = %e, attempt, "webhook not delivered")
+                        tracing::warn!(url = %runner_db::mask_url(&hook.url), error = %runner_db::mask_url(&e.to_string()), attempt, "webhook not delivered")
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(500 * (1 << attempt.min(5)))).await;

@@ -37,6 +37,12 @@ pub enum RunnerError {
     Statement(Box<FailedStatement>),
     #[error("timed out after {waited_s}s waiting for the runner lock on {database}, held by {holder}")]
     LockTimeout { database: String, holder: String, waited_s: u64 },
+    /// The runner lock went away while this runner held it (its connection was closed by the
+    /// server or an operator): it stopped before writing anything more.
+    #[error(
+        "lost the runner lock on {database} ({reason}); stopped before the next revision, since another runner may hold it now. `runner status` shows what was applied"
+    )]
+    LockLost { database: String, reason: String },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     /// Backfill manifests that need fixing, or an unknown backfill.
@@ -51,6 +57,10 @@ pub enum RunnerError {
     Sandbox(Box<runner_sandbox::SandboxError>),
     #[error("{0}")]
     Refused(String),
+    #[error("plugin {plugin}: cannot download {url}: {message}")]
+    Download { plugin: String, url: String, message: String },
+    #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]
+    ChecksumMismatch { plugin: String, url: String, expected: String, actual: String },
     #[error("{source}")]
     Interrupted {
         /// What was done before the failure.
@@ -132,7 +142,7 @@ impl RunnerError {
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid
             }
-            RunnerError::LockTimeout { .. } => ExitCode::LockTimeout,
+            RunnerError::LockTimeout { .. } | RunnerError::LockLost { .. } => ExitCode::LockTimeout,
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect
             }

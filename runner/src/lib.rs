@@ -28,6 +28,7 @@
 mod backfills;
 pub mod cli;
 mod cron_ops;
+mod download;
 mod error;
 mod execute;
 mod host;
@@ -35,6 +36,7 @@ mod lock;
 mod lookup;
 mod offline;
 mod refresh;
+mod refresh_sql;
 mod report;
 mod runner;
 pub mod scaffold;

@@ -120,6 +120,24 @@ pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Re
     Ok(())
 }
 
+/// Confirms the lock is still held, before work that needs it: a lock connection the server
+/// closed (an idle timeout, a terminated backend) took the lock with it, and another runner may
+/// hold it now. Then nothing more may be written.
+pub async fn confirm(db: &mut dyn Driver, state: &StateTable, held: &Held, database: &str) -> Result<(), RunnerError> {
+    let still = match held {
+        Held::Advisory(key) => db.advisory_lock_held(*key).await.map_err(|e| e.to_string()),
+        Held::Lease(me, name) => lease(state, me, name).held(db).await.map_err(|e| e.to_string()),
+    };
+    match still {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RunnerError::LockLost {
+            database: database.to_string(),
+            reason: "the lock is no longer held by this runner".into(),
+        }),
+        Err(reason) => Err(RunnerError::LockLost { database: database.to_string(), reason }),
+    }
+}
+
 pub async fn release(db: &mut dyn Driver, state: &StateTable, held: Held) -> Result<(), RunnerError> {
     match held {
         Held::Advisory(key) => db.advisory_unlock(key).await?,

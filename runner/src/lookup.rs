@@ -1,31 +1,68 @@
-//! The `lookup` capability: read-only queries for a plugin, on a connection of their own that the
-//! database itself keeps read-only.
+//! The `lookup` capability: read-only queries on a plugin's behalf.
+//!
+//! A plugin's SQL is hostile until shown otherwise, so the host (not the database's goodwill)
+//! decides what runs:
+//! - exactly one statement, and it must be a plain query: it runs as `SELECT * FROM (<query>)
+//!   AS lookup`, which the server only accepts for `SELECT`/`VALUES`/`TABLE`/`WITH` without
+//!   data-modifying parts (no `COPY … TO PROGRAM`, no `SET`, no `LOCK`, no `ATTACH`);
+//! - on a connection of its own, opened read-only, in a read-only transaction the host opens and
+//!   rolls back after every call, so no setting, role or lock survives it;
+//! - under `lookup_timeout_ms` (PostgreSQL cancels it on the server), and inside the batch's own
+//!   time limit;
+//! - as the role of `lookup_url` when set: the way to scope what plugins may read, since a query
+//!   can call any function the role may call (`pg_read_file` for a superuser).
 
 use runner_backfill::convert::{from_plugin, to_plugin};
-use runner_db::{DbValue, Dialect, Driver};
-use runner_sandbox::{Lookup, Value};
+use runner_db::{Access, ConnectOptions, DatabaseUrl, DbValue, Driver};
+use runner_sandbox::{Lookup, LookupError, Value};
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 pub struct DbLookup {
     db: Mutex<Box<dyn Driver>>,
+    timeout: Duration,
 }
 
 impl DbLookup {
-    pub async fn open(url: &runner_db::DatabaseUrl) -> Result<DbLookup, runner_db::DbError> {
-        let mut db = runner_db::connect(url, &runner_db::ConnectOptions::default()).await?;
-        match db.dialect() {
-            Dialect::Postgres => db.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await?,
-            Dialect::Sqlite => db.execute("PRAGMA query_only = ON").await?,
-        }
-        Ok(DbLookup { db: Mutex::new(db) })
+    pub async fn open(url: &DatabaseUrl, timeout: Duration) -> Result<DbLookup, runner_db::DbError> {
+        let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
+        let db = runner_db::connect(url, &options).await?;
+        Ok(DbLookup { db: Mutex::new(db), timeout })
+    }
+}
+
+/// The query as the host runs it, or why it is refused.
+pub fn plain_query(query: &str) -> Result<String, String> {
+    let statements = runner_revisions::splitter::split(query, 1);
+    match statements.as_slice() {
+        [one] => Ok(format!("SELECT * FROM ({}\n) AS lookup", one.sql)),
+        [] => Err("lookup: the query is empty".into()),
+        more => Err(format!("lookup: exactly one query is allowed, got {} statements", more.len())),
     }
 }
 
 #[async_trait::async_trait]
 impl Lookup for DbLookup {
-    async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, String> {
+    async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, LookupError> {
+        let sql = plain_query(query).map_err(LookupError::Query)?;
         let params: Vec<DbValue> = params.iter().map(from_plugin).collect();
-        let rows = self.db.lock().await.fetch(query, &params).await.map_err(|e| e.to_string())?;
-        Ok(rows.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect())
+        let mut db = self.db.lock().await;
+        let mut result = db.read_only_query(&sql, &params, self.timeout).await;
+        if result.as_ref().is_err_and(|e| e.is_connection_lost()) {
+            // One new connection; if that fails too the batch fails (and is retried later).
+            result = match db.reconnect().await {
+                Ok(()) => db.read_only_query(&sql, &params, self.timeout).await,
+                Err(e) => Err(e),
+            };
+        }
+        match result {
+            Ok(rows) => Ok(rows.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect()),
+            Err(e) if e.is_connection_lost() => Err(LookupError::Unavailable(e.to_string())),
+            Err(e) if e.is_statement_timeout() => Err(LookupError::Unavailable(format!(
+                "the query took longer than its limit of {}ms (lookup_timeout_ms)",
+                self.timeout.as_millis()
+            ))),
+            Err(e) => Err(LookupError::Query(e.reason())),
+        }
     }
 }

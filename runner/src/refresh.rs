@@ -3,6 +3,7 @@
 
 use crate::error::RunnerError;
 use crate::lock::Scope;
+use crate::refresh_sql as sql;
 use crate::runner::Runner;
 use chrono::{DateTime, Utc};
 use runner_db::Dialect;
@@ -146,37 +147,19 @@ impl Runner {
                 Err(format!("refresh `{name}`: SQLite has no materialized views; declare `table` and `query` instead"))
             }
             (Target::View { view, concurrently }, Dialect::Postgres) => {
-                let lit = view.replace('\'', "''");
-                let sql = format!(
-                    "SELECT count(*) FROM pg_matviews WHERE matviewname = '{lit}' OR schemaname || '.' || matviewname = '{lit}'"
-                );
-                if self.scalar(&sql).await? == "0" {
+                if self.scalar(&sql::view_exists(view)).await? == "0" {
                     return Err(format!("refresh `{name}`: no materialized view `{view}`"));
                 }
-                if *concurrently {
-                    let sql = format!(
-                        "SELECT count(*) FROM pg_index WHERE indrelid = to_regclass('{lit}') AND indisunique AND indpred IS NULL AND indexprs IS NULL"
-                    );
-                    if self.scalar(&sql).await? == "0" {
-                        return Err(format!(
-                            "refresh `{name}`: REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index on plain columns of `{view}` \
-                             (no expression, no WHERE); add one, e.g. CREATE UNIQUE INDEX ON {view} (<key columns>), or set concurrently = false"
-                        ));
-                    }
+                if *concurrently && self.scalar(&sql::view_unique_indexes(view)).await? == "0" {
+                    return Err(format!(
+                        "refresh `{name}`: REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index on plain columns of `{view}` \
+                         (no expression, no WHERE); add one, e.g. CREATE UNIQUE INDEX ON {view} (<key columns>), or set concurrently = false"
+                    ));
                 }
                 Ok(())
             }
             (Target::Table { table, .. }, _) => {
-                let lit = table.replace('\'', "''");
-                let sql = match dialect {
-                    Dialect::Postgres => {
-                        format!("SELECT count(*) FROM (SELECT to_regclass('{lit}') AS r) s WHERE r IS NOT NULL")
-                    }
-                    Dialect::Sqlite => {
-                        format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{lit}'")
-                    }
-                };
-                if self.scalar(&sql).await? == "0" {
+                if self.scalar(&sql::table_exists(dialect, table)).await? == "0" {
                     return Err(format!("refresh `{name}`: no table `{table}`"));
                 }
                 Ok(())
@@ -201,6 +184,9 @@ impl Runner {
         if let Some(rev) = r.requires.as_ref().filter(|rev| !history.is_applied(rev)) {
             return Ok(RefreshOutcome::Waiting { revision: rev.clone() });
         }
+        // Before anything runs: the run is recorded after it commits, and a missing state
+        // table would fail that record with the refresh already done.
+        self.state_table().clone().ensure(self.db_mut()).await?;
         let held = match self.lock_scope_within(&Scope::Refresh(r.name.clone()), Duration::ZERO).await {
             Ok(h) => h,
             Err(RunnerError::LockTimeout { .. }) => return Ok(RefreshOutcome::Overlapping),
@@ -267,13 +253,9 @@ impl Runner {
         match &r.target {
             Target::View { view, concurrently } => {
                 // CONCURRENTLY cannot run on a view never populated; the first refresh runs without.
-                let lit = view.replace('\'', "''");
-                let populated = self
-                    .scalar(&format!("SELECT count(*) FROM pg_matviews WHERE (matviewname = '{lit}' OR schemaname || '.' || matviewname = '{lit}') AND ispopulated"))
-                    .await?;
-                let how = if *concurrently && populated != "0" { "CONCURRENTLY " } else { "" };
+                let populated = self.scalar(&sql::view_populated(view)).await? != "0";
                 self.db_mut()
-                    .execute(&format!("REFRESH MATERIALIZED VIEW {how}{view}"))
+                    .execute(&sql::refresh_view(view, *concurrently && populated))
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(None)
@@ -285,7 +267,7 @@ impl Runner {
                 let db = self.db_mut();
                 db.begin().await.map_err(|e| e.to_string())?;
                 let rebuilt = async {
-                    db.execute(&format!("DELETE FROM {}", m.target_table)).await.map_err(|e| e.to_string())?;
+                    db.execute(&sql::clear(&m.target_table)).await.map_err(|e| e.to_string())?;
                     runner_backfill::run_in_transaction(db, &m, &plugin).await.map_err(|e| e.to_string())
                 }
                 .await;
@@ -296,14 +278,14 @@ impl Runner {
                         return Err(e);
                     }
                 }
-                let rows = self.scalar(&format!("SELECT count(*) FROM {}", m.target_table)).await?;
+                let rows = self.scalar(&sql::count(&m.target_table)).await?;
                 Ok(rows.parse().ok())
             }
             Target::Table { table, query } => {
-                let stmts = [format!("DELETE FROM {table}"), format!("INSERT INTO {table} {query}")];
+                let stmts = [sql::clear(table), sql::fill(table, query)];
                 let refs: Vec<&str> = stmts.iter().map(String::as_str).collect();
                 self.db_mut().transaction(&refs).await.map_err(|e| e.to_string())?;
-                let rows = self.scalar(&format!("SELECT count(*) FROM {table}")).await?;
+                let rows = self.scalar(&sql::count(table)).await?;
                 Ok(rows.parse().ok())
             }
         }

@@ -314,8 +314,12 @@ impl Runner {
         }
         let data = self.prepare_data_migrations(&plan).await?;
         self.state.ensure(self.db.as_mut()).await?;
+        let database = self.settings.database_url.to_string();
         for step in &plan.steps {
             let rev = &step.revision;
+            if let Err(e) = lock::confirm(self.db.as_mut(), &self.state, held, &database).await {
+                return Err(RunnerError::Interrupted { report, source: Box::new(e) });
+            }
             tracing::info!(revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
             match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
@@ -353,5 +357,6 @@ pub(crate) fn connect_options(settings: &Settings) -> ConnectOptions {
     ConnectOptions {
         connect_timeout: settings.connect_timeout,
         application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
+        access: runner_db::Access::ReadWrite,
     }
 }

@@ -28,6 +28,9 @@ pub struct ConfigFile {
     pub migrations: Option<PathBuf>,
     pub backfills: Option<PathBuf>,
     pub plugin_cache: Option<PathBuf>,
+    /// Where plugins' `lookup` queries connect (a role that may read only what plugins need);
+    /// default: the database URL.
+    pub lookup_url: Option<String>,
     pub state_table: Option<String>,
     pub state_schema: Option<String>,
     pub lock_timeout_secs: Option<u64>,
@@ -84,8 +87,12 @@ pub struct Settings {
     pub migrations_dir: PathBuf,
     /// Folder of backfill manifests.
     pub backfills_dir: PathBuf,
-    /// Where compiled plugins are cached (by content hash).
-    pub plugin_cache: PathBuf,
+    /// Where compiled plugins are cached (by content hash); `None` (no home folder): nowhere.
+    pub plugin_cache: Option<PathBuf>,
+    /// The per-user key that signs compiled plugins in the cache, kept outside it.
+    pub cache_key: Option<PathBuf>,
+    /// Where `lookup` queries connect; `None`: the database URL.
+    pub lookup_url: Option<DatabaseUrl>,
     pub state_table: String,
     /// PostgreSQL schema of the state table; `None`: the connection's `current_schema()`.
     pub state_schema: Option<String>,
@@ -117,6 +124,8 @@ impl Settings {
             migrations_dir: PathBuf::from("migrations"),
             backfills_dir: PathBuf::from("backfills"),
             plugin_cache: default_plugin_cache(),
+            cache_key: default_cache_key(),
+            lookup_url: None,
             state_table: "runner_state".into(),
             state_schema: None,
             lock_timeout: Duration::from_secs(60),
@@ -156,13 +165,20 @@ impl Settings {
             .unwrap_or_else(|| project_dir.join("migrations"));
         let backfills_dir =
             config.backfills.as_ref().map_or_else(|| project_dir.join("backfills"), |b| project_dir.join(b));
-        let plugin_cache = config.plugin_cache.as_ref().map_or_else(default_plugin_cache, |c| project_dir.join(c));
+        let plugin_cache =
+            config.plugin_cache.as_ref().map_or_else(default_plugin_cache, |c| Some(project_dir.join(c)));
+        let lookup_url = match env_get("RUNNER_LOOKUP_URL").or(config.lookup_url.clone()) {
+            Some(u) => Some(DatabaseUrl::parse(&relative_sqlite(&u, &project_dir))?),
+            None => None,
+        };
         Ok(Settings {
             database_url,
             url_source,
             migrations_dir,
             backfills_dir,
             plugin_cache,
+            cache_key: default_cache_key(),
+            lookup_url,
             state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
             state_schema: config.state_schema,
             lock_timeout: over
@@ -177,14 +193,23 @@ impl Settings {
     }
 }
 
-/// `$XDG_CACHE_HOME/runner/plugins`, else `~/.cache/runner/plugins`, else a folder in the temp dir.
-fn default_plugin_cache() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("runner")
-        .join("plugins")
+/// `$XDG_CACHE_HOME/runner/plugins`, else `~/.cache/runner/plugins`, else none: never a shared
+/// folder such as `/tmp`, where another user could plant compiled code.
+fn default_plugin_cache() -> Option<PathBuf> {
+    user_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("runner").join("plugins"))
+}
+
+/// `$XDG_CONFIG_HOME/runner/cache.key`, else `~/.config/runner/cache.key`: the key that signs
+/// compiled plugins lives apart from them, so that whoever can write the cache cannot sign.
+fn default_cache_key() -> Option<PathBuf> {
+    user_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("runner").join("cache.key"))
+}
+
+fn user_dir(xdg: &str, under_home: &str) -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os(xdg)
+        .and_then(absolute)
+        .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(under_home)))
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {

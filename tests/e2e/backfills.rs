@@ -331,7 +331,11 @@ on_both!(example_plugins_normalise_and_split_real_columns, |db: &TestDb| {
         "CREATE TABLE people (id integer PRIMARY KEY, email text, full_name text, first_name text, last_name text);\n\
          INSERT INTO people (id, email, full_name) VALUES (1, '  Ada@Example.COM ', 'Ada  Lovelace'), (2, 'grace@example.com', 'Grace Brewster Hopper'), (3, NULL, 'Plato');\n",
     );
-    p.backfill("emails", &example_manifest("normalise_email", "people", "\"email\"", "email IS NOT NULL", ""));
+    // The filter selects rows to look at; the plugin leaves normal ones as they are.
+    p.backfill(
+        "emails",
+        &example_manifest("normalise_email", "people", "\"email\"", "email IS NOT NULL\"\nfilter_is = \"scope", ""),
+    );
     p.backfill("names", &example_manifest("split_name", "people", "\"full_name\"", "first_name IS NULL", ""));
     p.run(db, &["apply", "--with-backfills"]).ok();
     assert_eq!(db.scalar("SELECT email FROM people WHERE id = 1"), "ada@example.com");

@@ -25,7 +25,8 @@ pub enum Kind {
 pub struct TestDb {
     pub kind: Kind,
     pub url: String,
-    name: String,
+    /// The PostgreSQL database's name (empty for SQLite).
+    pub name: String,
     admin: String,
     _dir: Option<tempfile::TempDir>,
 }

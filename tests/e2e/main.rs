@@ -16,6 +16,7 @@
 //! | `refreshes` | scheduled refreshes: on demand, bad specs named at start-up, every second, three replicas |
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
+//! | `trust` | hostile plugins and awkward tables: key order, unique keys, lost updates, lookups, names, secrets |
 //! | `examples` | the sample project and `examples/` apply and revert cleanly |
 
 mod harness;
@@ -34,3 +35,4 @@ mod operator;
 mod refreshes;
 mod restarts;
 mod sqlite_rules;
+mod trust;

@@ -6,10 +6,11 @@ use crate::convert::{KeyRepr, from_json, key_repr, to_json, to_plugin};
 use crate::engine::{Backfill, BackfillError, STALE_CLAIM};
 use crate::manifest::Manifest;
 use crate::progress::ChunkProgress;
-use crate::sql::{KeyRange, Statements, column_types_sql};
+use crate::sql::{KeyRange, Statements, column_types_sql, ident, is_rowid, unique_keys_sql};
+use crate::write::{Seen, Write};
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Batch, Change, SandboxError, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 impl Backfill<'_> {
@@ -29,6 +30,7 @@ impl Backfill<'_> {
     ) -> Result<Option<usize>, BackfillError> {
         let m = self.manifest;
         let mut attempt = 0;
+        let mut conflicts = 0;
         loop {
             attempt += 1;
             match self.try_batch(db, reborrow(&mut reader), stmts, chunk, owner, c, ahead).await {
@@ -36,10 +38,22 @@ impl Backfill<'_> {
                 Err(BatchError::ClaimLost) => return Ok(None),
                 // Retrying on a dead connection cannot help: the worker reconnects instead.
                 Err(BatchError::Db(e)) if e.is_connection_lost() => return Err(e.into()),
+                // The application changed rows while the plugin worked on them: nothing was
+                // written; read them again and let the plugin compute from what they are now.
+                // This is not a failure, so it does not use up attempts; smaller batches meet
+                // fewer concurrent writes.
+                Err(BatchError::Db(e)) if e.is_rows_changed() && conflicts < MAX_CONFLICTS => {
+                    conflicts += 1;
+                    attempt -= 1;
+                    if conflicts > 1 {
+                        c.batch_size = (c.batch_size / 2).max(m.min_size);
+                    }
+                    tracing::info!(backfill = %m.name, conflicts, "rows changed while the plugin computed; reading them again");
+                }
                 Err(e) if attempt < m.max_attempts => {
-                    // Timeouts and lock waits mean the batch is too big for now: halve it.
-                    if matches!(&e, BatchError::Db(DbError::Statement { failure }) if matches!(failure.code.as_deref(), Some("57014" | "55P03")))
-                    {
+                    // Timeouts, lock waits and a plugin over its time or memory limit mean the
+                    // batch is too big for now: halve it.
+                    if e.too_big() {
                         c.batch_size = (c.batch_size / 2).max(m.min_size);
                     }
                     let wait = Duration::from_millis(200 * (1 << (attempt - 1).min(5)));
@@ -77,7 +91,8 @@ impl Backfill<'_> {
     ) -> Result<Option<Prepared>, BatchError> {
         let started = Instant::now();
         let from: Option<Vec<DbValue>> = after.as_ref().map(|k| k.iter().map(from_json).collect());
-        let Some((batch, last)) = read_batch(db, stmts, self.manifest, from.as_deref(), upper, size).await? else {
+        let Some((batch, last, seen)) = read_batch(db, stmts, self.manifest, from.as_deref(), upper, size).await?
+        else {
             return Ok(None);
         };
         let read_ms = started.elapsed().as_millis() as u64;
@@ -96,7 +111,7 @@ impl Backfill<'_> {
         let range = KeyRange { after: from.as_deref(), last: &last };
         // Built here, so that a pipelined worker encodes the batch while the previous one commits.
         let statements = stmts
-            .writes(&changes, reach.in_range.then_some(&range))
+            .writes(&changes, reach.in_range.then_some(&range), seen.as_ref())
             .map_err(|message| BatchError::Output { plugin: self.manifest.name.clone(), message })?;
         Ok(Some(Prepared {
             chunk: chunk.to_string(),
@@ -219,7 +234,11 @@ impl Backfill<'_> {
             ));
         }
         writes.extend(self.state.chunk_guard(chunk, owner));
-        writes.extend(p.statements);
+        let mut expect = vec![None; writes.len()];
+        for w in p.statements {
+            expect.push(w.expect);
+            writes.push((w.sql, w.params));
+        }
         let mut next = c.clone();
         next.cursor = Some(p.last.iter().map(to_json).collect());
         next.rows_done += p.rows as u64;
@@ -237,7 +256,7 @@ impl Backfill<'_> {
         };
         writes.push(self.state.chunk_write(chunk, status, &next.to_json(), None));
         let tw = Instant::now();
-        let written = db.transaction_with(&writes).await;
+        let written = db.transaction_expecting(&writes, &expect).await;
         tracing::debug!(
             backfill = %self.manifest.name,
             rows = p.rows,
@@ -303,25 +322,34 @@ impl Backfill<'_> {
 /// The statements of `m` for this database (PostgreSQL: with the tables' column types), once
 /// the tables and columns it names are known to exist.
 pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Result<Statements<'m>, BackfillError> {
-    let source_types = columns(db, m, &m.source_table).await?;
-    let target_types =
-        if m.target_table == m.source_table { source_types.clone() } else { columns(db, m, &m.target_table).await? };
-    let missing = |table: &str, types: &HashMap<String, String>, names: &[String], what: &str| {
-        names.iter().find(|c| !types.contains_key(*c)).map(|c| BackfillError::Schema {
-            name: m.name.clone(),
-            file: m.file.clone(),
-            message: format!("table `{table}` has no column `{c}` (named in {what})"),
+    let source = columns(db, m, &m.source_table).await?;
+    let target = if m.target_table == m.source_table { None } else { Some(columns(db, m, &m.target_table).await?) };
+    let target = target.as_ref().unwrap_or(&source);
+    let dialect = db.dialect();
+    let rowid = move |key: &[String]| is_rowid(dialect, key);
+    let missing = |table: &str, cols: &Columns, names: &[String], what: &str| {
+        let types = &cols.types;
+        names.iter().find(|c| !types.contains_key(*c) && !rowid(std::slice::from_ref(*c))).map(|c| {
+            BackfillError::Schema {
+                name: m.name.clone(),
+                file: m.file.clone(),
+                message: format!("table `{table}` has no column `{c}` (named in {what})"),
+            }
         })
     };
-    if let Some(e) = missing(&m.source_table, &source_types, &m.key, "source.key")
-        .or_else(|| missing(&m.source_table, &source_types, &m.columns, "source.columns"))
-        .or_else(|| missing(&m.target_table, &target_types, &m.target_key, "the target key"))
+    if let Some(e) = missing(&m.source_table, &source, &m.key, "source.key")
+        .or_else(|| missing(&m.source_table, &source, &m.columns, "source.columns"))
+        .or_else(|| missing(&m.target_table, target, &m.target_key, "the target key"))
     {
         return Err(e);
     }
+    check_key(db, m, &m.source_table, &m.key, &source, "source.key").await?;
+    if m.target_table != m.source_table || m.target_key != m.key {
+        check_key(db, m, &m.target_table, &m.target_key, target, "the target key").await?;
+    }
     if let Some(filter) = &m.filter {
         // Planned, not run: a typo fails here, naming the manifest, not in the first batch.
-        let probe = format!("SELECT 1 FROM {} WHERE ({filter}) LIMIT 0", crate::sql::ident(&m.source_table));
+        let probe = format!("SELECT 1 FROM {} WHERE ({filter}) LIMIT 0", ident(&m.source_table));
         if let Err(e) = db.query(&probe).await {
             if e.is_connection_lost() {
                 return Err(e.into());
@@ -335,7 +363,7 @@ pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Resu
     }
     // SQLite needs no casts.
     let (source_types, target_types) = match db.dialect() {
-        Dialect::Postgres => (source_types, target_types),
+        Dialect::Postgres => (source.types.clone(), target.types.clone()),
         Dialect::Sqlite => (HashMap::new(), HashMap::new()),
     };
     Ok(Statements {
@@ -352,7 +380,8 @@ pub(crate) async fn statements<'m>(db: &mut dyn Driver, m: &'m Manifest) -> Resu
 }
 
 /// The next batch of `m`'s rows after key `after` (exclusive) up to `upper` (inclusive), as the
-/// plugin receives it, and the key of its last row; `None` when no row is left.
+/// plugin receives it, the key of its last row, and what a guarded write compares (when writes
+/// go to these rows); `None` when no row is left.
 pub(crate) async fn read_batch(
     db: &mut dyn Driver,
     stmts: &Statements<'_>,
@@ -360,21 +389,43 @@ pub(crate) async fn read_batch(
     after: Option<&[DbValue]>,
     upper: &[DbValue],
     limit: usize,
-) -> Result<Option<(Batch, Vec<DbValue>)>, DbError> {
+) -> Result<Option<(Batch, Vec<DbValue>, Option<Seen>)>, DbError> {
     let mut params = after.map(|k| stmts.key_params(k)).unwrap_or_default();
     params.extend(stmts.key_params(upper));
     let read = db.fetch(&stmts.read(after.is_some(), limit), &params).await?;
     let Some(last) = read.rows.last().map(|r| r[..m.key.len()].to_vec()) else { return Ok(None) };
-    let batch = Batch {
-        columns: m.columns.clone(),
-        key: m.key.clone(),
-        rows: read.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect(),
+    let mut versions = Vec::new();
+    let rows: Vec<Vec<Value>> = read
+        .rows
+        .into_iter()
+        .map(|mut r| {
+            if stmts.reads_versions() {
+                versions.push(r.pop().and_then(|v| v.to_text()).unwrap_or_default());
+            }
+            r.into_iter().map(to_plugin).collect()
+        })
+        .collect();
+    let seen = match db.dialect() {
+        _ if !stmts.writes_own_rows() => None,
+        Dialect::Postgres => Some(Seen::versions(&rows, m.key.len(), versions)),
+        Dialect::Sqlite => Some(Seen::values(&rows, m.key.len())),
     };
-    Ok(Some((batch, last)))
+    let batch = Batch { columns: m.columns.clone(), key: m.key.clone(), rows };
+    Ok(Some((batch, last, seen)))
 }
 
-/// Column → type of `table`; an error naming the manifest when the table does not exist.
-async fn columns(db: &mut dyn Driver, m: &Manifest, table: &str) -> Result<HashMap<String, String>, BackfillError> {
+/// A table's columns as the statements need them.
+struct Columns {
+    /// Column → type.
+    types: HashMap<String, String>,
+    not_null: HashSet<String>,
+    /// SQLite primary-key columns not declared NOT NULL: SQLite lets them hold NULL, and a
+    /// table must be rebuilt to forbid it, so they are accepted while they hold none.
+    nullable_pk: HashSet<String>,
+}
+
+/// The columns of `table`; an error naming the manifest when the table does not exist.
+async fn columns(db: &mut dyn Driver, m: &Manifest, table: &str) -> Result<Columns, BackfillError> {
     let rows = db.query(&column_types_sql(db.dialect(), table)).await?;
     if rows.is_empty() {
         return Err(BackfillError::Schema {
@@ -383,10 +434,59 @@ async fn columns(db: &mut dyn Driver, m: &Manifest, table: &str) -> Result<HashM
             message: format!("table `{table}` does not exist"),
         });
     }
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((r.first().cloned().flatten()?, r.get(1).cloned().flatten().unwrap_or_default())))
-        .collect())
+    let mut c = Columns { types: HashMap::new(), not_null: HashSet::new(), nullable_pk: HashSet::new() };
+    for r in rows {
+        let Some(name) = r.first().cloned().flatten() else { continue };
+        match r.get(2).cloned().flatten().as_deref() {
+            Some("1") => c.not_null.insert(name.clone()),
+            Some("2") => c.nullable_pk.insert(name.clone()),
+            _ => false,
+        };
+        c.types.insert(name, r.get(1).cloned().flatten().unwrap_or_default());
+    }
+    Ok(c)
+}
+
+/// Refuses a key that does not name exactly one row, before anything is read or written: keyset
+/// pagination never reaches a NULL key, and with duplicates a write by key lands on every row
+/// sharing it. The key must be NOT NULL, and some unique index (or the primary key) must lie
+/// within it (PostgreSQL: not partial, no expressions; SQLite: the same, or the rowid).
+async fn check_key(
+    db: &mut dyn Driver,
+    m: &Manifest,
+    table: &str,
+    key: &[String],
+    cols: &Columns,
+    what: &str,
+) -> Result<(), BackfillError> {
+    if is_rowid(db.dialect(), key) {
+        return Ok(());
+    }
+    let refuse = |message: String| BackfillError::Schema { name: m.name.clone(), file: m.file.clone(), message };
+    for c in key.iter().filter(|c| !cols.not_null.contains(*c)) {
+        let holds_null = cols.nullable_pk.contains(c) && {
+            let probe = format!("SELECT 1 FROM {} WHERE {} IS NULL LIMIT 1", ident(table), ident(c));
+            !db.query(&probe).await?.is_empty()
+        };
+        if !cols.nullable_pk.contains(c) || holds_null {
+            return Err(refuse(format!(
+                "{what} column `{c}` of `{table}` may be NULL; a key must be NOT NULL (rows with a NULL key would never be reached)"
+            )));
+        }
+    }
+    let unique = db.query(&unique_keys_sql(db.dialect(), table)).await?;
+    let covered = unique.iter().filter_map(|r| r.first().cloned().flatten()).any(|cols| {
+        let cols: Vec<&str> = cols.split(',').collect();
+        !cols.is_empty() && cols.iter().all(|c| key.iter().any(|k| k == c))
+    });
+    if !covered {
+        return Err(refuse(format!(
+            "{what} ({}) of `{table}` is not unique: no primary key or unique index lies within it, so a write by key could change other rows; use the primary key{}",
+            key.join(", "),
+            if db.dialect() == Dialect::Sqlite { " (or `rowid`)" } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// Where the rows a batch's updates and deletes touch lie in its table's key order.
@@ -456,7 +556,7 @@ pub(crate) struct Prepared {
     last: Vec<DbValue>,
     /// How many changes the plugin returned, and the statements that write them.
     changes: usize,
-    statements: Vec<(String, Vec<DbValue>)>,
+    statements: Vec<Write>,
     read_ms: u64,
     plugin_ms: u64,
     /// Its changes touch only its own rows or another table (see `prepare_batch`).
@@ -464,6 +564,22 @@ pub(crate) struct Prepared {
     /// Its updates and deletes are bounded by its key range.
     ranged: bool,
     started: Instant,
+}
+
+/// How often in a row a batch may find its rows changed under it before it fails.
+const MAX_CONFLICTS: u32 = 20;
+
+impl BatchError {
+    /// Whether a smaller batch may succeed where this one failed.
+    fn too_big(&self) -> bool {
+        match self {
+            BatchError::Db(d) => d.is_statement_timeout() || d.is_lock_timeout(),
+            BatchError::Sandbox(s) => {
+                matches!(s, SandboxError::Timeout { .. } | SandboxError::MemoryExceeded { .. })
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Why one attempt at a batch failed.

@@ -21,18 +21,19 @@ pub async fn run_in_transaction(
     let mut cursor: Option<Vec<DbValue>> = None;
     let mut total = 0u64;
     loop {
-        let Some((batch, last)) =
+        let Some((batch, last, _)) =
             read_batch(db, &stmts, manifest, cursor.as_deref(), &upper, manifest.batch_size).await?
         else {
             return Ok(total);
         };
         let n = batch.rows.len();
         let changes = plugin.process(&batch).await?;
+        // Unguarded: the revision's transaction runs it, and what it read is what it writes.
         let writes = stmts
-            .writes(&changes, None)
+            .writes(&changes, None, None)
             .map_err(|message| BackfillError::DataMigration { name: manifest.name.clone(), message })?;
-        for (sql, params) in writes {
-            db.fetch(&sql, &params).await?;
+        for w in writes {
+            db.fetch(&w.sql, &w.params).await?;
         }
         total += n as u64;
         tracing::debug!(migration = %manifest.name, rows = total, last = ?last.iter().map(to_json).collect::<Vec<_>>(), "data migration batch");

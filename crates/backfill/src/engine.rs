@@ -29,11 +29,16 @@ pub enum BackfillError {
         "backfill `{name}` failed at the batch after key {after} ({attempts} attempts): {error}\nfix the cause, then `runner backfill retry {name}`"
     )]
     BatchFailed { name: String, after: String, attempts: u32, error: String },
+    #[error("a backfill worker stopped unexpectedly: {0}")]
+    WorkerStopped(String),
     #[error("data migration `{name}`: {message}")]
     DataMigration { name: String, message: String },
     /// The manifest names a table or column the database does not have.
     #[error("backfill `{name}` ({}): {message}", file.display())]
     Schema { name: String, file: std::path::PathBuf, message: String },
+    /// Rows it should have done are left after every range, and another pass does not help.
+    #[error("backfill `{name}` is not complete: {message}")]
+    Incomplete { name: String, message: String },
     #[error("backfill `{name}` is {status}; {hint}")]
     NotRunnable { name: String, status: String, hint: String },
 }
@@ -79,6 +84,17 @@ pub struct RunOptions {
     pub max_batches: Option<u64>,
 }
 
+/// What [`Backfill::finish`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Done(Outcome),
+    /// Rows were left to do after every range; a new range covers them, so run workers again.
+    Swept,
+}
+
+/// Sweeps over rows left to do, each of which must leave fewer than the one before.
+const MAX_SWEEPS: u32 = 5;
+
 /// What one worker did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkReport {
@@ -103,23 +119,6 @@ const RECONNECT_PATIENCE: Duration = Duration::from_secs(60);
 impl Backfill<'_> {
     async fn statements(&self, db: &mut dyn Driver) -> Result<Statements<'_>, BackfillError> {
         statements(db, self.manifest).await
-    }
-
-    /// A single worker: prepare, work, finish.
-    pub async fn run(
-        &self,
-        db: &mut dyn Driver,
-        options: RunOptions,
-        observer: &mut (dyn FnMut(&Progress) + Send),
-    ) -> Result<RunReport, BackfillError> {
-        let started = Instant::now();
-        if let Some(outcome) = self.prepare(db, 1).await? {
-            return self.report(db, outcome, WorkReport::default(), started).await;
-        }
-        let owner = worker_name(0);
-        let work = self.work(db, None, &owner, options, observer).await?;
-        let outcome = self.finish(db, work).await?;
-        self.report(db, outcome, work, started).await
     }
 
     pub async fn report(
@@ -429,32 +428,103 @@ impl Backfill<'_> {
         Ok(())
     }
 
-    /// Marks the backfill completed when every chunk is.
-    pub async fn finish(&self, db: &mut dyn Driver, work: WorkReport) -> Result<Outcome, BackfillError> {
+    /// Marks the backfill completed when every chunk is and no row it should have done is left;
+    /// [`Finish::Swept`] when a sweep over rows still to do was added and workers must run again.
+    pub async fn finish(&self, db: &mut dyn Driver, work: WorkReport) -> Result<Finish, BackfillError> {
         let m = self.manifest;
         if work.paused {
             let failed = self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == "failed");
-            return if failed { Err(self.failure_of_other_worker(db).await?) } else { Ok(Outcome::Paused) };
+            return if failed {
+                Err(self.failure_of_other_worker(db).await?)
+            } else {
+                Ok(Finish::Done(Outcome::Paused))
+            };
         }
         let chunks = self.state.load_chunks(db, &m.name).await?;
-        if chunks.iter().all(|c| c.status == "completed") {
-            let parent = self.state.load_backfill(db, &m.name).await?;
-            if parent.as_ref().is_some_and(|r| r.status == "completed") {
-                return Ok(Outcome::Completed);
-            }
-            let p = self.progress(db).await?;
-            let w = self.state.backfill_write(
-                &m.name,
-                "completed",
-                &Progress::from_json(&parent.map(|r| r.progress).unwrap_or_default()).to_json(),
-                None,
-                Some(p.batch_ms as i64),
-            );
-            db.transaction_with(&[w]).await?;
-            tracing::info!(backfill = %m.name, rows = p.rows_done, "completed");
-            return Ok(Outcome::Completed);
+        if !chunks.iter().all(|c| c.status == "completed") {
+            return Ok(Finish::Done(Outcome::Stopped));
         }
-        Ok(Outcome::Stopped)
+        let parent = self.state.load_backfill(db, &m.name).await?;
+        if parent.as_ref().is_some_and(|r| r.status == "completed") {
+            return Ok(Finish::Done(Outcome::Completed));
+        }
+        let mut started = Progress::from_json(&parent.map(|r| r.progress).unwrap_or_default());
+        if let Some(left) = self.rows_left(db, &started).await? {
+            return self.sweep(db, &mut started, chunks.len(), left).await;
+        }
+        let p = self.progress(db).await?;
+        started.swept_left = None;
+        let w = self.state.backfill_write(&m.name, "completed", &started.to_json(), None, Some(p.batch_ms as i64));
+        db.transaction_with(&[w]).await?;
+        tracing::info!(backfill = %m.name, rows = p.rows_done, "completed");
+        Ok(Finish::Done(Outcome::Completed))
+    }
+
+    /// Rows up to the upper bound that still match the filter once every range is done (none
+    /// without a filter: then every row up to the bound was read). Such rows were changed back
+    /// by the application, or the plugin leaves them as they are, or were skipped: the backfill
+    /// is not complete while there are any, since a revision gated on it would run on them.
+    async fn rows_left(&self, db: &mut dyn Driver, p: &Progress) -> Result<Option<(u64, String)>, BackfillError> {
+        let (Some(_), Some(upper)) = (&self.manifest.filter, &p.upper) else { return Ok(None) };
+        if self.manifest.filter_is == crate::manifest::FilterIs::Scope {
+            return Ok(None);
+        }
+        let stmts = self.statements(db).await?;
+        let upper: Vec<DbValue> = upper.iter().map(crate::convert::from_json).collect();
+        let params = stmts.key_params(&upper);
+        let left = match db.fetch(&stmts.count(true), &params).await?.rows.first().and_then(|r| r.first()) {
+            Some(DbValue::Int(n)) => *n as u64,
+            _ => 0,
+        };
+        if left == 0 {
+            return Ok(None);
+        }
+        let key = match db.fetch(&stmts.skip(false, 1), &params).await?.rows.into_iter().next() {
+            Some(k) => serde_json::to_string(&k.iter().map(to_json).collect::<Vec<_>>()).unwrap_or_default(),
+            None => "?".into(),
+        };
+        Ok(Some((left, key)))
+    }
+
+    /// Adds a range over the whole key space for the rows still to do, as long as the previous
+    /// sweep made headway; otherwise fails the backfill, saying what is left.
+    async fn sweep(
+        &self,
+        db: &mut dyn Driver,
+        p: &mut Progress,
+        chunks: usize,
+        (left, first_key): (u64, String),
+    ) -> Result<Finish, BackfillError> {
+        let m = self.manifest;
+        let headway = p.swept_left.is_none_or(|before| left < before);
+        if !headway || p.sweeps >= MAX_SWEEPS {
+            let error = format!(
+                "{left} rows up to the backfill's upper bound still match its filter after every range was done (the first has key {first_key}): the plugin leaves them as they are, or something writes them back. The backfill is not complete; fix the plugin or the filter (or, if the filter selects rows to look at rather than rows still to do, set `filter_is = \"scope\"`), then `runner backfill retry {}`",
+                m.name
+            );
+            p.swept_left = None;
+            let w = self.state.backfill_write(&m.name, "failed", &p.to_json(), Some(&error), None);
+            db.transaction_with(&[w]).await?;
+            return Err(BackfillError::Incomplete { name: m.name.clone(), message: error });
+        }
+        p.sweeps += 1;
+        p.swept_left = Some(left);
+        p.rows_total += left;
+        p.chunks = chunks + 1;
+        let sweep = ChunkProgress {
+            lower: None,
+            upper: p.upper.clone().unwrap_or_default(),
+            batch_size: m.batch_size,
+            rows_expected: left,
+            ..Default::default()
+        };
+        tracing::warn!(backfill = %m.name, rows = left, first_key = %first_key, "rows still match the filter after every range was done; going over them again");
+        db.transaction_with(&[
+            self.state.backfill_write(&m.name, "running", &p.to_json(), None, None),
+            self.state.chunk_write(&StateTable::chunk_name(&m.name, chunks + 1), "pending", &sweep.to_json(), None),
+        ])
+        .await?;
+        Ok(Finish::Swept)
     }
 
     async fn failure_of_other_worker(&self, db: &mut dyn Driver) -> Result<BackfillError, BackfillError> {

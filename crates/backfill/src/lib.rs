@@ -14,8 +14,11 @@ pub mod manifest;
 mod progress;
 mod sql;
 mod throttle;
+mod workers;
+mod write;
 
 pub use data_migration::run_in_transaction;
-pub use engine::{Backfill, BackfillError, Outcome, RunOptions, RunReport, WorkReport, worker_name};
-pub use manifest::{MAX_WORKERS, Manifest, ManifestError, PluginSource, Role, Throttle};
+pub use engine::{Backfill, BackfillError, Finish, Outcome, RunOptions, RunReport, WorkReport, worker_name};
+pub use manifest::{FilterIs, MAX_WORKERS, Manifest, ManifestError, PluginSource, Role, Throttle};
 pub use progress::Progress;
+pub use workers::{Observer, Run};

@@ -10,6 +10,7 @@
 //! key = ["id"]                         # keyset pagination, never OFFSET
 //! columns = ["points"]                 # what the plugin reads (the key is always included)
 //! filter = "band IS NULL"              # rows still to do
+//! filter_is = "todo"                   # or "scope": rows to look at, some left as they are
 //!
 //! [target]                             # default: the source table and key
 //! table = "scores"
@@ -19,8 +20,9 @@
 //! time_target_ms = 500
 //!
 //! [limits]
-//! plugin_timeout_ms = 5000
-//! memory_mb = 64
+//! plugin_timeout_ms = 5000            # wall-clock time of one batch in the plugin, host calls included
+//! memory_mb = 64                       # all the plugin's memories together
+//! lookup_timeout_ms = 1000             # one `lookup` query
 //!
 //! [capabilities]                       # all off unless listed
 //! log = true
@@ -104,7 +106,8 @@ impl std::fmt::Display for PluginSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PluginSource::Path(p) => write!(f, "{}", p.display()),
-            PluginSource::Url { url, sha256 } => write!(f, "{url} (sha256 {sha256})"),
+            // A plugin URL may carry a token (`?token=…`, user-info): shown masked.
+            PluginSource::Url { url, sha256 } => write!(f, "{} (sha256 {sha256})", runner_db::mask_url(url)),
         }
     }
 }
@@ -117,6 +120,21 @@ struct SourceFile {
     #[serde(default)]
     columns: Vec<String>,
     filter: Option<String>,
+    #[serde(default)]
+    filter_is: FilterIs,
+}
+
+/// What a manifest's `filter` means, which decides what "completed" has to prove.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FilterIs {
+    /// The rows still to do (`band IS NULL`): the plugin's changes take a row out of it, so a
+    /// completed backfill leaves no row up to its upper bound matching it (checked at the end).
+    #[default]
+    Todo,
+    /// The rows to look at (`email IS NOT NULL`), some of which the plugin may leave as they
+    /// are: completed means every such row up to the upper bound was read.
+    Scope,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -163,6 +181,7 @@ struct LimitsFile {
     http_timeout_ms: u64,
     lock_timeout_ms: u64,
     statement_timeout_ms: u64,
+    lookup_timeout_ms: u64,
     max_attempts: u32,
 }
 
@@ -174,6 +193,7 @@ impl Default for LimitsFile {
             http_timeout_ms: 5000,
             lock_timeout_ms: 2000,
             statement_timeout_ms: 60_000,
+            lookup_timeout_ms: 1000,
             max_attempts: 3,
         }
     }
@@ -213,6 +233,7 @@ pub struct Manifest {
     /// Columns handed to the plugin: the key first, then the declared columns.
     pub columns: Vec<String>,
     pub filter: Option<String>,
+    pub filter_is: FilterIs,
     pub target_table: String,
     pub target_key: Vec<String>,
     pub batch_size: usize,
@@ -226,6 +247,8 @@ pub struct Manifest {
     pub limits: Limits,
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
+    /// How long one `lookup` query may run (the server cancels it after that).
+    pub lookup_timeout: Duration,
     pub max_attempts: u32,
     /// Granted capabilities, by name (for `backfill status`), and the grants themselves.
     pub capabilities: Vec<Capability>,
@@ -351,6 +374,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         key: f.source.key.clone(),
         columns,
         filter: f.source.filter,
+        filter_is: f.source.filter_is,
         target_table: f.target.map_or(f.source.table, |t| t.table),
         target_key,
         batch_size: b.size,
@@ -370,6 +394,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         },
         lock_timeout: Duration::from_millis(l.lock_timeout_ms),
         statement_timeout: Duration::from_millis(l.statement_timeout_ms),
+        lookup_timeout: Duration::from_millis(l.lookup_timeout_ms.max(1)),
         max_attempts: l.max_attempts.max(1),
         capabilities,
         config: c.config.clone(),

@@ -24,6 +24,10 @@ pub struct Progress {
     pub batch_ms: u64,
     /// How many key ranges the backfill was split into.
     pub chunks: usize,
+    /// Passes over rows left to do after every range was done, and how many were left before
+    /// the last one (a pass must leave fewer).
+    pub sweeps: u32,
+    pub swept_left: Option<u64>,
 }
 
 /// The `progress` JSON of one chunk (a key range claimed by one worker at a time).

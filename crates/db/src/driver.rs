@@ -39,11 +39,26 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Shown to other sessions (`pg_stat_activity.application_name`), e.g. to name a lock holder.
     pub application_name: String,
+    pub access: Access,
+}
+
+/// What a connection may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    #[default]
+    ReadWrite,
+    /// PostgreSQL: every transaction read-only by default; SQLite: the file opened read-only
+    /// (`mode=ro`), so no statement on it can write, attach or create a file.
+    ReadOnly,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { connect_timeout: Duration::from_secs(15), application_name: "runner".into() }
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(15),
+            application_name: "runner".into(),
+            access: Access::ReadWrite,
+        }
     }
 }
 
@@ -72,8 +87,26 @@ pub trait Driver: Send {
     /// in the query.
     async fn fetch(&mut self, sql: &str, params: &[DbValue]) -> Result<TypedRows, DbError>;
 
+    /// Runs one query for someone the database must not trust (a plugin's `lookup`): in a
+    /// read-only transaction this call opens and always rolls back, so nothing the query sets
+    /// (settings, roles) outlives it, under `timeout` (PostgreSQL cancels it on the server).
+    /// PostgreSQL also drops session-level advisory locks the query took, which a rollback keeps.
+    async fn read_only_query(&mut self, sql: &str, params: &[DbValue], timeout: Duration)
+    -> Result<TypedRows, DbError>;
+
     /// Runs parameterised statements in one transaction, as [`Driver::transaction`] does.
-    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError>;
+    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
+        self.transaction_expecting(statements, &[]).await
+    }
+
+    /// As [`Driver::transaction_with`], where statement `i` must change exactly `expect[i]`
+    /// rows when that is `Some`: otherwise everything is rolled back with
+    /// [`DbError::RowsChanged`] (a write guarded by what was read found the rows changed).
+    async fn transaction_expecting(
+        &mut self,
+        statements: &[(String, Vec<DbValue>)],
+        expect: &[Option<u64>],
+    ) -> Result<(), DbError>;
 
     /// Opens a transaction for work that interleaves reads and writes (a revision with a data
     /// migration); [`Driver::fetch`] and [`Driver::execute`] then run inside it until
@@ -94,6 +127,11 @@ pub trait Driver: Send {
 
     async fn advisory_unlock(&mut self, key: i64) -> Result<(), DbError>;
 
+    /// Whether this driver's lock connection is alive and still holds the advisory lock `key`.
+    /// A server can end an idle session (`idle_session_timeout`) or an operator terminate it,
+    /// and with it the lock, while the holder goes on working.
+    async fn advisory_lock_held(&mut self, key: i64) -> Result<bool, DbError>;
+
     /// Replaces a lost connection with a new one (one attempt). Advisory locks died with the
     /// old connection and are not taken again: only work that holds none may carry on.
     async fn reconnect(&mut self) -> Result<(), DbError>;
@@ -109,7 +147,9 @@ pub async fn connect(url: &DatabaseUrl, options: &ConnectOptions) -> Result<Box<
             Dialect::Postgres => {
                 crate::postgres::PgDriver::connect(url, options).await.map(|d| Box::new(d) as Box<dyn Driver>)
             }
-            Dialect::Sqlite => crate::sqlite::SqliteDriver::connect(url).await.map(|d| Box::new(d) as Box<dyn Driver>),
+            Dialect::Sqlite => {
+                crate::sqlite::SqliteDriver::connect(url, options).await.map(|d| Box::new(d) as Box<dyn Driver>)
+            }
         }
     };
     match tokio::time::timeout(options.connect_timeout, fut).await {

@@ -63,6 +63,9 @@ pub enum DbError {
     },
     #[error("column `{column}` has type {type_name}, which runner does not map; cast it to text in the query")]
     UnsupportedType { column: String, type_name: String },
+    /// A guarded write changed fewer rows than it expected: the rows changed since they were read.
+    #[error("statement {} changed {actual} rows where {expected} were expected: rows changed since they were read", statement + 1)]
+    RowsChanged { statement: usize, expected: u64, actual: u64 },
     #[error("{0} is not supported by this database")]
     Unsupported(&'static str),
 }
@@ -86,6 +89,29 @@ impl DbError {
             DbError::Query { source, .. } => statement_failure(0, source).to_string(),
             other => other.to_string(),
         }
+    }
+
+    /// The database's code for the error, if it gave one (SQLSTATE on PostgreSQL).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            DbError::Statement { failure } => failure.code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The statement ran past its `statement_timeout` (or was cancelled) and was stopped.
+    pub fn is_statement_timeout(&self) -> bool {
+        self.code() == Some("57014")
+    }
+
+    /// A guarded write found its rows changed since they were read.
+    pub fn is_rows_changed(&self) -> bool {
+        matches!(self, DbError::RowsChanged { .. })
+    }
+
+    /// The statement waited for a lock past its `lock_timeout`.
+    pub fn is_lock_timeout(&self) -> bool {
+        self.code() == Some("55P03")
     }
 
     /// Whether the connection went away (so reconnecting, not changing the work, may help).

@@ -7,12 +7,14 @@
 
 mod driver;
 mod error;
+mod ident;
 mod postgres;
 mod sqlite;
 mod url;
 mod value;
 
-pub use driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
+pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
 pub use error::{DbError, StatementFailure};
+pub use ident::quote_ident;
 pub use url::{DatabaseUrl, mask_url};
 pub use value::{DbValue, TypedRows};

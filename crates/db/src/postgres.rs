@@ -22,7 +22,7 @@ pub struct PgDriver {
 impl PgDriver {
     pub async fn connect(url: &DatabaseUrl, opts: &ConnectOptions) -> Result<PgDriver, DbError> {
         let mut options = PgConnectOptions::from_str(url.expose())
-            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?
+            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: url.scrub(&e.to_string()) })?
             .application_name(&opts.application_name)
             .log_statements(tracing::log::LevelFilter::Trace)
             // A revision or batch taking seconds is normal work, not a warning (sqlx would log
@@ -40,6 +40,9 @@ impl PgDriver {
         // a dead runner's transaction could otherwise commit after its lock is gone, racing
         // the next runner. PostgreSQL 14+ checks the client every second during a query with
         // this setting (a startup option, so RESET ALL keeps it); older servers refuse it.
+        if opts.access == crate::driver::Access::ReadOnly {
+            options = options.options([("default_transaction_read_only", "on")]);
+        }
         let checked = options.clone().options([("client_connection_check_interval", "1s")]);
         let (conn, options) = match checked.connect().await {
             Ok(c) => (c, checked),
@@ -53,11 +56,16 @@ impl PgDriver {
 
     async fn lock_conn(&mut self) -> Result<&mut PgConnection, DbError> {
         if self.lock_conn.is_none() {
-            let c = self
-                .options
-                .connect()
-                .await
-                .map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
+            let mut c = self.options.connect().await.map_err(|e| DbError::Connect {
+                url: self.url.clone(),
+                reason: crate::url::mask_url(&e.to_string()),
+            })?;
+            // The lock connection sits idle while the work runs on the other one: a server that
+            // ends idle sessions would end it, and the lock with it. (Servers before 14 have no
+            // idle_session_timeout; that SET fails and changes nothing.)
+            for setting in ["idle_session_timeout", "idle_in_transaction_session_timeout"] {
+                let _ = sqlx::raw_sql(user_sql(&format!("SET {setting} = 0"))).execute(&mut c).await;
+            }
             self.lock_conn = Some(c);
         }
         Ok(self.lock_conn.as_mut().expect("just set"))
@@ -65,7 +73,7 @@ impl PgDriver {
 }
 
 fn connect_error(url: &DatabaseUrl, e: sqlx::Error) -> DbError {
-    DbError::Connect { url: url.to_string(), reason: e.to_string() }
+    DbError::Connect { url: url.to_string(), reason: url.scrub(&e.to_string()) }
 }
 
 #[async_trait]
@@ -129,14 +137,56 @@ impl Driver for PgDriver {
         typed_rows(&rows)
     }
 
-    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
+    async fn read_only_query(
+        &mut self,
+        sql: &str,
+        params: &[DbValue],
+        timeout: std::time::Duration,
+    ) -> Result<TypedRows, DbError> {
+        // The SELECT takes the transaction's snapshot, after which PostgreSQL refuses to make it
+        // read-write ("must be set before any query"), whatever the query tries.
+        let ms = timeout.as_millis().max(1);
+        let open = format!(
+            "BEGIN TRANSACTION READ ONLY; SELECT set_config('statement_timeout', '{ms}ms', true), \
+             set_config('lock_timeout', '{ms}ms', true), set_config('idle_in_transaction_session_timeout', '{}ms', true)",
+            ms.saturating_mul(10)
+        );
+        sqlx::raw_sql(user_sql(&open)).execute(&mut self.conn).await.map_err(DbError::query("BEGIN READ ONLY"))?;
+        let result = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(DbError::statement(0));
+        let end = sqlx::raw_sql("ROLLBACK; SELECT pg_advisory_unlock_all()")
+            .execute(&mut self.conn)
+            .await
+            .map_err(DbError::query("ROLLBACK"));
+        let rows = result?;
+        end?;
+        typed_rows(&rows)
+    }
+
+    async fn transaction_expecting(
+        &mut self,
+        statements: &[(String, Vec<DbValue>)],
+        expect: &[Option<u64>],
+    ) -> Result<(), DbError> {
         sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
         for (i, (sql, params)) in statements.iter().enumerate() {
-            if let Err(e) =
-                bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone())).execute(&mut self.conn).await
-            {
+            let done = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
+                .execute(&mut self.conn)
+                .await;
+            let failure = match done {
+                Err(e) => Some(DbError::statement(i)(e)),
+                Ok(r) => match expect.get(i).copied().flatten() {
+                    Some(expected) if r.rows_affected() != expected => {
+                        Some(DbError::RowsChanged { statement: i, expected, actual: r.rows_affected() })
+                    }
+                    _ => None,
+                },
+            };
+            if let Some(e) = failure {
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-                return Err(DbError::statement(i)(e));
+                return Err(e);
             }
         }
         sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(DbError::statement(statements.len()))?;
@@ -208,12 +258,26 @@ impl Driver for PgDriver {
         Ok(())
     }
 
+    async fn advisory_lock_held(&mut self, key: i64) -> Result<bool, DbError> {
+        let Some(conn) = self.lock_conn.as_mut() else { return Ok(false) };
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted \
+             AND objsubid = 1 AND classid = (($1::bigint >> 32) & 4294967295)::bigint::oid \
+             AND objid = ($1::bigint & 4294967295)::bigint::oid",
+        )
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(DbError::query("checking the runner lock"))?;
+        Ok(held > 0)
+    }
+
     async fn reconnect(&mut self) -> Result<(), DbError> {
         let conn = self
             .options
             .connect()
             .await
-            .map_err(|e| DbError::Connect { url: self.url.clone(), reason: e.to_string() })?;
+            .map_err(|e| DbError::Connect { url: self.url.clone(), reason: crate::url::mask_url(&e.to_string()) })?;
         self.conn = conn;
         self.lock_conn = None;
         Ok(())

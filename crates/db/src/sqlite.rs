@@ -1,7 +1,7 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
-use crate::driver::{Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
+use crate::driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
@@ -16,10 +16,12 @@ pub struct SqliteDriver {
 }
 
 impl SqliteDriver {
-    pub async fn connect(url: &DatabaseUrl) -> Result<SqliteDriver, DbError> {
+    pub async fn connect(url: &DatabaseUrl, opts: &ConnectOptions) -> Result<SqliteDriver, DbError> {
+        let read_only = opts.access == Access::ReadOnly;
         let options = SqliteConnectOptions::from_str(url.expose())
-            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?
-            .create_if_missing(true)
+            .map_err(|e| DbError::InvalidUrl { url: url.to_string(), reason: url.scrub(&e.to_string()) })?
+            .read_only(read_only)
+            .create_if_missing(!read_only)
             // Another runner holding the write lock makes us wait, not fail.
             .busy_timeout(Duration::from_secs(60))
             .foreign_keys(true)
@@ -70,15 +72,43 @@ impl Driver for SqliteDriver {
         typed_rows(&rows)
     }
 
-    async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
+    async fn read_only_query(
+        &mut self,
+        sql: &str,
+        params: &[DbValue],
+        _timeout: Duration,
+    ) -> Result<TypedRows, DbError> {
+        // SQLite has no statement timeout; the caller's own time limit bounds the wait.
+        self.run("BEGIN DEFERRED", "BEGIN").await?;
+        let result = self.fetch(sql, params).await;
+        let end = self.run("ROLLBACK", "ROLLBACK").await;
+        let rows = result?;
+        end?;
+        Ok(rows)
+    }
+
+    async fn transaction_expecting(
+        &mut self,
+        statements: &[(String, Vec<DbValue>)],
+        expect: &[Option<u64>],
+    ) -> Result<(), DbError> {
         self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await?;
         for (i, (sql, params)) in statements.iter().enumerate() {
-            if let Err(e) = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}")))
+            let done = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}")))
                 .execute(&mut self.conn)
-                .await
-            {
+                .await;
+            let failure = match done {
+                Err(e) => Some(DbError::Statement { failure: statement_failure(i, &e) }),
+                Ok(r) => match expect.get(i).copied().flatten() {
+                    Some(expected) if r.rows_affected() != expected => {
+                        Some(DbError::RowsChanged { statement: i, expected, actual: r.rows_affected() })
+                    }
+                    _ => None,
+                },
+            };
+            if let Some(e) = failure {
                 let _ = self.run("ROLLBACK", "ROLLBACK").await;
-                return Err(DbError::Statement { failure: statement_failure(i, &e) });
+                return Err(e);
             }
         }
         self.run("COMMIT", "COMMIT").await
@@ -120,6 +150,10 @@ impl Driver for SqliteDriver {
     }
 
     async fn advisory_unlock(&mut self, _key: i64) -> Result<(), DbError> {
+        Err(DbError::Unsupported("advisory locking"))
+    }
+
+    async fn advisory_lock_held(&mut self, _key: i64) -> Result<bool, DbError> {
         Err(DbError::Unsupported("advisory locking"))
     }
 

@@ -1,51 +1,190 @@
 //! Compiled plugins, cached on disk by content hash so that a plugin is compiled by Cranelift
 //! once (≈0.5 s/MB) and afterwards loaded in milliseconds.
+//!
+//! Trust: wasmtime's `deserialize` runs whatever machine code its bytes contain, so a file in the
+//! cache is code execution for whoever can write it. An entry is therefore used only when this
+//! user's runner provably wrote it: it carries an HMAC-SHA256 over its name (the source's SHA-256
+//! and the engine's settings) and its compiled bytes, under a per-user key kept outside the cache
+//! (mode 0600). A planted file, a file copied from another plugin's entry, or one from another
+//! machine fails the check and is compiled again, with a warning. A folder (for the cache or the
+//! key) owned by another user or writable by group or others is not used at all.
 
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+const KEY_BYTES: usize = 32;
+const MAC_BYTES: usize = 32;
+
+/// How a plugin's compiled form was obtained (shown by `plugin check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Loaded from a verified cache entry.
+    Hit,
+    /// Compiled now and stored in the cache.
+    Stored,
+    /// Compiled now, not cached; the text says why.
+    Uncached(String),
+}
+
+/// A verified cache folder and the key that signs its entries.
+pub(crate) struct Cache {
+    dir: PathBuf,
+    key: [u8; KEY_BYTES],
+}
+
+impl Cache {
+    /// Opens the cache at `dir` with the key in `key_file` (created on first use). An error says
+    /// why the cache cannot be trusted; the caller then compiles without it.
+    pub(crate) fn open(dir: &Path, key_file: &Path) -> Result<Cache, String> {
+        private_dir(dir)?;
+        let key = load_key(key_file)?;
+        Ok(Cache { dir: dir.to_path_buf(), key })
+    }
+
+    /// Compiles `wasm`, or loads its compiled form from a verified entry.
+    pub(crate) fn compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, CacheUse)> {
+        let name = entry_name(engine, wasm);
+        let path = self.dir.join(&name);
+        match std::fs::read(&path) {
+            Ok(bytes) => match self.verified(&name, &bytes) {
+                Some(compiled) => {
+                    // SAFETY: `deserialize` trusts that the bytes came from wasmtime's own
+                    // serialiser. They did: `verified` checked, on this copy in memory, the HMAC
+                    // that only this user's key can produce, over this entry's name (the source's
+                    // SHA-256 and the engine's settings) and these bytes. Bytes read into memory,
+                    // not mapped, cannot change under us after the check.
+                    #[allow(unsafe_code)]
+                    let loaded = unsafe { Component::deserialize(engine, compiled) };
+                    match loaded {
+                        Ok(c) => return Ok((c, CacheUse::Hit)),
+                        Err(e) => {
+                            tracing::warn!(path = %path.display(), error = %e, "unusable compiled plugin; recompiling")
+                        }
+                    }
+                }
+                None => tracing::warn!(
+                    path = %path.display(),
+                    "compiled plugin in the cache was not written by this user's runner (bad or missing signature); ignoring it and recompiling"
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the compiled plugin; recompiling")
+            }
+        }
+        let component = Component::new(engine, wasm)?;
+        let used = match self.store(&name, &path, &component) {
+            Ok(()) => CacheUse::Stored,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not cache the compiled plugin");
+                CacheUse::Uncached(format!("could not write {}: {e}", path.display()))
+            }
+        };
+        Ok((component, used))
+    }
+
+    fn mac(&self, name: &str, compiled: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(compiled);
+        mac
+    }
+
+    /// The compiled bytes of an entry whose signature checks out.
+    fn verified<'b>(&self, name: &str, bytes: &'b [u8]) -> Option<&'b [u8]> {
+        if bytes.len() < MAC_BYTES {
+            return None;
+        }
+        let (tag, compiled) = bytes.split_at(MAC_BYTES);
+        self.mac(name, compiled).verify_slice(tag).ok().map(|()| compiled)
+    }
+
+    fn store(&self, name: &str, path: &Path, component: &Component) -> std::io::Result<()> {
+        let compiled = component.serialize().map_err(std::io::Error::other)?;
+        let tag = self.mac(name, &compiled).finalize().into_bytes();
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(&tag)?;
+        f.write_all(&compiled)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
 /// The cache file for `wasm` under this engine's settings. The engine's compatibility hash is
-/// part of the key, so a runner built with other settings never even tries a stale artifact.
-fn entry(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
+/// part of the name, so a runner built with other settings never even tries a stale artifact.
+fn entry_name(engine: &Engine, wasm: &[u8]) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     let content = hex::encode(Sha256::digest(wasm));
-    dir.join(format!("{content}-{:016x}.cwasm", h.finish()))
+    format!("{content}-{:016x}.cwasm", h.finish())
 }
 
-/// Compiles `wasm`, or loads its compiled form from `dir`.
-pub fn compile(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<Component> {
-    let Some(dir) = dir else { return Component::new(engine, wasm) };
-    let path = entry(dir, engine, wasm);
-    if let Ok(bytes) = std::fs::read(&path) {
-        // SAFETY: `deserialize` trusts that the bytes came from wasmtime's own serialiser. They
-        // do: only this function writes this folder, under a name derived from the source's
-        // SHA-256 and the engine's settings, via a temporary file renamed into place; wasmtime
-        // also checks its version and configuration header. The bytes are read into memory
-        // rather than mapped, so nothing done to the file later can fault this process.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize(engine, &bytes) };
-        match loaded {
-            Ok(c) => return Ok(c),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compiled plugin; recompiling")
-            }
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::geteuid()
+    }
+}
+
+/// Creates `dir` (mode 0700) if needed, and refuses it unless this user owns it and nobody else
+/// may write to it.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    if meta.uid() != euid() {
+        return Err(format!("{} is owned by another user (uid {})", dir.display(), meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!("{} is writable by other users (mode {:o})", dir.display(), meta.mode() & 0o7777));
+    }
+    Ok(())
+}
+
+/// The signing key: read from `path` (which must be this user's, mode 0600), or created there.
+fn load_key(path: &Path) -> Result<[u8; KEY_BYTES], String> {
+    let parent = path.parent().ok_or_else(|| format!("{} has no folder", path.display()))?;
+    private_dir(parent)?;
+    let fresh = {
+        use rand::Rng;
+        let mut key = [0u8; KEY_BYTES];
+        rand::rng().fill_bytes(&mut key);
+        key
+    };
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(mut f) => {
+            f.write_all(hex::encode(fresh).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            return Ok(fresh);
         }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
     }
-    let component = Component::new(engine, wasm)?;
-    if let Err(e) = store(dir, &path, &component) {
-        tracing::warn!(path = %path.display(), error = %e, "could not cache the compiled plugin");
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+    if meta.uid() != euid() || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} must belong to this user with mode 0600 (it has {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
     }
-    Ok(component)
-}
-
-fn store(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let bytes = component.serialize().map_err(std::io::Error::other)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = hex::decode(text.trim()).ok().filter(|b| b.len() == KEY_BYTES);
+    let bytes = bytes.ok_or_else(|| format!("{} is not a runner cache key", path.display()))?;
+    let mut key = [0u8; KEY_BYTES];
+    key.copy_from_slice(&bytes);
+    Ok(key)
 }

@@ -1,6 +1,7 @@
 //! One wasmtime engine per process, with every setting fixed here.
 
 use crate::bindings::Backfill;
+use crate::cache::{Cache, CacheUse};
 use crate::error::SandboxError;
 use crate::grants::Grants;
 use crate::host::HostState;
@@ -8,7 +9,7 @@ use crate::plugin::{Limits, Plugin, PluginInfo};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 /// How often the epoch advances: the granularity of batch deadlines.
@@ -18,13 +19,16 @@ pub(crate) const TICK: Duration = Duration::from_millis(10);
 pub struct SandboxConfig {
     /// Where compiled plugins are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// The per-user key that signs cache entries, kept outside the cache (created on first
+    /// use). Without one nothing is cached: an unsigned entry cannot be trusted.
+    pub cache_key: Option<PathBuf>,
     /// Deepest wasm stack a plugin may use (engine-wide).
     pub max_stack_bytes: usize,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { cache_dir: None, max_stack_bytes: 512 << 10 }
+        SandboxConfig { cache_dir: None, cache_key: None, max_stack_bytes: 512 << 10 }
     }
 }
 
@@ -32,6 +36,8 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     config: SandboxConfig,
+    /// The compiled-module cache, or why there is none.
+    cache: Result<Cache, String>,
 }
 
 impl Sandbox {
@@ -61,7 +67,15 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(e.to_string()))?;
         Backfill::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
-        Ok(Sandbox { engine, linker, config })
+        let cache = match (&config.cache_dir, &config.cache_key) {
+            (None, _) => Err("no cache folder is configured".to_string()),
+            (Some(_), None) => Err("no cache key location (set HOME or XDG_CONFIG_HOME)".to_string()),
+            (Some(dir), Some(key)) => Cache::open(dir, key),
+        };
+        if let (Some(_), Err(reason)) = (&config.cache_dir, &cache) {
+            tracing::warn!(%reason, "not caching compiled plugins; each plugin is compiled every run");
+        }
+        Ok(Sandbox { engine, linker, config, cache })
     }
 
     pub fn max_stack_bytes(&self) -> usize {
@@ -72,22 +86,27 @@ impl Sandbox {
     /// implement the world, or imports anything beyond it and WASI, is rejected here, before
     /// anything runs.
     pub fn load(&self, name: &str, wasm: &[u8], limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {
-        let component = crate::cache::compile(&self.engine, wasm, self.config.cache_dir.as_deref())
-            .map_err(|e| SandboxError::Invalid { plugin: name.to_string(), message: root_cause(&e) })?;
+        let compiled = match &self.cache {
+            Ok(cache) => cache.compile(&self.engine, wasm),
+            Err(reason) => Component::new(&self.engine, wasm).map(|c| (c, CacheUse::Uncached(reason.clone()))),
+        };
+        let (component, cache_use) =
+            compiled.map_err(|e| SandboxError::Invalid { plugin: name.to_string(), message: root_cause(&e) })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(crate::bindings::BackfillPre::new)
             .map_err(|e| SandboxError::WrongWorld { plugin: name.to_string(), message: root_cause(&e) })?;
-        Ok(Plugin::new(
-            Arc::from(name),
-            self.engine.clone(),
+        Ok(Plugin {
+            name: Arc::from(name),
+            engine: self.engine.clone(),
             pre,
             component,
             limits,
-            Arc::new(grants),
-            self.config.max_stack_bytes,
-        ))
+            grants: Arc::new(grants),
+            stack_bytes: self.config.max_stack_bytes,
+            cache_use,
+        })
     }
 
     pub fn load_file(&self, name: &str, path: &Path, limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {

@@ -13,10 +13,6 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error("plugin {plugin}: cannot download {url}: {message}")]
-    Download { plugin: String, url: String, message: String },
-    #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]
-    ChecksumMismatch { plugin: String, url: String, expected: String, actual: String },
     #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
     Invalid { plugin: String, message: String },
     #[error("plugin {plugin}: does not implement the runner:plugin/backfill@0.1.0 world: {message}")]
@@ -29,6 +25,10 @@ pub enum SandboxError {
     StackOverflow { plugin: String, limit_bytes: usize },
     #[error("plugin {plugin}: called `{capability}`, which its manifest does not grant")]
     Denied { plugin: String, capability: &'static str },
+    #[error("plugin {plugin}: creates more than {max} {what}, the sandbox's cap for one plugin")]
+    LimitExceeded { plugin: String, what: &'static str, max: usize },
+    #[error("plugin {plugin}: a lookup could not be answered: {message}")]
+    LookupFailed { plugin: String, message: String },
     #[error("plugin {plugin}: trapped: {reason}")]
     Trapped { plugin: String, reason: String },
     #[error("plugin {plugin}: returned an error: {message}")]

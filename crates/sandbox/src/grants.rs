@@ -43,7 +43,18 @@ impl Capability {
 /// Read-only queries on the plugin's behalf (capability `lookup`), supplied by the backfill engine.
 #[async_trait::async_trait]
 pub trait Lookup: Send + Sync {
-    async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, String>;
+    async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, LookupError>;
+}
+
+/// Why a lookup returned no rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// The query is refused or fails (not one plain query, bad SQL, a read-only violation):
+    /// the plugin gets the message, and the host logs it as a warning.
+    Query(String),
+    /// The lookup could not be answered (its time limit, a lost connection): the batch fails,
+    /// since a plugin could otherwise treat missing data as an answer.
+    Unavailable(String),
 }
 
 /// What one plugin is granted. The default grants nothing.

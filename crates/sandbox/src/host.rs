@@ -1,7 +1,7 @@
 //! The state of one plugin instance and the host functions it may call.
 
 use crate::bindings::runner::plugin::{host, types};
-use crate::grants::{Capability, Grants};
+use crate::grants::{Capability, Grants, LookupError};
 use crate::{HttpRequest, HttpResponse, Level, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +19,15 @@ pub struct HostState {
     pub(crate) grants: Arc<Grants>,
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The store's byte budget for all its memories together, and what they hold now.
     memory_limit: usize,
+    memory_used: usize,
     /// Set when a host call was refused or a limit hit, so the trap that follows can be reported
     /// as what it is.
     pub(crate) denied: Option<&'static str>,
     pub(crate) memory_refused: bool,
+    /// Set when a lookup could not be answered, which fails the batch.
+    pub(crate) lookup_failed: Option<String>,
     log_lines: usize,
     http_timeout: Duration,
     /// The guest's stderr, kept (bounded) so a Rust panic message can be reported.
@@ -73,8 +77,10 @@ impl HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             memory_limit,
+            memory_used: 0,
             denied: None,
             memory_refused: false,
+            lookup_failed: None,
             log_lines: 0,
             http_timeout,
             stderr,
@@ -97,17 +103,40 @@ impl WasiView for HostState {
     }
 }
 
+/// Caps on what one plugin instance may create. A component is many core instances (a Python
+/// one about a dozen), each with its memories and tables; without caps, a component of many
+/// small instances escapes a per-memory limit.
+pub const MAX_INSTANCES: usize = 64;
+pub const MAX_MEMORIES: usize = 16;
+pub const MAX_TABLES: usize = 64;
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+    /// One budget for the whole store: every memory of every inner instance counts against it.
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_used.saturating_sub(current).saturating_add(desired);
+        if total > self.memory_limit {
             self.memory_refused = true;
             return Ok(false);
         }
+        self.memory_used = total;
         Ok(true)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -145,7 +174,18 @@ impl host::Host for HostState {
     async fn lookup(&mut self, query: String, params: Vec<Value>) -> wasmtime::Result<Result<Vec<Vec<Value>>, String>> {
         self.require(Capability::Lookup)?;
         let lookup = self.grants.lookup.clone().expect("granted means present");
-        Ok(lookup.lookup(&query, params).await)
+        match lookup.lookup(&query, params).await {
+            Ok(rows) => Ok(Ok(rows)),
+            Err(LookupError::Query(message)) => {
+                let message = crate::plugin::bounded(message);
+                tracing::warn!(plugin = &*self.plugin, error = %message, "lookup failed");
+                Ok(Err(message))
+            }
+            Err(LookupError::Unavailable(message)) => {
+                self.lookup_failed = Some(message.clone());
+                Err(wasmtime::Error::msg(message))
+            }
+        }
     }
 
     async fn http(&mut self, request: HttpRequest) -> wasmtime::Result<Result<HttpResponse, String>> {
@@ -180,7 +220,7 @@ impl host::Host for HostState {
 
 /// One request: no redirects (a redirect could leave the allow-list), a timeout, a size cap.
 async fn fetch(request: HttpRequest, url: reqwest::Url, timeout: Duration) -> Result<HttpResponse, String> {
-    crate::fetch::install_tls_provider();
+    crate::install_tls_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
@@ -189,6 +229,11 @@ async fn fetch(request: HttpRequest, url: reqwest::Url, timeout: Duration) -> Re
     let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = client.request(method, url);
     for (k, v) in &request.headers {
+        // The host sets these from the URL and the body: a plugin-chosen `Host` would reach other
+        // virtual hosts behind an allowed origin, and framing headers could desynchronise a proxy.
+        if ["host", "content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
+            continue;
+        }
         req = req.header(k, v);
     }
     if let Some(body) = request.body {

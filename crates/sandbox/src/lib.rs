@@ -11,14 +11,15 @@
 //!   no files, no environment, no sockets; its clocks read zero and its randomness is a fixed
 //!   stream, so a plugin is deterministic unless granted `clock` or `random`.
 //!
-//! Limits per batch: wall-clock time (epoch deadline), linear memory, wasm stack. A plugin that
+//! Limits per batch: wall-clock time over the whole call, host calls included (epoch deadline
+//! plus a timer), one memory budget for all the store's memories, caps on instances, memories
+//! and tables, wasm stack, and the size of anything the plugin hands back as text. A plugin that
 //! loops, allocates without bound, recurses, traps or returns an error fails its batch with an
 //! error naming the plugin; the host keeps running.
 
 mod cache;
 mod engine;
 mod error;
-mod fetch;
 mod grants;
 mod host;
 mod plugin;
@@ -37,6 +38,12 @@ pub mod bindings {
 pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
 pub use engine::{Sandbox, SandboxConfig};
 pub use error::SandboxError;
-pub use fetch::{fetch_plugin, install_tls_provider};
-pub use grants::{Capability, Grants, Lookup};
-pub use plugin::{Limits, Plugin, PluginInfo};
+
+/// Installs ring as rustls' crypto provider (once per process; later calls are no-ops).
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+pub use cache::CacheUse;
+pub use grants::{Capability, Grants, Lookup, LookupError};
+pub use host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
+pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo};

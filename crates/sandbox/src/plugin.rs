@@ -1,6 +1,7 @@
 //! A loaded plugin: pre-linked once, instantiated fresh for every batch.
 
 use crate::bindings::{Backfill, BackfillPre};
+use crate::cache::CacheUse;
 use crate::error::SandboxError;
 use crate::grants::Grants;
 use crate::host::HostState;
@@ -37,27 +38,22 @@ pub struct PluginInfo {
     pub exports: Vec<String>,
 }
 
+/// Built by [`crate::Sandbox::load`].
 pub struct Plugin {
-    name: Arc<str>,
-    engine: Engine,
-    pre: BackfillPre<HostState>,
-    component: Component,
-    limits: Limits,
-    grants: Arc<Grants>,
-    stack_bytes: usize,
+    pub(crate) name: Arc<str>,
+    pub(crate) engine: Engine,
+    pub(crate) pre: BackfillPre<HostState>,
+    pub(crate) component: Component,
+    pub(crate) limits: Limits,
+    pub(crate) grants: Arc<Grants>,
+    pub(crate) stack_bytes: usize,
+    pub(crate) cache_use: CacheUse,
 }
 
 impl Plugin {
-    pub(crate) fn new(
-        name: Arc<str>,
-        engine: Engine,
-        pre: BackfillPre<HostState>,
-        component: Component,
-        limits: Limits,
-        grants: Arc<Grants>,
-        stack_bytes: usize,
-    ) -> Plugin {
-        Plugin { name, engine, pre, component, limits, grants, stack_bytes }
+    /// Whether its compiled form came from the cache, went into it, or neither (and why).
+    pub fn cache_use(&self) -> &CacheUse {
+        &self.cache_use
     }
 
     pub fn name(&self) -> &str {
@@ -84,18 +80,40 @@ impl Plugin {
 
     /// The plugin's name and version, as it describes itself.
     pub async fn describe(&self) -> Result<String, SandboxError> {
-        let (mut store, instance) = self.instance().await?;
-        instance.call_describe(&mut store).await.map_err(|e| self.classify(&store, e))
+        self.within_time_limit(async {
+            let (mut store, instance) = self.instance().await?;
+            let described = instance.call_describe(&mut store).await.map_err(|e| self.classify(&store, e))?;
+            Ok(bounded(described))
+        })
+        .await
     }
 
     /// Runs one batch in a fresh instance. Whatever the plugin does, the host gets either its
     /// changes or an error naming the plugin and what went wrong.
     pub async fn process(&self, batch: &Batch) -> Result<Vec<Change>, SandboxError> {
-        let (mut store, instance) = self.instance().await?;
-        match instance.call_process(&mut store, batch).await {
-            Ok(Ok(changes)) => Ok(changes),
-            Ok(Err(message)) => Err(SandboxError::PluginError { plugin: self.name.to_string(), message }),
-            Err(e) => Err(self.classify(&store, e)),
+        self.within_time_limit(async {
+            let (mut store, instance) = self.instance().await?;
+            match instance.call_process(&mut store, batch).await {
+                Ok(Ok(changes)) => Ok(changes),
+                Ok(Err(message)) => {
+                    Err(SandboxError::PluginError { plugin: self.name.to_string(), message: bounded(message) })
+                }
+                Err(e) => Err(self.classify(&store, e)),
+            }
+        })
+        .await
+    }
+
+    /// The batch's wall-clock limit over everything the call does. The epoch deadline stops wasm
+    /// that computes; this stops a plugin waiting in a host call (a slow lookup, a WASI sleep),
+    /// which the epoch cannot interrupt. Dropping the call drops its store and instance.
+    async fn within_time_limit<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, SandboxError>>,
+    ) -> Result<T, SandboxError> {
+        match tokio::time::timeout(self.limits.batch_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(SandboxError::Timeout { plugin: self.name.to_string(), limit: self.limits.batch_timeout }),
         }
     }
 
@@ -107,8 +125,20 @@ impl Plugin {
         if let Some(capability) = state.denied {
             return SandboxError::Denied { plugin, capability };
         }
+        if let Some(message) = &state.lookup_failed {
+            return SandboxError::LookupFailed { plugin, message: message.clone() };
+        }
         if state.memory_refused {
             return SandboxError::MemoryExceeded { plugin, limit_bytes: self.limits.memory_bytes };
+        }
+        let cause = crate::engine::root_cause(&e);
+        if let Some(desc) = cause.split("resource limit exceeded: ").nth(1) {
+            let (what, max) = match desc.split_whitespace().next() {
+                Some("memory") => ("memories", crate::host::MAX_MEMORIES),
+                Some("table") => ("tables", crate::host::MAX_TABLES),
+                _ => ("instances", crate::host::MAX_INSTANCES),
+            };
+            return SandboxError::LimitExceeded { plugin, what, max };
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => SandboxError::Timeout { plugin, limit: self.limits.batch_timeout },
@@ -124,7 +154,7 @@ impl Plugin {
                         crate::engine::root_cause(&e)
                     )
                 };
-                SandboxError::Trapped { plugin, reason }
+                SandboxError::Trapped { plugin, reason: bounded(reason) }
             }
         }
     }
@@ -139,4 +169,20 @@ impl Plugin {
             exports: ty.exports(engine).map(|(n, _)| n.to_string()).collect(),
         }
     }
+}
+
+/// The most of a plugin's own text (error, description) that the host keeps: it goes to the log,
+/// the state table and the operator's terminal, so a plugin must not be able to flood them.
+pub const MAX_PLUGIN_MESSAGE: usize = 4096;
+
+/// `text` cut to [`MAX_PLUGIN_MESSAGE`] bytes (at a character boundary), saying so.
+pub(crate) fn bounded(text: String) -> String {
+    if text.len() <= MAX_PLUGIN_MESSAGE {
+        return text;
+    }
+    let mut end = MAX_PLUGIN_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all; cut)", &text[..end], text.len())
 }

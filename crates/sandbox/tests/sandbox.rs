@@ -1,68 +1,12 @@
 //! The sandbox against real plugins compiled from `plugins/` for wasm32-wasip2. Every limit is
 //! tested twice, once within it and once over it, and every capability denied and granted.
 
-use runner_sandbox::{Batch, Change, Grants, Limits, Lookup, Sandbox, SandboxConfig, SandboxError, Value};
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+mod common;
+
+use common::{batch, batch_url, limits, out, rt, run, sandbox, wasm};
+use runner_sandbox::{Batch, Change, Grants, Limits, Lookup, LookupError, Sandbox, SandboxConfig, SandboxError, Value};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// Builds the plugin workspace once per test process and returns a plugin's bytes.
-fn wasm(name: &str) -> Vec<u8> {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins");
-        let out = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--release", "--quiet"])
-            .current_dir(&root)
-            .output()
-            .expect("cargo runs");
-        assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        root.join("../target/plugins/wasm32-wasip2/release")
-    });
-    std::fs::read(dir.join(format!("{name}.wasm"))).unwrap_or_else(|e| panic!("{name}.wasm: {e}"))
-}
-
-fn sandbox() -> &'static Sandbox {
-    static S: OnceLock<Sandbox> = OnceLock::new();
-    S.get_or_init(|| Sandbox::new(SandboxConfig::default()).unwrap())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-/// One row for the probe: `cmd`, `n` (and `url`), keyed by `id`.
-fn batch(cmd: &str, n: i64) -> Batch {
-    batch_url(cmd, n, "")
-}
-
-fn batch_url(cmd: &str, n: i64, url: &str) -> Batch {
-    Batch {
-        columns: vec!["id".into(), "cmd".into(), "n".into(), "url".into()],
-        key: vec!["id".into()],
-        rows: vec![vec![Value::Integer(1), Value::Text(cmd.into()), Value::Integer(n), Value::Text(url.into())]],
-    }
-}
-
-fn run(cmd: &str, n: i64, limits: Limits, grants: Grants) -> Result<Vec<Change>, SandboxError> {
-    let plugin = sandbox().load("probe", &wasm("probe"), limits, grants)?;
-    rt().block_on(plugin.process(&batch(cmd, n)))
-}
-
-/// The `out` value of the probe's single update.
-fn out(changes: &[Change]) -> Value {
-    match &changes[0] {
-        Change::Update(u) => {
-            assert!(matches!(u.key[..], [Value::Integer(1)]), "key carried through: {:?}", u.key);
-            u.set.iter().find(|a| a.column == "out").unwrap().value.clone()
-        }
-        other => panic!("expected an update, got {other:?}"),
-    }
-}
-
-fn limits() -> Limits {
-    Limits::default()
-}
 
 #[test]
 fn a_batch_within_its_time_limit_completes() {
@@ -160,7 +104,7 @@ struct OneRow;
 
 #[async_trait::async_trait]
 impl Lookup for OneRow {
-    async fn lookup(&self, query: &str, _params: Vec<Value>) -> Result<Vec<Vec<Value>>, String> {
+    async fn lookup(&self, query: &str, _params: Vec<Value>) -> Result<Vec<Vec<Value>>, LookupError> {
         assert_eq!(query, "SELECT 1");
         Ok(vec![vec![Value::Integer(1)]])
     }
@@ -248,7 +192,13 @@ fn check_lists_world_imports_and_exports_without_running() {
 #[test]
 fn compiled_plugins_are_cached_by_content_hash() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Sandbox::new(SandboxConfig { cache_dir: Some(dir.path().into()), ..SandboxConfig::default() }).unwrap();
+    let key = tempfile::tempdir().unwrap();
+    let s = Sandbox::new(SandboxConfig {
+        cache_dir: Some(dir.path().into()),
+        cache_key: Some(key.path().join("cache.key")),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
     let bytes = wasm("score_band");
     s.load("a", &bytes, limits(), Grants::default()).unwrap();
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();

@@ -2,7 +2,7 @@
 //! JSON holds the cursor. The backfill engine writes the row in the same transaction as each
 //! batch, so the cursor and the data never disagree.
 
-use crate::render::{literal, now, read_time};
+use crate::render::{literal, now, read_time, starts_with};
 use crate::table::{StateError, StateTable};
 use runner_db::{DbValue, Dialect, Driver};
 
@@ -123,8 +123,9 @@ impl StateTable {
         format!("{backfill}/{index:04}")
     }
 
-    fn chunk_prefix(&self, backfill: &str) -> String {
-        format!("{backfill}/%")
+    /// `name` is one of `backfill`'s chunks.
+    fn chunk_of(&self, backfill: &str) -> String {
+        starts_with(self.dialect(), "name", &format!("{backfill}/"))
     }
 
     pub async fn load_chunks(&self, db: &mut dyn Driver, backfill: &str) -> Result<Vec<BackfillRow>, StateError> {
@@ -133,11 +134,11 @@ impl StateTable {
         }
         let d = self.dialect();
         let sql = format!(
-            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill-chunk' AND name LIKE {} ORDER BY name",
+            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill-chunk' AND {} ORDER BY name",
             read_time(d, "applied_at"),
             read_time(d, "updated_at"),
             self.qualified(),
-            literal(d, &self.chunk_prefix(backfill))
+            self.chunk_of(backfill)
         );
         Ok(db.query(&sql).await?.into_iter().map(backfill_row).collect())
     }
@@ -189,13 +190,14 @@ impl StateTable {
             Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{stale_secs} seconds')"),
         };
         let pick = format!(
-            "SELECT name FROM {t} WHERE kind = 'backfill-chunk' AND name LIKE $1 \
+            "SELECT name FROM {t} WHERE kind = 'backfill-chunk' AND {} \
              AND (status = 'pending' OR (status = 'claimed' AND updated_at < {stale})) ORDER BY name LIMIT 1{}",
+            self.chunk_of(backfill),
             if d == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
         );
         let set_owner = match d {
-            Dialect::Postgres => "jsonb_set(progress, '{owner}', to_jsonb($2::text))",
-            Dialect::Sqlite => "json_set(progress, '$.owner', $2)",
+            Dialect::Postgres => "jsonb_set(progress, '{owner}', to_jsonb($1::text))",
+            Dialect::Sqlite => "json_set(progress, '$.owner', $1)",
         };
         let sql = format!(
             "UPDATE {t} SET status = 'claimed', progress = {set_owner}, updated_at = {n} \
@@ -203,8 +205,7 @@ impl StateTable {
             n = now(d),
             progress = if d == Dialect::Postgres { "progress::text" } else { "progress" },
         );
-        let rows =
-            db.fetch(&sql, &[DbValue::Text(self.chunk_prefix(backfill)), DbValue::Text(owner.to_string())]).await?;
+        let rows = db.fetch(&sql, &[DbValue::Text(owner.to_string())]).await?;
         Ok(rows.rows.into_iter().next().map(|r| {
             let name = match &r[0] {
                 DbValue::Text(t) => t.clone(),
@@ -231,18 +232,14 @@ impl StateTable {
     /// Chunks back to pending after a failure is retried.
     pub fn chunks_retry(&self, backfill: &str) -> String {
         format!(
-            "UPDATE {} SET status = 'pending', error = NULL, updated_at = {} WHERE kind = 'backfill-chunk' AND name LIKE {} AND status IN ('failed', 'claimed')",
+            "UPDATE {} SET status = 'pending', error = NULL, updated_at = {} WHERE kind = 'backfill-chunk' AND {} AND status IN ('failed', 'claimed')",
             self.qualified(),
             now(self.dialect()),
-            literal(self.dialect(), &self.chunk_prefix(backfill))
+            self.chunk_of(backfill)
         )
     }
 
     pub fn chunks_forget(&self, backfill: &str) -> String {
-        format!(
-            "DELETE FROM {} WHERE kind = 'backfill-chunk' AND name LIKE {}",
-            self.qualified(),
-            literal(self.dialect(), &self.chunk_prefix(backfill))
-        )
+        format!("DELETE FROM {} WHERE kind = 'backfill-chunk' AND {}", self.qualified(), self.chunk_of(backfill))
     }
 }

@@ -108,6 +108,19 @@ impl<'t> Lease<'t> {
         Ok(())
     }
 
+    /// Whether this holder still has the lease (another runner takes over one that expired).
+    pub async fn held(&self, db: &mut dyn Driver) -> Result<bool, StateError> {
+        let rows = db
+            .query(&format!(
+                "SELECT 1 FROM {} WHERE {} AND applied_by = {}",
+                self.table.qualified(),
+                self.key(),
+                literal(self.table.dialect(), &self.holder.encode())
+            ))
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     pub async fn release(&self, db: &mut dyn Driver) -> Result<(), StateError> {
         let d = self.table.dialect();
         db.execute(&format!(

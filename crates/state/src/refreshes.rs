@@ -3,7 +3,7 @@
 //! insert that only one replica can win, so each slot runs once however many `runner cron`
 //! processes watch the schedule.
 
-use crate::render::{literal, now, read_time};
+use crate::render::{literal, now, read_time, starts_with};
 use crate::table::{StateError, StateTable};
 use runner_db::{DbValue, Dialect, Driver};
 
@@ -88,9 +88,9 @@ impl StateTable {
     /// Slot rows of one refresh, oldest first: (name, status).
     pub async fn load_slots(&self, db: &mut dyn Driver, refresh: &str) -> Result<Vec<(String, String)>, StateError> {
         let sql = format!(
-            "SELECT name, status FROM {} WHERE kind = 'refresh-slot' AND name LIKE {} ORDER BY name",
+            "SELECT name, status FROM {} WHERE kind = 'refresh-slot' AND {} ORDER BY name",
             self.qualified(),
-            literal(self.dialect(), &format!("{refresh}@%"))
+            starts_with(self.dialect(), "name", &format!("{refresh}@"))
         );
         Ok(db
             .query(&sql)

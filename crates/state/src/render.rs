@@ -2,9 +2,7 @@
 
 use runner_db::Dialect;
 
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use runner_db::quote_ident as ident;
 
 /// A string literal that means the same whatever `standard_conforming_strings` a revision set.
 pub fn literal(dialect: Dialect, value: &str) -> String {
@@ -14,6 +12,12 @@ pub fn literal(dialect: Dialect, value: &str) -> String {
         }
         _ => format!("'{}'", value.replace('\'', "''")),
     }
+}
+
+/// `name` starts with `prefix`, exactly: `LIKE` would read `_` and `%` in a backfill's or
+/// refresh's name as wildcards and match other names (`fill_1/%` matches `fill11/0001`).
+pub fn starts_with(dialect: Dialect, column: &str, prefix: &str) -> String {
+    format!("substr({column}, 1, {}) = {}", prefix.chars().count(), literal(dialect, prefix))
 }
 
 pub fn opt_literal(dialect: Dialect, value: Option<&str>) -> String {

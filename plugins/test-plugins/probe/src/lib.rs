@@ -50,6 +50,21 @@ impl Plugin for Probe {
                 #[allow(unsafe_code)]
                 "bad-utf8" => return Err(unsafe { String::from_utf8_unchecked(vec![b'x', 0xff, 0xfe]) }),
                 "fail" => return Err(format!("probe refuses row {n}")),
+                // An error message of n bytes: the host must bound what it keeps.
+                "fail-big" => return Err("x".repeat(n as usize)),
+                // Sleeps n ms in WASI (a host call the epoch deadline cannot interrupt).
+                "sleep" => {
+                    std::thread::sleep(std::time::Duration::from_millis(n as u64));
+                    Value::from("slept")
+                }
+                // Says so in the log (granted), then sleeps: a test changes the row meanwhile.
+                "log-sleep" => {
+                    host::log(Level::Info, "probe sleeping");
+                    std::thread::sleep(std::time::Duration::from_millis(n as u64));
+                    Value::from("slept")
+                }
+                // Leaves the row unchanged (it keeps matching a backfill's filter).
+                "skip" => continue,
                 // Also marks the row with key n: a change outside the batch's own rows.
                 "mark" => {
                     out.push(Change::Update(Update {
@@ -74,6 +89,23 @@ impl Plugin for Probe {
                     Ok(rows) => Value::from(rows.len() as i64),
                     Err(e) => Value::from(format!("lookup error: {e}")),
                 },
+                // Runs the row's `url` column as a lookup query: hostile SQL from the plugin.
+                "lookup-sql" => {
+                    let sql = row.text("url")?.unwrap_or("").to_string();
+                    match host::lookup(&sql, &[]) {
+                        Ok(rows) => Value::from(format!("{} rows: {:?}", rows.len(), rows.first())),
+                        Err(e) => Value::from(format!("lookup error: {e}")),
+                    }
+                }
+                // Asks for another virtual host behind the allowed origin.
+                "http-host" => {
+                    let url = row.text("url")?.unwrap_or("http://127.0.0.1:9/").to_string();
+                    let headers = vec![("Host".to_string(), "evil.example".to_string())];
+                    match host::http(&HttpRequest { method: "GET".into(), url, headers, body: None }) {
+                        Ok(r) => Value::from(String::from_utf8_lossy(&r.body).into_owned()),
+                        Err(e) => Value::from(format!("http error: {e}")),
+                    }
+                }
                 "http" => {
                     let url = row.text("url")?.unwrap_or("http://127.0.0.1:9/").to_string();
                     match host::http(&HttpRequest { method: "GET".into(), url, headers: vec![], body: None }) {
