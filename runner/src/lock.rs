@@ -80,12 +80,23 @@ pub async fn acquire(
                 }
             }
             Dialect::Sqlite => {
-                state.ensure(db).await?;
                 let me = me();
                 let name = scope.lease_name();
-                match lease(state, &me, &name).try_acquire(db, crate::host::process_alive).await? {
-                    None => return Ok(Held::Lease(me, name)),
-                    Some(h) => h,
+                let attempt = match state.ensure(db).await {
+                    Ok(()) => lease(state, &me, &name).try_acquire(db, crate::host::process_alive).await,
+                    Err(e) => Err(e),
+                };
+                match attempt {
+                    Ok(None) => return Ok(Held::Lease(me, name)),
+                    Ok(Some(h)) => h,
+                    // Another runner's revision holds SQLite's write lock (for at least the
+                    // busy timeout, which is the lock timeout): say who, from its lease.
+                    Err(runner_state::StateError::Db(e)) if e.is_busy() => {
+                        lease(state, &me, &name).holder(db).await.ok().flatten().unwrap_or_else(|| {
+                            "another connection holding the SQLite database's write lock".to_string()
+                        })
+                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
         };

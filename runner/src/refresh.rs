@@ -10,6 +10,9 @@ use runner_db::Dialect;
 use runner_schedule::{Refresh, Target, slot_name};
 use std::time::{Duration, Instant};
 
+/// Slot rows kept per refresh beyond its grace window, for `status` and operators.
+const SLOTS_KEPT: usize = 3;
+
 /// How one run of a refresh ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
@@ -352,6 +355,10 @@ impl Runner {
         if !won {
             return Ok(false);
         }
+        // Slots older than the grace window can no longer be claimed: only the latest few stay.
+        let horizon = chrono::Duration::from_std(r.grace).unwrap_or_default();
+        let prune = self.state_table().slots_prune(&r.name, &slot_name(&r.name, slot - horizon), SLOTS_KEPT);
+        self.db_mut().execute(&prune).await?;
         let before = {
             let (state, db) = self.parts();
             state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name).map(|x| x.status)

@@ -358,5 +358,6 @@ pub(crate) fn connect_options(settings: &Settings) -> ConnectOptions {
         connect_timeout: settings.connect_timeout,
         application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
         access: runner_db::Access::ReadWrite,
+        busy_timeout: settings.lock_timeout,
     }
 }

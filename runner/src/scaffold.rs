@@ -11,6 +11,9 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> RunnerError {
 
 const CONFIG_TEMPLATE: &str = r#"# runner configuration. Every key is optional.
 #
+# The database engine: with "postgres", a missing database URL is an error instead of the
+# SQLite file runner.db in this folder.
+{engine}
 # Database URL. DATABASE_URL, POSTGRES_URL or --database-url override it; without any of
 # these (and without PGHOST & co.), runner uses the SQLite file runner.db in this folder.
 # database_url = "postgres://app@localhost:5432/app"
@@ -34,14 +37,20 @@ const DOWN_TODO: &str = "-- runner:todo\n\
 -- line, means the revert has nothing to undo.)";
 
 /// `runner init`: `runner.toml`, `migrations/`, `backfills/`, `plugins/`. Never overwrites.
-pub fn init(dir: &Path) -> Result<Vec<PathBuf>, RunnerError> {
+pub fn init(dir: &Path, engine: Option<crate::settings::Engine>) -> Result<Vec<PathBuf>, RunnerError> {
     let mut created = Vec::new();
     let config = dir.join(crate::settings::CONFIG_FILE);
     if config.exists() {
         return Err(RunnerError::Refused(format!("{} already exists; nothing was changed", config.display())));
     }
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    std::fs::write(&config, CONFIG_TEMPLATE).map_err(io(format!("writing {}", config.display())))?;
+    let engine = match engine {
+        Some(crate::settings::Engine::Postgres) => "engine = \"postgres\"",
+        Some(crate::settings::Engine::Sqlite) => "engine = \"sqlite\"",
+        None => "# engine = \"postgres\"",
+    };
+    let text = CONFIG_TEMPLATE.replace("{engine}", engine);
+    std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;
     created.push(config);
     for sub in ["migrations", "backfills", "plugins"] {
         let p = dir.join(sub);

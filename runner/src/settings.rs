@@ -24,6 +24,9 @@ pub const CONFIG_FILE: &str = "runner.toml";
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The database engine this project is for; with `postgres`, no URL is an error rather than
+    /// a fresh SQLite file.
+    pub engine: Option<Engine>,
     pub database_url: Option<String>,
     pub migrations: Option<PathBuf>,
     pub backfills: Option<PathBuf>,
@@ -39,6 +42,23 @@ pub struct ConfigFile {
     pub refresh: Vec<runner_schedule::RefreshFile>,
     /// `[cron]`: operations settings of `runner cron`.
     pub cron: Option<CronConfig>,
+}
+
+/// `engine` in `runner.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl Engine {
+    fn dialect(self) -> runner_db::Dialect {
+        match self {
+            Engine::Postgres => runner_db::Dialect::Postgres,
+            Engine::Sqlite => runner_db::Dialect::Sqlite,
+        }
+    }
 }
 
 /// `[cron]` in `runner.toml`.
@@ -155,10 +175,29 @@ impl Settings {
         } else {
             (None, UrlSource::Default)
         };
-        let database_url = match raw_url {
-            Some(u) => DatabaseUrl::parse(&u)?,
-            None => DatabaseUrl::sqlite_file(&project_dir.join("runner.db")),
+        let database_url = match (raw_url, config.engine) {
+            (Some(u), _) => DatabaseUrl::parse(&u)?,
+            // A PostgreSQL project with its URL unset (a CI variable missing) must not quietly
+            // migrate a fresh SQLite file and report success.
+            (None, Some(Engine::Postgres)) => {
+                return Err(RunnerError::Config {
+                    path: config_path,
+                    message: "engine = \"postgres\", but no database URL is set: pass --database-url, or set DATABASE_URL, POSTGRES_URL, database_url in runner.toml, or the PG* variables".into(),
+                });
+            }
+            (None, _) => DatabaseUrl::sqlite_file(&project_dir.join("runner.db")),
         };
+        if let Some(engine) = config.engine.filter(|e| e.dialect() != database_url.dialect()) {
+            return Err(RunnerError::Config {
+                path: config_path,
+                message: format!(
+                    "engine = \"{}\", but the database URL (from {}) is {}: {database_url}",
+                    engine.dialect().name(),
+                    url_source.describe(),
+                    database_url.dialect().name()
+                ),
+            });
+        }
         let migrations_dir = over
             .migrations_dir
             .or_else(|| config.migrations.as_ref().map(|m| project_dir.join(m)))

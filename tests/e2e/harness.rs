@@ -4,6 +4,9 @@
 //! If nothing answers there, the harness starts a throwaway cluster from the PostgreSQL binaries it
 //! can find (`initdb`, `pg_ctl`). If that fails too, tests fail loudly: they never skip.
 
+#[path = "../support/wasm_target.rs"]
+mod wasm_target;
+
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -384,6 +387,24 @@ impl Project {
         Run::from(self.command(db, args).output().unwrap())
     }
 
+    /// Runs the binary in the project with no database URL at all (no flag, no variable).
+    pub fn run_bare(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+            .current_dir(self.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("POSTGRES_URL")
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .env_remove("PGUSER")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGDATABASE")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        Run::from(out)
+    }
+
     pub fn command(&self, db: &TestDb, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_runner"));
         c.current_dir(self.path())
@@ -471,6 +492,7 @@ pub fn plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        wasm_target::ensure_wasm_target(&root);
         let out =
             Command::new(env!("CARGO")).args(["build", "--release", "--quiet"]).current_dir(&root).output().unwrap();
         assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));

@@ -61,3 +61,54 @@ on_both!(a_new_revision_cannot_be_reverted_until_its_down_section_is_written, |d
     p.run(db, &["revert"]).ok();
     assert!(!db.table_exists("t"));
 });
+
+#[test]
+fn on_sqlite_a_runner_behind_a_long_revision_gives_up_at_its_lock_timeout() {
+    // Before, the second runner waited out SQLite's own 60 s busy timeout behind the first
+    // one's revision, then said "Nothing to apply" and exited 0.
+    let db = TestDb::new(crate::harness::Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_slow.sql", &format!("{}\n", crate::harness::busy_sql(db.kind, 0.0, 25_000_000)));
+    let holder = p
+        .command(&db, &["apply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !db.table_exists("runner_state")
+        || db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'") == "0"
+    {
+        assert!(std::time::Instant::now() < deadline, "the first runner never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = p.run(&db, &["apply", "--lock-timeout", "1"]);
+    let mut holder = holder;
+    assert!(holder.wait().unwrap().success());
+    r.fails_with(4).stderr_has("timed out after 1s waiting for the runner lock").stderr_has("pid ");
+}
+
+#[test]
+fn a_postgres_project_without_a_url_is_an_error_not_a_fresh_sqlite_file() {
+    // Before, the unset variable in CI meant a new runner.db, "Done: 5 steps", exit 0.
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE t (x integer);\n");
+    p.run_bare(&["init", "--engine", "postgres"]).ok();
+    assert!(std::fs::read_to_string(p.path().join("runner.toml")).unwrap().contains("engine = \"postgres\""));
+    p.run_bare(&["apply"]).fails_with(5).stderr_has("engine = \"postgres\", but no database URL is set");
+    assert!(!p.path().join("runner.db").exists(), "a SQLite file was created");
+    p.run_bare(&["apply", "--database-url", "sqlite://x.db"]).fails_with(5).stderr_has("is sqlite");
+}
+
+on_both!(every_write_command_first_names_the_database_it_changes, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "-- runner:up\nCREATE TABLE t (x integer);\n-- runner:down\nDROP TABLE t;\n");
+    let masked = db.url.clone();
+    for args in [&["apply"][..], &["revert"], &["stamp", "head"], &["stamp", "base"], &["repair"]] {
+        let r = p.run(db, args).ok();
+        let first = r.stdout.lines().next().unwrap_or_default().to_string();
+        assert!(first.starts_with(&format!("database: {masked} (from --database-url)")), "{args:?}: {first}");
+    }
+    let r = p.run(db, &["apply", "--json"]).ok();
+    assert_eq!(r.json()["database"], masked.as_str());
+});

@@ -371,3 +371,21 @@ on_both!(a_missed_slot_runs_once_within_its_grace_window_or_is_skipped, |db: &Te
     p.run(db, &["cron", "--for", "2"]).ok();
     assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'"), "1");
 });
+
+on_both!(slot_rows_are_pruned_as_a_schedule_runs, |db: &TestDb| {
+    // Before, every slot stayed: a 2-second schedule added 43,200 rows a day.
+    let p = summary_project(db);
+    let toml = std::fs::read_to_string(p.path().join("runner.toml")).unwrap();
+    std::fs::write(p.path().join("runner.toml"), format!("{toml}grace_secs = 0\n")).unwrap();
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["cron", "--for", "7"]).ok();
+    let runs: u64 = serde_json::from_str::<serde_json::Value>(&db.scalar(
+        "SELECT progress FROM runner_state WHERE kind = 'refresh' AND name = 'summary'",
+    ))
+    .unwrap()["runs"]
+        .as_u64()
+        .unwrap();
+    let slots: u64 = db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'refresh-slot'").parse().unwrap();
+    assert!(runs >= 5, "{runs} runs");
+    assert!(slots <= 4, "{slots} slot rows kept after {runs} runs");
+});

@@ -304,16 +304,7 @@ on_both!(a_plugins_huge_error_message_is_bounded_in_the_log_and_state_table, |db
 fn passwords_never_reach_output_in_any_url_form() {
     let db = TestDb::new(Kind::Postgres);
     let p = Project::new();
-    let status = |url: &str| {
-        crate::harness::Run::from(
-            std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-                .current_dir(p.path())
-                .args(["status", "--database-url", url])
-                .env_remove("DATABASE_URL")
-                .output()
-                .unwrap(),
-        )
-    };
+    let status = |url: &str| p.run_bare(&["status", "--database-url", url]);
     for (url, secret) in [
         ("postgres://app:pa/ss#w?rd@127.0.0.1:1/db", "pa/ss#w?rd"),
         ("postgres://app:hunter2@127.0.0.1:1/db", "hunter2"),

@@ -40,6 +40,10 @@ pub struct ConnectOptions {
     /// Shown to other sessions (`pg_stat_activity.application_name`), e.g. to name a lock holder.
     pub application_name: String,
     pub access: Access,
+    /// SQLite: how long a statement waits for another connection's write lock before it fails
+    /// as busy. The runner sets it from its lock timeout, so a runner behind another runner's
+    /// long revision gives up when the lock timeout says, not a minute later.
+    pub busy_timeout: Duration,
 }
 
 /// What a connection may do.
@@ -58,6 +62,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(15),
             application_name: "runner".into(),
             access: Access::ReadWrite,
+            busy_timeout: Duration::from_secs(60),
         }
     }
 }

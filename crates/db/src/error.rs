@@ -104,6 +104,17 @@ impl DbError {
         self.code() == Some("57014")
     }
 
+    /// SQLite: another connection held the write lock for longer than the busy timeout.
+    pub fn is_busy(&self) -> bool {
+        let code: Option<String> = match self {
+            DbError::Statement { failure } => failure.code.clone(),
+            DbError::Query { source: sqlx::Error::Database(db), .. } => db.code().map(|c| c.to_string()),
+            _ => None,
+        };
+        // SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
+        matches!(code.as_deref(), Some("5" | "261" | "517" | "773"))
+    }
+
     /// A guarded write found its rows changed since they were read.
     pub fn is_rows_changed(&self) -> bool {
         matches!(self, DbError::RowsChanged { .. })

@@ -23,7 +23,7 @@ impl SqliteDriver {
             .read_only(read_only)
             .create_if_missing(!read_only)
             // Another runner holding the write lock makes us wait, not fail.
-            .busy_timeout(Duration::from_secs(60))
+            .busy_timeout(opts.busy_timeout)
             .foreign_keys(true)
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(1));

@@ -108,6 +108,19 @@ impl<'t> Lease<'t> {
         Ok(())
     }
 
+    /// Who holds the lease now, as `try_acquire` names them (a read: it works while another
+    /// connection holds the write lock).
+    pub async fn holder(&self, db: &mut dyn Driver) -> Result<Option<String>, StateError> {
+        let rows = db
+            .query(&format!("SELECT applied_by, applied_at FROM {} WHERE {}", self.table.qualified(), self.key()))
+            .await?;
+        Ok(rows.first().map(|r| {
+            let by = r.first().cloned().flatten().unwrap_or_default();
+            let since = r.get(1).cloned().flatten().unwrap_or_default();
+            format!("{by} (since {since})")
+        }))
+    }
+
     /// Whether this holder still has the lease (another runner takes over one that expired).
     pub async fn held(&self, db: &mut dyn Driver) -> Result<bool, StateError> {
         let rows = db

@@ -8,9 +8,9 @@ use crate::scaffold;
 use crate::settings::Settings;
 use runner_revisions::Graph;
 
-pub fn init(g: &GlobalArgs) -> Result<ExitCode, RunnerError> {
+pub fn init(g: &GlobalArgs, engine: Option<crate::settings::Engine>) -> Result<ExitCode, RunnerError> {
     let dir = g.project_dir.clone().unwrap_or_else(|| ".".into());
-    for p in scaffold::init(&dir)? {
+    for p in scaffold::init(&dir, engine)? {
         outln!("created {}", p.display());
     }
     outln!("Next: `runner new \"first revision\"`, write its SQL, then `runner apply`.");

@@ -111,7 +111,12 @@ pub struct PreviewArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create runner.toml, migrations/, backfills/ and plugins/ in the project folder.
-    Init,
+    Init {
+        /// Write `engine = "..."` into runner.toml: with `postgres`, a missing database URL is an
+        /// error rather than a fresh SQLite file.
+        #[arg(long, value_enum)]
+        engine: Option<crate::settings::Engine>,
+    },
     /// Write a new revision file whose parent is the current head.
     New {
         /// What the revision does, e.g. "add user preferences".
@@ -330,10 +335,34 @@ fn settings(g: &GlobalArgs) -> Result<Settings, RunnerError> {
     )
 }
 
+/// A command that changes the database, and whether its output is JSON; `None` for the others
+/// (and for `--sql`, whose output is the script alone).
+fn writes(command: &Command) -> Option<bool> {
+    match command {
+        Command::Apply { preview, out, .. } | Command::Revert { preview, out, .. } | Command::Stamp { preview, out, .. } => {
+            (!preview.sql).then_some(out.json)
+        }
+        Command::Reset { .. } | Command::Cron { .. } => Some(false),
+        Command::Repair { out } | Command::Refresh { out, .. } => Some(out.json),
+        Command::Backfill(b) => match b {
+            BackfillCommand::List { .. } | BackfillCommand::Status { .. } => None,
+            BackfillCommand::Run { out, .. } => Some(out.json),
+            BackfillCommand::Pause { .. }
+            | BackfillCommand::Resume { .. }
+            | BackfillCommand::Retry { .. }
+            | BackfillCommand::Reset { .. } => Some(false),
+        },
+        _ => None,
+    }
+}
+
 async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
     let g = &cli.global;
+    if let Some(out_json) = writes(&cli.command) {
+        output::announce(&settings(g)?, out_json);
+    }
     match cli.command {
-        Command::Init => files::init(g),
+        Command::Init { engine } => files::init(g, engine),
         Command::New { message, no_transaction } => files::new(&settings(g)?, &message, no_transaction),
         Command::Merge { message } => files::merge(&settings(g)?, &message),
         Command::Check { db, out } => files::check(settings(g)?, db, out).await,

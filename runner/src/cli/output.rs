@@ -38,8 +38,31 @@ pub fn print_error(e: &RunnerError) {
     }
 }
 
+/// The database a write command touches, once announced: JSON results carry it too.
+static DATABASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A write command's first line: the database it is about to change (masked), and where its URL
+/// came from, so that a missing variable in CI is seen before anything happens.
+pub fn announce(settings: &crate::settings::Settings, out_json: bool) {
+    let database = settings.database_url.to_string();
+    if !out_json {
+        outln!("database: {database} (from {})", settings.url_source.describe());
+    }
+    let _ = DATABASE.set(database);
+}
+
 pub fn json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
+    let mut value = match serde_json::to_value(value) {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("error: cannot encode JSON: {e}");
+            return;
+        }
+    };
+    if let (Some(database), serde_json::Value::Object(map)) = (DATABASE.get(), &mut value) {
+        map.entry("database").or_insert_with(|| database.clone().into());
+    }
+    match serde_json::to_string_pretty(&value) {
         Ok(s) => outln!("{s}"),
         Err(e) => errln!("error: cannot encode JSON: {e}"),
     }
