@@ -76,8 +76,7 @@ fn on_sqlite_a_runner_behind_a_long_revision_gives_up_at_its_lock_timeout() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !db.table_exists("runner_state")
-        || db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'") == "0"
+    while !db.table_exists("runner_state") || db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'") == "0"
     {
         assert!(std::time::Instant::now() < deadline, "the first runner never took its lock");
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -379,9 +379,9 @@ on_both!(slot_rows_are_pruned_as_a_schedule_runs, |db: &TestDb| {
     std::fs::write(p.path().join("runner.toml"), format!("{toml}grace_secs = 0\n")).unwrap();
     p.run(db, &["apply"]).ok();
     p.run(db, &["cron", "--for", "7"]).ok();
-    let runs: u64 = serde_json::from_str::<serde_json::Value>(&db.scalar(
-        "SELECT progress FROM runner_state WHERE kind = 'refresh' AND name = 'summary'",
-    ))
+    let runs: u64 = serde_json::from_str::<serde_json::Value>(
+        &db.scalar("SELECT progress FROM runner_state WHERE kind = 'refresh' AND name = 'summary'"),
+    )
     .unwrap()["runs"]
         .as_u64()
         .unwrap();

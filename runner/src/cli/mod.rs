@@ -339,9 +339,9 @@ fn settings(g: &GlobalArgs) -> Result<Settings, RunnerError> {
 /// (and for `--sql`, whose output is the script alone).
 fn writes(command: &Command) -> Option<bool> {
     match command {
-        Command::Apply { preview, out, .. } | Command::Revert { preview, out, .. } | Command::Stamp { preview, out, .. } => {
-            (!preview.sql).then_some(out.json)
-        }
+        Command::Apply { preview, out, .. }
+        | Command::Revert { preview, out, .. }
+        | Command::Stamp { preview, out, .. } => (!preview.sql).then_some(out.json),
         Command::Reset { .. } | Command::Cron { .. } => Some(false),
         Command::Repair { out } | Command::Refresh { out, .. } => Some(out.json),
         Command::Backfill(b) => match b {
