@@ -6,7 +6,7 @@ use crate::lock;
 use crate::report::Report;
 use crate::settings::Settings;
 use runner_db::{ConnectOptions, DatabaseUrl, Dialect, Driver};
-use runner_revisions::plan::{self, PlanError, Problem, Unfinished};
+use runner_revisions::plan::{self, ApplyRules, PlanError, Problem, Unfinished};
 use runner_revisions::{Graph, History, Plan, Revision, Target};
 use runner_state::{AppliedBy, StateTable};
 use std::path::PathBuf;
@@ -176,10 +176,10 @@ impl Runner {
     }
 
     /// The plan `apply` would carry out now (for `--dry-run` and `--sql`).
-    pub async fn plan_apply(&mut self, target: &Target, unfinished: Unfinished) -> Result<Plan, RunnerError> {
+    pub async fn plan_apply(&mut self, target: &Target, rules: impl Into<ApplyRules>) -> Result<Plan, RunnerError> {
         let graph = self.graph()?;
         let history = self.history().await?;
-        Ok(plan::plan_apply(&graph, &history, target, unfinished)?)
+        Ok(plan::plan_apply(&graph, &history, target, rules)?)
     }
 
     pub async fn plan_revert(&mut self, target: &Target) -> Result<Plan, RunnerError> {
@@ -204,8 +204,11 @@ impl Runner {
         self.apply_with(target, Unfinished::Refuse).await
     }
 
-    pub async fn apply_with(&mut self, target: Target, unfinished: Unfinished) -> Result<Report, RunnerError> {
-        self.run_planned(|g, h| plan::plan_apply(g, h, &target, unfinished)).await
+    /// As [`Runner::apply`], with what else `apply` may do: resume an unfinished
+    /// no-transaction revision, run revisions added out of order.
+    pub async fn apply_with(&mut self, target: Target, rules: impl Into<ApplyRules>) -> Result<Report, RunnerError> {
+        let rules = rules.into();
+        self.run_planned(|g, h| plan::plan_apply(g, h, &target, rules)).await
     }
 
     pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {
@@ -240,6 +243,7 @@ impl Runner {
                     sql.push(self.state.forget(&id));
                     done.push(Repaired::Forgot { id });
                 }
+                Problem::OutOfOrder { .. } => {}
                 Problem::Unfinished { id, .. } => {
                     let rev = graph.get(&id).expect("unfinished is reported for files that exist");
                     sql.push(self.state.record_applied(&id, &rev.checksum, &rev.description, &self.by, None, false));

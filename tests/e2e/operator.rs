@@ -111,3 +111,30 @@ on_both!(every_write_command_first_names_the_database_it_changes, |db: &TestDb| 
     let r = p.run(db, &["apply", "--json"]).ok();
     assert_eq!(r.json()["database"], masked.as_str());
 });
+
+on_both!(
+    a_revision_added_before_an_applied_one_is_refused_unless_asked_and_history_shows_the_real_order,
+    |db: &TestDb| {
+        // Before, `apply` ran 15 silently and history claimed 10 -> 15 -> 20.
+        let p = Project::new();
+        p.file("10_a.sql", "CREATE TABLE a (x integer);\n").file("20_b.sql", "CREATE TABLE b (x integer);\n");
+        p.run(db, &["apply"]).ok();
+        p.file("15_c.sql", "CREATE TABLE c (x integer);\n");
+        p.run(db, &["status"]).stdout_has("revision `15` (./migrations/15_c.sql) is not applied, but `20`");
+        p.run(db, &["check", "--db"]).fails_with(5).stderr_has("added out of order");
+        p.run(db, &["apply"]).fails_with(5).stderr_has("runner apply --out-of-order");
+        assert!(!db.table_exists("c"));
+        p.run(db, &["apply", "--out-of-order"]).ok();
+        assert!(db.table_exists("c"));
+        let ids: Vec<String> = p
+            .run(db, &["history", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["15", "20", "10"], "history in the order things were applied");
+    }
+);

@@ -38,12 +38,37 @@ impl Target {
 }
 
 /// Whether `apply` may continue a no-transaction revision that stopped half-way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Unfinished {
     /// Stop and explain (the default: the operator should look first).
+    #[default]
     Refuse,
     /// Continue from the first statement that did not complete.
     Resume,
+}
+
+/// Whether `apply` may run a revision that comes before one already applied (a file added
+/// with an older id than the database's newest revision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Refuse and explain: running it would change history behind applied revisions.
+    #[default]
+    Strict,
+    /// Run it anyway (Flyway's `outOfOrder`); history records it where it really ran.
+    AllowOutOfOrder,
+}
+
+/// What `apply` allows beyond the plain case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplyRules {
+    pub unfinished: Unfinished,
+    pub order: Order,
+}
+
+impl From<Unfinished> for ApplyRules {
+    fn from(unfinished: Unfinished) -> ApplyRules {
+        ApplyRules { unfinished, order: Order::Strict }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -109,6 +134,8 @@ pub enum Problem {
     Missing { id: String },
     /// A no-transaction revision stopped half-way (failed, or the runner was killed).
     Unfinished { id: String, file: PathBuf, done: usize, total: usize, error: Option<String> },
+    /// A revision not applied, though one that comes after it is: it was added out of order.
+    OutOfOrder { id: String, file: PathBuf, applied_after: String },
 }
 
 impl std::fmt::Display for Problem {
@@ -122,6 +149,11 @@ impl std::fmt::Display for Problem {
             Problem::Missing { id } => write!(
                 f,
                 "revision `{id}` is recorded as applied but no file defines it (an older checkout, or a deleted file?); restore it, or forget it with `runner repair`"
+            ),
+            Problem::OutOfOrder { id, file, applied_after } => write!(
+                f,
+                "revision `{id}` ({}) is not applied, but `{applied_after}`, which comes after it, is: it was added out of order. Apply it anyway with `runner apply --out-of-order`, or give it an id after the applied revisions",
+                file.display()
             ),
             Problem::Unfinished { id, file, done, total, error } => {
                 match error {
@@ -189,6 +221,35 @@ pub fn problems(graph: &Graph, history: &History) -> Vec<Problem> {
             });
         }
     }
+    out.extend(out_of_order(graph, history));
+    out
+}
+
+/// Pending revisions that some applied revision comes after (builds on, directly or not).
+fn out_of_order(graph: &Graph, history: &History) -> Vec<Problem> {
+    let revs = graph.revisions();
+    let mut out = Vec::new();
+    for (i, r) in revs.iter().enumerate() {
+        if history.is_applied(&r.id) {
+            continue;
+        }
+        let mut stack = graph.children_positions(i).to_vec();
+        let mut seen = BTreeSet::new();
+        while let Some(c) = stack.pop() {
+            if !seen.insert(c) {
+                continue;
+            }
+            if history.is_applied(&revs[c].id) {
+                out.push(Problem::OutOfOrder {
+                    id: r.id.clone(),
+                    file: r.path.clone(),
+                    applied_after: revs[c].id.clone(),
+                });
+                break;
+            }
+            stack.extend_from_slice(graph.children_positions(c));
+        }
+    }
     out
 }
 
@@ -227,16 +288,18 @@ pub fn plan_apply(
     graph: &Graph,
     history: &History,
     target: &Target,
-    unfinished: Unfinished,
+    rules: impl Into<ApplyRules>,
 ) -> Result<Plan, PlanError> {
+    let rules = rules.into();
     let wanted = target_positions(graph, target)?;
     let mut blocking = Vec::new();
     let mut resume = std::collections::HashMap::new();
     for p in problems(graph, history) {
-        match (&p, unfinished) {
-            (Problem::Unfinished { id, done, .. }, Unfinished::Resume) => {
+        match (&p, rules.unfinished, rules.order) {
+            (Problem::Unfinished { id, done, .. }, Unfinished::Resume, _) => {
                 resume.insert(id.clone(), *done);
             }
+            (Problem::OutOfOrder { .. }, _, Order::AllowOutOfOrder) => {}
             _ => blocking.push(p),
         }
     }
@@ -273,7 +336,9 @@ pub fn plan_apply(
 
 /// `revert`: children before parents, each with a down script.
 pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<Plan, PlanError> {
-    let blocking = problems(graph, history);
+    // A revision added out of order is no reason not to revert applied ones.
+    let blocking: Vec<Problem> =
+        problems(graph, history).into_iter().filter(|p| !matches!(p, Problem::OutOfOrder { .. })).collect();
     if !blocking.is_empty() {
         return Err(PlanError::Blocked(blocking));
     }
@@ -465,7 +530,10 @@ mod tests {
     fn revert_refuses_a_revision_without_down() {
         let g = graph(vec![rev("a", "none", false)]);
         let err = plan_revert(&g, &applied(&g, &["a"]), &Target::Steps(1)).unwrap_err().to_string();
-        assert_eq!(err, "revision `a` has no `-- runner:down` section (m/a.sql), so it cannot be reverted");
+        assert_eq!(
+            err,
+            "revision `a` has no `-- runner:down` section, or one still marked `-- runner:todo` (m/a.sql), so it cannot be reverted"
+        );
     }
 
     #[test]
@@ -486,5 +554,18 @@ mod tests {
         ghost.id = "zz".into();
         h.rows.insert("zz".into(), ghost);
         assert_eq!(problems(&g, &h), vec![Problem::Missing { id: "zz".into() }]);
+    }
+
+    #[test]
+    fn a_revision_added_before_an_applied_one_is_refused_unless_out_of_order_is_allowed() {
+        // 10 and 20 applied, then 15 added: before, apply ran it and history showed 10 -> 15 -> 20.
+        let g = graph(vec![rev("10", "none", true), rev("15", "10", true), rev("20", "15", true)]);
+        let h = applied(&g, &["10", "20"]);
+        let e = plan_apply(&g, &h, &Target::Head, Unfinished::Refuse).unwrap_err().to_string();
+        assert!(e.contains("revision `15`") && e.contains("`20`, which comes after it, is"), "{e}");
+        let rules = ApplyRules { order: Order::AllowOutOfOrder, ..ApplyRules::default() };
+        let plan = plan_apply(&g, &h, &Target::Head, rules).unwrap();
+        assert_eq!(plan.steps.iter().map(|s| s.revision.id.as_str()).collect::<Vec<_>>(), ["15"]);
+        assert!(plan_revert(&g, &h, &Target::Steps(1)).is_ok(), "reverting is not blocked by it");
     }
 }

@@ -44,6 +44,7 @@ use crate::backfills::StatusChange;
 use crate::error::{ExitCode, RunnerError};
 use crate::settings::{Overrides, Settings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use runner_revisions::plan::{ApplyRules, Order, Unfinished};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -181,6 +182,10 @@ pub enum Command {
         /// Continue a no-transaction revision that stopped half-way, from its first unfinished statement.
         #[arg(long)]
         resume: bool,
+        /// Also apply revisions that come before one already applied (added later with an older
+        /// id); without it they are refused.
+        #[arg(long)]
+        out_of_order: bool,
         #[command(flatten)]
         preview: PreviewArgs,
         #[command(flatten)]
@@ -371,9 +376,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Heads { out } => read::heads(settings(g)?, out).await,
         Command::Current { out } => read::current(settings(g)?, out).await,
         Command::Show { revision, out } => read::show(settings(g)?, &revision, out).await,
-        Command::Apply { with_backfills, workers, to, resume, preview, out } => {
+        Command::Apply { with_backfills, workers, to, resume, out_of_order, preview, out } => {
             let backfills = with_backfills.then(|| crate::BackfillOptions { workers, ..Default::default() });
-            write::apply(settings(g)?, to, resume, backfills, preview, out).await
+            let rules = ApplyRules {
+                unfinished: if resume { Unfinished::Resume } else { Unfinished::Refuse },
+                order: if out_of_order { Order::AllowOutOfOrder } else { Order::Strict },
+            };
+            write::apply(settings(g)?, to, rules, backfills, preview, out).await
         }
         Command::Backfill(b) => match b {
             BackfillCommand::List { out } => backfill::list(settings(g)?, out).await,

@@ -86,10 +86,17 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
     runner.close().await;
     let heads: Vec<String> = graph.heads().iter().map(|r| r.id.clone()).collect();
     let current: Vec<String> = plan::current(&graph, &history).iter().map(|r| r.id.clone()).collect();
-    let rows: Vec<serde_json::Value> = graph
-        .revisions()
+    // Newest first, as they really happened: pending revisions (in the order apply would run
+    // them, last first), then applied ones by when they were applied. A revision applied out of
+    // order shows where it ran, not where its file sorts.
+    let mut order: Vec<&runner_revisions::Revision> = graph.revisions().iter().rev().collect();
+    order.sort_by_key(|r| {
+        std::cmp::Reverse(
+            history.get(&r.id).filter(|_| history.is_applied(&r.id)).map_or(i64::MAX, |a| a.seq.unwrap_or(0)),
+        )
+    });
+    let rows: Vec<serde_json::Value> = order
         .iter()
-        .rev()
         .map(|r| {
             let a = history.get(&r.id);
             serde_json::json!({
@@ -106,6 +113,7 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
                 "applied_by": a.and_then(|a| a.applied_by.clone()),
                 "duration_ms": a.and_then(|a| a.duration_ms),
                 "stamped": a.is_some_and(|a| a.stamped),
+                "applied_seq": a.filter(|_| history.is_applied(&r.id)).and_then(|a| a.seq),
             })
         })
         .collect();
@@ -113,7 +121,7 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
         json(&rows);
         return Ok(ExitCode::Ok);
     }
-    for (r, row) in graph.revisions().iter().rev().zip(&rows) {
+    for (r, row) in order.iter().zip(&rows) {
         let parents = graph.parents_of(&r.id);
         let mut marks = Vec::new();
         if heads.contains(&r.id) {

@@ -6,7 +6,7 @@ use crate::error::{ExitCode, RunnerError};
 use crate::report::Report;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
-use runner_revisions::plan::Unfinished;
+use runner_revisions::plan::ApplyRules;
 use runner_revisions::{Plan, Target};
 
 fn access(preview: PreviewArgs) -> Access {
@@ -65,7 +65,7 @@ fn print_summary(report: &Report) {
 pub async fn apply(
     settings: Settings,
     to: Option<String>,
-    resume: bool,
+    rules: ApplyRules,
     backfills: Option<crate::BackfillOptions>,
     preview: PreviewArgs,
     out: OutputArgs,
@@ -74,16 +74,15 @@ pub async fn apply(
     if target == Target::Base {
         return Err(RunnerError::Refused("`apply --to base` does nothing; use `runner revert --to base`".into()));
     }
-    let unfinished = if resume { Unfinished::Resume } else { Unfinished::Refuse };
     let mut runner = Runner::open(settings, access(preview)).await?;
     if preview.dry_run || preview.sql {
-        let plan = runner.plan_apply(&target, unfinished).await;
+        let plan = runner.plan_apply(&target, rules).await;
         return show_preview(runner, plan, preview, out).await;
     }
     let with_backfills = backfills.is_some();
     let result = match backfills {
-        Some(options) => apply_and_backfill(&mut runner, &target, unfinished, options, out).await,
-        None => runner.apply_with(target, unfinished).await.map(|r| (r, Vec::new())),
+        Some(options) => apply_and_backfill(&mut runner, &target, rules, options, out).await,
+        None => runner.apply_with(target, rules).await.map(|r| (r, Vec::new())),
     };
     runner.close().await;
     let (report, backfills) = result?;
@@ -100,14 +99,14 @@ pub async fn apply(
 async fn apply_and_backfill(
     runner: &mut Runner,
     target: &Target,
-    unfinished: Unfinished,
+    rules: ApplyRules,
     options: crate::BackfillOptions,
     out: OutputArgs,
 ) -> Result<(Report, Vec<runner_backfill::RunReport>), RunnerError> {
     let mut all = Report::default();
     let mut backfills = Vec::new();
     loop {
-        let report = runner.apply_with(target.clone(), unfinished).await?;
+        let report = runner.apply_with(target.clone(), rules).await?;
         let progressed = !report.steps.is_empty();
         if !out.json {
             // As they happen: revisions, then the backfills they made ready, then the rest.
