@@ -48,11 +48,15 @@ pub enum StatusChange {
     Retry,
 }
 
+/// The project's backfill manifests; every broken one is reported at once.
+pub(crate) fn load_manifests(settings: &crate::settings::Settings) -> Result<Vec<Manifest>, RunnerError> {
+    runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir)
+        .map_err(|errors| RunnerError::Backfills(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+}
+
 impl Runner {
     pub fn backfill_manifests(&self) -> Result<Vec<Manifest>, RunnerError> {
-        runner_backfill::manifest::load_dir(&self.settings().backfills_dir, &self.settings().project_dir).map_err(
-            |errors| RunnerError::Backfills(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
-        )
+        load_manifests(self.settings())
     }
 
     pub(crate) fn manifest(&self, name: &str) -> Result<Manifest, RunnerError> {

@@ -28,6 +28,7 @@
 mod backfills;
 pub mod cli;
 mod cron_ops;
+mod declarations;
 mod download;
 mod error;
 mod execute;

@@ -208,7 +208,25 @@ impl Runner {
     /// no-transaction revision, run revisions added out of order.
     pub async fn apply_with(&mut self, target: Target, rules: impl Into<ApplyRules>) -> Result<Report, RunnerError> {
         let rules = rules.into();
+        self.refuse_unknown_backfills().await?;
         self.run_planned(|g, h| plan::plan_apply(g, h, &target, rules)).await
+    }
+
+    /// A pending revision that requires a backfill no manifest defines would wait forever:
+    /// refused before anything is applied.
+    async fn refuse_unknown_backfills(&mut self) -> Result<(), RunnerError> {
+        let graph = self.graph()?;
+        if graph.revisions().iter().all(|r| r.requires_backfills.is_empty()) {
+            return Ok(());
+        }
+        let history = self.history().await?;
+        let manifests = self.backfill_manifests()?;
+        let pending: Vec<&Revision> = graph.revisions().iter().filter(|r| !history.is_applied(&r.id)).collect();
+        let wrong: Vec<String> = crate::declarations::problems(&graph, &pending, &manifests, &[])
+            .into_iter()
+            .filter(|p| p.contains("requires-backfill"))
+            .collect();
+        if wrong.is_empty() { Ok(()) } else { Err(RunnerError::Backfills(wrong.join("\n"))) }
     }
 
     pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {

@@ -215,7 +215,8 @@ fn plugin_check_validates_without_running() {
 on_both!(a_revision_that_requires_a_backfill_waits_for_it, |db: &TestDb| {
     let p = items_project(db, 2000, 10);
     p.file("002_contract.sql", "-- requires-backfill: items\nCREATE INDEX items_out ON items (out);\n");
-    let r = p.run(db, &["apply"]).ok();
+    // Stopped before the head: not success (exit 3), saying why.
+    let r = p.run(db, &["apply"]).fails_with(3);
     assert!(
         r.stdout.contains("stopped before revision `002`: it requires backfill `items` to complete"),
         "{}",

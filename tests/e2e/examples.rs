@@ -26,7 +26,7 @@ on_both!(the_sample_project_round_trips, |db: &TestDb| {
     crate::harness::plugin("score_band"); // builds the plugins the sample's backfill uses
     // Plain apply stops at the contract revision, which waits for the backfill.
     runner(repo(), db, &["apply"])
-        .ok()
+        .fails_with(3)
         .stdout_has("stopped before revision `20261101090500`: it requires backfill `score_bands`");
     let r = runner(repo(), db, &["apply", "--with-backfills"]).ok();
     assert!(

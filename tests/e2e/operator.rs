@@ -138,3 +138,81 @@ on_both!(
         assert_eq!(ids, ["15", "20", "10"], "history in the order things were applied");
     }
 );
+
+/// `t` and `u` (id, cmd, n, url, out) with `rows` rows each, a backfill `fill` of `t`, one
+/// `other` of `u`, and a revision gated on `fill`.
+fn gated_project(db: &TestDb, rows: usize) -> Project {
+    let p = Project::new();
+    let fill = match db.kind {
+        crate::harness::Kind::Postgres => format!("INSERT INTO t (id) SELECT g FROM generate_series(1, {rows}) g;"),
+        crate::harness::Kind::Sqlite => format!(
+            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {rows}) INSERT INTO t (id) SELECT x FROM g;"
+        ),
+    };
+    p.file(
+        "001_t.sql",
+        &format!(
+            "CREATE TABLE t (id integer PRIMARY KEY, cmd text NOT NULL DEFAULT 'noop', n bigint, url text, out text);\n{fill}\n\
+             CREATE TABLE u (id integer PRIMARY KEY, cmd text NOT NULL DEFAULT 'noop', n bigint, url text, out text);\n{}\n",
+            fill.replace("INTO t", "INTO u")
+        ),
+    );
+    p.file("002_contract.sql", "-- requires-backfill: fill\nCREATE TABLE contracted (x integer);\n");
+    let manifest = |table: &str, extra: &str| {
+        format!(
+            "plugin = \"{}\"\nrequires = \"001\"\n[source]\ntable = \"{table}\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\", \"url\"]\nfilter = \"out IS NULL\"\n{extra}",
+            crate::harness::plugin("probe").display()
+        )
+    };
+    p.backfill("fill", &manifest("t", ""));
+    p.backfill("other", &manifest("u", "[limits]\nmax_attempts = 1\n"));
+    let _ = db;
+    p
+}
+
+on_both!(a_revision_requiring_a_backfill_that_does_not_exist_is_refused_by_check_and_apply, |db: &TestDb| {
+    // Before, `check` said OK and `apply` exited 0 without reaching the head.
+    let p = gated_project(db, 10);
+    std::fs::write(
+        p.migrations().join("002_contract.sql"),
+        "-- requires-backfill: fil\nCREATE TABLE contracted (x integer);\n",
+    )
+    .unwrap();
+    p.run(db, &["check"])
+        .fails_with(5)
+        .stderr_has("002_contract.sql: `requires-backfill: fil` names no backfill in backfills/ (known: fill, other)");
+    p.run(db, &["apply"]).fails_with(5).stderr_has("names no backfill");
+    assert!(db.revision_rows().is_empty(), "nothing may be applied");
+});
+
+on_both!(a_deploy_stopped_before_head_by_a_paused_backfill_exits_3_saying_so, |db: &TestDb| {
+    let p = gated_project(db, 10);
+    p.run(db, &["apply"]).fails_with(3).stdout_has("stopped before revision `002`");
+    p.run(db, &["backfill", "pause", "fill"]).ok();
+    p.run(db, &["apply", "--with-backfills"]).fails_with(3).stdout_has(
+        "Stopped before head: revision `002` requires backfill `fill` is paused; `runner backfill resume fill`",
+    );
+    assert!(!db.table_exists("contracted"));
+});
+
+on_both!(an_unrelated_failed_backfill_does_not_hold_back_the_one_a_revision_needs, |db: &TestDb| {
+    // `a_other` fails on row 3 of `u` (and sorts before `fill`); `fill` is what 002 needs. Before, the
+    // first failure stopped the deploy: `fill` never ran and the contract was never applied.
+    let p = gated_project(db, 10);
+    std::fs::write(
+        p.path().join("backfills/a_other.toml"),
+        std::fs::read_to_string(p.path().join("backfills/other.toml")).unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_file(p.path().join("backfills/other.toml")).unwrap();
+    p.run(db, &["apply"]).fails_with(3);
+    db.execute("UPDATE u SET cmd = 'fail' WHERE id = 3");
+    let r = p.run(db, &["apply", "--with-backfills"]).fails_with(1);
+    assert!(
+        db.table_exists("contracted"),
+        "the revision that needed `fill` was held back:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stderr.contains("backfill a_other"), "{}", r.stderr);
+});

@@ -99,7 +99,7 @@ on_both!(a_backfill_whose_rows_still_match_its_filter_is_never_completed, |db: &
     // the backfill said `completed` and a revision gated on it ran on unfinished data.
     let p = probe_project(db, "integer PRIMARY KEY", &numbered(db.kind, 30), "");
     p.file("002_gated.sql", "-- requires-backfill: fill\nCREATE TABLE contracted (x integer);\n");
-    p.run(db, &["apply"]).ok();
+    p.run(db, &["apply"]).fails_with(3);
     db.execute("UPDATE t SET cmd = 'skip' WHERE id % 3 = 0");
     let r = p.run(db, &["apply", "--with-backfills"]);
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

@@ -53,6 +53,10 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
             errors.push(e.to_string());
         }
     }
+    if graph.is_some() {
+        // Backfill manifests, the names revisions give, refresh definitions: all at once.
+        errors.extend(crate::declarations::of_project(&settings)?);
+    }
     if with_db && graph.is_some() {
         let mut runner = Runner::open(settings, Access::ReadOnly).await?;
         let status = runner.status().await;

@@ -82,16 +82,41 @@ pub async fn apply(
     let with_backfills = backfills.is_some();
     let result = match backfills {
         Some(options) => apply_and_backfill(&mut runner, &target, rules, options, out).await,
-        None => runner.apply_with(target, rules).await.map(|r| (r, Vec::new())),
+        None => runner.apply_with(target, rules).await.map(|r| Deploy { report: r, ..Deploy::default() }),
     };
     runner.close().await;
-    let (report, backfills) = result?;
+    let deploy = result?;
     if out.json {
-        json(&serde_json::json!({ "revisions": report, "backfills": backfills }));
+        json(&serde_json::json!({
+            "revisions": deploy.report,
+            "backfills": deploy.backfills,
+            "failed_backfills": deploy.failures.iter().map(|(name, error)| serde_json::json!({ "name": name, "error": error })).collect::<Vec<_>>(),
+            "stopped_before": deploy.report.gate.as_ref().map(|g| &g.revision),
+            "reason": deploy.reason,
+        }));
     } else if !with_backfills {
-        print_report(&report, out, "Nothing to apply: the database is up to date.");
+        print_report(&deploy.report, out, "Nothing to apply: the database is up to date.");
+    } else if let Some(reason) = &deploy.reason {
+        outln!("Stopped before head: {reason}");
     }
-    Ok(ExitCode::Ok)
+    // Not reaching the head is not success: a deploy script must notice (exit 3).
+    Ok(if deploy.report.gate.is_some() {
+        ExitCode::Pending
+    } else if !deploy.failures.is_empty() {
+        ExitCode::Failure
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// What `apply` did: revisions, backfills run, backfills that failed (name, error), and why it
+/// stopped before the head, if it did.
+#[derive(Default)]
+struct Deploy {
+    report: Report,
+    backfills: Vec<runner_backfill::RunReport>,
+    failures: Vec<(String, String)>,
+    reason: Option<String>,
 }
 
 /// `apply --with-backfills`: revisions up to a gate, the backfills that are ready, and again,
@@ -102,9 +127,8 @@ async fn apply_and_backfill(
     rules: ApplyRules,
     options: crate::BackfillOptions,
     out: OutputArgs,
-) -> Result<(Report, Vec<runner_backfill::RunReport>), RunnerError> {
-    let mut all = Report::default();
-    let mut backfills = Vec::new();
+) -> Result<Deploy, RunnerError> {
+    let mut deploy = Deploy::default();
     loop {
         let report = runner.apply_with(target.clone(), rules).await?;
         let progressed = !report.steps.is_empty();
@@ -112,37 +136,74 @@ async fn apply_and_backfill(
             // As they happen: revisions, then the backfills they made ready, then the rest.
             print_steps(&report.steps);
         }
-        all.steps.extend(report.steps);
-        all.gate = report.gate;
-        let ran = run_ready_backfills(runner, options, out).await?;
+        deploy.report.steps.extend(report.steps);
+        deploy.report.gate = report.gate;
+        let needed = deploy.report.gate.as_ref().map(|g| g.backfills.clone()).unwrap_or_default();
+        let (ran, failed) = run_ready_backfills(runner, options, out, &needed).await?;
         let completed_any = ran.iter().any(|r| r.outcome == runner_backfill::Outcome::Completed);
-        backfills.extend(ran);
-        if all.gate.is_none() || !(completed_any || progressed) {
+        deploy.backfills.extend(ran);
+        deploy.failures.extend(failed);
+        if deploy.report.gate.is_none() || !(completed_any || progressed) {
             break;
         }
     }
+    if let Some(gate) = &deploy.report.gate {
+        deploy.reason = Some(gate_reason(runner, gate).await?);
+    }
     if !out.json {
-        if all.steps.is_empty() && all.gate.is_none() {
+        if deploy.report.steps.is_empty() && deploy.report.gate.is_none() {
             outln!("Revisions: nothing to apply.");
-        } else {
-            print_summary(&all);
+        } else if deploy.report.gate.is_none() {
+            print_summary(&deploy.report);
         }
-        if backfills.is_empty() {
+        if deploy.backfills.is_empty() && deploy.failures.is_empty() {
             outln!("Backfills: nothing to run.");
         }
     }
-    Ok((all, backfills))
+    Ok(deploy)
 }
 
-/// Every backfill whose revision is applied and that is not complete
-/// or paused, one after the other; the first failure stops the run.
+/// Why the backfills a gated revision needs did not complete in this deploy, with what to do
+/// (not "run apply --with-backfills", which is what just happened).
+async fn gate_reason(runner: &mut Runner, gate: &runner_revisions::Gate) -> Result<String, RunnerError> {
+    let statuses = runner.backfill_status().await?;
+    let reasons: Vec<String> = gate
+        .backfills
+        .iter()
+        .map(|name| match statuses.iter().find(|b| &b.name == name) {
+            Some(b) if b.status == "paused" => {
+                format!("backfill `{name}` is paused; `runner backfill resume {name}`, then run this again")
+            }
+            Some(b) if b.status == "failed" => format!(
+                "backfill `{name}` failed: {}; fix the cause, then `runner backfill retry {name}` and run this again",
+                b.error.as_deref().unwrap_or("(no error recorded)")
+            ),
+            Some(b) if !b.ready => format!(
+                "backfill `{name}` waits for revision `{}`, which is not applied",
+                b.requires.as_deref().unwrap_or("?")
+            ),
+            Some(b) => format!("backfill `{name}` is {} and not complete", b.status),
+            None => format!("no backfill `{name}` in backfills/"),
+        })
+        .collect();
+    Ok(format!("revision `{}` requires {}", gate.revision, reasons.join("; ")))
+}
+
+/// Every backfill whose revision is applied and that is not complete, paused or failed, one
+/// after the other, those the gated revision needs first. A backfill that fails does not stop
+/// the others: an unrelated failure must not hold back the ones a pending revision needs. A
+/// lost connection or lock stops the deploy.
 async fn run_ready_backfills(
     runner: &mut Runner,
     options: crate::BackfillOptions,
     out: OutputArgs,
-) -> Result<Vec<runner_backfill::RunReport>, RunnerError> {
+    needed: &[String],
+) -> Result<(Vec<runner_backfill::RunReport>, Vec<(String, String)>), RunnerError> {
     let mut reports = Vec::new();
-    for b in runner.backfill_status().await? {
+    let mut failures = Vec::new();
+    let mut statuses = runner.backfill_status().await?;
+    statuses.sort_by_key(|b| !needed.contains(&b.name));
+    for b in statuses {
         match (b.ready, b.status.as_str()) {
             (_, "completed") => continue,
             (false, _) => {
@@ -153,16 +214,28 @@ async fn run_ready_backfills(
                 tracing::warn!(backfill = %b.name, "paused; skipped (`runner backfill resume` to continue)");
                 continue;
             }
+            (true, "failed") => {
+                tracing::warn!(backfill = %b.name, error = b.error.as_deref().unwrap_or(""), "failed earlier; skipped (`runner backfill retry` to run it again)");
+                continue;
+            }
             _ => {}
         }
         let printer = super::backfill::progress_printer(&b.name);
-        let report = runner.run_backfill(&b.name, options, printer).await?;
-        if !out.json {
-            super::backfill::print_run(&report);
+        match runner.run_backfill(&b.name, options, printer).await {
+            Ok(report) => {
+                if !out.json {
+                    super::backfill::print_run(&report);
+                }
+                reports.push(report);
+            }
+            Err(e) if e.is_connection_lost() || matches!(e.exit_code(), ExitCode::LockTimeout) => return Err(e),
+            Err(e) => {
+                errln!("error: backfill {}: {e}", b.name);
+                failures.push((b.name.clone(), e.to_string()));
+            }
         }
-        reports.push(report);
     }
-    Ok(reports)
+    Ok((reports, failures))
 }
 
 pub async fn revert(
