@@ -124,6 +124,12 @@ impl Runner {
             PluginSource::Url { url, sha256 } => {
                 crate::download::fetch_plugin(name, url, sha256, self.settings().plugin_cache.as_deref()).await?
             }
+            PluginSource::Build(dir) => {
+                let (name, dir) = (name.clone(), dir.clone());
+                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &dir))
+                    .await
+                    .map_err(|e| RunnerError::Refused(format!("building plugin `{}`: {e}", manifest.name)))??
+            }
         };
         Ok(self.sandbox()?.load(name, &wasm, manifest.limits, grants)?)
     }

@@ -57,6 +57,8 @@ pub enum RunnerError {
     Sandbox(Box<runner_sandbox::SandboxError>),
     #[error("{0}")]
     Refused(String),
+    #[error("plugin {plugin}: cannot build it from {}: {message}", dir.display())]
+    PluginBuild { plugin: String, dir: PathBuf, message: String },
     #[error("plugin {plugin}: cannot download {url}: {message}")]
     Download { plugin: String, url: String, message: String },
     #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]

@@ -26,6 +26,7 @@
 //! driver trait), `runner-state` (the state table).
 
 mod backfills;
+mod build;
 pub mod cli;
 mod cron_ops;
 mod declarations;
@@ -43,6 +44,7 @@ mod runner;
 pub mod scaffold;
 mod script;
 pub mod settings;
+pub mod toolchain;
 
 pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};

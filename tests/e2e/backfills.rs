@@ -715,3 +715,29 @@ fn a_backfill_pauses_between_batches_as_its_manifest_says() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("paused"), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(done(), first);
 }
+
+#[test]
+fn a_plugin_named_by_its_source_folder_is_built_and_a_folder_that_is_not_one_is_refused() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, band text);\nINSERT INTO scores VALUES (1, 2500, NULL), (2, 10, NULL);\n");
+    let source = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/examples/score-band")
+        .canonicalize()
+        .unwrap();
+    let manifest = |plugin: &str| {
+        format!(
+            "plugin = {plugin}\nrequires = \"001\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\nfilter = \"band IS NULL\"\n"
+        )
+    };
+    p.backfill("bands", &manifest(&format!("{{ build = \"{}\" }}", source.display())));
+    p.run(&db, &["apply", "--with-backfills"]).ok().stdout_has("backfill bands: completed; 2 rows");
+    assert_eq!(db.scalar("SELECT band FROM scores WHERE id = 1"), "platinum");
+    std::fs::create_dir_all(p.path().join("js-plugin")).unwrap();
+    std::fs::write(p.path().join("js-plugin/package.json"), "{}").unwrap();
+    p.backfill("bands", &manifest("{ build = \"js-plugin\" }"));
+    p.run(&db, &["backfill", "reset", "bands", "--confirm"]).ok();
+    p.run(&db, &["backfill", "run", "bands"])
+        .fails_with(1)
+        .stderr_has("a JavaScript plugin: build it with componentize-js");
+}

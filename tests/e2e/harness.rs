@@ -4,9 +4,6 @@
 //! If nothing answers there, the harness starts a throwaway cluster from the PostgreSQL binaries it
 //! can find (`initdb`, `pg_ctl`). If that fails too, tests fail loudly: they never skip.
 
-#[path = "../support/wasm_target.rs"]
-mod wasm_target;
-
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -492,7 +489,7 @@ pub fn plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-        wasm_target::ensure_wasm_target(&root);
+        runner::toolchain::ensure_wasm_target(&root, &|s| eprintln!("{s}")).unwrap();
         let out =
             Command::new(env!("CARGO")).args(["build", "--release", "--quiet"]).current_dir(&root).output().unwrap();
         assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));

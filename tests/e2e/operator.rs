@@ -216,3 +216,23 @@ on_both!(an_unrelated_failed_backfill_does_not_hold_back_the_one_a_revision_need
     );
     assert!(r.stderr.contains("backfill a_other"), "{}", r.stderr);
 });
+
+#[test]
+fn logs_are_text_unless_json_is_asked_for_and_unknown_levels_are_refused() {
+    let db = TestDb::new(crate::harness::Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE t (x integer);\n");
+    // Not a terminal (as in CI): text logs on stderr, human lines on stdout.
+    let r = p.run_bare(&["apply", "--database-url", &db.url]).ok();
+    assert!(r.stderr.contains("INFO") && !r.stderr.contains("{\"timestamp\""), "{}", r.stderr);
+    assert!(r.stdout.contains("apply    001"), "{}", r.stdout);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(p.path())
+        .args(["status", "--database-url", &db.url])
+        .env("RUNNER_LOG_FORMAT", "json")
+        .args(["--log-level", "debug"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    p.run_bare(&["status", "--log-level", "verbose"]).fails_with(2).stderr_has("invalid value 'verbose'");
+}

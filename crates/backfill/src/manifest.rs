@@ -70,12 +70,14 @@ struct File {
     capabilities: CapabilitiesFile,
 }
 
-/// `plugin = "path.wasm"` or `plugin = { url = "https://…", sha256 = "…" }`.
+/// `plugin = "path.wasm"`, `plugin = { url = "https://…", sha256 = "…" }` or
+/// `plugin = { build = "plugins/score-band" }`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(untagged)]
 enum PluginFile {
     Path(PathBuf),
     Url { url: String, sha256: String },
+    Build { build: PathBuf },
 }
 
 /// What a manifest is for.
@@ -100,6 +102,8 @@ pub enum PluginSource {
         url: String,
         sha256: String,
     },
+    /// Built from its source folder (relative to the project) when it is needed.
+    Build(PathBuf),
 }
 
 impl std::fmt::Display for PluginSource {
@@ -108,6 +112,7 @@ impl std::fmt::Display for PluginSource {
             PluginSource::Path(p) => write!(f, "{}", p.display()),
             // A plugin URL may carry a token (`?token=…`, user-info): shown masked.
             PluginSource::Url { url, sha256 } => write!(f, "{} (sha256 {sha256})", runner_db::mask_url(url)),
+            PluginSource::Build(dir) => write!(f, "built from {}", dir.display()),
         }
     }
 }
@@ -367,6 +372,8 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
                 }
                 PluginSource::Url { url, sha256: sha256.to_ascii_lowercase() }
             }
+            PluginFile::Build { build } if build.is_absolute() => PluginSource::Build(build),
+            PluginFile::Build { build } => PluginSource::Build(project_dir.join(build)),
         },
         requires: f.requires,
         role: f.role,

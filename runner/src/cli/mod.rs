@@ -76,12 +76,33 @@ pub struct GlobalArgs {
     /// Seconds to wait for another runner to release the lock (default 60).
     #[arg(long, global = true, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
-    /// Log format on stderr: text (default on a terminal) or json (for log collectors).
-    #[arg(long, global = true, value_enum)]
+    /// Log format on stderr: text (default) or json (for log collectors).
+    #[arg(long, global = true, value_enum, env = "RUNNER_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// Log level: error, warn, info (default), debug, trace.
-    #[arg(long, global = true, default_value = "info")]
-    pub log_level: String,
+    /// Log level.
+    #[arg(long, global = true, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

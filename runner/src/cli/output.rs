@@ -7,11 +7,14 @@ use runner_revisions::Plan;
 use std::io::IsTerminal;
 
 pub fn init_logging(g: &GlobalArgs) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("warn,runner={0},runner_db={0},runner_state={0}", g.log_level))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
+    let level = g.log_level.as_str();
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "warn,runner={level},runner_db={level},runner_state={level},runner_backfill={level},runner_sandbox={level},runner_schedule={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
     let terminal = std::io::stderr().is_terminal();
-    let format = g.log_format.unwrap_or(if terminal { LogFormat::Text } else { LogFormat::Json });
+    // Text by default, also in CI: JSON only when asked (--log-format json, RUNNER_LOG_FORMAT).
+    let format = g.log_format.unwrap_or(LogFormat::Text);
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let _ = match format {

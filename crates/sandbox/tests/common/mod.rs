@@ -5,15 +5,15 @@ use runner_sandbox::{Batch, Change, Grants, Limits, Sandbox, SandboxConfig, Sand
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-#[path = "../../../../tests/support/wasm_target.rs"]
-mod wasm_target;
+#[path = "../../../../runner/src/toolchain.rs"]
+mod toolchain;
 
 /// Builds the plugin workspace once per test process and returns a plugin's bytes.
 pub fn wasm(name: &str) -> Vec<u8> {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugins");
-        wasm_target::ensure_wasm_target(&root);
+        toolchain::ensure_wasm_target(&root, &|s| eprintln!("{s}")).unwrap();
         let out = std::process::Command::new(env!("CARGO"))
             .args(["build", "--release", "--quiet"])
             .current_dir(&root)
