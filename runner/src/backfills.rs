@@ -48,6 +48,29 @@ pub enum StatusChange {
     Retry,
 }
 
+/// What `backfill status` calls a backfill recorded as running that no live worker works on.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Whether a range is held by a worker that is alive: claimed, and its owner is not a process
+/// known to be gone and has checkpointed within the stale-claim time (a worker elsewhere).
+fn worked_on(chunk: &runner_state::BackfillRow) -> bool {
+    if chunk.status != "claimed" {
+        return false;
+    }
+    let progress = runner_backfill::progress::ChunkProgress::from_json(&chunk.progress);
+    let owner = progress.owner.as_deref().and_then(runner_state::Owner::parse);
+    if owner.as_ref().is_some_and(runner_state::Owner::is_gone) {
+        return false;
+    }
+    let local = owner.is_some_and(|o| o.host == runner_state::hostname());
+    let recent = chunk
+        .updated_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| chrono::Utc::now().signed_duration_since(t) < chrono::Duration::seconds(120));
+    local || recent
+}
+
 /// The project's backfill manifests; every broken one is reported at once.
 pub(crate) fn load_manifests(settings: &crate::settings::Settings) -> Result<Vec<Manifest>, RunnerError> {
     runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir)
@@ -79,11 +102,12 @@ impl Runner {
             state.load_backfills(db).await?
         };
         let mut chunks = std::collections::HashMap::new();
+        let mut live = std::collections::HashMap::new();
         for r in &rows {
             let (state, db) = self.parts();
-            let c: Vec<serde_json::Value> =
-                state.load_chunks(db, &r.name).await?.into_iter().map(|c| c.progress).collect();
-            chunks.insert(r.name.clone(), c);
+            let rows = state.load_chunks(db, &r.name).await?;
+            live.insert(r.name.clone(), rows.iter().any(worked_on));
+            chunks.insert(r.name.clone(), rows.into_iter().map(|c| c.progress).collect::<Vec<_>>());
         }
         Ok(manifests
             .into_iter()
@@ -94,7 +118,15 @@ impl Runner {
                     description: m.description.clone(),
                     file: m.file.clone(),
                     plugin: m.plugin.to_string(),
-                    status: row.map_or("pending".into(), |r| r.status.clone()),
+                    status: match row {
+                        None => "pending".into(),
+                        // Recorded as running, but no worker anywhere holds a range: it was
+                        // stopped (Ctrl-C, SIGTERM, a kill) and waits to be run again.
+                        Some(r) if r.status == "running" && !live.get(&r.name).copied().unwrap_or(false) => {
+                            INTERRUPTED.into()
+                        }
+                        Some(r) => r.status.clone(),
+                    },
                     ready: m.requires.as_deref().is_none_or(|r| history.is_applied(r)),
                     requires: m.requires.clone(),
                     progress: row
@@ -250,11 +282,17 @@ impl Runner {
             let (state, db) = self.parts();
             state.load_backfill(db, name).await?
         };
-        let status = current.as_ref().map_or("pending", |r| r.status.as_str()).to_string();
+        let mut status = current.as_ref().map_or("pending", |r| r.status.as_str()).to_string();
+        if status == "running" {
+            let (state, db) = self.parts();
+            if !state.load_chunks(db, name).await?.iter().any(worked_on) {
+                status = INTERRUPTED.into();
+            }
+        }
         let (to, from): (&str, &[&str]) = match change {
-            StatusChange::Pause => ("paused", &["running", "pending"]),
-            StatusChange::Resume => ("running", &["paused"]),
-            StatusChange::Retry => ("running", &["failed"]),
+            StatusChange::Pause => ("paused", &["running", "pending", INTERRUPTED]),
+            StatusChange::Resume => ("running", &["paused", INTERRUPTED]),
+            StatusChange::Retry => ("running", &["failed", INTERRUPTED]),
         };
         if current.is_none() && change == StatusChange::Pause {
             // Pausing one that never ran: record it paused so it does not start.
@@ -275,7 +313,9 @@ impl Runner {
                 }
             )));
         }
-        let sql = self.state_table().backfill_set_status(name, to, from);
+        // In the state table an interrupted backfill is still `running`.
+        let recorded: Vec<&str> = from.iter().map(|s| if *s == INTERRUPTED { "running" } else { s }).collect();
+        let sql = self.state_table().backfill_set_status(name, to, &recorded);
         self.db_mut().execute(&sql).await?;
         if change == StatusChange::Retry {
             let sql = self.state_table().chunks_retry(name);

@@ -20,6 +20,9 @@ pub enum ExitCode {
     Invalid = 5,
     /// The database could not be reached.
     Connect = 6,
+    /// SIGINT or SIGTERM: the work in flight was cancelled and rolled back (or finished), what
+    /// completed is recorded, the lock is released.
+    Stopped = 7,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,9 @@ pub enum RunnerError {
     Statement(Box<FailedStatement>),
     #[error("timed out after {waited_s}s waiting for the runner lock on {database}, held by {holder}")]
     LockTimeout { database: String, holder: String, waited_s: u64 },
+    /// SIGINT/SIGTERM arrived: nothing more was started.
+    #[error("stopped by {signal} before the next revision")]
+    Stopped { signal: &'static str },
     /// The runner lock went away while this runner held it (its connection was closed by the
     /// server or an operator): it stopped before writing anything more.
     #[error(
@@ -148,6 +154,8 @@ impl RunnerError {
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect
             }
+            RunnerError::Stopped { .. } => ExitCode::Stopped,
+            _ if runner_db::interrupt::requested().is_some() => ExitCode::Stopped,
             RunnerError::Interrupted { source, .. } => source.exit_code(),
             _ if self.is_connection_lost() => ExitCode::Connect,
             _ => ExitCode::Failure,

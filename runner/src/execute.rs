@@ -29,6 +29,19 @@ pub async fn run_step(
                 }
             }
             Unit::Alone(sql) => {
+                // Stopped between two statements of a no-transaction revision: record how far
+                // it got, as for a failure, rather than start another statement.
+                if let (Some(signal), Origin::Revision { .. }) = (runner_db::interrupt::requested(), sql.origin) {
+                    let failure = StatementFailure {
+                        index: 0,
+                        message: format!("not run: the runner was stopped by {} before this statement", signal.name()),
+                        code: None,
+                        detail: None,
+                        hint: None,
+                        position: None,
+                    };
+                    return Err(alone_failed(db, state, by, step, &sql, DbError::Statement { failure }).await);
+                }
                 if let Err(e) = db.execute(&sql.text).await {
                     return Err(alone_failed(db, state, by, step, &sql, e).await);
                 }
@@ -160,6 +173,21 @@ fn statement_error(
         }
         _ => (rev.up.file.clone(), &rev.up.statements),
     };
+    if failure.index == usize::MAX && failure.code.as_deref() == Some("57014") {
+        // Cancelled while the transaction ran (the driver does not know which statement).
+        return RunnerError::Statement(Box::new(FailedStatement {
+            revision: rev.id.clone(),
+            file,
+            line: statements.first().map_or(1, |s| s.line),
+            failure: StatementFailure {
+                message: format!("the revision was cancelled while it ran: {}", failure.message),
+                index: 0,
+                ..failure
+            },
+            committed,
+            connection_lost: false,
+        }));
+    }
     let line = match origin_of(failure.index) {
         Some(Origin::Revision { index }) => {
             statements.get(index).map_or(1, |s| s.line + lines_before(&s.sql, failure.position))

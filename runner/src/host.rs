@@ -1,14 +1,6 @@
 //! Facts about this process that end up in the state table and in lock-holder messages.
 
-/// The machine's host name (falls back to `unknown-host`).
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
-}
+pub use runner_state::hostname;
 
 pub fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
@@ -27,14 +19,4 @@ fn user_from_uid() -> Option<String> {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
     })
-}
-
-/// Whether a process with this id runs on this machine. Where that cannot be known, assume it
-/// does: the lease's time-to-live still ends a dead holder's claim.
-pub fn process_alive(pid: u32) -> bool {
-    let proc = std::path::Path::new("/proc");
-    if !proc.join("self").exists() {
-        return true;
-    }
-    proc.join(pid.to_string()).exists()
 }

@@ -9,7 +9,7 @@
 
 use crate::error::RunnerError;
 use runner_db::{Dialect, Driver, LockAttempt};
-use runner_state::{Lease, LeaseHolder, StateTable};
+use runner_state::{Lease, Owner, StateTable};
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(250);
@@ -58,7 +58,7 @@ pub fn advisory_key(state: &StateTable, scope: &Scope) -> i64 {
 pub enum Held {
     Advisory(i64),
     /// A lease row, and its name.
-    Lease(LeaseHolder, String),
+    Lease(Owner, String),
 }
 
 pub async fn acquire(
@@ -83,7 +83,7 @@ pub async fn acquire(
                 let me = me();
                 let name = scope.lease_name();
                 let attempt = match state.ensure(db).await {
-                    Ok(()) => lease(state, &me, &name).try_acquire(db, crate::host::process_alive).await,
+                    Ok(()) => lease(state, &me, &name).try_acquire(db).await,
                     Err(e) => Err(e),
                 };
                 match attempt {
@@ -115,11 +115,11 @@ pub async fn acquire(
     }
 }
 
-fn me() -> LeaseHolder {
-    LeaseHolder { pid: std::process::id(), host: crate::host::hostname() }
+fn me() -> Owner {
+    Owner::this_process(None)
 }
 
-fn lease<'t>(state: &'t StateTable, holder: &LeaseHolder, name: &str) -> Lease<'t> {
+fn lease<'t>(state: &'t StateTable, holder: &Owner, name: &str) -> Lease<'t> {
     Lease::new(state, name, holder.clone(), LEASE_TTL)
 }
 

@@ -308,7 +308,7 @@ impl Runner {
         }
         self.state_table().clone().ensure(self.db_mut()).await?;
         self.check_refreshes(&specs).await?;
-        let owner = format!("pid {} on {}", std::process::id(), crate::host::hostname());
+        let owner = runner_state::Owner::this_process(None).encode();
         let mut runs = 0;
         let now = Utc::now();
         let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(specs.len());

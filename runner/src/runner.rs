@@ -339,6 +339,10 @@ impl Runner {
         let database = self.settings.database_url.to_string();
         for step in &plan.steps {
             let rev = &step.revision;
+            if let Some(signal) = runner_db::interrupt::requested() {
+                let stopped = RunnerError::Stopped { signal: signal.name() };
+                return Err(RunnerError::Interrupted { report, source: Box::new(stopped) });
+            }
             if let Err(e) = lock::confirm(self.db.as_mut(), &self.state, held, &database).await {
                 return Err(RunnerError::Interrupted { report, source: Box::new(e) });
             }

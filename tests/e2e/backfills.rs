@@ -149,7 +149,9 @@ on_both!(pause_resume_and_reset, |db: &TestDb| {
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("paused");
     p.run(db, &["apply", "--with-backfills"]).ok();
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
-    p.run(db, &["backfill", "retry", "items"]).fails_with(1).stderr_has("only failed backfills can be retried");
+    p.run(db, &["backfill", "retry", "items"])
+        .fails_with(1)
+        .stderr_has("only failed or interrupted backfills can be retried");
     p.run(db, &["backfill", "resume", "items"]).ok();
     p.run(db, &["backfill", "run", "items", "--max-batches", "1"]).ok().stdout_has("stopped");
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");

@@ -41,7 +41,13 @@ on_both!(four_concurrent_deploys_with_backfills_do_everything_once, |db: &TestDb
         .collect();
     for d in deploys {
         let out = d.wait_with_output().unwrap();
-        assert!(out.status.success(), "a deploy failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "a deploy failed ({:?}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(db.scalar("SELECT count(*) FROM deploy_log"), "2", "a revision ran twice");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates <> 1"), "0", "a row was not changed exactly once");

@@ -236,3 +236,94 @@ fn logs_are_text_unless_json_is_asked_for_and_unknown_levels_are_refused() {
     assert!(out.status.success());
     p.run_bare(&["status", "--log-level", "verbose"]).fails_with(2).stderr_has("invalid value 'verbose'");
 }
+
+on_both!(a_failure_under_json_is_a_json_error_object_on_stdout, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE t (x integer);\n")
+        .file("002_bad.sql", "SELECT 1;\nSELECT * FROM no_such_table;\n");
+    let r = p.run(db, &["apply", "--json"]).fails_with(1);
+    let e = &r.json()["error"];
+    assert_eq!(e["kind"], "statement", "{e}");
+    assert_eq!(e["file"], "./migrations/002_bad.sql");
+    assert_eq!(e["line"], 2);
+    assert_eq!(e["exit_code"], 1);
+    assert_eq!(e["completed"], serde_json::json!(["001"]));
+    std::fs::write(p.migrations().join("002_bad.sql"), "-- runner:dwon\n").unwrap();
+    let r = p.run(db, &["status", "--json"]).fails_with(5);
+    assert_eq!(r.json()["error"]["line"], 1);
+    assert_eq!(r.json()["error"]["kind"], "files");
+});
+
+/// Starts `args`, waits for `ready` to hold, sends `signal`, and returns how the run ended.
+fn signalled(p: &Project, db: &TestDb, args: &[&str], signal: &str, ready: impl Fn() -> bool) -> Run {
+    let child =
+        p.command(db, args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+    assert!(killed.unwrap().success());
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn sigterm_mid_revision_cancels_it_on_the_server_rolls_back_and_releases_the_lock() {
+    // Before, SIGTERM killed the runner at once (exit 143, no message) while its statement went
+    // on running on the server.
+    let db = TestDb::new(crate::harness::Kind::Postgres);
+    let p = Project::new();
+    p.file("001_slow.sql", "CREATE TABLE half (x integer);\nSELECT pg_sleep(60);\n");
+    p.file("002_next.sql", "CREATE TABLE next (x integer);\n");
+    let sleeping = || {
+        db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()") != "0"
+    };
+    let r = signalled(&p, &db, &["apply"], "TERM", sleeping);
+    let r = r.fails_with(7).stderr_has("received SIGTERM: stopping").stderr_has("stopped by SIGTERM");
+    assert!(!sleeping(), "the revision went on running on the server:\n{}", r.stderr);
+    assert_eq!(db.advisory_locks(), 0, "the lock was not released");
+    assert!(!db.table_exists("half") && !db.table_exists("next"), "the revision was not rolled back");
+    assert!(db.revision_rows().is_empty());
+}
+
+#[test]
+fn sigint_between_statements_of_a_no_transaction_revision_records_how_far_it_got() {
+    let db = TestDb::new(crate::harness::Kind::Sqlite);
+    let p = Project::new();
+    let busy = crate::harness::busy_sql(db.kind, 0.0, 25_000_000);
+    p.file(
+        "001_slow.sql",
+        &format!("-- no-transaction\nCREATE TABLE first (x integer);\n{busy}\nCREATE TABLE second (x integer);\n"),
+    );
+    let started = || db.table_exists("first");
+    let r = signalled(&p, &db, &["apply"], "INT", started).fails_with(7);
+    assert!(!db.table_exists("second"), "a statement ran after the signal:\n{}", r.stderr);
+    p.run(&db, &["status"]).stdout_has("stopped after 2 of 3 statements: not run: the runner was stopped by SIGINT");
+    assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'"), "0");
+    p.run(&db, &["apply", "--resume"]).ok();
+    assert!(db.table_exists("second"));
+}
+
+on_both!(an_interrupted_backfill_says_so_and_resumes, |db: &TestDb| {
+    // Before, after Ctrl-C the status said `running` with no worker anywhere, and `retry`
+    // refused: "is running".
+    let p = crate::backfills::items_project(db, 20_000, 20_000);
+    p.run(db, &["apply"]).ok();
+    let some_done = || {
+        db.table_exists("runner_state")
+            && db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL").parse::<u64>().unwrap_or(0) > 0
+    };
+    let r = signalled(&p, db, &["backfill", "run", "items"], "INT", some_done);
+    let r = r.fails_with(7);
+    assert!(r.stdout.contains("interrupted by a signal"), "{}\n{}", r.stdout, r.stderr);
+    let s = p.run(db, &["backfill", "status", "items"]).ok();
+    assert!(
+        s.stdout.contains("interrupted") && s.stdout.contains("`runner backfill run items` resumes"),
+        "{}",
+        s.stdout
+    );
+    p.run(db, &["backfill", "resume", "items"]).ok();
+    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    crate::backfills::assert_each_row_changed_once(db, 20_000);
+});

@@ -33,7 +33,13 @@ impl Backfill<'_> {
         let mut conflicts = 0;
         loop {
             attempt += 1;
-            match self.try_batch(db, reborrow(&mut reader), stmts, chunk, owner, c, ahead).await {
+            let tried = self.try_batch(db, reborrow(&mut reader), stmts, chunk, owner, c, ahead).await;
+            // Stopping: whatever went wrong (a statement cancelled on the server, most likely) is
+            // not the batch's fault, and must neither be retried nor recorded as a failure.
+            if tried.is_err() && runner_db::interrupt::requested().is_some() {
+                return Err(BackfillError::Interrupted);
+            }
+            match tried {
                 Ok(n) => return Ok(Some(n)),
                 Err(BatchError::ClaimLost) => return Ok(None),
                 // Retrying on a dead connection cannot help: the worker reconnects instead.

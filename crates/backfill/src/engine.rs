@@ -13,7 +13,7 @@ use crate::progress::{ChunkProgress, Progress};
 use crate::sql::Statements;
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Plugin, SandboxError};
-use runner_state::{StateError, StateTable};
+use runner_state::{Owner, StateError, StateTable};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,9 @@ pub enum BackfillError {
         "backfill `{name}` failed at the batch after key {after} ({attempts} attempts): {error}\nfix the cause, then `runner backfill retry {name}`"
     )]
     BatchFailed { name: String, after: String, attempts: u32, error: String },
+    /// SIGINT/SIGTERM while a batch was in flight: it was rolled back, nothing is failed.
+    #[error("stopped by a signal")]
+    Interrupted,
     #[error("a backfill worker stopped unexpectedly: {0}")]
     WorkerStopped(String),
     #[error("data migration `{name}`: {message}")]
@@ -65,6 +68,9 @@ pub enum Outcome {
     /// This run stopped with work left: its batch budget ran out, or other workers still hold
     /// chunks.
     Stopped,
+    /// SIGINT/SIGTERM: the batch in flight was cancelled or finished, the worker's ranges were
+    /// handed back; the next run continues from the checkpoints.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,6 +107,8 @@ pub struct WorkReport {
     pub batches: u64,
     pub rows: u64,
     pub paused: bool,
+    /// Stopped by SIGINT/SIGTERM.
+    pub interrupted: bool,
 }
 
 pub struct Backfill<'a> {
@@ -261,6 +269,13 @@ impl Backfill<'_> {
         let mut report = WorkReport::default();
         loop {
             match self.work_connected(db, reborrow(&mut reader), owner, options, observer, &mut report).await {
+                // Stopping: a statement cancelled anywhere in the worker (a claim, a status
+                // read) is the stop, not a failure. Hand the ranges back and report it.
+                Err(_) if runner_db::interrupt::requested().is_some() => {
+                    self.release_mine(db, owner).await;
+                    report.interrupted = true;
+                    return Ok(report);
+                }
                 Err(lost) if lost.is_connection_lost() => {
                     tracing::warn!(backfill = %self.manifest.name, error = %lost, "reconnecting");
                     let back = self.reconnect(db).await
@@ -279,6 +294,16 @@ impl Backfill<'_> {
                     }
                 }
                 other => return other.map(|()| report),
+            }
+        }
+    }
+
+    /// Hands back the ranges `owner` holds (best effort: on failure they are taken over later).
+    async fn release_mine(&self, db: &mut dyn Driver, owner: &str) {
+        let Ok(chunks) = self.state.load_chunks(db, &self.manifest.name).await else { return };
+        for c in chunks {
+            if c.status == "claimed" && ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner) {
+                let _ = db.execute(&self.state.chunk_release(&c.name)).await;
             }
         }
     }
@@ -320,6 +345,11 @@ impl Backfill<'_> {
         let mut ahead = Ahead::default();
         let mut warned = false;
         loop {
+            if runner_db::interrupt::requested().is_some() {
+                self.release_ahead(db, &mut ahead).await?;
+                report.interrupted = true;
+                return Ok(());
+            }
             if self.stopped(db).await? {
                 self.release_ahead(db, &mut ahead).await?;
                 report.paused = true;
@@ -343,16 +373,25 @@ impl Backfill<'_> {
                 if budget_left && self.throttle(db, report.batches > 0, &mut warned).await? {
                     ahead.batch = None;
                 }
-                if options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
+                let interrupted = runner_db::interrupt::requested().is_some();
+                if interrupted || options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
                     // Hand the chunks back with their cursors, for whoever continues.
                     db.execute(&self.state.chunk_release(&chunk)).await?;
                     self.release_ahead(db, &mut ahead).await?;
-                    report.paused = options.max_batches.is_none_or(|n| report.batches < n);
+                    report.interrupted = interrupted;
+                    report.paused = !interrupted && options.max_batches.is_none_or(|n| report.batches < n);
                     return Ok(());
                 }
                 let t0 = Instant::now();
-                let Some(n) = self.batch(db, reborrow(&mut reader), &stmts, &chunk, owner, &mut c, &mut ahead).await?
-                else {
+                let batch = self.batch(db, reborrow(&mut reader), &stmts, &chunk, owner, &mut c, &mut ahead).await;
+                if matches!(batch, Err(BackfillError::Interrupted)) {
+                    // The batch in flight was cancelled and rolled back; its checkpoint stands.
+                    db.execute(&self.state.chunk_release(&chunk)).await?;
+                    self.release_ahead(db, &mut ahead).await?;
+                    report.interrupted = true;
+                    return Ok(());
+                }
+                let Some(n) = batch? else {
                     // Another worker took the chunk over; it carries on from the last checkpoint.
                     break;
                 };
@@ -410,18 +449,12 @@ impl Backfill<'_> {
     /// Claims held by processes on this host that no longer run are released at once rather
     /// than after the stale-claim timeout.
     async fn release_dead_owners(&self, db: &mut dyn Driver) -> Result<(), BackfillError> {
-        let host = host_name();
         for c in self.state.load_chunks(db, &self.manifest.name).await? {
             if c.status != "claimed" {
                 continue;
             }
             let owner = ChunkProgress::from_json(&c.progress).owner.unwrap_or_default();
-            let dead = parse_owner(&owner).is_some_and(|(pid, h)| {
-                h == host
-                    && std::path::Path::new("/proc/self").exists()
-                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            });
-            if dead {
+            if Owner::parse(&owner).is_some_and(|o| o.is_gone()) {
                 db.execute(&self.state.chunk_release(&c.name)).await?;
             }
         }
@@ -432,6 +465,9 @@ impl Backfill<'_> {
     /// [`Finish::Swept`] when a sweep over rows still to do was added and workers must run again.
     pub async fn finish(&self, db: &mut dyn Driver, work: WorkReport) -> Result<Finish, BackfillError> {
         let m = self.manifest;
+        if work.interrupted {
+            return Ok(Finish::Done(Outcome::Interrupted));
+        }
         if work.paused {
             let failed = self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == "failed");
             return if failed {
@@ -543,18 +579,5 @@ impl Backfill<'_> {
 
 /// `pid N on HOST #k`: the owner name of worker `k` of this process.
 pub fn worker_name(k: usize) -> String {
-    format!("pid {} on {} #{k}", std::process::id(), host_name())
-}
-
-fn parse_owner(owner: &str) -> Option<(u32, String)> {
-    let rest = owner.strip_prefix("pid ")?;
-    let (pid, rest) = rest.split_once(" on ")?;
-    let host = rest.rsplit_once(" #").map_or(rest, |(h, _)| h);
-    Some((pid.parse().ok()?, host.to_string()))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into())
+    Owner::this_process(Some(k)).encode()
 }

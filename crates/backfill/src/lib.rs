@@ -11,7 +11,7 @@ pub mod convert;
 mod data_migration;
 mod engine;
 pub mod manifest;
-mod progress;
+pub mod progress;
 mod sql;
 mod throttle;
 mod workers;

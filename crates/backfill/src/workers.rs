@@ -37,6 +37,7 @@ impl Run {
             total.batches += work.batches;
             total.rows += work.rows;
             total.paused |= work.paused;
+            total.interrupted |= work.interrupted;
             let engine = Backfill { manifest: &self.manifest, plugin: &self.plugin, state: &self.state };
             let finished = engine.finish(db.as_mut(), work).await;
             let result = match finished {
@@ -105,11 +106,14 @@ impl Run {
                     total.batches += w.batches;
                     total.rows += w.rows;
                     total.paused |= w.paused;
+                    total.interrupted |= w.interrupted;
                     match finisher {
                         None => finisher = Some(db),
                         Some(_) => db.close().await,
                     }
                 }
+                // Stopping: whatever a worker was doing when its statement was cancelled is the stop.
+                Ok(Err(_)) if runner_db::interrupt::requested().is_some() => total.interrupted = true,
                 Ok(Err(e)) => {
                     failure.get_or_insert(e);
                 }
@@ -126,7 +130,8 @@ impl Run {
                 Err(e)
             }
             (None, Some(db)) => Ok((total, db)),
-            (None, None) => unreachable!("at least one worker runs"),
+            // Every worker stopped without a connection to hand over: finish on a new one.
+            (None, None) => Ok((total, runner_db::connect(&self.url, &self.connect).await?)),
         }
     }
 }

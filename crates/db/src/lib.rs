@@ -8,6 +8,7 @@
 mod driver;
 mod error;
 mod ident;
+pub mod interrupt;
 mod postgres;
 mod sqlite;
 mod url;

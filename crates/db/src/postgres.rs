@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 pub struct PgDriver {
     conn: PgConnection,
+    /// This session in the registry of statements a SIGINT/SIGTERM cancels.
+    session: crate::interrupt::Session,
     /// Opened on the first lock attempt. Never blocks: we poll `pg_try_advisory_lock` because a
     /// waiter blocked in `pg_advisory_lock` holds a snapshot that `CREATE INDEX CONCURRENTLY` in
     /// the lock holder then waits for forever (flyway/flyway#1654, golang-migrate/migrate#960).
@@ -51,7 +53,9 @@ impl PgDriver {
             }
             Err(e) => return Err(connect_error(url, e)),
         };
-        Ok(PgDriver { conn, lock_conn: None, options, url: url.to_string() })
+        let mut conn = conn;
+        let session = register_session(&mut conn, &options).await;
+        Ok(PgDriver { conn, session, lock_conn: None, options, url: url.to_string() })
     }
 
     async fn lock_conn(&mut self) -> Result<&mut PgConnection, DbError> {
@@ -70,6 +74,12 @@ impl PgDriver {
         }
         Ok(self.lock_conn.as_mut().expect("just set"))
     }
+}
+
+/// Registers the session's backend for cancellation on a signal.
+async fn register_session(conn: &mut PgConnection, options: &PgConnectOptions) -> crate::interrupt::Session {
+    let pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&mut *conn).await.ok();
+    crate::interrupt::Session::register(pid, options)
 }
 
 fn connect_error(url: &DatabaseUrl, e: sqlx::Error) -> DbError {
@@ -101,9 +111,15 @@ impl Driver for PgDriver {
             return Err(DbError::statement(0)(batch_error));
         }
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        let mut failure = statement_failure(statements.len(), &batch_error);
+        // Cancelled (a stop requested, a statement_timeout): running the statements again to
+        // find which one it was would run the slow one again. Which one is not known.
+        if failure.code.as_deref() == Some("57014") {
+            failure.index = usize::MAX;
+            return Err(DbError::Statement { failure });
+        }
         // Which statement failed? Run them one by one, in a transaction rolled back again, so
         // the error names the statement (and a position inside it) rather than the script.
-        let mut failure = statement_failure(statements.len(), &batch_error);
         if sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.is_ok() {
             for (i, s) in statements.iter().enumerate() {
                 if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
@@ -279,6 +295,7 @@ impl Driver for PgDriver {
             .await
             .map_err(|e| DbError::Connect { url: self.url.clone(), reason: crate::url::mask_url(&e.to_string()) })?;
         self.conn = conn;
+        self.session = register_session(&mut self.conn, &self.options).await;
         self.lock_conn = None;
         Ok(())
     }

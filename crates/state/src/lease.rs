@@ -4,39 +4,21 @@
 //! gone is taken over at once, so a killed runner never blocks the next one for long (stale lock
 //! rows are a classic: liquibase/liquibase#1453, flyway/flyway#2932).
 
+use crate::owner::Owner;
 use crate::render::{literal, now};
 use crate::table::{StateError, StateTable};
 use runner_db::{Dialect, Driver};
 use std::time::Duration;
 
-/// Who holds a lease: process id and host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseHolder {
-    pub pid: u32,
-    pub host: String,
-}
-
-impl LeaseHolder {
-    fn encode(&self) -> String {
-        format!("pid {} on {}", self.pid, self.host)
-    }
-
-    fn decode(s: &str) -> Option<LeaseHolder> {
-        let rest = s.strip_prefix("pid ")?;
-        let (pid, host) = rest.split_once(" on ")?;
-        Some(LeaseHolder { pid: pid.parse().ok()?, host: host.to_string() })
-    }
-}
-
 pub struct Lease<'t> {
     table: &'t StateTable,
     name: String,
-    holder: LeaseHolder,
+    holder: Owner,
     ttl: Duration,
 }
 
 impl<'t> Lease<'t> {
-    pub fn new(table: &'t StateTable, name: &str, holder: LeaseHolder, ttl: Duration) -> Lease<'t> {
+    pub fn new(table: &'t StateTable, name: &str, holder: Owner, ttl: Duration) -> Lease<'t> {
         Lease { table, name: name.to_string(), holder, ttl }
     }
 
@@ -52,11 +34,7 @@ impl<'t> Lease<'t> {
     }
 
     /// One attempt. `Ok(None)` means acquired; `Ok(Some(text))` names the current holder.
-    pub async fn try_acquire(
-        &self,
-        db: &mut dyn Driver,
-        process_alive: impl Fn(u32) -> bool,
-    ) -> Result<Option<String>, StateError> {
+    pub async fn try_acquire(&self, db: &mut dyn Driver) -> Result<Option<String>, StateError> {
         let d = self.table.dialect();
         let t = self.table.qualified();
         let me = literal(d, &self.holder.encode());
@@ -81,7 +59,7 @@ impl<'t> Lease<'t> {
             return Ok(None);
         }
         // A holder on this host whose process is gone was killed: take over now, not after the TTL.
-        let dead = LeaseHolder::decode(&holder).is_some_and(|h| h.host == self.holder.host && !process_alive(h.pid));
+        let dead = Owner::parse(&holder).is_some_and(|h| h.is_gone());
         if dead {
             db.transaction(&[&format!(
                 "DELETE FROM {t} WHERE {} AND applied_by = {}",
@@ -89,7 +67,7 @@ impl<'t> Lease<'t> {
                 literal(d, &holder)
             )])
             .await?;
-            return Box::pin(self.try_acquire(db, process_alive)).await;
+            return Box::pin(self.try_acquire(db)).await;
         }
         Ok(Some(format!("{holder} (since {since})")))
     }

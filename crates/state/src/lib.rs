@@ -7,11 +7,13 @@
 
 mod backfills;
 mod lease;
+mod owner;
 mod refreshes;
 mod render;
 mod table;
 
 pub use backfills::BackfillRow;
-pub use lease::{Lease, LeaseHolder};
+pub use lease::Lease;
+pub use owner::{Owner, hostname, process_alive};
 pub use refreshes::RefreshRow;
 pub use table::{AppliedBy, STATE_VERSION, StateError, StateTable};

@@ -48,6 +48,9 @@ pub fn print_run(r: &RunReport) {
         Outcome::AlreadyComplete => "already complete",
         Outcome::Paused => "paused",
         Outcome::Stopped => "stopped (batch budget reached; run again to continue)",
+        Outcome::Interrupted => {
+            "interrupted by a signal; its ranges are handed back, and `runner backfill run` continues from the checkpoints"
+        }
     };
     let batches = if r.batches == 1 { "batch" } else { "batches" };
     outln!(
@@ -80,6 +83,13 @@ fn print_summaries(list: &[BackfillSummary]) {
         );
         if let Some(e) = &b.error {
             outln!("  error: {e}");
+        }
+        if b.status == crate::backfills::INTERRUPTED {
+            outln!("  interrupted: no worker holds it; `runner backfill run {}` resumes from its checkpoints", b.name);
+        }
+        if b.status == "running" && b.progress.rate > 0.0 {
+            let eta = b.progress.eta_s().map_or("unknown".to_string(), |s| format!("{}s", s.round() as u64));
+            outln!("  rate: {} rows/s, ETA {eta}", b.progress.rate.round() as u64);
         }
     }
 }
@@ -121,7 +131,7 @@ pub async fn run(
     } else {
         print_run(&report);
     }
-    Ok(ExitCode::Ok)
+    Ok(if report.outcome == Outcome::Interrupted { ExitCode::Stopped } else { ExitCode::Ok })
 }
 
 pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Result<ExitCode, RunnerError> {

@@ -35,6 +35,7 @@ macro_rules! err {
 
 mod backfill;
 mod files;
+mod json_error;
 mod output;
 mod read;
 mod schedule;
@@ -338,10 +339,27 @@ pub fn main(cli: Cli) -> i32 {
             return ExitCode::Failure as i32;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let wants_json = json_output(&cli.command);
+    // (`cron` has its own: it finishes the refresh in progress.)
+    let stoppable = writes(&cli.command).is_some() && !matches!(cli.command, Command::Cron { .. });
+    match runtime.block_on(async move {
+        if stoppable {
+            tokio::spawn(stop_on_signals());
+        }
+        dispatch(cli).await
+    }) {
         Ok(code) => code as i32,
         Err(e) => {
+            if wants_json {
+                output::json(&json_error::error_json(&e));
+            }
             output::print_error(&e);
+            if let Some(signal) = runner_db::interrupt::requested() {
+                errln!(
+                    "stopped by {}: the statement in flight was cancelled and rolled back, what completed is recorded, and the lock is released; `runner status` shows where things stand, and the same command continues",
+                    signal.name()
+                );
+            }
             e.exit_code() as i32
         }
     }
@@ -359,6 +377,58 @@ fn settings(g: &GlobalArgs) -> Result<Settings, RunnerError> {
         },
         &env,
     )
+}
+
+/// The first SIGINT or SIGTERM asks the work to stop: nothing new starts, statements in flight
+/// on PostgreSQL are cancelled on the server, and the work rolls back and releases its lock on
+/// its ordinary paths. A second one aborts at once.
+async fn stop_on_signals() {
+    let Some(first) = next_signal().await else { return };
+    runner_db::interrupt::request(first);
+    errln!(
+        "received {}: stopping (cancelling the statement in flight, then releasing the lock); send it again to abort at once",
+        first.name()
+    );
+    runner_db::interrupt::cancel_in_flight().await;
+    if let Some(second) = next_signal().await {
+        errln!("received {} again: aborting", second.name());
+        std::process::exit(ExitCode::Stopped as i32);
+    }
+}
+
+async fn next_signal() -> Option<runner_db::interrupt::Signal> {
+    use runner_db::interrupt::Signal;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return None;
+    };
+    tokio::select! {
+        _ = term.recv() => Some(Signal::Terminate),
+        _ = int.recv() => Some(Signal::Interrupt),
+    }
+}
+
+/// Whether the command was asked for `--json` (so that a failure is JSON on stdout too).
+fn json_output(command: &Command) -> bool {
+    let out = match command {
+        Command::Check { out, .. }
+        | Command::Status { out, .. }
+        | Command::History { out, .. }
+        | Command::Heads { out }
+        | Command::Current { out }
+        | Command::Show { out, .. }
+        | Command::Apply { out, .. }
+        | Command::Revert { out, .. }
+        | Command::Stamp { out, .. }
+        | Command::Repair { out }
+        | Command::Refresh { out, .. } => out,
+        Command::Backfill(
+            BackfillCommand::List { out } | BackfillCommand::Status { out, .. } | BackfillCommand::Run { out, .. },
+        ) => out,
+        Command::Plugin(PluginCommand::Check { out, .. }) => out,
+        _ => return false,
+    };
+    out.json
 }
 
 /// A command that changes the database, and whether its output is JSON; `None` for the others

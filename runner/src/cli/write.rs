@@ -100,7 +100,9 @@ pub async fn apply(
         outln!("Stopped before head: {reason}");
     }
     // Not reaching the head is not success: a deploy script must notice (exit 3).
-    Ok(if deploy.report.gate.is_some() {
+    Ok(if runner_db::interrupt::requested().is_some() {
+        ExitCode::Stopped
+    } else if deploy.report.gate.is_some() {
         ExitCode::Pending
     } else if !deploy.failures.is_empty() {
         ExitCode::Failure
@@ -140,9 +142,18 @@ async fn apply_and_backfill(
         deploy.report.gate = report.gate;
         let needed = deploy.report.gate.as_ref().map(|g| g.backfills.clone()).unwrap_or_default();
         let (ran, failed) = run_ready_backfills(runner, options, out, &needed).await?;
-        let completed_any = ran.iter().any(|r| r.outcome == runner_backfill::Outcome::Completed);
+        // (Already complete: another deploy finished it meanwhile; the gate may be open now.)
+        let mut completed_any = ran.iter().any(|r| {
+            matches!(r.outcome, runner_backfill::Outcome::Completed | runner_backfill::Outcome::AlreadyComplete)
+        });
+        // Another deploy's workers hold the rest of a backfill this one needs: wait for them to
+        // finish it, then go on (rather than stop short of the head).
+        let shared = ran.iter().any(|r| r.outcome == runner_backfill::Outcome::Stopped && needed.contains(&r.name));
         deploy.backfills.extend(ran);
         deploy.failures.extend(failed);
+        if shared && deploy.report.gate.is_some() {
+            completed_any |= wait_for_other_workers(runner, &needed).await?;
+        }
         if deploy.report.gate.is_none() || !(completed_any || progressed) {
             break;
         }
@@ -161,6 +172,30 @@ async fn apply_and_backfill(
         }
     }
     Ok(deploy)
+}
+
+/// Waits while other processes work on the backfills in `needed`; true once they are all
+/// completed, false if one stops otherwise (paused, failed, interrupted) or this one is stopped.
+async fn wait_for_other_workers(runner: &mut Runner, needed: &[String]) -> Result<bool, RunnerError> {
+    let mut said = std::time::Instant::now() - std::time::Duration::from_secs(60);
+    loop {
+        if runner_db::interrupt::requested().is_some() {
+            return Ok(false);
+        }
+        let statuses = runner.backfill_status().await?;
+        let of = |name: &String| statuses.iter().find(|b| &b.name == name).map(|b| b.status.as_str());
+        if needed.iter().all(|n| of(n) == Some("completed")) {
+            return Ok(true);
+        }
+        if needed.iter().any(|n| of(n) != Some("running") && of(n) != Some("completed")) {
+            return Ok(false);
+        }
+        if said.elapsed() >= std::time::Duration::from_secs(10) {
+            tracing::info!(backfills = ?needed, "waiting for other workers to finish the backfills the next revision needs");
+            said = std::time::Instant::now();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 /// Why the backfills a gated revision needs did not complete in this deploy, with what to do
@@ -204,6 +239,9 @@ async fn run_ready_backfills(
     let mut statuses = runner.backfill_status().await?;
     statuses.sort_by_key(|b| !needed.contains(&b.name));
     for b in statuses {
+        if runner_db::interrupt::requested().is_some() {
+            break;
+        }
         match (b.ready, b.status.as_str()) {
             (_, "completed") => continue,
             (false, _) => {
@@ -228,7 +266,11 @@ async fn run_ready_backfills(
                 }
                 reports.push(report);
             }
-            Err(e) if e.is_connection_lost() || matches!(e.exit_code(), ExitCode::LockTimeout) => return Err(e),
+            // Bad input (a manifest naming what the database lacks), a lost connection or lock:
+            // the deploy stops, with that error's own exit code.
+            Err(e) if e.is_connection_lost() || matches!(e.exit_code(), ExitCode::LockTimeout | ExitCode::Invalid) => {
+                return Err(e);
+            }
             Err(e) => {
                 errln!("error: backfill {}: {e}", b.name);
                 failures.push((b.name.clone(), e.to_string()));
