@@ -117,6 +117,8 @@ async fn alone_failed(
     let err = statement_error(step, e, |_| Some(sql.origin), committed);
     if let (Committed::Statements { done, total }, RunnerError::Statement(failed)) = (committed, &err) {
         let failure = &failed.failure;
+        let done_checksum =
+            runner_revisions::Checksum::of_statements(&rev.up.statements[..done.min(rev.up.statements.len())]);
         let record = state.record_progress(
             &rev.id,
             &rev.checksum,
@@ -125,6 +127,7 @@ async fn alone_failed(
             AppliedStatus::Failed,
             done,
             total,
+            &done_checksum,
             Some(&failure.to_string()),
         );
         if let Err(write_err) = db.execute(&record).await {

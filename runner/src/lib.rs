@@ -50,7 +50,7 @@ pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
 pub use refresh::{RefreshOutcome, RefreshSummary};
 pub use report::{Report, StepDone};
-pub use runner::{Access, Repaired, RevisionSummary, Runner, Status};
+pub use runner::{Access, RepairOptions, Repaired, RevisionSummary, Runner, Status};
 pub use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
 pub use runner_db::{DatabaseUrl, Dialect};
 pub use runner_revisions::plan::{Problem, Unfinished};

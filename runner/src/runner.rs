@@ -82,8 +82,20 @@ pub enum Repaired {
     AcceptedChecksum { id: String },
     /// Forgot a revision no file defines.
     Forgot { id: String },
-    /// Recorded an unfinished no-transaction revision as applied.
+    /// Recorded an unfinished no-transaction revision as applied (`--mark-done`).
     MarkedApplied { id: String },
+    /// Left an unfinished no-transaction revision as it is: `repair` marks one done only when
+    /// told so, since its remaining statements have not run.
+    LeftUnfinished { id: String },
+}
+
+/// What `repair` may do beyond accepting edits and forgetting revisions without files.
+#[derive(Debug, Clone, Default)]
+pub struct RepairOptions {
+    /// Unfinished no-transaction revisions the operator completed by hand: recorded as applied.
+    pub mark_done: Vec<String>,
+    /// Say what would be done, and do nothing.
+    pub dry_run: bool,
 }
 
 impl Runner {
@@ -239,15 +251,34 @@ impl Runner {
 
     /// Accepts edited revisions, forgets revisions no file defines, and records unfinished
     /// no-transaction revisions as applied (once the operator has completed them by hand).
-    pub async fn repair(&mut self) -> Result<Vec<Repaired>, RunnerError> {
+    pub async fn repair(&mut self, options: &RepairOptions) -> Result<Vec<Repaired>, RunnerError> {
         let graph = self.graph()?;
+        let mark: Vec<String> =
+            options.mark_done.iter().map(|r| graph.resolve(r).map(|r| r.id.clone())).collect::<Result<_, _>>()?;
         let held = self.lock().await?;
-        let result = self.repair_locked(&graph).await;
+        let result = self.repair_locked(&graph, &mark, options.dry_run).await;
         self.unlock(held, result).await
     }
 
-    async fn repair_locked(&mut self, graph: &Graph) -> Result<Vec<Repaired>, RunnerError> {
+    async fn repair_locked(
+        &mut self,
+        graph: &Graph,
+        mark: &[String],
+        dry_run: bool,
+    ) -> Result<Vec<Repaired>, RunnerError> {
         let history = self.history().await?;
+        let unfinished: Vec<&str> = history
+            .present()
+            .filter(|a| {
+                matches!(a.status, runner_revisions::AppliedStatus::Running | runner_revisions::AppliedStatus::Failed)
+            })
+            .map(|a| a.id.as_str())
+            .collect();
+        if let Some(id) = mark.iter().find(|id| !unfinished.contains(&id.as_str())) {
+            return Err(RunnerError::Refused(format!(
+                "`--mark-done {id}`: revision `{id}` is not an unfinished no-transaction revision; nothing was changed"
+            )));
+        }
         let mut sql = Vec::new();
         let mut done = Vec::new();
         for p in plan::problems(graph, &history) {
@@ -262,14 +293,15 @@ impl Runner {
                     done.push(Repaired::Forgot { id });
                 }
                 Problem::OutOfOrder { .. } => {}
-                Problem::Unfinished { id, .. } => {
+                Problem::Unfinished { id, .. } if mark.contains(&id) => {
                     let rev = graph.get(&id).expect("unfinished is reported for files that exist");
                     sql.push(self.state.record_applied(&id, &rev.checksum, &rev.description, &self.by, None, false));
                     done.push(Repaired::MarkedApplied { id });
                 }
+                Problem::Unfinished { id, .. } => done.push(Repaired::LeftUnfinished { id }),
             }
         }
-        if !sql.is_empty() {
+        if !sql.is_empty() && !dry_run {
             let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
             self.db.transaction(&refs).await?;
         }

@@ -4,6 +4,7 @@
 //! script it prints cannot drift apart.
 
 use runner_db::Dialect;
+use runner_revisions::Checksum;
 use runner_revisions::{Action, AppliedStatus, Statement, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};
 
@@ -95,6 +96,7 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
             // Progress is recorded before the first statement and after each one, so a failure or
             // a kill half-way is visible and resumable rather than silently re-run from the top.
             let progress = |done: usize| {
+                let done_checksum = Checksum::of_statements(&rev.up.statements[..done.min(rev.up.statements.len())]);
                 state_sql(state.record_progress(
                     &rev.id,
                     &rev.checksum,
@@ -103,6 +105,7 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
                     AppliedStatus::Running,
                     done,
                     total,
+                    &done_checksum,
                     None,
                 ))
             };

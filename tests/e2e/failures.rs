@@ -88,7 +88,13 @@ on_both!(no_transaction_failure_can_be_repaired_by_hand, |db: &TestDb| {
     let p = Project::new();
     p.file("001_steps.sql", "-- no-transaction\nCREATE TABLE s1 (id integer);\nCREATE TABLE s1 (id integer);\n");
     p.run(db, &["apply"]).fails_with(1);
-    p.run(db, &["repair"]).ok().stdout_has("recorded unfinished `001` as applied");
+    // Only when told: repair alone leaves it as it is, and --dry-run changes nothing.
+    p.run(db, &["repair"]).ok().stdout_has("left unfinished `001` as it is");
+    p.run(db, &["repair", "--mark-done", "001", "--dry-run"])
+        .ok()
+        .stdout_has("would record unfinished `001` as applied");
+    p.run(db, &["status", "--exit-code"]).fails_with(3);
+    p.run(db, &["repair", "--mark-done", "001"]).ok().stdout_has("recorded unfinished `001` as applied");
     p.run(db, &["status", "--exit-code"]).ok();
 });
 

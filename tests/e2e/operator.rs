@@ -327,3 +327,30 @@ on_both!(an_interrupted_backfill_says_so_and_resumes, |db: &TestDb| {
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
     crate::backfills::assert_each_row_changed_once(db, 20_000);
 });
+
+on_both!(
+    fixing_a_statement_that_has_not_run_then_resuming_is_not_drift_and_repair_never_marks_it_done,
+    |db: &TestDb| {
+        // Before: the printed advice (fix the file, `apply --resume`) hit the drift refusal, and
+        // `repair` then accepted the edit *and* recorded the revision as done, indexes missing.
+        let p = Project::new();
+        p.file("001_idx.sql", "-- transaction: none\n-- runner:up\nCREATE TABLE t (x integer);\nCREATE INDEX t_x ON no_such (x);\nCREATE INDEX t_x2 ON t (x);\n");
+        p.run(db, &["apply"]).fails_with(1);
+        p.file("001_idx.sql", "-- transaction: none\n-- runner:up\nCREATE TABLE t (x integer);\nCREATE INDEX t_x ON t (x);\nCREATE INDEX t_x2 ON t (x);\n");
+        p.run(db, &["apply", "--resume"]).ok();
+        assert_eq!(db.revision_rows(), [("001".into(), "applied".into())]);
+        p.run(db, &["status", "--exit-code"]).ok();
+        // Editing a statement that did run is drift, as before.
+        let p = Project::new();
+        p.file("001_idx.sql", "-- transaction: none\nCREATE TABLE u (x integer);\nCREATE INDEX u_x ON no_such (x);\n");
+        let db2 = TestDb::new(db.kind);
+        p.run(&db2, &["apply"]).fails_with(1);
+        p.file(
+            "001_idx.sql",
+            "-- transaction: none\nCREATE TABLE u (x integer, y integer);\nCREATE INDEX u_x ON u (x);\n",
+        );
+        p.run(&db2, &["apply", "--resume"]).fails_with(5).stderr_has("was changed after it was applied");
+        p.run(&db2, &["repair"]).ok().stdout_has("left unfinished `001` as it is");
+        assert_eq!(db2.revision_rows(), [("001".into(), "failed".into())], "repair marked it done");
+    }
+);

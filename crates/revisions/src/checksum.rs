@@ -36,6 +36,13 @@ impl Checksum {
         Checksum(format!("{ALGORITHM}:{}", hex::encode(hasher.finalize())))
     }
 
+    /// Checksum of statements (an unfinished no-transaction revision's completed ones): what must
+    /// not change for `apply --resume` to continue it, while statements not yet run may be edited.
+    pub fn of_statements(statements: &[crate::splitter::Statement]) -> Checksum {
+        let texts: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
+        Checksum::of_parts(&texts)
+    }
+
     /// A checksum read back from the state table.
     pub fn from_stored(s: &str) -> Checksum {
         Checksum(s.to_string())

@@ -51,6 +51,8 @@ pub struct Applied {
     /// For a no-transaction revision: statements completed, and how many there are.
     pub statements_done: Option<usize>,
     pub statements_total: Option<usize>,
+    /// An unfinished no-transaction revision: the checksum of its completed statements.
+    pub done_checksum: Option<crate::checksum::Checksum>,
     pub error: Option<String>,
     pub stamped: bool,
 }

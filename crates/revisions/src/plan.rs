@@ -3,6 +3,7 @@
 //! Every command that changes or previews the database goes through here, so the rules (what
 //! blocks a run, what order revisions go in, what a target means) exist once.
 
+use crate::checksum::Checksum;
 use crate::error::RevisionError;
 use crate::file::{Revision, TxMode};
 use crate::graph::Graph;
@@ -171,7 +172,7 @@ impl std::fmt::Display for Problem {
                 }
                 write!(
                     f,
-                    "; fix the cause, then continue it with `runner apply --resume`, or record it as done with `runner repair`"
+                    "; fix the cause (statements not yet run may be edited), then continue it with `runner apply --resume`, or, if you completed it by hand, record it as done with `runner repair --mark-done {id}`"
                 )
             }
         }
@@ -203,15 +204,26 @@ pub fn problems(graph: &Graph, history: &History) -> Vec<Problem> {
             out.push(Problem::Missing { id: a.id.clone() });
             continue;
         };
-        if let Some(recorded) = a.checksum.as_ref().filter(|c| *c != &rev.checksum) {
+        let unfinished = matches!(a.status, AppliedStatus::Running | AppliedStatus::Failed);
+        // An unfinished revision drifts only if a statement that already ran changed: the ones
+        // still to run may be fixed before `apply --resume` (that is the point of resuming).
+        let drifted = match (&a.done_checksum, unfinished) {
+            (Some(done), true) => {
+                let n = a.statements_done.unwrap_or(0).min(rev.up.statements.len());
+                let now = Checksum::of_statements(&rev.up.statements[..n]);
+                (done != &now).then(|| (done.clone(), now))
+            }
+            _ => a.checksum.as_ref().filter(|c| *c != &rev.checksum).map(|c| (c.clone(), rev.checksum.clone())),
+        };
+        if let Some((recorded, current)) = drifted {
             out.push(Problem::Drift {
                 id: a.id.clone(),
                 file: rev.path.clone(),
                 recorded: recorded.to_string(),
-                current: rev.checksum.to_string(),
+                current: current.to_string(),
             });
         }
-        if matches!(a.status, AppliedStatus::Running | AppliedStatus::Failed) {
+        if unfinished {
             out.push(Problem::Unfinished {
                 id: a.id.clone(),
                 file: rev.path.clone(),
@@ -436,6 +448,7 @@ mod tests {
             duration_ms: None,
             statements_done: None,
             statements_total: None,
+            done_checksum: None,
             error: None,
             stamped: false,
         }))

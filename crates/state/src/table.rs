@@ -199,6 +199,10 @@ impl StateTable {
                 statements_total: count("statements_total"),
                 error: col(9),
                 stamped: progress.get("stamped").and_then(serde_json::Value::as_bool).unwrap_or(false),
+                done_checksum: progress
+                    .get("done_checksum")
+                    .and_then(serde_json::Value::as_str)
+                    .map(Checksum::from_stored),
             });
         }
         let mut history = History::new(out);
@@ -286,6 +290,7 @@ impl StateTable {
         status: AppliedStatus,
         done: usize,
         total: usize,
+        done_checksum: &Checksum,
         error: Option<&str>,
     ) -> String {
         let d = self.dialect;
@@ -299,7 +304,13 @@ impl StateTable {
                 ("applied_at", now(d).into()),
                 ("applied_by", by.0.clone()),
                 ("duration_ms", "NULL".into()),
-                ("progress", json(d, &serde_json::json!({ "statements_done": done, "statements_total": total }))),
+                (
+                    "progress",
+                    json(
+                        d,
+                        &serde_json::json!({ "statements_done": done, "statements_total": total, "done_checksum": done_checksum.as_str() }),
+                    ),
+                ),
                 ("error", opt_literal(d, error)),
             ],
         )

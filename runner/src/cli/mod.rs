@@ -270,10 +270,17 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
-    /// Accept edited revisions, forget revisions whose files are gone, and record unfinished
-    /// no-transaction revisions as applied once you have completed them by hand.
+    /// Accept edited revisions and forget revisions whose files are gone. An unfinished
+    /// no-transaction revision is recorded as applied only with --mark-done (once you completed
+    /// it by hand); otherwise continue it with `apply --resume`.
     #[command(alias = "accept")]
     Repair {
+        /// Record this unfinished no-transaction revision as applied (repeatable).
+        #[arg(long, value_name = "REV")]
+        mark_done: Vec<String>,
+        /// Show what would be repaired, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -420,7 +427,7 @@ fn json_output(command: &Command) -> bool {
         | Command::Apply { out, .. }
         | Command::Revert { out, .. }
         | Command::Stamp { out, .. }
-        | Command::Repair { out }
+        | Command::Repair { out, .. }
         | Command::Refresh { out, .. } => out,
         Command::Backfill(
             BackfillCommand::List { out } | BackfillCommand::Status { out, .. } | BackfillCommand::Run { out, .. },
@@ -439,7 +446,7 @@ fn writes(command: &Command) -> Option<bool> {
         | Command::Revert { preview, out, .. }
         | Command::Stamp { preview, out, .. } => (!preview.sql).then_some(out.json),
         Command::Reset { .. } | Command::Cron { .. } => Some(false),
-        Command::Repair { out } | Command::Refresh { out, .. } => Some(out.json),
+        Command::Repair { out, .. } | Command::Refresh { out, .. } => Some(out.json),
         Command::Backfill(b) => match b {
             BackfillCommand::List { .. } | BackfillCommand::Status { .. } => None,
             BackfillCommand::Run { out, .. } => Some(out.json),
@@ -492,7 +499,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
         Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,
         Command::Reset { confirm } => write::reset(settings(g)?, confirm).await,
-        Command::Repair { out } => write::repair(settings(g)?, out).await,
+        Command::Repair { mark_done, dry_run, out } => {
+            write::repair(settings(g)?, crate::RepairOptions { mark_done, dry_run }, out).await
+        }
     }
 }
 

@@ -348,27 +348,36 @@ pub async fn reset(settings: Settings, confirm: bool) -> Result<ExitCode, Runner
     Ok(ExitCode::Ok)
 }
 
-pub async fn repair(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
-    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let result = runner.repair().await;
+pub async fn repair(
+    settings: Settings,
+    options: crate::RepairOptions,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
+    let access = if options.dry_run { Access::ReadOnly } else { Access::ReadWrite };
+    let mut runner = Runner::open(settings, access).await?;
+    let result = runner.repair(&options).await;
     runner.close().await;
     let done = result?;
+    let verb = |past: &'static str, plan: &'static str| if options.dry_run { plan } else { past };
     if out.json {
-        json(&done);
+        json(&serde_json::json!({ "dry_run": options.dry_run, "repairs": done }));
     } else if done.is_empty() {
         outln!("Nothing to repair.");
     } else {
         for d in &done {
             match d {
                 crate::runner::Repaired::AcceptedChecksum { id } => {
-                    outln!("accepted the edited file of `{id}` (checksum re-recorded)")
+                    outln!("{} the edited file of `{id}` (checksum re-recorded)", verb("accepted", "would accept"))
                 }
                 crate::runner::Repaired::Forgot { id } => {
-                    outln!("forgot `{id}` (no file defines it)")
+                    outln!("{} `{id}` (no file defines it)", verb("forgot", "would forget"))
                 }
                 crate::runner::Repaired::MarkedApplied { id } => {
-                    outln!("recorded unfinished `{id}` as applied")
+                    outln!("{} unfinished `{id}` as applied (--mark-done)", verb("recorded", "would record"))
                 }
+                crate::runner::Repaired::LeftUnfinished { id } => outln!(
+                    "left unfinished `{id}` as it is: continue it with `runner apply --resume`, or, if you completed it by hand, `runner repair --mark-done {id}`"
+                ),
             }
         }
     }
