@@ -97,8 +97,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// A file-name part from a message: letters and digits of any script kept (lower-cased), the
+/// rest turned into `_` (before, `Überprüfung` became `berpr_fung`).
 fn slug(message: &str) -> String {
-    let s: String = message.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let s: String = message.to_lowercase().chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
     let s = s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
     s.chars().take(60).collect()
 }
@@ -111,6 +113,11 @@ fn declares_parents(graph: &Graph) -> bool {
 
 /// `runner new MESSAGE`: a revision whose parent is the current head. Several heads must be merged first.
 pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool) -> Result<Vec<PathBuf>, RunnerError> {
+    if message.trim().is_empty() {
+        return Err(RunnerError::Refused(
+            "a revision needs a message saying what it does, e.g. `runner new \"add user preferences\"`".into(),
+        ));
+    }
     let dir = graph.dir();
     let head = graph.head()?;
     let name = format!("{id}_{}", slug(message));

@@ -54,7 +54,10 @@ on_both!(apply_to_a_revision_then_revert_one_step, |db: &TestDb| {
     p.run(db, &["revert"]).ok().stdout_has("revert   002");
     assert!(!db.table_exists("scores"));
     assert!(db.table_exists("players"));
-    p.run(db, &["revert", "--steps", "5"]).ok();
+    // Past the base is refused (it used to revert everything quietly); `--to base` says so.
+    p.run(db, &["revert", "--steps", "5"]).fails_with(5).stderr_has("goes past the base");
+    assert!(db.table_exists("players"));
+    p.run(db, &["revert", "--to", "base"]).ok();
     assert!(!db.table_exists("players"));
     p.run(db, &["revert"]).ok().stdout_has("Nothing to revert.");
 });

@@ -354,3 +354,24 @@ on_both!(
         assert_eq!(db2.revision_rows(), [("001".into(), "failed".into())], "repair marked it done");
     }
 );
+
+on_both!(alembic_words_work_and_empty_or_foreign_messages_are_handled, |db: &TestDb| {
+    let p = Project::new();
+    p.run(db, &["new", ""]).fails_with(1).stderr_has("a revision needs a message");
+    p.run(db, &["new", "Überprüfung der Länder"]).ok();
+    let name = std::fs::read_dir(p.migrations()).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
+    assert!(name.ends_with("_überprüfung_der_länder.sql"), "{name}");
+    let file = p.migrations().join(&name);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("-- runner:up\n", "-- runner:up\nCREATE TABLE t (x integer);\n")
+            .replace("-- runner:todo\n", "DROP TABLE t;\n"),
+    )
+    .unwrap();
+    p.run(db, &["upgrade"]).ok();
+    assert!(db.table_exists("t"));
+    p.run(db, &["show", "head"]).ok().stdout_has("Überprüfung der Länder");
+    p.run(db, &["downgrade"]).ok();
+    assert!(!db.table_exists("t"));
+});

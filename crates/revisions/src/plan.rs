@@ -193,6 +193,10 @@ pub enum PlanError {
     Irreversible { id: String, file: PathBuf },
     #[error("`{0}` is not a valid target here")]
     BadTarget(String),
+    #[error(
+        "`--steps {asked}` goes past the base: only {applied} revision(s) are applied; revert them all with `--to base`"
+    )]
+    TooManySteps { asked: u32, applied: usize },
 }
 
 /// Problems that block `apply` and `revert`: drift, unknown applied revisions, unfinished
@@ -367,7 +371,14 @@ pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<
                     .copied()
                     .filter(|&i| !graph.children_positions(i).iter().any(|c| remaining.contains(c)))
                     .max_by_key(|&i| (history.get(&graph.revisions()[i].id).and_then(|a| a.seq), i));
-                let Some(leaf) = leaf else { break };
+                let Some(leaf) = leaf else {
+                    // Asked to go further back than there is: say so rather than quietly
+                    // reverting everything (nothing applied at all is simply nothing to do).
+                    if applied.is_empty() {
+                        break;
+                    }
+                    return Err(PlanError::TooManySteps { asked: *n, applied: applied.len() });
+                };
                 remaining.remove(&leaf);
                 chosen.push(leaf);
             }
@@ -580,5 +591,13 @@ mod tests {
         let plan = plan_apply(&g, &h, &Target::Head, rules).unwrap();
         assert_eq!(plan.steps.iter().map(|s| s.revision.id.as_str()).collect::<Vec<_>>(), ["15"]);
         assert!(plan_revert(&g, &h, &Target::Steps(1)).is_ok(), "reverting is not blocked by it");
+    }
+
+    #[test]
+    fn reverting_more_steps_than_are_applied_is_refused() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true)]);
+        let e = plan_revert(&g, &applied(&g, &["a", "b"]), &Target::Steps(99)).unwrap_err().to_string();
+        assert!(e.contains("`--steps 99` goes past the base: only 2 revision(s) are applied"), "{e}");
+        assert_eq!(plan_revert(&g, &applied(&g, &["a", "b"]), &Target::Steps(2)).unwrap().steps.len(), 2);
     }
 }

@@ -190,6 +190,7 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Apply pending revisions in order (and, with --with-backfills, then every pending backfill).
+    #[command(alias = "upgrade")]
     Apply {
         /// After the revisions, run every backfill that is ready and not complete.
         #[arg(long, conflicts_with_all = ["dry_run", "sql"])]
@@ -214,6 +215,7 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Revert applied revisions (one step by default).
+    #[command(alias = "downgrade")]
     Revert {
         /// Revert this many steps.
         #[arg(long, conflicts_with = "to")]

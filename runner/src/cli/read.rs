@@ -197,7 +197,11 @@ pub async fn current(settings: Settings, out: OutputArgs) -> Result<ExitCode, Ru
 pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadOnly).await?;
     let graph = runner.graph()?;
-    let rev = graph.resolve(revision)?.clone();
+    // `show head` (and `show current`), as Alembic users type them.
+    let rev = match revision {
+        "head" => graph.head()?.ok_or_else(|| RunnerError::Refused("no revisions yet".into()))?.clone(),
+        other => graph.resolve(other)?.clone(),
+    };
     let history = runner.history().await?;
     runner.close().await;
     let applied = history.get(&rev.id).cloned();
