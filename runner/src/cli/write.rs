@@ -154,6 +154,11 @@ async fn apply_and_backfill(
         if shared && deploy.report.gate.is_some() {
             completed_any |= wait_for_other_workers(runner, &needed).await?;
         }
+        if deploy.report.gate.is_some() && !completed_any && !needed.is_empty() {
+            // Completed by another deploy since this one planned: the gate is open now.
+            let statuses = runner.backfill_status().await?;
+            completed_any = needed.iter().all(|n| statuses.iter().any(|b| &b.name == n && b.status == "completed"));
+        }
         if deploy.report.gate.is_none() || !(completed_any || progressed) {
             break;
         }
@@ -175,7 +180,8 @@ async fn apply_and_backfill(
 }
 
 /// Waits while other processes work on the backfills in `needed`; true once they are all
-/// completed, false if one stops otherwise (paused, failed, interrupted) or this one is stopped.
+/// completed or no live worker holds them (then this deploy goes around again), false if one
+/// stops otherwise (paused, failed) or this process is stopped.
 async fn wait_for_other_workers(runner: &mut Runner, needed: &[String]) -> Result<bool, RunnerError> {
     let mut said = std::time::Instant::now() - std::time::Duration::from_secs(60);
     loop {
@@ -185,6 +191,12 @@ async fn wait_for_other_workers(runner: &mut Runner, needed: &[String]) -> Resul
         let statuses = runner.backfill_status().await?;
         let of = |name: &String| statuses.iter().find(|b| &b.name == name).map(|b| b.status.as_str());
         if needed.iter().all(|n| of(n) == Some("completed")) {
+            return Ok(true);
+        }
+        // No live worker holds a range any more (they finished their ranges, or died): go
+        // around again, and this deploy finishes or takes over what is left.
+        if needed.iter().any(|n| of(n) == Some(crate::backfills::INTERRUPTED)) {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             return Ok(true);
         }
         if needed.iter().any(|n| of(n) != Some("running") && of(n) != Some("completed")) {
