@@ -186,7 +186,9 @@ fn cron_serves_health_and_prometheus_metrics() {
     p.run(&db, &["apply"]).ok();
     let port = free_port();
     let child = p
-        .command(&db, &["cron", "--for", "4", "--listen", &format!("127.0.0.1:{port}")])
+        // Long enough that /health is still served after /metrics first shows a run, on a
+        // loaded machine (with 4 s, the process could be gone before /health was asked).
+        .command(&db, &["cron", "--for", "10", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
