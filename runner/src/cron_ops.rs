@@ -83,13 +83,20 @@ pub async fn serve(addr: &str, metrics: SharedMetrics) -> std::io::Result<std::n
             let metrics = metrics.clone();
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = [0u8; 2048];
-                let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
+                // The whole request head, however the client's writes were split into segments
+                // (closing with part of it unread would reset the connection before the answer).
+                let mut buf = Vec::with_capacity(1024);
+                let read_head = async {
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), read_head).await;
+                let request = String::from_utf8_lossy(&buf);
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let (status, kind, body) = match path {
                     "/health" => {
@@ -104,6 +111,7 @@ pub async fn serve(addr: &str, metrics: SharedMetrics) -> std::io::Result<std::n
                 let _ = stream
                     .write_all(format!("HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
                     .await;
+                let _ = stream.shutdown().await;
             });
         }
     });
