@@ -31,11 +31,15 @@ impl DbLookup {
     }
 }
 
+/// The most rows one lookup may return: the plugin decides the query, so the host bounds the
+/// answer it holds in memory and hands back.
+pub const MAX_LOOKUP_ROWS: usize = 10_000;
+
 /// The query as the host runs it, or why it is refused.
 pub fn plain_query(query: &str) -> Result<String, String> {
     let statements = runner_revisions::splitter::split(query, 1);
     match statements.as_slice() {
-        [one] => Ok(format!("SELECT * FROM ({}\n) AS lookup", one.sql)),
+        [one] => Ok(format!("SELECT * FROM ({}\n) AS lookup LIMIT {}", one.sql, MAX_LOOKUP_ROWS + 1)),
         [] => Err("lookup: the query is empty".into()),
         more => Err(format!("lookup: exactly one query is allowed, got {} statements", more.len())),
     }
@@ -56,6 +60,9 @@ impl Lookup for DbLookup {
             };
         }
         match result {
+            Ok(rows) if rows.rows.len() > MAX_LOOKUP_ROWS => Err(LookupError::Query(format!(
+                "lookup: the query returns more than {MAX_LOOKUP_ROWS} rows; narrow it"
+            ))),
             Ok(rows) => Ok(rows.rows.into_iter().map(|r| r.into_iter().map(to_plugin).collect()).collect()),
             Err(e) if e.is_connection_lost() => Err(LookupError::Unavailable(e.to_string())),
             Err(e) if e.is_statement_timeout() => Err(LookupError::Unavailable(format!(

@@ -368,3 +368,18 @@ fn a_runner_that_loses_its_lock_stops_before_the_next_revision() {
     let r = r.fails_with(4).stderr_has("lost the runner lock");
     assert!(!db.table_exists("second"), "it went on after losing the lock:\n{}", r.stdout);
 }
+
+#[test]
+fn a_lookup_answer_is_bounded_in_rows() {
+    // Before, a plugin could have the host hold any number of rows for it.
+    let db = TestDb::new(Kind::Postgres);
+    let p = lookup_project(
+        &db,
+        &["SELECT g::text FROM generate_series(1, 10000) g", "SELECT g::text FROM generate_series(1, 20000) g"],
+        "",
+    );
+    p.run(&db, &["apply", "--with-backfills"]).ok();
+    assert!(db.scalar("SELECT out FROM t WHERE id = 1").starts_with("10000 rows"));
+    let over = db.scalar("SELECT out FROM t WHERE id = 2");
+    assert!(over.contains("more than 10000 rows"), "{over}");
+}
