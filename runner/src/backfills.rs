@@ -17,6 +17,7 @@ pub struct BackfillOptions {
 }
 
 use runner_sandbox::{Sandbox, SandboxConfig};
+use runner_state::{BackfillStatus, ChunkStatus};
 use serde_json as _;
 use std::path::PathBuf;
 
@@ -28,8 +29,7 @@ pub struct BackfillSummary {
     pub file: PathBuf,
     /// The plugin's path, or its URL and SHA-256.
     pub plugin: String,
-    /// `pending` until it first runs, then `running`, `paused`, `failed` or `completed`.
-    pub status: String,
+    pub status: BackfillState,
     pub requires: Option<String>,
     /// Whether the revision it needs is applied (always true without one).
     pub ready: bool,
@@ -48,13 +48,66 @@ pub enum StatusChange {
     Retry,
 }
 
-/// What `backfill status` calls a backfill recorded as running that no live worker works on.
-pub const INTERRUPTED: &str = "interrupted";
+/// Where a backfill is, as operators see it: the recorded status, plus `Pending` before its
+/// first run and `Interrupted` for one recorded as running that no live worker works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillState {
+    Pending,
+    Running,
+    Interrupted,
+    Paused,
+    Failed,
+    Completed,
+}
+
+impl BackfillState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillState::Pending => "pending",
+            BackfillState::Running => "running",
+            BackfillState::Interrupted => "interrupted",
+            BackfillState::Paused => "paused",
+            BackfillState::Failed => "failed",
+            BackfillState::Completed => "completed",
+        }
+    }
+
+    /// From the recorded row, if any, and whether a live worker holds one of its ranges.
+    fn of(row: Option<&runner_state::BackfillRow>, worked_on: bool) -> BackfillState {
+        match row.map(|r| r.status) {
+            None => BackfillState::Pending,
+            // Stopped by Ctrl-C, SIGTERM or a kill, and waiting to be run again.
+            Some(BackfillStatus::Running) if !worked_on => BackfillState::Interrupted,
+            Some(BackfillStatus::Running) => BackfillState::Running,
+            Some(BackfillStatus::Paused) => BackfillState::Paused,
+            Some(BackfillStatus::Failed) => BackfillState::Failed,
+            Some(BackfillStatus::Completed) => BackfillState::Completed,
+        }
+    }
+
+    /// How it is recorded in the state table (`None`: no row yet).
+    fn recorded(self) -> Option<BackfillStatus> {
+        match self {
+            BackfillState::Pending => None,
+            BackfillState::Running | BackfillState::Interrupted => Some(BackfillStatus::Running),
+            BackfillState::Paused => Some(BackfillStatus::Paused),
+            BackfillState::Failed => Some(BackfillStatus::Failed),
+            BackfillState::Completed => Some(BackfillStatus::Completed),
+        }
+    }
+}
+
+impl std::fmt::Display for BackfillState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Whether a range is held by a worker that is alive: claimed, and its owner is not a process
 /// known to be gone and has checkpointed within the stale-claim time (a worker elsewhere).
-fn worked_on(chunk: &runner_state::BackfillRow) -> bool {
-    if chunk.status != "claimed" {
+fn worked_on(chunk: &runner_state::ChunkRow) -> bool {
+    if chunk.status != ChunkStatus::Claimed {
         return false;
     }
     let progress = runner_backfill::progress::ChunkProgress::from_json(&chunk.progress);
@@ -118,15 +171,7 @@ impl Runner {
                     description: m.description.clone(),
                     file: m.file.clone(),
                     plugin: m.plugin.to_string(),
-                    status: match row {
-                        None => "pending".into(),
-                        // Recorded as running, but no worker anywhere holds a range: it was
-                        // stopped (Ctrl-C, SIGTERM, a kill) and waits to be run again.
-                        Some(r) if r.status == "running" && !live.get(&r.name).copied().unwrap_or(false) => {
-                            INTERRUPTED.into()
-                        }
-                        Some(r) => r.status.clone(),
-                    },
+                    status: BackfillState::of(row, row.is_some_and(|r| live.get(&r.name).copied().unwrap_or(false))),
                     ready: m.requires.as_deref().is_none_or(|r| history.is_applied(r)),
                     requires: m.requires.clone(),
                     progress: row
@@ -282,30 +327,29 @@ impl Runner {
             let (state, db) = self.parts();
             state.load_backfill(db, name).await?
         };
-        let mut status = current.as_ref().map_or("pending", |r| r.status.as_str()).to_string();
-        if status == "running" {
+        let live = {
             let (state, db) = self.parts();
-            if !state.load_chunks(db, name).await?.iter().any(worked_on) {
-                status = INTERRUPTED.into();
-            }
-        }
-        let (to, from): (&str, &[&str]) = match change {
-            StatusChange::Pause => ("paused", &["running", "pending", INTERRUPTED]),
-            StatusChange::Resume => ("running", &["paused", INTERRUPTED]),
-            StatusChange::Retry => ("running", &["failed", INTERRUPTED]),
+            state.load_chunks(db, name).await?.iter().any(worked_on)
+        };
+        let status = BackfillState::of(current.as_ref(), live);
+        use BackfillState as S;
+        let (to, from): (BackfillStatus, &[BackfillState]) = match change {
+            StatusChange::Pause => (BackfillStatus::Paused, &[S::Running, S::Pending, S::Interrupted]),
+            StatusChange::Resume => (BackfillStatus::Running, &[S::Paused, S::Interrupted]),
+            StatusChange::Retry => (BackfillStatus::Running, &[S::Failed, S::Interrupted]),
         };
         if current.is_none() && change == StatusChange::Pause {
             // Pausing one that never ran: record it paused so it does not start.
             let (state, db) = self.parts();
             state.ensure(db).await?;
-            let w = self.state_table().backfill_write(name, "paused", &serde_json::json!({}), None, None);
+            let w = self.state_table().backfill_write(name, BackfillStatus::Paused, &serde_json::json!({}), None, None);
             self.db_mut().transaction_with(&[w]).await?;
             return Ok(());
         }
-        if !from.contains(&status.as_str()) {
+        if !from.contains(&status) {
             return Err(RunnerError::Refused(format!(
                 "backfill `{name}` is {status}; only {} backfills can be {}",
-                from.join(" or "),
+                from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "),
                 match change {
                     StatusChange::Pause => "paused",
                     StatusChange::Resume => "resumed",
@@ -313,8 +357,7 @@ impl Runner {
                 }
             )));
         }
-        // In the state table an interrupted backfill is still `running`.
-        let recorded: Vec<&str> = from.iter().map(|s| if *s == INTERRUPTED { "running" } else { s }).collect();
+        let recorded: Vec<BackfillStatus> = from.iter().filter_map(|s| s.recorded()).collect();
         let sql = self.state_table().backfill_set_status(name, to, &recorded);
         self.db_mut().execute(&sql).await?;
         if change == StatusChange::Retry {

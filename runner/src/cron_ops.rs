@@ -8,23 +8,52 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Counters per refresh, for `/metrics`.
+/// Counters per refresh, for `/metrics` and `/health`.
 #[derive(Debug, Clone, Default)]
 pub struct RefreshMetrics {
     pub runs: u64,
     pub failures: u64,
-    pub last_duration_s: f64,
+    /// Failed runs since the last success.
+    pub failing_for: u64,
+    /// `None` until a run succeeds: a refresh that never succeeded has no duration to report.
+    pub last_duration_s: Option<f64>,
     pub last_success_unix: Option<f64>,
+    /// The next slot plus the refresh's grace: past it with no run, the refresh is overdue.
+    pub due_by_unix: Option<f64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     pub refreshes: BTreeMap<String, RefreshMetrics>,
+    /// `/health` says 503 once a refresh has failed this many runs in a row.
+    pub unhealthy_after_failures: u64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics { refreshes: BTreeMap::new(), unhealthy_after_failures: DEFAULT_UNHEALTHY_AFTER }
+    }
+}
+
+/// Failed runs in a row before `/health` reports a refresh unhealthy (`[cron] unhealthy_after_failures`).
+pub const DEFAULT_UNHEALTHY_AFTER: u64 = 3;
+
+/// What `GET /health` answers.
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct Health {
+    /// `ok`, or `unhealthy` when a refresh is failing or overdue.
+    pub status: &'static str,
+    /// Runs by this process, all refreshes together.
+    pub refreshes_run: u64,
+    /// Refreshes whose last `unhealthy_after_failures` runs failed.
+    pub failing: Vec<String>,
+    /// Refreshes whose next slot passed, grace included, without a run.
+    pub overdue: Vec<String>,
 }
 
 pub type SharedMetrics = Arc<Mutex<Metrics>>;
 
-fn unix_now() -> f64 {
+pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
@@ -34,14 +63,42 @@ impl Metrics {
         match outcome {
             RefreshOutcome::Ok { duration_ms, .. } => {
                 m.runs += 1;
-                m.last_duration_s = *duration_ms as f64 / 1000.0;
+                m.failing_for = 0;
+                m.last_duration_s = Some(*duration_ms as f64 / 1000.0);
                 m.last_success_unix = Some(unix_now());
             }
             RefreshOutcome::Failed { .. } => {
                 m.runs += 1;
                 m.failures += 1;
+                m.failing_for += 1;
             }
             _ => {}
+        }
+    }
+
+    /// Sets when `refresh` must have run next (its next slot plus grace).
+    pub fn expect(&mut self, refresh: &str, due_by_unix: Option<f64>) {
+        self.refreshes.entry(refresh.to_string()).or_default().due_by_unix = due_by_unix;
+    }
+
+    pub fn health(&self, now_unix: f64) -> Health {
+        let failing: Vec<String> = self
+            .refreshes
+            .iter()
+            .filter(|(_, m)| m.failing_for >= self.unhealthy_after_failures.max(1))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let overdue: Vec<String> = self
+            .refreshes
+            .iter()
+            .filter(|(_, m)| m.due_by_unix.is_some_and(|d| now_unix > d))
+            .map(|(n, _)| n.clone())
+            .collect();
+        Health {
+            status: if failing.is_empty() && overdue.is_empty() { "ok" } else { "unhealthy" },
+            refreshes_run: self.refreshes.values().map(|m| m.runs).sum(),
+            failing,
+            overdue,
         }
     }
 
@@ -55,7 +112,7 @@ impl Metrics {
                 Some(m.failures as f64)
             }),
             ("runner_refresh_last_duration_seconds", "gauge", "Duration of the last successful run.", |m| {
-                Some(m.last_duration_s)
+                m.last_duration_s
             }),
             ("runner_refresh_last_success_timestamp_seconds", "gauge", "Unix time of the last successful run.", |m| {
                 m.last_success_unix
@@ -97,19 +154,29 @@ pub async fn serve(addr: &str, metrics: SharedMetrics) -> std::io::Result<std::n
                 };
                 let _ = tokio::time::timeout(Duration::from_secs(5), read_head).await;
                 let request = String::from_utf8_lossy(&buf);
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let (status, kind, body) = match path {
-                    "/health" => {
-                        let count = metrics.lock().map(|m| m.refreshes.len()).unwrap_or(0);
-                        ("200 OK", "application/json", format!("{{\"status\":\"ok\",\"refreshes_run\":{count}}}"))
+                let mut words = request.split_whitespace();
+                let method = words.next().unwrap_or("");
+                let path = words.next().unwrap_or("/");
+                let (status, kind, body) = match (method, path) {
+                    ("GET", "/health") => {
+                        let health = metrics.lock().map(|m| m.health(unix_now())).ok();
+                        match health {
+                            Some(h) => {
+                                let code = if h.status == "ok" { "200 OK" } else { "503 Service Unavailable" };
+                                (code, "application/json", serde_json::to_string(&h).unwrap_or_default())
+                            }
+                            None => ("500 Internal Server Error", "text/plain", "metrics unavailable\n".into()),
+                        }
                     }
-                    "/metrics" => {
+                    ("GET", "/metrics") => {
                         ("200 OK", "text/plain; version=0.0.4", metrics.lock().map(|m| m.render()).unwrap_or_default())
                     }
+                    (_, "/health" | "/metrics") => ("405 Method Not Allowed", "text/plain", "GET only\n".to_string()),
                     _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
                 };
+                let allow = if status.starts_with("405") { "allow: GET\r\n" } else { "" };
                 let _ = stream
-                    .write_all(format!("HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                    .write_all(format!("HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n{allow}connection: close\r\n\r\n{body}", body.len()).as_bytes())
                     .await;
                 let _ = stream.shutdown().await;
             });
@@ -157,5 +224,43 @@ impl Webhook {
             }
             tracing::error!(url = %runner_db::mask_url(&hook.url), "webhook given up after retries");
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed() -> RefreshOutcome {
+        RefreshOutcome::Failed { error: "boom".into() }
+    }
+
+    #[test]
+    fn health_turns_unhealthy_after_the_configured_failures_in_a_row_and_recovers() {
+        let mut m = Metrics { unhealthy_after_failures: 2, ..Metrics::default() };
+        m.record("r", &failed());
+        assert_eq!(m.health(0.0).status, "ok", "one failure is within the threshold");
+        m.record("r", &failed());
+        let h = m.health(0.0);
+        assert_eq!((h.status, h.failing.clone(), h.refreshes_run), ("unhealthy", vec!["r".to_string()], 2));
+        m.record("r", &RefreshOutcome::Ok { duration_ms: 5, rows: None });
+        assert_eq!(m.health(0.0).status, "ok");
+    }
+
+    #[test]
+    fn health_reports_a_refresh_overdue_past_its_grace() {
+        let mut m = Metrics::default();
+        m.expect("r", Some(100.0));
+        assert_eq!(m.health(99.0).status, "ok");
+        assert_eq!(m.health(101.0).overdue, vec!["r".to_string()]);
+    }
+
+    #[test]
+    fn a_refresh_that_never_succeeded_has_no_duration() {
+        let mut m = Metrics::default();
+        m.record("r", &failed());
+        assert!(!m.render().contains("runner_refresh_last_duration_seconds{"), "{}", m.render());
+        m.record("r", &RefreshOutcome::Ok { duration_ms: 1500, rows: None });
+        assert!(m.render().contains("runner_refresh_last_duration_seconds{refresh=\"r\"} 1.5"), "{}", m.render());
     }
 }

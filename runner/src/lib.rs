@@ -1,5 +1,5 @@
-//! `runner` evolves databases safely: it applies SQL revisions (and, in later releases, WASM
-//! backfills and scheduled refreshes) and tracks everything in one state table.
+//! `runner` evolves databases safely: it applies SQL revisions, runs WASM backfills and
+//! scheduled refreshes, and tracks everything in one state table.
 //!
 //! Applications that migrate at start-up embed it:
 //!
@@ -28,6 +28,7 @@
 mod backfills;
 mod build;
 pub mod cli;
+mod config_env;
 mod cron_ops;
 mod declarations;
 mod download;
@@ -46,7 +47,7 @@ mod script;
 pub mod settings;
 pub mod toolchain;
 
-pub use backfills::{BackfillOptions, BackfillSummary, StatusChange};
+pub use backfills::{BackfillOptions, BackfillState, BackfillSummary, StatusChange};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
 pub use refresh::{RefreshOutcome, RefreshSummary};
 pub use report::{Report, StepDone};

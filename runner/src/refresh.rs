@@ -8,6 +8,7 @@ use crate::runner::Runner;
 use chrono::{DateTime, Utc};
 use runner_db::Dialect;
 use runner_schedule::{Refresh, Target, slot_name};
+use runner_state::{RefreshProgress, RefreshStatus, SlotStatus};
 use std::time::{Duration, Instant};
 
 /// Slot rows kept per refresh beyond its grace window, for `status` and operators.
@@ -40,17 +41,25 @@ pub struct CronOps {
 }
 
 impl CronOps {
+    /// Tells `/health` when `r` must have run by: its next slot plus its grace.
+    fn expect(&self, r: &Refresh, next: Option<DateTime<Utc>>) {
+        if let Some(mut m) = self.metrics.as_ref().and_then(|m| m.lock().ok()) {
+            let grace = chrono::Duration::from_std(r.grace).unwrap_or_default().max(chrono::Duration::seconds(1));
+            m.expect(&r.name, next.map(|t| (t + grace).timestamp_millis() as f64 / 1000.0));
+        }
+    }
+
     /// Counts a run, and notifies on the transitions operators care about: a failure (after
     /// success or on the first run) and a recovery.
-    fn observe(&self, refresh: &str, before: Option<&str>, outcome: &RefreshOutcome, slot: DateTime<Utc>) {
+    fn observe(&self, refresh: &str, before: Option<RefreshStatus>, outcome: &RefreshOutcome, slot: DateTime<Utc>) {
         if let Some(mut m) = self.metrics.as_ref().and_then(|m| m.lock().ok()) {
             m.record(refresh, outcome);
         }
         let Some(hook) = &self.webhook else { return };
         let event = match (before, outcome) {
-            (Some("failed"), RefreshOutcome::Failed { .. }) => None,
+            (Some(RefreshStatus::Failed), RefreshOutcome::Failed { .. }) => None,
             (_, RefreshOutcome::Failed { error }) => Some(("failure", Some(error.clone()))),
-            (Some("failed"), RefreshOutcome::Ok { .. }) => Some(("recovery", None)),
+            (Some(RefreshStatus::Failed), RefreshOutcome::Ok { .. }) => Some(("recovery", None)),
             _ => None,
         };
         if let Some((event, error)) = event {
@@ -70,8 +79,8 @@ impl CronOps {
 pub struct RefreshSummary {
     pub name: String,
     pub schedule: String,
-    /// `ok` or `failed` after its last run, `never` before the first.
-    pub last_outcome: String,
+    /// `ok` or `failed` after its last run, `None` (JSON `null`, "never" in text) before the first.
+    pub last_outcome: Option<RefreshStatus>,
     pub last_run_at: Option<String>,
     pub last_duration_ms: Option<i64>,
     pub last_error: Option<String>,
@@ -95,17 +104,16 @@ impl Runner {
             .map(|r| {
                 let row = rows.iter().find(|x| x.name == r.name);
                 let p = row.map(|x| x.progress.clone()).unwrap_or_default();
-                let n = |k: &str| p.get(k).and_then(serde_json::Value::as_u64);
                 RefreshSummary {
                     name: r.name.clone(),
                     schedule: r.schedule.clone(),
-                    last_outcome: row.map_or("never".into(), |x| x.status.clone()),
+                    last_outcome: row.map(|x| x.status),
                     last_run_at: row.and_then(|x| x.last_run_at.clone()),
                     last_duration_ms: row.and_then(|x| x.duration_ms),
                     last_error: row.and_then(|x| x.error.clone()),
-                    rows: n("rows"),
-                    runs: n("runs").unwrap_or(0),
-                    failures: n("failures").unwrap_or(0),
+                    rows: p.rows,
+                    runs: p.runs,
+                    failures: p.failures,
                     next_run: r.next_slot(now).map(|t| t.to_rfc3339()),
                 }
             })
@@ -204,43 +212,50 @@ impl Runner {
         r: &Refresh,
         slot: Option<DateTime<Utc>>,
     ) -> Result<RefreshOutcome, RunnerError> {
+        let started_at = Utc::now();
         let started = Instant::now();
-        let mut attempt = 0;
+        let mut attempts = 0;
         let outcome = loop {
-            attempt += 1;
+            attempts += 1;
             match self.refresh_once(r).await {
                 Ok(rows) => break RefreshOutcome::Ok { duration_ms: started.elapsed().as_millis() as u64, rows },
-                Err(e) if attempt <= r.retries => {
-                    let wait = Duration::from_millis(500 * (1 << (attempt - 1).min(4)));
-                    tracing::warn!(refresh = %r.name, attempt, error = %e, "refresh failed; retrying");
+                Err(e) if attempts <= r.retries => {
+                    let wait = Duration::from_millis(500 * (1 << (attempts - 1).min(4)));
+                    tracing::warn!(refresh = %r.name, attempt = attempts, error = %e, "refresh failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => break RefreshOutcome::Failed { error: e },
             }
         };
         let duration_ms = started.elapsed().as_millis() as i64;
-        let previous = {
+        let prev = {
             let (state, db) = self.parts();
-            state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name)
-        };
-        let prev = previous.map(|p| p.progress).unwrap_or_default();
-        let count = |k: &str| prev.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name).map(|p| p.progress)
+        }
+        .unwrap_or_default();
         let (status, error, rows) = match &outcome {
-            RefreshOutcome::Ok { rows, .. } => ("ok", None, *rows),
-            RefreshOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+            RefreshOutcome::Ok { rows, .. } => (RefreshStatus::Ok, None, *rows),
+            RefreshOutcome::Failed { error } => (RefreshStatus::Failed, Some(error.as_str()), None),
             _ => unreachable!("only runs are recorded"),
         };
-        let progress = serde_json::json!({
-            "runs": count("runs") + 1,
-            "failures": count("failures") + u64::from(status == "failed"),
-            "last_success": if status == "ok" { Some(Utc::now().to_rfc3339()) } else { prev.get("last_success").and_then(|v| v.as_str()).map(String::from) },
-            "last_slot": slot.map(|s| s.to_rfc3339()),
-            "rows": rows,
-            "attempts": attempt,
-        });
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let finished = stamp(Utc::now());
+        let progress = RefreshProgress {
+            runs: prev.runs + 1,
+            failures: prev.failures + u64::from(status == RefreshStatus::Failed),
+            last_success: if status == RefreshStatus::Ok { Some(finished.clone()) } else { prev.last_success },
+            last_slot: slot.map(|s| s.to_rfc3339()),
+            last_started: Some(stamp(started_at)),
+            last_finished: Some(finished),
+            rows,
+            attempts,
+        };
         let mut writes = vec![self.state_table().refresh_write(&r.name, status, &progress, error, duration_ms)];
         if let Some(s) = slot {
-            writes.push((self.state_table().slot_finish(&slot_name(&r.name, s), status, error, duration_ms), vec![]));
+            writes.push((
+                self.state_table().slot_finish(&slot_name(&r.name, s), status.into(), error, duration_ms),
+                vec![],
+            ));
         }
         self.db_mut().transaction_with(&writes).await?;
         match &outcome {
@@ -317,6 +332,7 @@ impl Runner {
                 runs += self.run_slot(r, slot, &owner, ops).await? as u64;
             }
             next.push(r.next_slot(now));
+            ops.expect(r, next[next.len() - 1]);
         }
         tracing::info!(refreshes = specs.len(), "cron started");
         tokio::pin!(stop);
@@ -335,6 +351,7 @@ impl Runner {
                 runs += self.run_slot(r, slot, &owner, ops).await? as u64;
                 // A late replica skips slots that passed while it was busy, rather than bursting.
                 next[i] = r.next_slot(slot.max(Utc::now() - chrono::Duration::milliseconds(1)));
+                ops.expect(r, next[i]);
             }
         }
     }
@@ -364,17 +381,22 @@ impl Runner {
             state.load_refreshes(db).await?.into_iter().find(|x| x.name == r.name).map(|x| x.status)
         };
         let outcome = self.run_refresh(r, Some(slot)).await?;
-        ops.observe(&r.name, before.as_deref(), &outcome, slot);
+        ops.observe(&r.name, before, &outcome, slot);
         match outcome {
             RefreshOutcome::Overlapping => {
-                let sql = self.state_table().slot_finish(&name, "skipped", Some("the previous run was still going"), 0);
+                let sql = self.state_table().slot_finish(
+                    &name,
+                    SlotStatus::Skipped,
+                    Some("the previous run was still going"),
+                    0,
+                );
                 self.db_mut().execute(&sql).await?;
                 Ok(false)
             }
             RefreshOutcome::Waiting { revision } => {
                 let sql = self.state_table().slot_finish(
                     &name,
-                    "skipped",
+                    SlotStatus::Skipped,
                     Some(&format!("waiting for revision {revision}")),
                     0,
                 );

@@ -295,7 +295,7 @@ impl Runner {
                 Problem::OutOfOrder { .. } => {}
                 Problem::Unfinished { id, .. } if mark.contains(&id) => {
                     let rev = graph.get(&id).expect("unfinished is reported for files that exist");
-                    sql.push(self.state.record_applied(&id, &rev.checksum, &rev.description, &self.by, None, false));
+                    sql.push(self.state.record_applied(&id, &rev.checksum, &rev.description, &self.by, None));
                     done.push(Repaired::MarkedApplied { id });
                 }
                 Problem::Unfinished { id, .. } => done.push(Repaired::LeftUnfinished { id }),

@@ -66,30 +66,28 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
     let total = rev.up.statements.len();
     let mut out = Vec::new();
     match (step.action, step_tx(step)) {
-        (Action::Stamp, _) => out.push(Unit::Transaction(vec![state_sql(state.record_applied(
+        (Action::Stamp, _) => out.push(Unit::Transaction(vec![state_sql(state.record_stamped(
             &rev.id,
             &rev.checksum,
             &rev.description,
             by,
-            None,
-            true,
         ))])),
         (Action::Unstamp, _) => out.push(Unit::Transaction(vec![state_sql(state.forget(&rev.id))])),
         (Action::Apply { .. }, TxMode::PerRevision) if rev.data_migration.is_some() => {
             out.push(Unit::DataTransaction {
                 before: body,
                 migration: rev.data_migration.clone().expect("checked"),
-                after: vec![state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false))],
+                after: vec![state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None))],
             });
         }
         (Action::Apply { .. }, TxMode::PerRevision) => {
             let mut stmts = body;
-            stmts.push(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None, false)));
+            stmts.push(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None)));
             out.push(Unit::Transaction(stmts));
         }
         (Action::Revert, TxMode::PerRevision) => {
             let mut stmts = body;
-            stmts.push(state_sql(state.record_reverted(&rev.id, by, None)));
+            stmts.extend(state.record_reverted(&rev.id, by, None).into_iter().map(state_sql));
             out.push(Unit::Transaction(stmts));
         }
         (Action::Apply { from }, TxMode::None) => {
@@ -116,18 +114,12 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
                     out.push(Unit::Alone(progress(from + i + 1)));
                 }
             }
-            out.push(Unit::Alone(state_sql(state.record_applied(
-                &rev.id,
-                &rev.checksum,
-                &rev.description,
-                by,
-                None,
-                false,
-            ))));
+            out.push(Unit::Alone(state_sql(state.record_applied(&rev.id, &rev.checksum, &rev.description, by, None))));
         }
         (Action::Revert, TxMode::None) => {
             out.extend(body.into_iter().map(Unit::Alone));
-            out.push(Unit::Alone(state_sql(state.record_reverted(&rev.id, by, None))));
+            // One transaction: the revision's row and its audit row are written together.
+            out.push(Unit::Transaction(state.record_reverted(&rev.id, by, None).into_iter().map(state_sql).collect()));
         }
     }
     if state.dialect() == Dialect::Postgres && !matches!(step.action, Action::Stamp | Action::Unstamp) {

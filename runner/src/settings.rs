@@ -14,6 +14,7 @@
 
 use crate::error::RunnerError;
 use runner_db::DatabaseUrl;
+use serde::Deserialize as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct CronConfig {
     pub webhook_url: Option<String>,
     pub webhook_timeout_secs: Option<u64>,
     pub webhook_retries: Option<u32>,
+    /// `/health` answers 503 once a refresh fails this many runs in a row (default 3).
+    pub unhealthy_after_failures: Option<u64>,
 }
 
 /// Where the database URL came from (shown by `status`, so a surprise is visible).
@@ -131,6 +134,8 @@ pub struct Overrides {
     pub migrations_dir: Option<PathBuf>,
     pub state_table: Option<String>,
     pub lock_timeout: Option<Duration>,
+    /// `[env.NAME]` of runner.toml to use (`--env`); `None`: `RUNNER_ENV`, else the top level.
+    pub env: Option<String>,
 }
 
 impl Settings {
@@ -159,8 +164,9 @@ impl Settings {
     pub fn resolve(over: Overrides, env: &HashMap<String, String>) -> Result<Settings, RunnerError> {
         let project_dir = over.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
         let config_path = project_dir.join(CONFIG_FILE);
-        let config = read_config(&config_path)?;
         let env_get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let selected = over.env.clone().or_else(|| env_get("RUNNER_ENV"));
+        let config = read_config(&config_path, env, selected.as_deref())?;
 
         let (raw_url, url_source) = if let Some(u) = over.database_url.clone() {
             (Some(u), UrlSource::Flag)
@@ -251,17 +257,39 @@ fn user_dir(xdg: &str, under_home: &str) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(under_home)))
 }
 
-fn read_config(path: &Path) -> Result<ConfigFile, RunnerError> {
+fn read_config(path: &Path, env: &HashMap<String, String>, selected: Option<&str>) -> Result<ConfigFile, RunnerError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(name) = selected {
+                return Err(RunnerError::Config {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "--env {name} (or RUNNER_ENV) names an [env.{name}] section, but there is no runner.toml"
+                    ),
+                });
+            }
+            return Ok(ConfigFile::default());
+        }
         Err(source) => {
             return Err(RunnerError::Io { context: format!("reading {}", path.display()), source });
         }
     };
-    toml::from_str(&text).map_err(|e| {
-        let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
-        RunnerError::Config { path: path.to_path_buf(), message: format!("line {line}: {}", e.message()) }
+    let bad = |line: usize, message: String| RunnerError::Config {
+        path: path.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    let table = crate::config_env::prepare(&text, &crate::config_env::from_map(env), selected)
+        .map_err(|(line, message)| bad(line, message))?;
+    // Line numbers of key errors come from the text as written: find the offending key there.
+    ConfigFile::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.message().split('`').nth(1).unwrap_or("");
+        let line = if key.is_empty() {
+            1
+        } else {
+            text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1)
+        };
+        bad(line, e.message().to_string())
     })
 }
 

@@ -386,6 +386,11 @@ impl Project {
 
     /// Runs the binary in the project with no database URL at all (no flag, no variable).
     pub fn run_bare(&self, args: &[&str]) -> Run {
+        self.run_bare_with(args, &[])
+    }
+
+    /// [`Project::run_bare`] with these environment variables set.
+    pub fn run_bare_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_runner"))
             .current_dir(self.path())
             .args(args)
@@ -396,6 +401,8 @@ impl Project {
             .env_remove("PGUSER")
             .env_remove("PGPASSWORD")
             .env_remove("PGDATABASE")
+            .env_remove("RUNNER_ENV")
+            .envs(vars.iter().copied())
             .env("NO_COLOR", "1")
             .output()
             .unwrap();

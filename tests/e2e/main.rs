@@ -4,6 +4,7 @@
 //! | module | covers |
 //! |---|---|
 //! | `harness` | `TestDb` (fresh PostgreSQL database or SQLite file), `Project`, running the binary |
+//! | `audit` | who did what when: a refresh's latest run, every revert, `/health` on failing refreshes |
 //! | `lifecycle` | apply / revert / stamp / status / history / show / offline SQL, round trips |
 //! | `failures` | failing revisions roll back and release the lock; no-transaction resume and repair; drift |
 //! | `bad_input` | malformed files, duplicate ids, missing parents, cycles, several heads, bad URLs and config |
@@ -21,6 +22,7 @@
 
 mod harness;
 
+mod audit;
 mod backfills;
 mod bad_input;
 mod concurrency;

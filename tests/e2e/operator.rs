@@ -382,3 +382,27 @@ on_both!(alembic_words_work_and_empty_or_foreign_messages_are_handled, |db: &Tes
     p.run(db, &["downgrade"]).ok();
     assert!(!db.table_exists("t"));
 });
+
+on_both!(runner_toml_takes_variables_and_an_env_section_chosen_by_flag_or_runner_env, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE t (x integer);\n");
+    std::fs::write(
+        p.path().join("runner.toml"),
+        "database_url = \"sqlite:dev.db\"\n\n[env.prod]\ndatabase_url = \"${PROD_URL}\"\nstate_table = \"${TABLE:-prod_state}\"\n",
+    )
+    .unwrap();
+    let url = db.url.as_str();
+    // No env selected: the top level, and a variable only prod uses need not be set.
+    p.run_bare(&["apply"]).ok().stdout_has("(from runner.toml)");
+    assert!(p.path().join("dev.db").exists());
+    p.run_bare_with(&["--env", "prod", "apply"], &[("PROD_URL", url)]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM prod_state WHERE kind = 'revision'"), "1");
+    p.run_bare_with(&["apply"], &[("PROD_URL", url), ("RUNNER_ENV", "prod")]).ok().stdout_has("Nothing to apply");
+    p.run_bare_with(&["--env", "prod", "status"], &[])
+        .fails_with(5)
+        .stderr_has("runner.toml: line 4: ${PROD_URL} is not set in the environment");
+    p.run_bare_with(&["--env", "staging", "status"], &[("PROD_URL", url)])
+        .fails_with(5)
+        .stderr_has("no [env.staging] section")
+        .stderr_has("known: prod");
+});

@@ -198,7 +198,8 @@ fn cron_serves_health_and_prometheus_metrics() {
     for _ in 0..150 {
         std::thread::sleep(std::time::Duration::from_millis(100));
         match http_get(port, "/metrics") {
-            Some(m) if m.contains("runner_refresh_runs_total{refresh=\"summary\"}") => {
+            // Every refresh's series exist from the start (0 runs); wait for the first success.
+            Some(m) if m.contains("runner_refresh_last_success_timestamp_seconds{refresh=\"summary\"}") => {
                 metrics = m;
                 break;
             }
@@ -212,7 +213,7 @@ fn cron_serves_health_and_prometheus_metrics() {
     let health = health.expect("no answer on /health");
     assert!(health.starts_with("HTTP/1.1 200") && health.contains("\"status\":\"ok\""), "{health}");
     assert!(metrics.contains("# TYPE runner_refresh_failures_total counter"), "{metrics}");
-    assert!(metrics.contains("runner_refresh_last_success_timestamp_seconds{refresh=\"summary\"}"), "{metrics}");
+    assert!(metrics.contains("runner_refresh_runs_total{refresh=\"summary\"}"), "{metrics}");
 }
 
 /// Records the bodies POSTed to it.

@@ -10,6 +10,7 @@ use crate::sql::{KeyRange, Statements, column_types_sql, ident, is_rowid, unique
 use crate::write::{Seen, Write};
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Batch, Change, SandboxError, Value};
+use runner_state::{BackfillStatus, ChunkStatus};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -75,8 +76,8 @@ impl Backfill<'_> {
                     let error = e.to_string();
                     let parent = self.state.load_backfill(db, &m.name).await?.map(|r| r.progress).unwrap_or_default();
                     db.transaction_with(&[
-                        self.state.chunk_write(chunk, "failed", &c.to_json(), Some(&error)),
-                        self.state.backfill_write(&m.name, "failed", &parent, Some(&error), None),
+                        self.state.chunk_write(chunk, ChunkStatus::Failed, &c.to_json(), Some(&error)),
+                        self.state.backfill_write(&m.name, BackfillStatus::Failed, &parent, Some(&error), None),
                     ])
                     .await?;
                     return Err(BackfillError::BatchFailed { name: m.name.clone(), after, attempts: attempt, error });
@@ -256,9 +257,9 @@ impl Backfill<'_> {
         // saving a read that would find nothing.
         let status = if p.rows < p.limit {
             next.done_by = next.owner.take();
-            "completed"
+            ChunkStatus::Completed
         } else {
-            "claimed"
+            ChunkStatus::Claimed
         };
         writes.push(self.state.chunk_write(chunk, status, &next.to_json(), None));
         let tw = Instant::now();

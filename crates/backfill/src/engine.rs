@@ -13,7 +13,7 @@ use crate::progress::{ChunkProgress, Progress};
 use crate::sql::Statements;
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Plugin, SandboxError};
-use runner_state::{Owner, StateError, StateTable};
+use runner_state::{BackfillStatus, ChunkStatus, Owner, StateError, StateTable};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum BackfillError {
     #[error("backfill `{name}` is not complete: {message}")]
     Incomplete { name: String, message: String },
     #[error("backfill `{name}` is {status}; {hint}")]
-    NotRunnable { name: String, status: String, hint: String },
+    NotRunnable { name: String, status: BackfillStatus, hint: String },
 }
 
 impl BackfillError {
@@ -161,13 +161,13 @@ impl Backfill<'_> {
         let m = self.manifest;
         self.state.ensure(db).await?;
         let row = self.state.load_backfill(db, &m.name).await?;
-        match row.as_ref().map(|r| r.status.as_str()) {
-            Some("completed") => return Ok(Some(Outcome::AlreadyComplete)),
-            Some("paused") => return Ok(Some(Outcome::Paused)),
-            Some("failed") => {
+        match row.as_ref().map(|r| r.status) {
+            Some(BackfillStatus::Completed) => return Ok(Some(Outcome::AlreadyComplete)),
+            Some(BackfillStatus::Paused) => return Ok(Some(Outcome::Paused)),
+            Some(BackfillStatus::Failed) => {
                 return Err(BackfillError::NotRunnable {
                     name: m.name.clone(),
-                    status: "failed".into(),
+                    status: BackfillStatus::Failed,
                     hint: format!(
                         "{}; fix the cause, then `runner backfill retry {}`",
                         row.and_then(|r| r.error).unwrap_or_default(),
@@ -191,7 +191,7 @@ impl Backfill<'_> {
         let mut p = Progress { started: true, batch_size: m.batch_size, ..Progress::default() };
         let Some(upper) = upper else {
             // Nothing to do when it started.
-            let w = self.state.backfill_write(&m.name, "completed", &p.to_json(), None, Some(0));
+            let w = self.state.backfill_write(&m.name, BackfillStatus::Completed, &p.to_json(), None, Some(0));
             db.transaction_with(&[w]).await?;
             return Ok(());
         };
@@ -224,7 +224,7 @@ impl Backfill<'_> {
         }
         bounds.push(upper.clone());
         p.chunks = bounds.len();
-        let mut writes = vec![self.state.backfill_write(&m.name, "running", &p.to_json(), None, None)];
+        let mut writes = vec![self.state.backfill_write(&m.name, BackfillStatus::Running, &p.to_json(), None, None)];
         let mut lower: Option<Vec<serde_json::Value>> = None;
         let chunks = bounds.len() as u64;
         for (i, b) in bounds.iter().enumerate() {
@@ -241,7 +241,12 @@ impl Backfill<'_> {
                 },
                 ..Default::default()
             };
-            writes.push(self.state.chunk_write(&StateTable::chunk_name(&m.name, i + 1), "pending", &c.to_json(), None));
+            writes.push(self.state.chunk_write(
+                &StateTable::chunk_name(&m.name, i + 1),
+                ChunkStatus::Pending,
+                &c.to_json(),
+                None,
+            ));
             lower = Some(upper);
         }
         db.transaction_with(&writes).await?;
@@ -288,7 +293,7 @@ impl Backfill<'_> {
                     }
                     for c in self.state.load_chunks(db, &self.manifest.name).await? {
                         let mine = ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner);
-                        if c.status == "claimed" && mine {
+                        if c.status == ChunkStatus::Claimed && mine {
                             db.execute(&self.state.chunk_release(&c.name)).await?;
                         }
                     }
@@ -302,7 +307,8 @@ impl Backfill<'_> {
     async fn release_mine(&self, db: &mut dyn Driver, owner: &str) {
         let Ok(chunks) = self.state.load_chunks(db, &self.manifest.name).await else { return };
         for c in chunks {
-            if c.status == "claimed" && ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner) {
+            if c.status == ChunkStatus::Claimed && ChunkProgress::from_json(&c.progress).owner.as_deref() == Some(owner)
+            {
                 let _ = db.execute(&self.state.chunk_release(&c.name)).await;
             }
         }
@@ -397,7 +403,8 @@ impl Backfill<'_> {
                 };
                 if n == 0 {
                     c.done_by = c.owner.take();
-                    db.transaction_with(&[self.state.chunk_write(&chunk, "completed", &c.to_json(), None)]).await?;
+                    db.transaction_with(&[self.state.chunk_write(&chunk, ChunkStatus::Completed, &c.to_json(), None)])
+                        .await?;
                     break;
                 }
                 report.batches += 1;
@@ -443,14 +450,14 @@ impl Backfill<'_> {
             .state
             .load_backfill(db, &self.manifest.name)
             .await?
-            .is_some_and(|r| r.status == "paused" || r.status == "failed"))
+            .is_some_and(|r| matches!(r.status, BackfillStatus::Paused | BackfillStatus::Failed)))
     }
 
     /// Claims held by processes on this host that no longer run are released at once rather
     /// than after the stale-claim timeout.
     async fn release_dead_owners(&self, db: &mut dyn Driver) -> Result<(), BackfillError> {
         for c in self.state.load_chunks(db, &self.manifest.name).await? {
-            if c.status != "claimed" {
+            if c.status != ChunkStatus::Claimed {
                 continue;
             }
             let owner = ChunkProgress::from_json(&c.progress).owner.unwrap_or_default();
@@ -469,7 +476,8 @@ impl Backfill<'_> {
             return Ok(Finish::Done(Outcome::Interrupted));
         }
         if work.paused {
-            let failed = self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == "failed");
+            let failed =
+                self.state.load_backfill(db, &m.name).await?.is_some_and(|r| r.status == BackfillStatus::Failed);
             return if failed {
                 Err(self.failure_of_other_worker(db).await?)
             } else {
@@ -477,11 +485,11 @@ impl Backfill<'_> {
             };
         }
         let chunks = self.state.load_chunks(db, &m.name).await?;
-        if !chunks.iter().all(|c| c.status == "completed") {
+        if !chunks.iter().all(|c| c.status == ChunkStatus::Completed) {
             return Ok(Finish::Done(Outcome::Stopped));
         }
         let parent = self.state.load_backfill(db, &m.name).await?;
-        if parent.as_ref().is_some_and(|r| r.status == "completed") {
+        if parent.as_ref().is_some_and(|r| r.status == BackfillStatus::Completed) {
             return Ok(Finish::Done(Outcome::Completed));
         }
         let mut started = Progress::from_json(&parent.map(|r| r.progress).unwrap_or_default());
@@ -490,7 +498,13 @@ impl Backfill<'_> {
         }
         let p = self.progress(db).await?;
         started.swept_left = None;
-        let w = self.state.backfill_write(&m.name, "completed", &started.to_json(), None, Some(p.batch_ms as i64));
+        let w = self.state.backfill_write(
+            &m.name,
+            BackfillStatus::Completed,
+            &started.to_json(),
+            None,
+            Some(p.batch_ms as i64),
+        );
         db.transaction_with(&[w]).await?;
         tracing::info!(backfill = %m.name, rows = p.rows_done, "completed");
         Ok(Finish::Done(Outcome::Completed))
@@ -539,7 +553,7 @@ impl Backfill<'_> {
                 m.name
             );
             p.swept_left = None;
-            let w = self.state.backfill_write(&m.name, "failed", &p.to_json(), Some(&error), None);
+            let w = self.state.backfill_write(&m.name, BackfillStatus::Failed, &p.to_json(), Some(&error), None);
             db.transaction_with(&[w]).await?;
             return Err(BackfillError::Incomplete { name: m.name.clone(), message: error });
         }
@@ -556,8 +570,13 @@ impl Backfill<'_> {
         };
         tracing::warn!(backfill = %m.name, rows = left, first_key = %first_key, "rows still match the filter after every range was done; going over them again");
         db.transaction_with(&[
-            self.state.backfill_write(&m.name, "running", &p.to_json(), None, None),
-            self.state.chunk_write(&StateTable::chunk_name(&m.name, chunks + 1), "pending", &sweep.to_json(), None),
+            self.state.backfill_write(&m.name, BackfillStatus::Running, &p.to_json(), None, None),
+            self.state.chunk_write(
+                &StateTable::chunk_name(&m.name, chunks + 1),
+                ChunkStatus::Pending,
+                &sweep.to_json(),
+                None,
+            ),
         ])
         .await?;
         Ok(Finish::Swept)
@@ -567,7 +586,7 @@ impl Backfill<'_> {
         let row = self.state.load_backfill(db, &self.manifest.name).await?;
         Ok(BackfillError::NotRunnable {
             name: self.manifest.name.clone(),
-            status: "failed".into(),
+            status: BackfillStatus::Failed,
             hint: format!(
                 "{}; fix the cause, then `runner backfill retry {}`",
                 row.and_then(|r| r.error).unwrap_or_default(),

@@ -55,6 +55,9 @@ pub struct Applied {
     pub done_checksum: Option<crate::checksum::Checksum>,
     pub error: Option<String>,
     pub stamped: bool,
+    /// Who reverted a reverted revision, and when (`applied_*` stay the apply's).
+    pub reverted_at: Option<String>,
+    pub reverted_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -462,6 +462,8 @@ mod tests {
             done_checksum: None,
             error: None,
             stamped: false,
+            reverted_at: None,
+            reverted_by: None,
         }))
     }
 

@@ -3,14 +3,21 @@
 //! batch, so the cursor and the data never disagree.
 
 use crate::render::{literal, now, read_time, starts_with};
+use crate::status::{BackfillStatus, ChunkStatus, Kind};
 use crate::table::{StateError, StateTable};
+
+const BACKFILL: &str = Kind::Backfill.as_str();
+const CHUNK: &str = Kind::BackfillChunk.as_str();
+const PENDING: &str = ChunkStatus::Pending.as_str();
+const CLAIMED: &str = ChunkStatus::Claimed.as_str();
+const FAILED: &str = ChunkStatus::Failed.as_str();
 use runner_db::{DbValue, Dialect, Driver};
 
-/// One backfill's row.
+/// A backfill's row (`S` = [`BackfillStatus`]) or one of its chunks' (`S` = [`ChunkStatus`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct BackfillRow {
+pub struct ProgressRow<S> {
     pub name: String,
-    pub status: String,
+    pub status: S,
     pub progress: serde_json::Value,
     pub error: Option<String>,
     pub started_at: Option<String>,
@@ -18,69 +25,52 @@ pub struct BackfillRow {
     pub duration_ms: Option<i64>,
 }
 
-/// A row of `SELECT name, status, progress, error, applied_at, updated_at, duration_ms`.
-fn backfill_row(r: runner_db::Row) -> BackfillRow {
-    let col = |i: usize| r.get(i).cloned().flatten();
-    BackfillRow {
-        name: col(0).unwrap_or_default(),
-        status: col(1).unwrap_or_default(),
-        progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
-        error: col(3),
-        started_at: col(4),
-        updated_at: col(5),
-        duration_ms: col(6).and_then(|d| d.parse().ok()),
-    }
-}
+pub type BackfillRow = ProgressRow<BackfillStatus>;
+pub type ChunkRow = ProgressRow<ChunkStatus>;
 
 impl StateTable {
-    /// Placeholders with the casts PostgreSQL needs: parameters are bound as text when NULL.
-    fn backfill_params(&self) -> (&'static str, &'static str) {
-        match self.dialect() {
-            Dialect::Postgres => ("$3::jsonb", "$5::bigint"),
-            Dialect::Sqlite => ("$3", "$5"),
-        }
+    /// A row of `SELECT name, status, progress, error, applied_at, updated_at, duration_ms`.
+    fn progress_row<S>(&self, r: runner_db::Row, parse: fn(&str) -> Option<S>) -> Result<ProgressRow<S>, StateError> {
+        let col = |i: usize| r.get(i).cloned().flatten();
+        let name = col(0).unwrap_or_default();
+        let word = col(1).unwrap_or_default();
+        let status = parse(&word).ok_or_else(|| StateError::BadRow {
+            table: self.display_name(),
+            name: name.clone(),
+            reason: format!("unknown status `{word}`"),
+        })?;
+        Ok(ProgressRow {
+            name,
+            status,
+            progress: col(2).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(serde_json::Value::Null),
+            error: col(3),
+            started_at: col(4),
+            updated_at: col(5),
+            duration_ms: col(6).and_then(|d| d.parse().ok()),
+        })
     }
 
-    /// Every backfill row (absent table: none).
-    pub async fn load_backfills(&self, db: &mut dyn Driver) -> Result<Vec<BackfillRow>, StateError> {
-        if !self.exists(db).await? {
-            return Ok(Vec::new());
-        }
-        let d = self.dialect();
-        let sql = format!(
-            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill' ORDER BY name",
-            read_time(d, "applied_at"),
-            read_time(d, "updated_at"),
-            self.qualified()
-        );
-        let rows = db.query(&sql).await?;
-        Ok(rows.into_iter().map(backfill_row).collect())
-    }
-
-    pub async fn load_backfill(&self, db: &mut dyn Driver, name: &str) -> Result<Option<BackfillRow>, StateError> {
-        Ok(self.load_backfills(db).await?.into_iter().find(|r| r.name == name))
-    }
-
-    /// Writes a backfill's row: status, progress, error. `started` sets `applied_at` to now
-    /// (the first batch of a run); `duration_ms` is set when the backfill completes.
-    pub fn backfill_write(
+    /// One upsert for backfill and chunk rows; `applied_at` is set when the row is created.
+    fn progress_upsert(
         &self,
+        kind: Kind,
         name: &str,
         status: &str,
         progress: &serde_json::Value,
         error: Option<&str>,
         duration_ms: Option<i64>,
     ) -> (String, Vec<DbValue>) {
-        let d = self.dialect();
+        let (p, dur) = match self.dialect() {
+            Dialect::Postgres => ("$3::jsonb", "$5::bigint"),
+            Dialect::Sqlite => ("$3", "$5"),
+        };
         let sql = format!(
             "INSERT INTO {t} (kind, name, status, progress, error, applied_at, duration_ms, updated_at) \
-             VALUES ('backfill', $1, $2, {p}, $4, {n}, {dur}, {n}) \
+             VALUES ('{kind}', $1, $2, {p}, $4, {n}, {dur}, {n}) \
              ON CONFLICT (kind, name) DO UPDATE SET status = excluded.status, progress = excluded.progress, \
              error = excluded.error, duration_ms = excluded.duration_ms, updated_at = excluded.updated_at",
             t = self.qualified(),
-            p = self.backfill_params().0,
-            dur = self.backfill_params().1,
-            n = now(d),
+            n = now(self.dialect()),
         );
         let params = vec![
             DbValue::Text(name.to_string()),
@@ -93,15 +83,49 @@ impl StateTable {
         ];
         (sql, params)
     }
+}
+
+impl StateTable {
+    /// Every backfill row (absent table: none).
+    pub async fn load_backfills(&self, db: &mut dyn Driver) -> Result<Vec<BackfillRow>, StateError> {
+        if !self.exists(db).await? {
+            return Ok(Vec::new());
+        }
+        let d = self.dialect();
+        let sql = format!(
+            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = '{BACKFILL}' ORDER BY name",
+            read_time(d, "applied_at"),
+            read_time(d, "updated_at"),
+            self.qualified()
+        );
+        db.query(&sql).await?.into_iter().map(|r| self.progress_row(r, BackfillStatus::parse)).collect()
+    }
+
+    pub async fn load_backfill(&self, db: &mut dyn Driver, name: &str) -> Result<Option<BackfillRow>, StateError> {
+        Ok(self.load_backfills(db).await?.into_iter().find(|r| r.name == name))
+    }
+
+    /// Writes a backfill's row: status, progress, error; `duration_ms` is set when the
+    /// backfill completes.
+    pub fn backfill_write(
+        &self,
+        name: &str,
+        status: BackfillStatus,
+        progress: &serde_json::Value,
+        error: Option<&str>,
+        duration_ms: Option<i64>,
+    ) -> (String, Vec<DbValue>) {
+        self.progress_upsert(Kind::Backfill, name, status.as_str(), progress, error, duration_ms)
+    }
 
     /// Changes only the status (pause, resume, retry), if the row is in one of `from`.
-    pub fn backfill_set_status(&self, name: &str, to: &str, from: &[&str]) -> String {
+    pub fn backfill_set_status(&self, name: &str, to: BackfillStatus, from: &[BackfillStatus]) -> String {
         let d = self.dialect();
-        let from: Vec<String> = from.iter().map(|s| literal(d, s)).collect();
+        let from: Vec<String> = from.iter().map(|s| literal(d, s.as_str())).collect();
         format!(
-            "UPDATE {} SET status = {}, updated_at = {} WHERE kind = 'backfill' AND name = {} AND status IN ({})",
+            "UPDATE {} SET status = {}, updated_at = {} WHERE kind = '{BACKFILL}' AND name = {} AND status IN ({})",
             self.qualified(),
-            literal(d, to),
+            literal(d, to.as_str()),
             now(d),
             literal(d, name),
             from.join(", ")
@@ -110,7 +134,11 @@ impl StateTable {
 
     /// Forgets a backfill's progress (`backfill reset`).
     pub fn backfill_forget(&self, name: &str) -> String {
-        format!("DELETE FROM {} WHERE kind = 'backfill' AND name = {}", self.qualified(), literal(self.dialect(), name))
+        format!(
+            "DELETE FROM {} WHERE kind = '{BACKFILL}' AND name = {}",
+            self.qualified(),
+            literal(self.dialect(), name)
+        )
     }
 }
 
@@ -128,36 +156,30 @@ impl StateTable {
         starts_with(self.dialect(), "name", &format!("{backfill}/"))
     }
 
-    pub async fn load_chunks(&self, db: &mut dyn Driver, backfill: &str) -> Result<Vec<BackfillRow>, StateError> {
+    pub async fn load_chunks(&self, db: &mut dyn Driver, backfill: &str) -> Result<Vec<ChunkRow>, StateError> {
         if !self.exists(db).await? {
             return Ok(Vec::new());
         }
         let d = self.dialect();
         let sql = format!(
-            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = 'backfill-chunk' AND {} ORDER BY name",
+            "SELECT name, status, progress, error, {}, {}, duration_ms FROM {} WHERE kind = '{CHUNK}' AND {} ORDER BY name",
             read_time(d, "applied_at"),
             read_time(d, "updated_at"),
             self.qualified(),
             self.chunk_of(backfill)
         );
-        Ok(db.query(&sql).await?.into_iter().map(backfill_row).collect())
+        db.query(&sql).await?.into_iter().map(|r| self.progress_row(r, ChunkStatus::parse)).collect()
     }
 
     /// Writes a chunk row (creation, checkpoint, completion).
     pub fn chunk_write(
         &self,
         chunk: &str,
-        status: &str,
+        status: ChunkStatus,
         progress: &serde_json::Value,
         error: Option<&str>,
     ) -> (String, Vec<DbValue>) {
-        let (sql, mut params) = self.backfill_write(chunk, status, progress, error, None);
-        params.truncate(5);
-        (
-            sql.replacen("VALUES ('backfill',", "VALUES ('backfill-chunk',", 1)
-                .replace("WHERE kind = 'backfill'", "WHERE kind = 'backfill-chunk'"),
-            params,
-        )
+        self.progress_upsert(Kind::BackfillChunk, chunk, status.as_str(), progress, error, None)
     }
 
     /// Fails the transaction it is part of unless `owner` still holds `chunk` (PostgreSQL:
@@ -166,7 +188,7 @@ impl StateTable {
         (self.dialect() == Dialect::Postgres).then(|| {
             (
                 format!(
-                    "SELECT 1 / (SELECT count(*)::int FROM {} WHERE kind = 'backfill-chunk' AND name = $1 AND status = 'claimed' AND progress->>'owner' = $2)",
+                    "SELECT 1 / (SELECT count(*)::int FROM {} WHERE kind = '{CHUNK}' AND name = $1 AND status = '{CLAIMED}' AND progress->>'owner' = $2)",
                     self.qualified()
                 ),
                 vec![DbValue::Text(chunk.to_string()), DbValue::Text(owner.to_string())],
@@ -190,8 +212,8 @@ impl StateTable {
             Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{stale_secs} seconds')"),
         };
         let pick = format!(
-            "SELECT name FROM {t} WHERE kind = 'backfill-chunk' AND {} \
-             AND (status = 'pending' OR (status = 'claimed' AND updated_at < {stale})) ORDER BY name LIMIT 1{}",
+            "SELECT name FROM {t} WHERE kind = '{CHUNK}' AND {} \
+             AND (status = '{PENDING}' OR (status = '{CLAIMED}' AND updated_at < {stale})) ORDER BY name LIMIT 1{}",
             self.chunk_of(backfill),
             if d == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
         );
@@ -200,8 +222,8 @@ impl StateTable {
             Dialect::Sqlite => "json_set(progress, '$.owner', $1)",
         };
         let sql = format!(
-            "UPDATE {t} SET status = 'claimed', progress = {set_owner}, updated_at = {n} \
-             WHERE kind = 'backfill-chunk' AND name = ({pick}) RETURNING name, {progress}",
+            "UPDATE {t} SET status = '{CLAIMED}', progress = {set_owner}, updated_at = {n} \
+             WHERE kind = '{CHUNK}' AND name = ({pick}) RETURNING name, {progress}",
             n = now(d),
             progress = if d == Dialect::Postgres { "progress::text" } else { "progress" },
         );
@@ -222,7 +244,7 @@ impl StateTable {
     /// Releases chunks whose owner is known to be gone (same host, process not running).
     pub fn chunk_release(&self, chunk: &str) -> String {
         format!(
-            "UPDATE {} SET status = 'pending', updated_at = {} WHERE kind = 'backfill-chunk' AND name = {} AND status = 'claimed'",
+            "UPDATE {} SET status = '{PENDING}', updated_at = {} WHERE kind = '{CHUNK}' AND name = {} AND status = '{CLAIMED}'",
             self.qualified(),
             now(self.dialect()),
             literal(self.dialect(), chunk)
@@ -232,7 +254,7 @@ impl StateTable {
     /// Chunks back to pending after a failure is retried.
     pub fn chunks_retry(&self, backfill: &str) -> String {
         format!(
-            "UPDATE {} SET status = 'pending', error = NULL, updated_at = {} WHERE kind = 'backfill-chunk' AND {} AND status IN ('failed', 'claimed')",
+            "UPDATE {} SET status = '{PENDING}', error = NULL, updated_at = {} WHERE kind = '{CHUNK}' AND {} AND status IN ('{FAILED}', '{CLAIMED}')",
             self.qualified(),
             now(self.dialect()),
             self.chunk_of(backfill)
@@ -240,6 +262,6 @@ impl StateTable {
     }
 
     pub fn chunks_forget(&self, backfill: &str) -> String {
-        format!("DELETE FROM {} WHERE kind = 'backfill-chunk' AND {}", self.qualified(), self.chunk_of(backfill))
+        format!("DELETE FROM {} WHERE kind = '{CHUNK}' AND {}", self.qualified(), self.chunk_of(backfill))
     }
 }

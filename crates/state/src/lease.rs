@@ -23,7 +23,7 @@ impl<'t> Lease<'t> {
     }
 
     fn key(&self) -> String {
-        format!("kind = 'lock' AND name = {}", literal(self.table.dialect(), &self.name))
+        format!("kind = '{}' AND name = {}", crate::Kind::Lock, literal(self.table.dialect(), &self.name))
     }
 
     fn expired_before(&self) -> String {
@@ -42,9 +42,10 @@ impl<'t> Lease<'t> {
             &format!("DELETE FROM {t} WHERE {} AND updated_at < {}", self.key(), self.expired_before()),
             &format!(
                 "INSERT INTO {t} (kind, name, status, applied_by, applied_at, updated_at) \
-                 VALUES ('lock', {}, 'held', {me}, {n}, {n}) ON CONFLICT (kind, name) DO NOTHING",
+                 VALUES ('{lock}', {}, 'held', {me}, {n}, {n}) ON CONFLICT (kind, name) DO NOTHING",
                 literal(d, &self.name),
-                n = now(d)
+                n = now(d),
+                lock = crate::Kind::Lock
             ),
         ])
         .await?;

@@ -1,6 +1,7 @@
 //! The state table's layout, its versioning, and the reads and writes for revisions.
 
 use crate::render::{ident, json, literal, now, opt_literal, read_time};
+use crate::status::{BackfillStatus, Kind};
 use runner_db::{DbError, Dialect, Driver};
 use runner_revisions::{Applied, AppliedStatus, Checksum, History};
 use std::time::Duration;
@@ -55,7 +56,8 @@ pub struct StateTable {
     name: String,
 }
 
-const KIND_REVISION: &str = "revision";
+const KIND_REVISION: &str = Kind::Revision.as_str();
+const KIND_REVERT: &str = Kind::Revert.as_str();
 
 impl StateTable {
     /// `schema` is resolved by the caller (PostgreSQL: the configured schema or `current_schema()`
@@ -113,7 +115,8 @@ impl StateTable {
                 }
             ),
             format!(
-                "INSERT INTO {t} (kind, name, status) VALUES ('meta', 'state_version', '{STATE_VERSION}') ON CONFLICT (kind, name) DO NOTHING"
+                "INSERT INTO {t} (kind, name, status) VALUES ('{}', 'state_version', '{STATE_VERSION}') ON CONFLICT (kind, name) DO NOTHING",
+                Kind::Meta
             ),
         ]
     }
@@ -152,7 +155,11 @@ impl StateTable {
 
     async fn version(&self, db: &mut dyn Driver) -> Result<i64, StateError> {
         let rows = db
-            .query(&format!("SELECT status FROM {} WHERE kind = 'meta' AND name = 'state_version'", self.qualified()))
+            .query(&format!(
+                "SELECT status FROM {} WHERE kind = '{}' AND name = 'state_version'",
+                self.qualified(),
+                Kind::Meta
+            ))
             .await?;
         let v = rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_else(|| "1".into());
         v.parse().map_err(|_| StateError::BadRow {
@@ -199,6 +206,8 @@ impl StateTable {
                 statements_total: count("statements_total"),
                 error: col(9),
                 stamped: progress.get("stamped").and_then(serde_json::Value::as_bool).unwrap_or(false),
+                reverted_at: progress.get("reverted_at").and_then(serde_json::Value::as_str).map(String::from),
+                reverted_by: progress.get("reverted_by").and_then(serde_json::Value::as_str).map(String::from),
                 done_checksum: progress
                     .get("done_checksum")
                     .and_then(serde_json::Value::as_str)
@@ -207,7 +216,12 @@ impl StateTable {
         }
         let mut history = History::new(out);
         let done = db
-            .query(&format!("SELECT name FROM {} WHERE kind = 'backfill' AND status = 'completed'", self.qualified()))
+            .query(&format!(
+                "SELECT name FROM {} WHERE kind = '{}' AND status = '{}'",
+                self.qualified(),
+                Kind::Backfill,
+                BackfillStatus::Completed
+            ))
             .await?;
         history.completed_backfills = done.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
         Ok(history)
@@ -246,7 +260,7 @@ impl StateTable {
         }
     }
 
-    /// Records a revision as applied (or stamped: recorded without running).
+    /// Records a revision as applied.
     pub fn record_applied(
         &self,
         id: &str,
@@ -254,14 +268,27 @@ impl StateTable {
         description: &str,
         by: &AppliedBy,
         duration: Option<Duration>,
-        stamped: bool,
+    ) -> String {
+        self.record_done(id, checksum, description, by.0.clone(), self.duration_sql(duration), "NULL".into())
+    }
+
+    /// Records a revision as applied without running it (`stamp`), so history shows nothing ran.
+    pub fn record_stamped(&self, id: &str, checksum: &Checksum, description: &str, by: &AppliedBy) -> String {
+        let d = self.dialect;
+        let progress = json(d, &serde_json::json!({ "stamped": true }));
+        self.record_done(id, checksum, description, by.stamped(d), "NULL".into(), progress)
+    }
+
+    fn record_done(
+        &self,
+        id: &str,
+        checksum: &Checksum,
+        description: &str,
+        by_sql: String,
+        duration_sql: String,
+        progress_sql: String,
     ) -> String {
         let d = self.dialect;
-        let (by_sql, dur, progress) = if stamped {
-            (by.stamped(d), "NULL".into(), json(d, &serde_json::json!({ "stamped": true })))
-        } else {
-            (by.0.clone(), self.duration_sql(duration), "NULL".into())
-        };
         self.upsert(
             id,
             &[
@@ -271,8 +298,8 @@ impl StateTable {
                 ("seq", self.next_seq()),
                 ("applied_at", now(d).into()),
                 ("applied_by", by_sql),
-                ("duration_ms", dur),
-                ("progress", progress),
+                ("duration_ms", duration_sql),
+                ("progress", progress_sql),
                 ("error", "NULL".into()),
             ],
         )
@@ -316,19 +343,58 @@ impl StateTable {
         )
     }
 
-    /// Records a revision as reverted. The row stays, for the audit trail.
-    pub fn record_reverted(&self, id: &str, by: &AppliedBy, duration: Option<Duration>) -> String {
+    /// Records a revision as reverted. Its row keeps who applied it and when; who reverted it
+    /// and when goes in its progress and in a row of its own (`kind = 'revert'`, named
+    /// `REV@TIME`) that later applies and reverts never overwrite: the audit trail.
+    pub fn record_reverted(&self, id: &str, by: &AppliedBy, duration: Option<Duration>) -> Vec<String> {
         let d = self.dialect;
-        format!(
-            "UPDATE {} SET status = {}, seq = NULL, applied_by = {}, duration_ms = {}, progress = NULL, error = NULL, updated_at = {} \
-             WHERE kind = '{KIND_REVISION}' AND name = {}",
+        let at = read_time(d, now(d));
+        let reverted = match d {
+            Dialect::Postgres => format!("jsonb_build_object('reverted_by', {}, 'reverted_at', {at})", by.0),
+            Dialect::Sqlite => format!("json_object('reverted_by', {}, 'reverted_at', {at})", by.0),
+        };
+        vec![
+            format!(
+                "UPDATE {} SET status = {}, seq = NULL, progress = {reverted}, error = NULL, updated_at = {} \
+                 WHERE kind = '{KIND_REVISION}' AND name = {}",
+                self.qualified(),
+                literal(d, AppliedStatus::Reverted.as_str()),
+                now(d),
+                literal(d, id)
+            ),
+            format!(
+                "INSERT INTO {} (kind, name, status, applied_at, applied_by, duration_ms, updated_at) \
+                 VALUES ('{KIND_REVERT}', {} || {at}, {}, {n}, {}, {}, {n}) ON CONFLICT (kind, name) DO NOTHING",
+                self.qualified(),
+                literal(d, &format!("{id}@")),
+                literal(d, AppliedStatus::Reverted.as_str()),
+                by.0,
+                self.duration_sql(duration),
+                n = now(d),
+            ),
+        ]
+    }
+
+    /// Every recorded revert of `id`, oldest first: (when, by whom).
+    pub async fn load_reverts(&self, db: &mut dyn Driver, id: &str) -> Result<Vec<(String, String)>, StateError> {
+        if !self.exists(db).await? {
+            return Ok(Vec::new());
+        }
+        let d = self.dialect;
+        let sql = format!(
+            "SELECT {}, applied_by FROM {} WHERE kind = '{KIND_REVERT}' AND {} ORDER BY applied_at",
+            read_time(d, "applied_at"),
             self.qualified(),
-            literal(d, AppliedStatus::Reverted.as_str()),
-            by.0,
-            self.duration_sql(duration),
-            now(d),
-            literal(d, id)
-        )
+            crate::render::starts_with(d, "name", &format!("{id}@"))
+        );
+        Ok(db
+            .query(&sql)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default())
+            })
+            .collect())
     }
 
     /// Sets the recorded duration after the fact.
@@ -378,7 +444,7 @@ mod tests {
     fn writes_are_schema_qualified() {
         let t = StateTable::new(Dialect::Postgres, "public", "runner_state").unwrap();
         let by = AppliedBy::new(Dialect::Postgres, "host1", "me");
-        let sql = t.record_applied("001", &Checksum::of_parts(&["x"]), "it's", &by, None, false);
+        let sql = t.record_applied("001", &Checksum::of_parts(&["x"]), "it's", &by, None);
         assert!(sql.starts_with("INSERT INTO \"public\".\"runner_state\""), "{sql}");
         assert!(sql.contains("'it''s'") && sql.contains("current_user || '@host1'"), "{sql}");
     }

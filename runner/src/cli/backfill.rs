@@ -76,7 +76,7 @@ fn print_summaries(list: &[BackfillSummary]) {
         outln!(
             "{:<24} {:<10} {}/{} rows{gate}  {}",
             b.name,
-            b.status,
+            b.status.as_str(),
             b.progress.rows_done,
             b.progress.rows_total,
             b.description
@@ -84,10 +84,10 @@ fn print_summaries(list: &[BackfillSummary]) {
         if let Some(e) = &b.error {
             outln!("  error: {e}");
         }
-        if b.status == crate::backfills::INTERRUPTED {
+        if b.status == crate::backfills::BackfillState::Interrupted {
             outln!("  interrupted: no worker holds it; `runner backfill run {}` resumes from its checkpoints", b.name);
         }
-        if b.status == "running" && b.progress.rate > 0.0 {
+        if b.status == crate::backfills::BackfillState::Running && b.progress.rate > 0.0 {
             let eta = b.progress.eta_s().map_or("unknown".to_string(), |s| format!("{}s", s.round() as u64));
             outln!("  rate: {} rows/s, ETA {eta}", b.progress.rate.round() as u64);
         }

@@ -77,6 +77,9 @@ pub struct GlobalArgs {
     /// Seconds to wait for another runner to release the lock (default 60).
     #[arg(long, global = true, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
+    /// Use the [env.NAME] section of runner.toml (dev, staging, prod) over its top-level keys.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "RUNNER_ENV")]
+    pub env: Option<String>,
     /// Log format on stderr: text (default) or json (for log collectors).
     #[arg(long, global = true, value_enum, env = "RUNNER_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -383,6 +386,7 @@ fn settings(g: &GlobalArgs) -> Result<Settings, RunnerError> {
             migrations_dir: g.migrations.clone(),
             state_table: g.state_table.clone(),
             lock_timeout: g.lock_timeout.map(Duration::from_secs),
+            env: g.env.clone(),
         },
         &env,
     )

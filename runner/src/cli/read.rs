@@ -38,7 +38,7 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
             let eta = b
                 .progress
                 .eta_s()
-                .filter(|_| b.status == "running")
+                .filter(|_| b.status == crate::backfills::BackfillState::Running)
                 .map(|e| format!(", ETA {e:.0}s"))
                 .unwrap_or_default();
             outln!(
@@ -60,7 +60,7 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
                 "refresh:    {} [{}] last {} at {}{}, next {}",
                 r.name,
                 r.schedule,
-                r.last_outcome,
+                r.last_outcome.map_or("never", |o| o.as_str()),
                 r.last_run_at.as_deref().unwrap_or("-"),
                 r.last_duration_ms.map(|d| format!(" ({d} ms)")).unwrap_or_default(),
                 r.next_run.as_deref().unwrap_or("-")
@@ -110,6 +110,8 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
                 "current": current.contains(&r.id),
                 "status": a.map_or("pending", |a| a.status.as_str()),
                 "applied_at": a.and_then(|a| a.applied_at.clone()),
+                "reverted_at": a.and_then(|a| a.reverted_at.clone()),
+                "reverted_by": a.and_then(|a| a.reverted_by.clone()),
                 "applied_by": a.and_then(|a| a.applied_by.clone()),
                 "duration_ms": a.and_then(|a| a.duration_ms),
                 "stamped": a.is_some_and(|a| a.stamped),
@@ -141,17 +143,35 @@ pub async fn history(settings: Settings, out: OutputArgs, verbose: bool) -> Resu
             );
             outln!("    checksum:    {}", r.checksum);
             if let Some(a) = history.get(&r.id) {
-                outln!(
-                    "    {}:     {} by {}{}",
-                    a.status.as_str(),
-                    a.applied_at.as_deref().unwrap_or("?"),
-                    a.applied_by.as_deref().unwrap_or("?"),
-                    a.duration_ms.map(|d| format!(" in {d} ms")).unwrap_or_default()
-                );
+                outln!("    state:       {}", state_line(a));
             }
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// "applied at T by U in N ms", and for a reverted revision who reverted it and when first.
+fn state_line(a: &runner_revisions::Applied) -> String {
+    let applied = format!(
+        "applied at {} by {}{}",
+        a.applied_at.as_deref().unwrap_or("?"),
+        a.applied_by.as_deref().unwrap_or("?"),
+        a.duration_ms.map(|d| format!(" in {d} ms")).unwrap_or_default()
+    );
+    match a.status {
+        runner_revisions::AppliedStatus::Reverted => format!(
+            "reverted at {} by {} (it was {applied})",
+            a.reverted_at.as_deref().unwrap_or("?"),
+            a.reverted_by.as_deref().unwrap_or("?")
+        ),
+        runner_revisions::AppliedStatus::Applied => applied,
+        other => format!(
+            "{} (started at {} by {})",
+            other.as_str(),
+            a.applied_at.as_deref().unwrap_or("?"),
+            a.applied_by.as_deref().unwrap_or("?")
+        ),
+    }
 }
 
 pub async fn heads(settings: Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
@@ -203,7 +223,12 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
         other => graph.resolve(other)?.clone(),
     };
     let history = runner.history().await?;
+    let reverts = {
+        let (state, db) = runner.parts();
+        state.load_reverts(db, &rev.id).await
+    };
     runner.close().await;
+    let reverts = reverts?;
     let applied = history.get(&rev.id).cloned();
     if out.json {
         json(&serde_json::json!({
@@ -211,6 +236,7 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
             "parents": graph.parents_of(&rev.id),
             "children": graph.children_of(&rev.id),
             "state": applied,
+            "reverts": reverts.iter().map(|(at, by)| serde_json::json!({ "at": at, "by": by })).collect::<Vec<_>>(),
         }));
         return Ok(ExitCode::Ok);
     }
@@ -223,13 +249,11 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
     outln!("Transaction: {}", output::action_word_tx(rev.tx));
     outln!("Checksum:    {}", rev.checksum);
     match &applied {
-        Some(a) => outln!(
-            "State:       {} at {} by {}",
-            a.status.as_str(),
-            a.applied_at.as_deref().unwrap_or("?"),
-            a.applied_by.as_deref().unwrap_or("?")
-        ),
+        Some(a) => outln!("State:       {}", state_line(a)),
         None => outln!("State:       pending"),
+    }
+    for (at, by) in &reverts {
+        outln!("Reverted:    at {at} by {by}");
     }
     outln!("\n-- up ({} statements)", rev.up.statements.len());
     for s in &rev.up.statements {

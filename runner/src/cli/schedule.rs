@@ -96,6 +96,9 @@ pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<Strin
     let mut ops = crate::refresh::CronOps::default();
     if let Some(addr) = listen.or_else(|| settings.cron.listen.clone()) {
         let metrics = crate::cron_ops::SharedMetrics::default();
+        if let (Some(n), Ok(mut m)) = (settings.cron.unhealthy_after_failures, metrics.lock()) {
+            m.unhealthy_after_failures = n;
+        }
         let bound = crate::cron_ops::serve(&addr, metrics.clone())
             .await
             .map_err(|source| RunnerError::Io { context: format!("listening on {addr}"), source })?;

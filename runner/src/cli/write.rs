@@ -2,6 +2,7 @@
 
 use super::output::{json, plan_json, print_plan};
 use super::{OutputArgs, PreviewArgs};
+use crate::backfills::BackfillState;
 use crate::error::{ExitCode, RunnerError};
 use crate::report::Report;
 use crate::runner::{Access, Runner};
@@ -157,7 +158,8 @@ async fn apply_and_backfill(
         if deploy.report.gate.is_some() && !completed_any && !needed.is_empty() {
             // Completed by another deploy since this one planned: the gate is open now.
             let statuses = runner.backfill_status().await?;
-            completed_any = needed.iter().all(|n| statuses.iter().any(|b| &b.name == n && b.status == "completed"));
+            completed_any =
+                needed.iter().all(|n| statuses.iter().any(|b| &b.name == n && b.status == BackfillState::Completed));
         }
         if deploy.report.gate.is_none() || !(completed_any || progressed) {
             break;
@@ -189,17 +191,17 @@ async fn wait_for_other_workers(runner: &mut Runner, needed: &[String]) -> Resul
             return Ok(false);
         }
         let statuses = runner.backfill_status().await?;
-        let of = |name: &String| statuses.iter().find(|b| &b.name == name).map(|b| b.status.as_str());
-        if needed.iter().all(|n| of(n) == Some("completed")) {
+        let of = |name: &String| statuses.iter().find(|b| &b.name == name).map(|b| b.status);
+        if needed.iter().all(|n| of(n) == Some(BackfillState::Completed)) {
             return Ok(true);
         }
         // No live worker holds a range any more (they finished their ranges, or died): go
         // around again, and this deploy finishes or takes over what is left.
-        if needed.iter().any(|n| of(n) == Some(crate::backfills::INTERRUPTED)) {
+        if needed.iter().any(|n| of(n) == Some(BackfillState::Interrupted)) {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             return Ok(true);
         }
-        if needed.iter().any(|n| of(n) != Some("running") && of(n) != Some("completed")) {
+        if needed.iter().any(|n| !matches!(of(n), Some(BackfillState::Running | BackfillState::Completed))) {
             return Ok(false);
         }
         if said.elapsed() >= std::time::Duration::from_secs(10) {
@@ -218,10 +220,10 @@ async fn gate_reason(runner: &mut Runner, gate: &runner_revisions::Gate) -> Resu
         .backfills
         .iter()
         .map(|name| match statuses.iter().find(|b| &b.name == name) {
-            Some(b) if b.status == "paused" => {
+            Some(b) if b.status == BackfillState::Paused => {
                 format!("backfill `{name}` is paused; `runner backfill resume {name}`, then run this again")
             }
-            Some(b) if b.status == "failed" => format!(
+            Some(b) if b.status == BackfillState::Failed => format!(
                 "backfill `{name}` failed: {}; fix the cause, then `runner backfill retry {name}` and run this again",
                 b.error.as_deref().unwrap_or("(no error recorded)")
             ),
@@ -254,17 +256,17 @@ async fn run_ready_backfills(
         if runner_db::interrupt::requested().is_some() {
             break;
         }
-        match (b.ready, b.status.as_str()) {
-            (_, "completed") => continue,
+        match (b.ready, b.status) {
+            (_, BackfillState::Completed) => continue,
             (false, _) => {
                 tracing::info!(backfill = %b.name, requires = ?b.requires, "not ready: its revision is not applied");
                 continue;
             }
-            (true, "paused") => {
+            (true, BackfillState::Paused) => {
                 tracing::warn!(backfill = %b.name, "paused; skipped (`runner backfill resume` to continue)");
                 continue;
             }
-            (true, "failed") => {
+            (true, BackfillState::Failed) => {
                 tracing::warn!(backfill = %b.name, error = b.error.as_deref().unwrap_or(""), "failed earlier; skipped (`runner backfill retry` to run it again)");
                 continue;
             }
