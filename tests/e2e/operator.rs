@@ -406,3 +406,37 @@ on_both!(runner_toml_takes_variables_and_an_env_section_chosen_by_flag_or_runner
         .stderr_has("no [env.staging] section")
         .stderr_has("known: prod");
 });
+
+#[test]
+fn every_command_has_examples_and_every_argument_a_description() {
+    fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        let path = format!("{path} {}", cmd.get_name()).trim().to_string();
+        let leaves: Vec<&clap::Command> = cmd.get_subcommands().filter(|c| c.get_name() != "help").collect();
+        if leaves.is_empty() {
+            if !cmd.get_after_help().is_some_and(|h| h.to_string().contains("Examples:")) {
+                problems.push(format!("`{path}` has no examples"));
+            }
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
+                    problems.push(format!("`{path}`: argument `{}` has no description", arg.get_id()));
+                }
+            }
+        }
+        for c in leaves {
+            walk(c, &path, problems);
+        }
+    }
+    let mut problems = Vec::new();
+    let root = <runner::cli::Cli as clap::CommandFactory>::command();
+    for c in root.get_subcommands().filter(|c| c.get_name() != "help") {
+        walk(c, "runner", &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Global flags have their own heading; completions are a real script.
+    let p = Project::new();
+    let help = p.run_bare(&["apply", "--help"]).ok();
+    assert!(help.stdout.contains("Global options:\n  -C, --project-dir"), "{}", help.stdout);
+    p.run_bare(&["completions", "bash"]).ok().stdout_has("complete -F _runner");
+    p.run_bare(&["completions", "fish"]).ok().stdout_has("complete -c runner");
+    p.run_bare(&["completions", "tcsh"]).fails_with(2);
+}

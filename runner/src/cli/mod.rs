@@ -61,6 +61,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Project folder (holds runner.toml and migrations/); default: the current directory.
     #[arg(short = 'C', long, global = true, value_name = "DIR")]
@@ -137,6 +138,7 @@ pub struct PreviewArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create runner.toml, migrations/, backfills/ and plugins/ in the project folder.
+    #[command(after_help = "Examples:\n  runner init\n  runner init --engine postgres")]
     Init {
         /// Write `engine = "..."` into runner.toml: with `postgres`, a missing database URL is an
         /// error rather than a fresh SQLite file.
@@ -144,6 +146,9 @@ pub enum Command {
         engine: Option<crate::settings::Engine>,
     },
     /// Write a new revision file whose parent is the current head.
+    #[command(
+        after_help = "Examples:\n  runner new \"add user preferences\"\n  runner new \"index users by email\" --no-transaction"
+    )]
     New {
         /// What the revision does, e.g. "add user preferences".
         message: String,
@@ -152,6 +157,9 @@ pub enum Command {
         no_transaction: bool,
     },
     /// Show current revision(s), pending revisions, drift and unfinished revisions.
+    #[command(
+        after_help = "Examples:\n  runner status\n  runner status --exit-code   # exit 3 in CI when something is pending\n  runner --env prod status --json"
+    )]
     Status {
         #[command(flatten)]
         out: OutputArgs,
@@ -160,6 +168,7 @@ pub enum Command {
         exit_code: bool,
     },
     /// List revisions, newest first, with what the database recorded about each.
+    #[command(after_help = "Examples:\n  runner history\n  runner history --verbose")]
     History {
         #[command(flatten)]
         out: OutputArgs,
@@ -168,16 +177,19 @@ pub enum Command {
         verbose: bool,
     },
     /// List the head revisions (revisions nothing builds on).
+    #[command(after_help = "Examples:\n  runner heads")]
     Heads {
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Show the revision(s) the database is at.
+    #[command(after_help = "Examples:\n  runner current")]
     Current {
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Show one revision: header, state, and its SQL.
+    #[command(after_help = "Examples:\n  runner show head\n  runner show 2026112")]
     Show {
         /// Revision id, or a unique prefix of one.
         revision: String,
@@ -185,6 +197,7 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Validate revision files and their graph without touching the database.
+    #[command(after_help = "Examples:\n  runner check\n  runner check --db --json")]
     Check {
         /// Also compare checksums with the database (drift).
         #[arg(long)]
@@ -194,6 +207,9 @@ pub enum Command {
     },
     /// Apply pending revisions in order (and, with --with-backfills, then every pending backfill).
     #[command(alias = "upgrade")]
+    #[command(
+        after_help = "Examples:\n  runner apply --with-backfills\n  runner apply --dry-run\n  runner apply --sql > deploy.sql\n  runner apply --to 20261121083000\n  runner apply --resume"
+    )]
     Apply {
         /// After the revisions, run every backfill that is ready and not complete.
         #[arg(long, conflicts_with_all = ["dry_run", "sql"])]
@@ -219,6 +235,9 @@ pub enum Command {
     },
     /// Revert applied revisions (one step by default).
     #[command(alias = "downgrade")]
+    #[command(
+        after_help = "Examples:\n  runner revert\n  runner revert --steps 2\n  runner revert --to base --dry-run"
+    )]
     Revert {
         /// Revert this many steps.
         #[arg(long, conflicts_with = "to")]
@@ -232,6 +251,9 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Record the database as being exactly at REV without running anything (baseline an existing database).
+    #[command(
+        after_help = "Examples:\n  runner stamp head   # adopt an existing database\n  runner stamp base   # forget every revision, touch nothing else"
+    )]
     Stamp {
         /// Revision id, `head`, `heads` or `base`.
         revision: String,
@@ -241,12 +263,14 @@ pub enum Command {
         out: OutputArgs,
     },
     /// Write a merge revision joining all current heads.
+    #[command(after_help = "Examples:\n  runner merge -m \"join the billing branch\"")]
     Merge {
         /// Description of the merge revision.
         #[arg(short, long, default_value = "merge heads")]
         message: String,
     },
     /// Development only: revert everything, then apply everything again.
+    #[command(after_help = "Examples:\n  runner reset --confirm")]
     Reset {
         /// Required: confirms that data in these tables may be lost.
         #[arg(long)]
@@ -259,14 +283,18 @@ pub enum Command {
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Run scheduled refreshes now: one by name, or --all.
+    #[command(after_help = "Examples:\n  runner refresh entity_counts\n  runner refresh --all --json")]
     Refresh {
+        /// The `[[refresh]]` to run, by name.
         name: Option<String>,
+        /// Run every refresh of runner.toml.
         #[arg(long, conflicts_with = "name")]
         all: bool,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Run the `[[refresh]]` schedules of runner.toml until SIGINT/SIGTERM; safe on many replicas.
+    #[command(after_help = "Examples:\n  runner cron --listen 127.0.0.1:9187\n  runner cron --for 60")]
     Cron {
         /// Stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "SECS")]
@@ -279,6 +307,7 @@ pub enum Command {
     /// no-transaction revision is recorded as applied only with --mark-done (once you completed
     /// it by hand); otherwise continue it with `apply --resume`.
     #[command(alias = "accept")]
+    #[command(after_help = "Examples:\n  runner repair --dry-run\n  runner repair --mark-done 20261121083000")]
     Repair {
         /// Record this unfinished no-transaction revision as applied (repeatable).
         #[arg(long, value_name = "REV")]
@@ -289,23 +318,38 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(
+        after_help = "Examples:\n  runner completions bash > ~/.local/share/bash-completion/completions/runner\n  runner completions zsh > \"${fpath[1]}/_runner\"\n  runner completions fish > ~/.config/fish/completions/runner.fish"
+    )]
+    Completions {
+        /// The shell to write completions for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BackfillCommand {
     /// List backfills with their status.
+    #[command(after_help = "Examples:\n  runner backfill list\n  runner backfill list --json")]
     List {
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Status and progress of one backfill (or all).
+    #[command(after_help = "Examples:\n  runner backfill status\n  runner backfill status fill_score_band --json")]
     Status {
+        /// The backfill (its manifest's name); default: all.
         name: Option<String>,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Run a backfill until it completes or is paused; resumes where it stopped.
+    #[command(
+        after_help = "Examples:\n  runner backfill run fill_score_band\n  runner backfill run fill_score_band --workers 4\n  runner backfill run fill_score_band --max-batches 10"
+    )]
     Run {
+        /// The backfill (its manifest's name).
         name: String,
         /// Stop after this many batches (it resumes from there next time).
         #[arg(long)]
@@ -318,14 +362,29 @@ pub enum BackfillCommand {
         out: OutputArgs,
     },
     /// Pause a backfill; a running worker stops after its current batch.
-    Pause { name: String },
-    /// Resume a paused backfill.
-    Resume { name: String },
-    /// Retry a failed backfill from its last checkpoint.
-    Retry { name: String },
-    /// Forget a backfill's progress so that it starts over.
-    Reset {
+    #[command(after_help = "Examples:\n  runner backfill pause fill_score_band")]
+    Pause {
+        /// The backfill (its manifest's name).
         name: String,
+    },
+    /// Resume a paused backfill.
+    #[command(after_help = "Examples:\n  runner backfill resume fill_score_band")]
+    Resume {
+        /// The backfill (its manifest's name).
+        name: String,
+    },
+    /// Retry a failed backfill from its last checkpoint.
+    #[command(after_help = "Examples:\n  runner backfill retry fill_score_band")]
+    Retry {
+        /// The backfill (its manifest's name).
+        name: String,
+    },
+    /// Forget a backfill's progress so that it starts over.
+    #[command(after_help = "Examples:\n  runner backfill reset fill_score_band --confirm")]
+    Reset {
+        /// The backfill (its manifest's name).
+        name: String,
+        /// Required: confirms that its progress is forgotten (the data it wrote stays).
         #[arg(long)]
         confirm: bool,
     },
@@ -334,7 +393,9 @@ pub enum BackfillCommand {
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Validate a plugin's world, imports and exports without running it.
+    #[command(after_help = "Examples:\n  runner plugin check target/plugins/wasm32-wasip2/release/score_band.wasm")]
     Check {
+        /// The plugin's .wasm file.
         file: PathBuf,
         #[command(flatten)]
         out: OutputArgs,
@@ -471,6 +532,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         output::announce(&settings(g)?, out_json);
     }
     match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "runner", &mut buf);
+            out!("{}", String::from_utf8_lossy(&buf));
+            Ok(ExitCode::Ok)
+        }
         Command::Init { engine } => files::init(g, engine),
         Command::New { message, no_transaction } => files::new(&settings(g)?, &message, no_transaction),
         Command::Merge { message } => files::merge(&settings(g)?, &message),
