@@ -378,10 +378,10 @@ impl Runner {
             if let Err(e) = lock::confirm(self.db.as_mut(), &self.state, held, &database).await {
                 return Err(RunnerError::Interrupted { report, source: Box::new(e) });
             }
-            tracing::info!(revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
+            tracing::info!(target: "runner::step", revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
             match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
-                    tracing::info!(revision = %rev.id, ms = took.as_millis() as u64, "done");
+                    tracing::info!(target: "runner::step", revision = %rev.id, ms = took.as_millis() as u64, "done");
                     report.push(&rev.id, &rev.description, step.action, took);
                 }
                 Err(e) => {

@@ -440,3 +440,39 @@ fn every_command_has_examples_and_every_argument_a_description() {
     p.run_bare(&["completions", "fish"]).ok().stdout_has("complete -c runner");
     p.run_bare(&["completions", "tcsh"]).fails_with(2);
 }
+
+/// Runs the binary on a pseudo-terminal (util-linux `script`), as a person at a shell would.
+fn on_a_terminal(p: &Project, db: &TestDb, args: &str) -> String {
+    let line = format!("{} --database-url '{}' {args}", env!("CARGO_BIN_EXE_runner"), db.url);
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUNNER_LOG_FORMAT")
+        .output()
+        .expect("util-linux `script` runs commands on a pseudo-terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+on_both!(on_a_terminal_each_step_is_said_once_and_logs_never_land_on_the_progress_line, |db: &TestDb| {
+    let p = gated_project(db, 3000);
+    p.run(db, &["apply", "--to", "001"]).ok();
+    db.execute("UPDATE u SET cmd = 'fail' WHERE id = 2500");
+    let screen = on_a_terminal(&p, db, "apply --with-backfills");
+    // Before: "INFO starting revision=001 …" and "INFO done …" besides "apply    001 …".
+    assert!(!screen.contains("INFO starting") && !screen.contains("INFO done"), "{screen}");
+    assert_eq!(screen.matches("apply    002").count(), 1, "{screen}");
+    // What the terminal shows, line by line, once every "\r + clear line" has been honoured.
+    let shown: Vec<&str> =
+        screen.split('\n').map(|l| l.rsplit("\r\x1b[2K").next().unwrap_or(l).trim_end_matches('\r')).collect();
+    let mixed: Vec<&&str> = shown
+        .iter()
+        .filter(|l| l.contains("rows/s") && (l.contains("WARN") || l.contains("INFO") || l.contains("backfill ")))
+        .collect();
+    assert!(mixed.is_empty(), "a log or result line landed on the progress line: {mixed:?}\n{screen:?}");
+    assert!(screen.contains("rows/s"), "no progress shown: {screen:?}");
+    // The same run with --log-level debug keeps the step events.
+    let debug = on_a_terminal(&p, db, "--log-level debug stamp 001");
+    assert!(debug.contains("starting"), "{debug}");
+});

@@ -7,7 +7,7 @@ use crate::error::{ExitCode, RunnerError};
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,13 +26,10 @@ pub fn progress_printer(name: &str) -> impl FnMut(&Progress) + Send + use<> {
         let pct = if p.rows_total > 0 { 100.0 * p.rows_done as f64 / p.rows_total as f64 } else { 0.0 };
         let eta = p.eta_s().map_or("?".to_string(), |s| format!("{s:.0}s"));
         if terminal {
-            let mut err = std::io::stderr();
-            let _ = write!(
-                err,
-                "\r{name}: {}/{} rows ({pct:.1}%), {:.0} rows/s, batch {}, ETA {eta}   ",
+            super::status_line::show(&format!(
+                "{name}: {}/{} rows ({pct:.1}%), {:.0} rows/s, batch {}, ETA {eta}",
                 p.rows_done, p.rows_total, p.rate, p.batch_size
-            );
-            let _ = err.flush();
+            ));
         } else {
             tracing::info!(backfill = %name, rows_done = p.rows_done, rows_total = p.rows_total, rate = p.rate as u64, batch_size = p.batch_size, eta = %eta, "progress");
         }
@@ -40,9 +37,8 @@ pub fn progress_printer(name: &str) -> impl FnMut(&Progress) + Send + use<> {
 }
 
 pub fn print_run(r: &RunReport) {
-    if std::io::stderr().is_terminal() {
-        errln!();
-    }
+    // The summary below carries the final count; a throttled progress line may be behind it.
+    super::status_line::clear();
     let what = match r.outcome {
         Outcome::Completed => "completed",
         Outcome::AlreadyComplete => "already complete",

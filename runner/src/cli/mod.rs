@@ -7,6 +7,7 @@
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
+        crate::cli::status_line::clear();
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
@@ -14,6 +15,7 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
+        crate::cli::status_line::clear();
         let _ = writeln!(std::io::stderr(), $($arg)*);
     }};
 }
@@ -39,6 +41,7 @@ mod json_error;
 mod output;
 mod read;
 mod schedule;
+mod status_line;
 mod write;
 
 use crate::backfills::StatusChange;

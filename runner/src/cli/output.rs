@@ -1,6 +1,6 @@
 //! What the CLI prints: results on stdout (text or `--json`), logs and errors on stderr.
 
-use super::{GlobalArgs, LogFormat};
+use super::{GlobalArgs, LogFormat, LogLevel};
 use crate::error::RunnerError;
 pub use crate::report::action_word;
 use runner_revisions::Plan;
@@ -8,15 +8,26 @@ use std::io::IsTerminal;
 
 pub fn init_logging(g: &GlobalArgs) {
     let level = g.log_level.as_str();
-    let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "warn,runner={level},runner_db={level},runner_state={level},runner_backfill={level},runner_sandbox={level},runner_schedule={level}"
-    ))
-    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
     let terminal = std::io::stderr().is_terminal();
     // Text by default, also in CI: JSON only when asked (--log-format json, RUNNER_LOG_FORMAT).
     let format = g.log_format.unwrap_or(LogFormat::Text);
+    // A person at a terminal reads each step once, in the result lines on stdout; the per-step
+    // log events are for log files and collectors (or --log-level debug).
+    let steps = if terminal
+        && format == LogFormat::Text
+        && matches!(g.log_level, LogLevel::Info | LogLevel::Warn | LogLevel::Error)
+    {
+        "warn"
+    } else {
+        level
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "warn,runner={level},runner::step={steps},runner_db={level},runner_state={level},runner_backfill={level},runner_sandbox={level},runner_schedule={level}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,runner=info"));
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(super::status_line::log_writer).with_ansi(colour);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_target(false).without_time().try_init(),
