@@ -146,7 +146,8 @@ impl RunnerError {
             | RunnerError::Plan(_)
             | RunnerError::Config { .. }
             | RunnerError::Backfills(_)
-            | RunnerError::Refreshes(_) => ExitCode::Invalid,
+            | RunnerError::Refreshes(_)
+            | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid
             }

@@ -14,13 +14,61 @@ pub fn action_word(a: Action) -> String {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// One step as every command reports it (`apply`, `revert`, `stamp`, and the plans of their
+/// `--dry-run`): the same field names everywhere.
+#[derive(Debug, Clone)]
 pub struct StepDone {
+    pub action: Action,
     pub revision: String,
     pub description: String,
-    #[serde(flatten)]
-    pub action: Action,
+    pub file: std::path::PathBuf,
+    pub transaction: runner_revisions::TxMode,
     pub duration_ms: u64,
+}
+
+impl serde::Serialize for StepDone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            action: &'static str,
+            /// For an `apply` that resumed a no-transaction revision: the statement it resumed
+            /// at (1-based); otherwise `null`.
+            resume_at_statement: Option<usize>,
+            revision: &'a str,
+            description: &'a str,
+            file: &'a std::path::Path,
+            transaction: runner_revisions::TxMode,
+            duration_ms: u64,
+        }
+        Shown {
+            action: action_kind_word(self.action),
+            resume_at_statement: resume_statement(self.action),
+            revision: &self.revision,
+            description: &self.description,
+            file: &self.file,
+            transaction: self.transaction,
+            duration_ms: self.duration_ms,
+        }
+        .serialize(s)
+    }
+}
+
+/// `apply`, `revert`, `stamp` or `unstamp`, for JSON (the resume point has a field of its own).
+pub fn action_kind_word(a: Action) -> &'static str {
+    match a {
+        Action::Apply { .. } => "apply",
+        Action::Revert => "revert",
+        Action::Stamp => "stamp",
+        Action::Unstamp => "unstamp",
+    }
+}
+
+/// The 1-based statement an apply resumed at, if it resumed.
+pub fn resume_statement(a: Action) -> Option<usize> {
+    match a {
+        Action::Apply { from } if from > 0 => Some(from + 1),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -31,11 +79,13 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn push(&mut self, revision: &str, description: &str, action: Action, took: Duration) {
+    pub(crate) fn push(&mut self, rev: &runner_revisions::Revision, action: Action, took: Duration) {
         self.steps.push(StepDone {
-            revision: revision.to_string(),
-            description: description.to_string(),
             action,
+            revision: rev.id.clone(),
+            description: rev.description.clone(),
+            file: rev.path.clone(),
+            transaction: rev.tx,
             duration_ms: took.as_millis() as u64,
         });
     }

@@ -121,6 +121,7 @@ impl Runner {
                 .unwrap_or_else(|| "public".into()),
         };
         let state = StateTable::new(db.dialect(), &schema, &settings.state_table)?;
+        state.check_layout(db.as_mut()).await?;
         let by = AppliedBy::new(db.dialect(), &crate::host::hostname(), &crate::host::os_user());
         Ok(Runner { settings, db, state, by, sandbox: None })
     }
@@ -382,7 +383,7 @@ impl Runner {
             match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
                     tracing::info!(target: "runner::step", revision = %rev.id, ms = took.as_millis() as u64, "done");
-                    report.push(&rev.id, &rev.description, step.action, took);
+                    report.push(rev, step.action, took);
                 }
                 Err(e) => {
                     return Err(RunnerError::Interrupted { report, source: Box::new(e) });

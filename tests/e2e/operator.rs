@@ -476,3 +476,45 @@ on_both!(on_a_terminal_each_step_is_said_once_and_logs_never_land_on_the_progres
     let debug = on_a_terminal(&p, db, "--log-level debug stamp 001");
     assert!(debug.contains("starting"), "{debug}");
 });
+
+on_both!(apply_revert_stamp_and_their_plans_report_steps_in_one_shape, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "-- runner:up\nCREATE TABLE t (x integer);\n-- runner:down\nDROP TABLE t;\n");
+    let keys = |step: &serde_json::Value| {
+        let mut k: Vec<String> = step.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let done = ["action", "description", "duration_ms", "file", "resume_at_statement", "revision", "transaction"];
+    let planned = ["action", "description", "file", "resume_at_statement", "revision", "statements", "transaction"];
+    let plan = p.run(db, &["apply", "--dry-run", "--json"]).ok().json();
+    assert_eq!(keys(&plan["steps"][0]), planned, "{plan}");
+    for (args, action) in [
+        (&["apply", "--json"][..], "apply"),
+        (&["revert", "--json"], "revert"),
+        (&["stamp", "head", "--json"], "stamp"),
+        (&["stamp", "base", "--json"], "unstamp"),
+        (&["apply", "--with-backfills", "--json"], "apply"),
+    ] {
+        let j = p.run(db, args).ok().json();
+        let step = &j["steps"][0];
+        assert_eq!(keys(step), done, "{args:?}: {j}");
+        assert_eq!(step["action"], action, "{args:?}: {j}");
+        assert_eq!(step["transaction"], "per-revision", "{args:?}: {j}");
+        assert!(j.get("gate").is_some(), "{args:?}: {j}");
+    }
+});
+
+on_both!(a_state_table_name_that_is_an_application_table_is_refused_before_anything_runs, |db: &TestDb| {
+    let p = Project::new();
+    p.file("001_t.sql", "-- runner:up\nCREATE TABLE t (x integer);\n-- runner:down\nDROP TABLE t;\n");
+    db.execute("CREATE TABLE app_users (id integer, name text)");
+    // Before: `column "status" does not exist` (PostgreSQL), `no such column: status` (SQLite).
+    for args in [&["--state-table", "app_users", "status"][..], &["--state-table", "app_users", "apply"]] {
+        p.run(db, args)
+            .fails_with(5)
+            .stderr_has("app_users exists but is not a runner state table (it has no kind, status, checksum, applied_at, progress, updated_at columns)");
+    }
+    assert!(!db.table_exists("t"), "nothing may run");
+    p.run(db, &["show", "001"]).ok().stdout_has("-- up (1 statement)\n");
+});

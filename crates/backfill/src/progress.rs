@@ -88,7 +88,8 @@ impl Progress {
         p.batches = cs.iter().map(|c| c.batches).sum();
         p.plugin_ms = cs.iter().map(|c| c.plugin_ms).sum();
         p.batch_ms = cs.iter().map(|c| c.batch_ms).sum();
-        p.rate = cs.iter().filter(|c| c.owner.is_some()).map(|c| c.rate).sum();
+        // A fold from +0.0: `sum()` of no f64 is -0.0, which JSON output showed as `-0.0`.
+        p.rate = cs.iter().filter(|c| c.owner.is_some()).fold(0.0, |total, c| total + c.rate);
         p.batch_size = cs.iter().map(|c| c.batch_size).max().unwrap_or(p.batch_size);
         p
     }
@@ -105,5 +106,17 @@ impl Progress {
     pub fn eta_s(&self) -> Option<f64> {
         (self.rate > 0.0 && self.rows_total >= self.rows_done)
             .then(|| (self.rows_total - self.rows_done) as f64 / self.rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_worker_means_a_rate_of_plus_zero() {
+        let chunk = serde_json::json!({ "rows_done": 5, "rate": 12.0 });
+        let p = Progress::combine(&serde_json::json!({}), &[chunk]);
+        assert_eq!(serde_json::to_value(&p).unwrap()["rate"].to_string(), "0.0");
     }
 }

@@ -21,6 +21,12 @@ pub enum StateError {
     #[error("state table {table}: unexpected row for `{name}`: {reason}")]
     BadRow { table: String, name: String, reason: String },
     #[error(
+        "table {table} exists but is not a runner state table (it has no {} column{}); point --state-table or state_table in runner.toml at another name",
+        missing.join(", "),
+        if missing.len() == 1 { "" } else { "s" }
+    )]
+    NotStateTable { table: String, missing: Vec<String> },
+    #[error(
         "state table name `{0}` is not allowed: use letters, digits and `_`, and not a generic name such as `migrations`"
     )]
     BadName(String),
@@ -136,6 +142,35 @@ impl StateTable {
         let rows = db.query(&sql).await?;
         let v = rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default();
         Ok(v == "t" || v == "1" || v == "true")
+    }
+
+    /// Refuses a table of that name that is not a state table (an application table named by
+    /// mistake), before any read or write fails on one of its columns.
+    pub async fn check_layout(&self, db: &mut dyn Driver) -> Result<(), StateError> {
+        if !self.exists(db).await? {
+            return Ok(());
+        }
+        let sql = match self.dialect {
+            Dialect::Postgres => format!(
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 AND NOT attisdropped",
+                literal(self.dialect, &self.qualified())
+            ),
+            Dialect::Sqlite => {
+                format!(
+                    "SELECT name FROM pragma_table_info({}, {})",
+                    literal(self.dialect, &self.name),
+                    literal(self.dialect, &self.schema)
+                )
+            }
+        };
+        let have: Vec<String> =
+            db.query(&sql).await?.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+        let missing: Vec<String> = ["kind", "name", "status", "checksum", "applied_at", "progress", "updated_at"]
+            .iter()
+            .filter(|c| !have.iter().any(|h| h == *c))
+            .map(|c| c.to_string())
+            .collect();
+        if missing.is_empty() { Ok(()) } else { Err(StateError::NotStateTable { table: self.display_name(), missing }) }
     }
 
     /// Creates the table if needed and checks its layout version.

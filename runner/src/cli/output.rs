@@ -102,7 +102,8 @@ pub fn print_plan(plan: &Plan) {
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
     serde_json::json!({
         "steps": plan.steps.iter().map(|s| serde_json::json!({
-            "action": action_word(s.action),
+            "action": crate::report::action_kind_word(s.action),
+            "resume_at_statement": crate::report::resume_statement(s.action),
             "revision": s.revision.id,
             "description": s.revision.description,
             "file": s.revision.path,

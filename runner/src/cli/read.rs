@@ -255,13 +255,14 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
     for (at, by) in &reverts {
         outln!("Reverted:    at {at} by {by}");
     }
-    outln!("\n-- up ({} statements)", rev.up.statements.len());
+    let count = |n: usize| format!("{n} statement{}", if n == 1 { "" } else { "s" });
+    outln!("\n-- up ({})", count(rev.up.statements.len()));
     for s in &rev.up.statements {
         outln!("{};", s.sql);
     }
     match &rev.down {
         Some(d) => {
-            outln!("\n-- down ({} statements)", d.statements.len());
+            outln!("\n-- down ({})", count(d.statements.len()));
             for s in &d.statements {
                 outln!("{};", s.sql);
             }

@@ -89,7 +89,8 @@ pub async fn apply(
     let deploy = result?;
     if out.json {
         json(&serde_json::json!({
-            "revisions": deploy.report,
+            "steps": deploy.report.steps,
+            "gate": deploy.report.gate,
             "backfills": deploy.backfills,
             "failed_backfills": deploy.failures.iter().map(|(name, error)| serde_json::json!({ "name": name, "error": error })).collect::<Vec<_>>(),
             "stopped_before": deploy.report.gate.as_ref().map(|g| &g.revision),
