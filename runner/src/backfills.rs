@@ -98,6 +98,20 @@ impl BackfillState {
     }
 }
 
+impl BackfillState {
+    /// "has failed", "is paused", …: for sentences about a backfill.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            BackfillState::Pending => "has not run yet",
+            BackfillState::Running => "is running",
+            BackfillState::Interrupted => "was interrupted",
+            BackfillState::Paused => "is paused",
+            BackfillState::Failed => "has failed",
+            BackfillState::Completed => "has completed",
+        }
+    }
+}
+
 impl std::fmt::Display for BackfillState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -302,6 +316,12 @@ impl Runner {
         let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
         let prepared =
             Backfill { manifest: &manifest, plugin: &plugin, state: &state }.prepare(self.db_mut(), workers).await;
+        // A signal landing while the run is prepared: nothing ran yet, and the run says it was
+        // interrupted, as it does when the signal lands in a batch.
+        let prepared = match prepared {
+            Err(_) if runner_db::interrupt::requested().is_some() => Ok(Some(runner_backfill::Outcome::Interrupted)),
+            other => other,
+        };
         if let Some(outcome) = self.unlock(held, prepared.map_err(RunnerError::from)).await? {
             let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
             let now = std::time::Instant::now();
@@ -348,7 +368,8 @@ impl Runner {
         }
         if !from.contains(&status) {
             return Err(RunnerError::Refused(format!(
-                "backfill `{name}` is {status}; only {} backfills can be {}",
+                "backfill `{name}` {}; only {} backfills can be {}",
+                status.phrase(),
                 from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "),
                 match change {
                     StatusChange::Pause => "paused",

@@ -135,7 +135,7 @@ on_both!(a_failing_batch_stops_the_backfill_with_its_error_until_retried, |db: &
     assert_ne!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE id = 777 AND out IS NULL"), "1");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates > 1"), "0");
-    p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("is failed");
+    p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("backfill `items` has failed");
     db.execute("UPDATE items SET cmd = 'noop' WHERE id = 777");
     p.run(db, &["backfill", "retry", "items"]).ok();
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");

@@ -42,7 +42,7 @@ pub enum BackfillError {
     /// Rows it should have done are left after every range, and another pass does not help.
     #[error("backfill `{name}` is not complete: {message}")]
     Incomplete { name: String, message: String },
-    #[error("backfill `{name}` is {status}; {hint}")]
+    #[error("backfill `{name}` has {status}; {hint}")]
     NotRunnable { name: String, status: BackfillStatus, hint: String },
 }
 

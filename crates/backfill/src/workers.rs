@@ -39,10 +39,30 @@ impl Run {
             total.paused |= work.paused;
             total.interrupted |= work.interrupted;
             let engine = Backfill { manifest: &self.manifest, plugin: &self.plugin, state: &self.state };
-            let finished = engine.finish(db.as_mut(), work).await;
+            // A signal landing while the run is finished cancels the statement in flight: the
+            // run was interrupted, not failed, and says so.
+            let stopping = || runner_db::interrupt::requested().is_some();
+            let finished = match engine.finish(db.as_mut(), work).await {
+                Err(_) if stopping() => Ok(Finish::Done(crate::Outcome::Interrupted)),
+                other => other,
+            };
             let result = match finished {
+                Ok(Finish::Swept) if stopping() => {
+                    Some(engine.report(db.as_mut(), crate::Outcome::Interrupted, total, started).await)
+                }
                 Ok(Finish::Swept) => None,
-                Ok(Finish::Done(outcome)) => Some(engine.report(db.as_mut(), outcome, total, started).await),
+                Ok(Finish::Done(outcome)) => {
+                    let outcome = if stopping() && outcome != crate::Outcome::Completed {
+                        crate::Outcome::Interrupted
+                    } else {
+                        outcome
+                    };
+                    match engine.report(db.as_mut(), outcome, total, started).await {
+                        // Only the statement in flight at the signal was cancelled: ask again.
+                        Err(_) if stopping() => Some(engine.report(db.as_mut(), outcome, total, started).await),
+                        other => Some(other),
+                    }
+                }
                 Err(e) => Some(Err(e)),
             };
             db.close().await;

@@ -232,11 +232,11 @@ async fn gate_reason(runner: &mut Runner, gate: &runner_revisions::Gate) -> Resu
                 "backfill `{name}` waits for revision `{}`, which is not applied",
                 b.requires.as_deref().unwrap_or("?")
             ),
-            Some(b) => format!("backfill `{name}` is {} and not complete", b.status),
+            Some(b) => format!("backfill `{name}` {} and is not complete", b.status.phrase()),
             None => format!("no backfill `{name}` in backfills/"),
         })
         .collect();
-    Ok(format!("revision `{}` requires {}", gate.revision, reasons.join("; ")))
+    Ok(format!("revision `{}` cannot run yet: {}", gate.revision, reasons.join("; ")))
 }
 
 /// Every backfill whose revision is applied and that is not complete, paused or failed, one
