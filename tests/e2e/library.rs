@@ -35,3 +35,59 @@ fn wrong_urls_fail_with_a_masked_message() {
         assert!(e.to_string().contains("unsupported database URL"), "{e}");
     });
 }
+
+/// Counts what a deploy told it.
+#[derive(Default)]
+struct Counted {
+    steps: Vec<String>,
+    progress_calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ran: Vec<String>,
+}
+
+impl runner::DeployObserver for Counted {
+    fn steps(&mut self, steps: &[runner::StepDone]) {
+        self.steps.extend(steps.iter().map(|s| s.revision.clone()));
+    }
+    fn progress(&mut self, _name: &str) -> Box<dyn FnMut(&runner::Progress) + Send> {
+        let calls = self.progress_calls.clone();
+        Box::new(move |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+    }
+    fn backfill_ran(&mut self, report: &runner::RunReport) {
+        self.ran.push(report.name.clone());
+    }
+}
+
+#[test]
+fn applications_deploy_with_backfills_through_the_library() {
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = TestDb::new(kind);
+        let p = crate::backfills::items_project(&db, 500, 1);
+        p.file("002_contract.sql", "-- requires-backfill: items\nCREATE TABLE contracted (x integer);\n");
+        rt().block_on(async {
+            let env = std::collections::HashMap::from([("DATABASE_URL".to_string(), db.url.clone())]);
+            let over = runner::settings::Overrides { project_dir: Some(p.path().to_path_buf()), ..Default::default() };
+            let settings = runner::Settings::resolve(over, &env).unwrap();
+            let mut r = runner::Runner::open(settings, runner::Access::ReadWrite).await.unwrap();
+            let mut seen = Counted::default();
+            let deploy = r
+                .apply_with_backfills(
+                    runner::Target::Head,
+                    Default::default(),
+                    runner::BackfillOptions::default(),
+                    &mut seen,
+                )
+                .await
+                .unwrap();
+            r.close().await;
+            assert!(deploy.report.gate.is_none() && deploy.reason.is_none() && deploy.failures.is_empty());
+            assert_eq!(seen.steps, ["001", "002"], "the observer saw each revision as it was applied");
+            assert_eq!(seen.ran, ["items"]);
+            assert!(seen.progress_calls.load(std::sync::atomic::Ordering::Relaxed) > 0);
+            assert_eq!(deploy.backfills[0].outcome, runner::Outcome::Completed);
+        });
+        assert!(db.table_exists("contracted"));
+        crate::backfills::assert_each_row_changed_once(&db, 500);
+    }
+}

@@ -1,5 +1,5 @@
 //! The command line: clap definitions (doc comments are the help text) and one module per
-//! command group. Only this layer uses `anyhow`-style reporting and exit codes.
+//! command group. Only this layer prints and turns errors into exit codes.
 
 /// `println!` that never panics. A closed stdout (`runner apply | head -1`) must not stop the
 /// work half-way: it goes on, releases its lock and exits with its own code; what could not be
