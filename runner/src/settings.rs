@@ -43,6 +43,9 @@ pub struct ConfigFile {
     pub refresh: Vec<runner_schedule::RefreshFile>,
     /// `[cron]`: operations settings of `runner cron`.
     pub cron: Option<CronConfig>,
+    /// `[env.NAME]` sections, merged over the rest before this is read (see `config_env`).
+    #[serde(default)]
+    pub env: Option<toml::Table>,
 }
 
 /// `engine` in `runner.toml`.
@@ -281,14 +284,19 @@ fn read_config(path: &Path, env: &HashMap<String, String>, selected: Option<&str
     };
     let table = crate::config_env::prepare(&text, &crate::config_env::from_map(env), selected)
         .map_err(|(line, message)| bad(line, message))?;
-    // Line numbers of key errors come from the text as written: find the offending key there.
     ConfigFile::deserialize(toml::Value::Table(table)).map_err(|e| {
+        // The merged table has no positions: the file as written names the line, when the same
+        // error is in it (a wrong type or key not coming from a variable or an [env] section).
+        if let Err(raw) = toml::from_str::<ConfigFile>(&text)
+            && raw.message() == e.message()
+        {
+            return bad(crate::config_env::line_at(&text, &raw), e.message().to_string());
+        }
         let key = e.message().split('`').nth(1).unwrap_or("");
-        let line = if key.is_empty() {
-            1
-        } else {
-            text.lines().position(|l| l.trim_start().starts_with(key)).map_or(1, |i| i + 1)
-        };
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
+            .map_or(1, |i| i + 1);
         bad(line, e.message().to_string())
     })
 }
@@ -390,5 +398,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("runner.toml: line 2: unknown field `database`"), "{e}");
+        // A key that only starts like another, and a wrong type, are both named on their line.
+        std::fs::write(
+            d.path().join("runner.toml"),
+            "database_url = \"x\"\nlock_timeout_secs = \"ten\"\ndatabase = 1\n",
+        )
+        .unwrap();
+        let e = Settings::resolve(Overrides { project_dir: Some(d.path().into()), ..Default::default() }, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("runner.toml: line 2:") || e.contains("runner.toml: line 3:"), "{e}");
+        assert!(!e.contains("line 1:"), "{e}");
     }
 }

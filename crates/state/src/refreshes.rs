@@ -156,14 +156,7 @@ impl StateTable {
             self.qualified(),
             starts_with(self.dialect(), "name", &format!("{refresh}@"))
         );
-        Ok(db
-            .query(&sql)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default())
-            })
-            .collect())
+        Ok(crate::render::text_pairs(db.query(&sql).await?))
     }
 
     /// Whether the database is PostgreSQL (refresh kinds differ).

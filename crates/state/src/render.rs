@@ -32,6 +32,13 @@ pub fn json(dialect: Dialect, value: &serde_json::Value) -> String {
     }
 }
 
+/// The first two columns of each row as text (NULL: empty), for two-column reads.
+pub fn text_pairs(rows: Vec<runner_db::Row>) -> Vec<(String, String)> {
+    rows.into_iter()
+        .map(|r| (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()))
+        .collect()
+}
+
 /// The current time as stored in timestamp columns.
 pub fn now(dialect: Dialect) -> &'static str {
     match dialect {

@@ -422,14 +422,7 @@ impl StateTable {
             self.qualified(),
             crate::render::starts_with(d, "name", &format!("{id}@"))
         );
-        Ok(db
-            .query(&sql)
-            .await?
-            .into_iter()
-            .map(|r| {
-                (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default())
-            })
-            .collect())
+        Ok(crate::render::text_pairs(db.query(&sql).await?))
     }
 
     /// Sets the recorded duration after the fact.
