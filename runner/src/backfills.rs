@@ -3,6 +3,7 @@
 
 use crate::error::RunnerError;
 use crate::lock::Scope;
+use crate::refusal::Refusal;
 use crate::runner::Runner;
 use runner_backfill::{Backfill, Manifest, PluginSource, Progress, Role, RunOptions, RunReport, WorkReport};
 use std::sync::Arc;
@@ -140,8 +141,7 @@ fn worked_on(chunk: &runner_state::ChunkRow) -> bool {
 
 /// The project's backfill manifests; every broken one is reported at once.
 pub(crate) fn load_manifests(settings: &crate::settings::Settings) -> Result<Vec<Manifest>, RunnerError> {
-    runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir)
-        .map_err(|errors| RunnerError::Backfills(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+    runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir).map_err(RunnerError::Manifests)
 }
 
 impl Runner {
@@ -152,12 +152,10 @@ impl Runner {
     pub(crate) fn manifest(&self, name: &str) -> Result<Manifest, RunnerError> {
         let all = self.backfill_manifests()?;
         let known: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
-        all.into_iter().find(|m| m.name == name).ok_or_else(|| {
-            RunnerError::Backfills(format!(
-                "no backfill `{name}` in {} (known: {})",
-                self.settings().backfills_dir.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            ))
+        all.into_iter().find(|m| m.name == name).ok_or_else(|| RunnerError::UnknownBackfill {
+            name: name.to_string(),
+            dir: self.settings().backfills_dir.clone(),
+            known,
         })
     }
 
@@ -208,18 +206,22 @@ impl Runner {
     ) -> Result<runner_sandbox::Plugin, RunnerError> {
         let name = &manifest.name;
         let wasm = match &manifest.plugin {
-            PluginSource::Path(path) => std::fs::read(path).map_err(|source| RunnerError::Io {
+            PluginSource::Path(path) => std::fs::read(path).map_err(|cause| RunnerError::Io {
                 context: format!("`{name}`: reading plugin {}", path.display()),
-                source,
+                cause,
             })?,
             PluginSource::Url { url, sha256 } => {
                 crate::download::fetch_plugin(name, url, sha256, self.settings().plugin_cache.as_deref()).await?
             }
             PluginSource::Build(dir) => {
-                let (name, dir) = (name.clone(), dir.clone());
-                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &dir))
-                    .await
-                    .map_err(|e| RunnerError::Refused(format!("building plugin `{}`: {e}", manifest.name)))??
+                let (name, folder) = (name.clone(), dir.clone());
+                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder)).await.map_err(
+                    |e| RunnerError::PluginBuild {
+                        plugin: manifest.name.clone(),
+                        dir: dir.clone(),
+                        message: format!("the build stopped: {e}"),
+                    },
+                )??
             }
         };
         Ok(self.sandbox()?.load(name, &wasm, manifest.limits, grants)?)
@@ -244,12 +246,10 @@ impl Runner {
             if out.contains_key(name) {
                 continue;
             }
-            let manifest = self.manifest(name).map_err(|e| {
-                RunnerError::Backfills(format!(
-                    "revision `{}` ({}): data migration: {e}",
-                    step.revision.id,
-                    step.revision.path.display()
-                ))
+            let manifest = self.manifest(name).map_err(|e| RunnerError::DataMigration {
+                revision: step.revision.id.clone(),
+                file: step.revision.path.clone(),
+                cause: Box::new(e),
             })?;
             let grants = manifest.grants(None);
             let plugin = self.load_plugin(&manifest, grants).await?;
@@ -282,21 +282,11 @@ impl Runner {
     ) -> Result<RunReport, RunnerError> {
         let manifest = Arc::new(self.manifest(name)?);
         if manifest.role != Role::Backfill {
-            return Err(RunnerError::Refused(format!(
-                "`{name}` has role {:?}: it runs {}, not as a backfill",
-                manifest.role,
-                if manifest.role == Role::Refresh {
-                    "from its [[refresh]]"
-                } else {
-                    "inside the revision that names it"
-                }
-            )));
+            return Err(Refusal::NotABackfill { name: name.to_string(), role: manifest.role }.into());
         }
         let history = self.history().await?;
         if let Some(rev) = manifest.requires.as_ref().filter(|r| !history.is_applied(r)) {
-            return Err(RunnerError::Refused(format!(
-                "backfill `{name}` requires revision `{rev}`, which is not applied; run `runner apply` first"
-            )));
+            return Err(Refusal::RequiresRevision { backfill: name.to_string(), revision: rev.clone() }.into());
         }
         let lookup: Option<Arc<dyn runner_sandbox::Lookup>> =
             if manifest.capabilities.contains(&runner_sandbox::Capability::Lookup) {
@@ -367,16 +357,9 @@ impl Runner {
             return Ok(());
         }
         if !from.contains(&status) {
-            return Err(RunnerError::Refused(format!(
-                "backfill `{name}` {}; only {} backfills can be {}",
-                status.phrase(),
-                from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "),
-                match change {
-                    StatusChange::Pause => "paused",
-                    StatusChange::Resume => "resumed",
-                    StatusChange::Retry => "retried",
-                }
-            )));
+            return Err(
+                Refusal::BackfillState { name: name.to_string(), status, allowed: from.to_vec(), change }.into()
+            );
         }
         let recorded: Vec<BackfillStatus> = from.iter().filter_map(|s| s.recorded()).collect();
         let sql = self.state_table().backfill_set_status(name, to, &recorded);

@@ -3,6 +3,7 @@
 //! ones when `--env NAME` or `RUNNER_ENV=NAME` selects them, as the Alembic setups teams come
 //! from keep one URL per environment.
 
+use runner_revisions::toml_line::toml_error_line;
 use std::collections::HashMap;
 
 /// Reads `text` as TOML, with the selected environment's section merged over the top level and
@@ -13,7 +14,7 @@ pub fn prepare(
     selected: Option<&str>,
 ) -> Result<toml::Table, (usize, String)> {
     let mut table: toml::Table =
-        text.parse().map_err(|e: toml::de::Error| (line_at(text, &e), e.message().to_string()))?;
+        text.parse().map_err(|e: toml::de::Error| (toml_error_line(text, &e), e.message().to_string()))?;
     let sections = match table.remove("env") {
         None => toml::Table::new(),
         Some(toml::Value::Table(t)) => t,
@@ -99,10 +100,6 @@ fn expand(s: &str, vars: &dyn Fn(&str) -> Option<String>, missing: &mut Vec<Stri
 }
 
 /// The 1-based line of a TOML parse error (one helper for every file runner reads).
-pub fn line_at(text: &str, e: &toml::de::Error) -> usize {
-    e.span().map_or(1, |s| 1 + text[..s.start.min(text.len())].matches('\n').count())
-}
-
 fn line_of(text: &str, needle: &str) -> usize {
     text.find(needle).map_or(1, |at| 1 + text[..at].matches('\n').count())
 }

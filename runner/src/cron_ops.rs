@@ -220,7 +220,7 @@ impl Webhook {
                         tracing::warn!(url = %runner_db::mask_url(&hook.url), error = %runner_db::mask_url(&e.to_string()), attempt, "webhook not delivered")
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(500 * (1 << attempt.min(5)))).await;
+                runner_db::backoff::Backoff::SERVICE.sleep(attempt + 1).await;
             }
             tracing::error!(url = %runner_db::mask_url(&hook.url), "webhook given up after retries");
         });

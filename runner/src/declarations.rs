@@ -14,45 +14,10 @@ pub fn problems(
     manifests: &[Manifest],
     refreshes: &[runner_schedule::RefreshFile],
 ) -> Vec<String> {
+    let declared = Manifests(manifests);
     let mut out = Vec::new();
-    let known = |role: Role| -> Vec<&str> {
-        manifests.iter().filter(|m| m.role == role).map(|m| m.name.as_str()).collect::<Vec<_>>()
-    };
-    let listed = |names: Vec<&str>| if names.is_empty() { "none".to_string() } else { names.join(", ") };
-    let find = |name: &str| manifests.iter().find(|m| m.name == name);
     for r in revisions {
-        for b in &r.requires_backfills {
-            match find(b) {
-                Some(m) if m.role == Role::Backfill => {}
-                Some(m) => out.push(format!(
-                    "{}: `requires-backfill: {b}` names manifest {} of role {:?}, not a backfill",
-                    r.path.display(),
-                    m.file.display(),
-                    m.role
-                )),
-                None => out.push(format!(
-                    "{}: `requires-backfill: {b}` names no backfill in backfills/ (known: {}); the revision would wait for it forever",
-                    r.path.display(),
-                    listed(known(Role::Backfill))
-                )),
-            }
-        }
-        if let Some(d) = &r.data_migration {
-            match find(d) {
-                Some(m) if m.role == Role::DataMigration => {}
-                Some(m) => out.push(format!(
-                    "{}: `data-migration: {d}` names manifest {} of role {:?}; mark it `role = \"data-migration\"`",
-                    r.path.display(),
-                    m.file.display(),
-                    m.role
-                )),
-                None => out.push(format!(
-                    "{}: `data-migration: {d}` names no manifest in backfills/ (known: {})",
-                    r.path.display(),
-                    listed(known(Role::DataMigration))
-                )),
-            }
-        }
+        revision_references(r, &declared, &mut out);
     }
     for m in manifests {
         if let Some(rev) = m.requires.as_ref().filter(|rev| graph.resolve(rev).is_err()) {
@@ -64,37 +29,87 @@ pub fn problems(
     }
     match runner_schedule::validate(refreshes.to_vec()) {
         Err(errors) => out.extend(errors.iter().map(|e| format!("runner.toml: {e}"))),
-        Ok(specs) => {
-            for r in specs {
-                if let Some(rev) = r.requires.as_ref().filter(|rev| graph.resolve(rev).is_err()) {
-                    out.push(format!(
-                        "runner.toml: refresh `{}` requires revision `{rev}`, which does not exist",
-                        r.name
-                    ));
-                }
-                if let runner_schedule::Target::Plugin { manifest } = &r.target {
-                    match find(manifest) {
-                        Some(m) if m.role == Role::Refresh => {}
-                        Some(m) => out.push(format!(
-                            "runner.toml: refresh `{}` names manifest {} of role {:?}; mark it `role = \"refresh\"`",
-                            r.name,
-                            m.file.display(),
-                            m.role
-                        )),
-                        None => out.push(format!(
-                            "runner.toml: refresh `{}` names plugin manifest `{manifest}`, which is not in backfills/",
-                            r.name
-                        )),
-                    }
-                }
-            }
-        }
+        Ok(specs) => specs.iter().for_each(|r| refresh_references(r, graph, &declared, &mut out)),
     }
     out
 }
 
+/// The project's manifests, looked up by name and role.
+struct Manifests<'m>(&'m [Manifest]);
+
+impl Manifests<'_> {
+    fn find(&self, name: &str) -> Option<&Manifest> {
+        self.0.iter().find(|m| m.name == name)
+    }
+
+    /// The names of role `role`, for an error's "known:" list.
+    fn known(&self, role: Role) -> String {
+        let names: Vec<&str> = self.0.iter().filter(|m| m.role == role).map(|m| m.name.as_str()).collect();
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    }
+}
+
+/// A revision's `requires-backfill:` and `data-migration:` markers name manifests of that role.
+fn revision_references(r: &Revision, manifests: &Manifests, out: &mut Vec<String>) {
+    for b in &r.requires_backfills {
+        match manifests.find(b) {
+            Some(m) if m.role == Role::Backfill => {}
+            Some(m) => out.push(format!(
+                "{}: `requires-backfill: {b}` names manifest {} of role {:?}, not a backfill",
+                r.path.display(),
+                m.file.display(),
+                m.role
+            )),
+            None => out.push(format!(
+                "{}: `requires-backfill: {b}` names no backfill in backfills/ (known: {}); the revision would wait for it forever",
+                r.path.display(),
+                manifests.known(Role::Backfill)
+            )),
+        }
+    }
+    if let Some(d) = &r.data_migration {
+        match manifests.find(d) {
+            Some(m) if m.role == Role::DataMigration => {}
+            Some(m) => out.push(format!(
+                "{}: `data-migration: {d}` names manifest {} of role {:?}; mark it `role = \"data-migration\"`",
+                r.path.display(),
+                m.file.display(),
+                m.role
+            )),
+            None => out.push(format!(
+                "{}: `data-migration: {d}` names no manifest in backfills/ (known: {})",
+                r.path.display(),
+                manifests.known(Role::DataMigration)
+            )),
+        }
+    }
+}
+
+/// A refresh's required revision exists, and a plugin refresh names a manifest of role refresh.
+fn refresh_references(r: &runner_schedule::Refresh, graph: &Graph, manifests: &Manifests, out: &mut Vec<String>) {
+    if let Some(rev) = r.requires.as_ref().filter(|rev| graph.resolve(rev).is_err()) {
+        out.push(format!("runner.toml: refresh `{}` requires revision `{rev}`, which does not exist", r.name));
+    }
+    if let runner_schedule::Target::Plugin { manifest } = &r.target {
+        match manifests.find(manifest) {
+            Some(m) if m.role == Role::Refresh => {}
+            Some(m) => out.push(format!(
+                "runner.toml: refresh `{}` names manifest {} of role {:?}; mark it `role = \"refresh\"`",
+                r.name,
+                m.file.display(),
+                m.role
+            )),
+            None => out.push(format!(
+                "runner.toml: refresh `{}` names plugin manifest `{manifest}`, which is not in backfills/",
+                r.name
+            )),
+        }
+    }
+}
+
 /// Everything the project in `settings` declares that does not hold together, for `check`: the
 /// problems above for every revision, and every broken manifest.
+#[cfg(feature = "cli")]
 pub fn of_project(settings: &crate::settings::Settings) -> Result<Vec<String>, crate::error::RunnerError> {
     let graph = Graph::load(&settings.migrations_dir)?;
     let (manifests, mut out) = match crate::backfills::load_manifests(settings) {

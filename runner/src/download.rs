@@ -3,7 +3,6 @@
 
 use crate::error::RunnerError;
 use runner_db::mask_url;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,7 +29,7 @@ pub async fn fetch_plugin(
     let cached = cache_dir.map(|d| d.join("downloads").join(format!("{want}.wasm")));
     // The cache is trusted only as far as its bytes hash to what the manifest says.
     if let Some(bytes) =
-        cached.as_ref().and_then(|c| std::fs::read(c).ok()).filter(|b| hex::encode(Sha256::digest(b)) == want)
+        cached.as_ref().and_then(|c| std::fs::read(c).ok()).filter(|b| runner_sandbox::content_hash(b) == want)
     {
         return Ok(bytes);
     }
@@ -48,7 +47,7 @@ pub async fn fetch_plugin(
         }
         bytes.extend_from_slice(&chunk);
     }
-    let got = hex::encode(Sha256::digest(&bytes));
+    let got = runner_sandbox::content_hash(&bytes);
     if got != want {
         return Err(RunnerError::ChecksumMismatch {
             plugin: plugin.to_string(),

@@ -51,36 +51,54 @@ pub enum RunnerError {
     LockLost { database: String, reason: String },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
-    /// Backfill manifests that need fixing, or an unknown backfill.
-    #[error("{0}")]
-    Backfills(String),
-    /// `[[refresh]]` entries that need fixing (bad schedule, unknown view, missing index).
-    #[error("{0}")]
-    Refreshes(String),
+    /// Backfill manifests that need fixing; every broken one at once.
+    #[error("{}", lines(.0))]
+    Manifests(Vec<runner_backfill::ManifestError>),
+    /// A backfill name no manifest defines.
+    #[error("no backfill `{name}` in {} (known: {})", dir.display(), known_list(known))]
+    UnknownBackfill { name: String, dir: PathBuf, known: Vec<String> },
+    /// A revision's `-- data-migration:` that cannot be loaded (unknown, broken manifest).
+    #[error("revision `{revision}` ({}): data migration: {cause}", file.display())]
+    DataMigration { revision: String, file: PathBuf, cause: Box<RunnerError> },
+    /// Pending revisions whose `-- requires-backfill:` names no backfill: they would wait forever.
+    #[error("{}", lines(.0))]
+    MissingBackfills(Vec<String>),
+    /// A plugin that is not a valid backfill component (`plugin check`).
+    #[error(transparent)]
+    InvalidPlugin(Box<runner_sandbox::SandboxError>),
+    /// `[[refresh]]` entries that need fixing (bad schedule, duplicate name, bad target).
+    #[error("{}", lines(.0))]
+    RefreshSpecs(Vec<runner_schedule::SpecError>),
+    /// A refresh name `runner.toml` does not define.
+    #[error("no refresh `{name}` in runner.toml (known: {})", known_list(known))]
+    UnknownRefresh { name: String, known: Vec<String> },
+    /// Refreshes the database cannot run as declared (unknown view, CONCURRENTLY without its
+    /// unique index, missing table), one line per refresh.
+    #[error("{}", lines(.0))]
+    RefreshChecks(Vec<String>),
+    /// `runner cron` with no `[[refresh]]` to schedule.
+    #[error("no [[refresh]] in runner.toml; nothing to schedule")]
+    NoRefreshes,
     #[error(transparent)]
     Backfill(Box<runner_backfill::BackfillError>),
     #[error(transparent)]
     Sandbox(Box<runner_sandbox::SandboxError>),
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] crate::refusal::Refusal),
     #[error("plugin {plugin}: cannot build it from {}: {message}", dir.display())]
     PluginBuild { plugin: String, dir: PathBuf, message: String },
     #[error("plugin {plugin}: cannot download {url}: {message}")]
     Download { plugin: String, url: String, message: String },
     #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]
     ChecksumMismatch { plugin: String, url: String, expected: String, actual: String },
-    #[error("{source}")]
+    #[error("{cause}")]
     Interrupted {
         /// What was done before the failure.
         report: Report,
-        source: Box<RunnerError>,
+        cause: Box<RunnerError>,
     },
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{context}: {cause}")]
+    Io { context: String, cause: std::io::Error },
 }
 
 /// A revision statement the database rejected, located in its file.
@@ -111,6 +129,14 @@ pub enum Committed {
     Statements { done: usize, total: usize },
     /// A no-transaction revert: this many down statements are committed.
     RevertStatements { done: usize, total: usize },
+}
+
+fn lines<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() { "none".to_string() } else { known.join(", ") }
 }
 
 fn failure_message(f: &FailedStatement) -> String {
@@ -145,8 +171,15 @@ impl RunnerError {
             RunnerError::Files(_)
             | RunnerError::Plan(_)
             | RunnerError::Config { .. }
-            | RunnerError::Backfills(_)
-            | RunnerError::Refreshes(_)
+            | RunnerError::Manifests(_)
+            | RunnerError::UnknownBackfill { .. }
+            | RunnerError::DataMigration { .. }
+            | RunnerError::MissingBackfills(_)
+            | RunnerError::InvalidPlugin(_)
+            | RunnerError::RefreshSpecs(_)
+            | RunnerError::UnknownRefresh { .. }
+            | RunnerError::RefreshChecks(_)
+            | RunnerError::NoRefreshes
             | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid
@@ -157,7 +190,7 @@ impl RunnerError {
             }
             RunnerError::Stopped { .. } => ExitCode::Stopped,
             _ if runner_db::interrupt::requested().is_some() => ExitCode::Stopped,
-            RunnerError::Interrupted { source, .. } => source.exit_code(),
+            RunnerError::Interrupted { cause, .. } => cause.exit_code(),
             _ if self.is_connection_lost() => ExitCode::Connect,
             _ => ExitCode::Failure,
         }
@@ -169,7 +202,7 @@ impl RunnerError {
             RunnerError::Db(e) | RunnerError::State(StateError::Db(e)) => e.is_connection_lost(),
             RunnerError::Statement(f) => f.connection_lost,
             RunnerError::Backfill(e) => e.is_connection_lost(),
-            RunnerError::Interrupted { source, .. } => source.is_connection_lost(),
+            RunnerError::Interrupted { cause, .. } => cause.is_connection_lost(),
             _ => false,
         }
     }

@@ -145,84 +145,56 @@ fn statement_error(
     committed: Committed,
 ) -> RunnerError {
     let rev = &step.revision;
-    if let DbError::ConnectionLost { reason } = &e {
-        let file = match step.action {
-            Action::Revert => rev.down.as_ref().map_or(rev.up.file.clone(), |d| d.file.clone()),
-            _ => rev.up.file.clone(),
-        };
-        return RunnerError::Statement(Box::new(FailedStatement {
+    // A revert runs the down script; a plan only reverts revisions that have one.
+    let script = match (step.action, &rev.down) {
+        (Action::Revert, Some(down)) => down,
+        _ => &rev.up,
+    };
+    let failed = |line: usize, failure: StatementFailure, connection_lost: bool| {
+        RunnerError::Statement(Box::new(FailedStatement {
             revision: rev.id.clone(),
-            file,
-            line: 0,
-            failure: StatementFailure {
-                index: 0,
-                message: format!("the connection to the database was lost: {reason}"),
-                code: None,
-                detail: None,
-                hint: None,
-                position: None,
-            },
+            file: script.file.clone(),
+            line,
+            failure,
             committed,
-            connection_lost: true,
-        }));
-    }
-    let DbError::Statement { failure } = e else {
-        return e.into();
+            connection_lost,
+        }))
     };
-    let (file, statements) = match step.action {
-        Action::Revert => {
-            let down = rev.down.as_ref().expect("planned reverts have a down script");
-            (down.file.clone(), &down.statements)
+    let failure = match e {
+        DbError::ConnectionLost { reason } => {
+            let message = format!("the connection to the database was lost: {reason}");
+            let failure = StatementFailure { index: 0, message, code: None, detail: None, hint: None, position: None };
+            return failed(0, failure, true);
         }
-        _ => (rev.up.file.clone(), &rev.up.statements),
+        DbError::Statement { failure } => failure,
+        other => return other.into(),
     };
-    if failure.index == usize::MAX && failure.code.as_deref() == Some("57014") {
+    let statements = &script.statements;
+    if failure.index == usize::MAX && failure.is_cancelled() {
         // Cancelled while the transaction ran (the driver does not know which statement).
-        return RunnerError::Statement(Box::new(FailedStatement {
-            revision: rev.id.clone(),
-            file,
-            line: statements.first().map_or(1, |s| s.line),
-            failure: StatementFailure {
-                message: format!("the revision was cancelled while it ran: {}", failure.message),
-                index: 0,
-                ..failure
-            },
-            committed,
-            connection_lost: false,
-        }));
+        let message = format!("the revision was cancelled while it ran: {}", failure.message);
+        return failed(
+            statements.first().map_or(1, |s| s.line),
+            StatementFailure { message, index: 0, ..failure },
+            false,
+        );
     }
-    let line = match origin_of(failure.index) {
-        Some(Origin::Revision { index }) => {
-            statements.get(index).map_or(1, |s| s.line + lines_before(&s.sql, failure.position))
+    match origin_of(failure.index) {
+        Some(Origin::Revision { index }) if index < statements.len() => {
+            let s = &statements[index];
+            let line = s.line + lines_before(&s.sql, failure.position);
+            failed(line, failure, false)
         }
-        _ => 0,
-    };
-    if line == 0 {
-        // The state write or COMMIT failed, or a failure did not recur when the statements were
-        // re-run one by one to find it: say what is known, not more.
-        return RunnerError::Statement(Box::new(FailedStatement {
-            revision: rev.id.clone(),
-            file,
-            line: rev.up.statements.last().map_or(1, |s| s.line),
-            failure: StatementFailure {
-                message: format!(
-                    "the revision's transaction failed outside its own statements (state write or COMMIT): {}",
-                    failure.message
-                ),
-                ..failure
-            },
-            committed,
-            connection_lost: false,
-        }));
+        _ => {
+            // The state write or COMMIT failed, or a failure did not recur when the statements
+            // were re-run one by one to find it: say what is known, not more.
+            let message = format!(
+                "the revision's transaction failed outside its own statements (state write or COMMIT): {}",
+                failure.message
+            );
+            failed(rev.up.statements.last().map_or(1, |s| s.line), StatementFailure { message, ..failure }, false)
+        }
     }
-    RunnerError::Statement(Box::new(FailedStatement {
-        revision: rev.id.clone(),
-        file,
-        line,
-        failure,
-        committed,
-        connection_lost: false,
-    }))
 }
 
 /// Lines inside a statement before the database's 1-based character position.

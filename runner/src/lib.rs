@@ -22,11 +22,26 @@
 //! # }).unwrap();
 //! ```
 //!
+//! [`Runner::apply_with_backfills`] deploys as `runner apply --with-backfills` does, reporting to a
+//! [`DeployObserver`]; [`Runner::run_backfill`], [`Runner::run_refresh`] and [`Runner::run_cron`]
+//! run backfills and refreshes on their own.
+//! Every failure is a [`RunnerError`] with an [`ExitCode`]; a request refused before anything ran is
+//! a [`Refusal`].
+//!
+//! Library users who do not want the command line's dependencies (clap, the tracing subscriber,
+//! mimalloc) depend on it with `default-features = false`.
+//!
 //! The crates underneath: `runner-revisions` (files → graph → plan, pure), `runner-db` (the
-//! driver trait), `runner-state` (the state table).
+//! driver trait and dialect rules), `runner-state` (the state table), `runner-sandbox` (the only
+//! place wasmtime is touched), `runner-backfill` (batched, resumable backfills) and
+//! `runner-schedule` (refresh declarations and their cron slots, pure).
 
 mod backfills;
 mod build;
+/// The `runner` command line. Public only so the binary and the help tests (which walk clap's
+/// model of every command) can reach it; not part of the library's API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 mod config_env;
 mod cron_ops;
@@ -41,6 +56,7 @@ mod lookup;
 mod offline;
 mod refresh;
 mod refresh_sql;
+mod refusal;
 mod report;
 mod runner;
 pub mod scaffold;
@@ -49,13 +65,18 @@ pub mod settings;
 pub mod toolchain;
 
 pub use backfills::{BackfillOptions, BackfillState, BackfillSummary, StatusChange};
+pub use cron_ops::{Health, Metrics, RefreshMetrics, SharedMetrics, Webhook, serve as serve_metrics};
 pub use deploy::{Deploy, DeployObserver, Quiet};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
-pub use refresh::{RefreshOutcome, RefreshSummary};
+pub use refresh::{CronOps, RefreshOutcome, RefreshSummary};
+pub use refusal::Refusal;
 pub use report::{Report, StepDone};
 pub use runner::{Access, RepairOptions, Repaired, RevisionSummary, Runner, Status};
-pub use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
+pub use runner_backfill::{Manifest, Outcome, Progress, RunOptions, RunReport};
 pub use runner_db::{DatabaseUrl, Dialect};
+pub use runner_revisions::AppliedStatus;
 pub use runner_revisions::plan::{ApplyRules, Order, Problem, Unfinished};
 pub use runner_revisions::{Graph, Plan, Target};
+pub use runner_schedule::Refresh;
+pub use runner_state::{BackfillStatus, RefreshStatus, StateTable};
 pub use settings::Settings;

@@ -12,11 +12,11 @@ pub fn render(plan: &Plan, state: &StateTable, by: &AppliedBy) -> Result<String,
         .iter()
         .find(|s| matches!(s.action, runner_revisions::Action::Apply { .. }) && s.revision.data_migration.is_some())
     {
-        return Err(crate::RunnerError::Refused(format!(
-            "revision `{}` runs data migration `{}` (a WASM plugin), which an offline SQL script cannot carry; apply it with `runner apply`",
-            step.revision.id,
-            step.revision.data_migration.as_deref().unwrap_or_default()
-        )));
+        return Err(crate::refusal::Refusal::OfflineDataMigration {
+            revision: step.revision.id.clone(),
+            migration: step.revision.data_migration.clone().unwrap_or_default(),
+        }
+        .into());
     }
     let d = state.dialect();
     let mut out = String::new();

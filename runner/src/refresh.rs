@@ -122,8 +122,7 @@ impl Runner {
 
     /// The validated `[[refresh]]` entries of `runner.toml`.
     pub fn refresh_specs(&self) -> Result<Vec<Refresh>, RunnerError> {
-        runner_schedule::validate(self.settings().refreshes.clone())
-            .map_err(|e| RunnerError::Refreshes(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
+        runner_schedule::validate(self.settings().refreshes.clone()).map_err(RunnerError::RefreshSpecs)
     }
 
     /// Checks each refresh against the database (the view exists, CONCURRENTLY has its unique
@@ -140,7 +139,7 @@ impl Runner {
                 problems.push(e);
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(RunnerError::Refreshes(problems.join("\n"))) }
+        if problems.is_empty() { Ok(()) } else { Err(RunnerError::RefreshChecks(problems)) }
     }
 
     async fn check_refresh(&mut self, r: &Refresh) -> Result<(), String> {
@@ -220,9 +219,8 @@ impl Runner {
             match self.refresh_once(r).await {
                 Ok(rows) => break RefreshOutcome::Ok { duration_ms: started.elapsed().as_millis() as u64, rows },
                 Err(e) if attempts <= r.retries => {
-                    let wait = Duration::from_millis(500 * (1 << (attempts - 1).min(4)));
                     tracing::warn!(refresh = %r.name, attempt = attempts, error = %e, "refresh failed; retrying");
-                    tokio::time::sleep(wait).await;
+                    runner_db::backoff::Backoff::SERVICE.sleep(attempts).await;
                 }
                 Err(e) => break RefreshOutcome::Failed { error: e },
             }
@@ -319,7 +317,7 @@ impl Runner {
     ) -> Result<u64, RunnerError> {
         let specs = self.refresh_specs()?;
         if specs.is_empty() {
-            return Err(RunnerError::Refreshes("no [[refresh]] in runner.toml; nothing to schedule".into()));
+            return Err(RunnerError::NoRefreshes);
         }
         self.state_table().clone().ensure(self.db_mut()).await?;
         self.check_refreshes(&specs).await?;

@@ -79,13 +79,14 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn push(&mut self, rev: &runner_revisions::Revision, action: Action, took: Duration) {
+    pub(crate) fn push(&mut self, step: &runner_revisions::Step, took: Duration) {
+        let rev = &step.revision;
         self.steps.push(StepDone {
-            action,
+            action: step.action,
             revision: rev.id.clone(),
             description: rev.description.clone(),
             file: rev.path.clone(),
-            transaction: rev.tx,
+            transaction: runner_revisions::plan::step_tx(step),
             duration_ms: took.as_millis() as u64,
         });
     }

@@ -239,7 +239,7 @@ impl Runner {
             .into_iter()
             .filter(|p| p.contains("requires-backfill"))
             .collect();
-        if wrong.is_empty() { Ok(()) } else { Err(RunnerError::Backfills(wrong.join("\n"))) }
+        if wrong.is_empty() { Ok(()) } else { Err(RunnerError::MissingBackfills(wrong)) }
     }
 
     pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {
@@ -276,9 +276,7 @@ impl Runner {
             .map(|a| a.id.as_str())
             .collect();
         if let Some(id) = mark.iter().find(|id| !unfinished.contains(&id.as_str())) {
-            return Err(RunnerError::Refused(format!(
-                "`--mark-done {id}`: revision `{id}` is not an unfinished no-transaction revision; nothing was changed"
-            )));
+            return Err(crate::refusal::Refusal::NotUnfinished { id: id.clone() }.into());
         }
         let mut sql = Vec::new();
         let mut done = Vec::new();
@@ -374,19 +372,19 @@ impl Runner {
             let rev = &step.revision;
             if let Some(signal) = runner_db::interrupt::requested() {
                 let stopped = RunnerError::Stopped { signal: signal.name() };
-                return Err(RunnerError::Interrupted { report, source: Box::new(stopped) });
+                return Err(RunnerError::Interrupted { report, cause: Box::new(stopped) });
             }
             if let Err(e) = lock::confirm(self.db.as_mut(), &self.state, held, &database).await {
-                return Err(RunnerError::Interrupted { report, source: Box::new(e) });
+                return Err(RunnerError::Interrupted { report, cause: Box::new(e) });
             }
             tracing::info!(target: "runner::step", revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
             match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
                     tracing::info!(target: "runner::step", revision = %rev.id, ms = took.as_millis() as u64, "done");
-                    report.push(rev, step.action, took);
+                    report.push(step, took);
                 }
                 Err(e) => {
-                    return Err(RunnerError::Interrupted { report, source: Box::new(e) });
+                    return Err(RunnerError::Interrupted { report, cause: Box::new(e) });
                 }
             }
             lock::refresh(self.db.as_mut(), &self.state, held).await?;

@@ -1,12 +1,13 @@
 //! Files `runner` writes for the user: `init`, `new`, `merge`.
 
 use crate::error::RunnerError;
+use crate::refusal::Refusal;
 use runner_revisions::Graph;
 use runner_revisions::file::Format;
 use std::path::{Path, PathBuf};
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> RunnerError {
-    move |source| RunnerError::Io { context, source }
+    move |cause| RunnerError::Io { context, cause }
 }
 
 const CONFIG_TEMPLATE: &str = r#"# runner configuration. Every key is optional.
@@ -41,7 +42,7 @@ pub fn init(dir: &Path, engine: Option<crate::settings::Engine>) -> Result<Vec<P
     let mut created = Vec::new();
     let config = dir.join(crate::settings::CONFIG_FILE);
     if config.exists() {
-        return Err(RunnerError::Refused(format!("{} already exists; nothing was changed", config.display())));
+        return Err(Refusal::AlreadyExists { path: config.to_path_buf() }.into());
     }
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     let engine = match engine {
@@ -114,9 +115,7 @@ fn declares_parents(graph: &Graph) -> bool {
 /// `runner new MESSAGE`: a revision whose parent is the current head. Several heads must be merged first.
 pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool) -> Result<Vec<PathBuf>, RunnerError> {
     if message.trim().is_empty() {
-        return Err(RunnerError::Refused(
-            "a revision needs a message saying what it does, e.g. `runner new \"add user preferences\"`".into(),
-        ));
+        return Err(Refusal::NoMessage.into());
     }
     let dir = graph.dir();
     let head = graph.head()?;
@@ -125,7 +124,7 @@ pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool
     let tx_line = if no_transaction { "-- transaction: none\n" } else { "" };
     let write = |path: &PathBuf, text: &str| -> Result<(), RunnerError> {
         if path.exists() {
-            return Err(RunnerError::Refused(format!("{} already exists", path.display())));
+            return Err(Refusal::AlreadyExists { path: path.to_path_buf() }.into());
         }
         std::fs::write(path, text).map_err(io(format!("writing {}", path.display())))
     };
@@ -171,10 +170,7 @@ pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool
 pub fn merge(graph: &Graph, message: &str, id: &str) -> Result<PathBuf, RunnerError> {
     let heads = graph.heads();
     if heads.len() < 2 {
-        return Err(RunnerError::Refused(format!(
-            "nothing to merge: there is {} head",
-            if heads.is_empty() { "no" } else { "one" }
-        )));
+        return Err(Refusal::NothingToMerge { heads: heads.len() }.into());
     }
     let ids: Vec<&str> = heads.iter().map(|h| h.id.as_str()).collect();
     let path = graph.dir().join(format!("{id}_{}.sql", slug(message)));

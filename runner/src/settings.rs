@@ -49,7 +49,8 @@ pub struct ConfigFile {
 }
 
 /// `engine` in `runner.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Postgres,
@@ -274,8 +275,8 @@ fn read_config(path: &Path, env: &HashMap<String, String>, selected: Option<&str
             }
             return Ok(ConfigFile::default());
         }
-        Err(source) => {
-            return Err(RunnerError::Io { context: format!("reading {}", path.display()), source });
+        Err(cause) => {
+            return Err(RunnerError::Io { context: format!("reading {}", path.display()), cause });
         }
     };
     let bad = |line: usize, message: String| RunnerError::Config {
@@ -290,7 +291,7 @@ fn read_config(path: &Path, env: &HashMap<String, String>, selected: Option<&str
         if let Err(raw) = toml::from_str::<ConfigFile>(&text)
             && raw.message() == e.message()
         {
-            return bad(crate::config_env::line_at(&text, &raw), e.message().to_string());
+            return bad(runner_revisions::toml_line::toml_error_line(&text, &raw), e.message().to_string());
         }
         let key = e.message().split('`').nth(1).unwrap_or("");
         let line = text

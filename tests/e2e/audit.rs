@@ -1,7 +1,7 @@
 //! What the state table remembers about who did what and when: a refresh's latest run, and
 //! every revert of a revision (`/health` reflects failing and overdue refreshes).
 
-use crate::harness::{Kind, Project, TestDb};
+use crate::harness::{Kind, Project, TestDb, free_port, http};
 use crate::on_both;
 
 fn counting_project() -> Project {
@@ -62,19 +62,6 @@ on_both!(a_revert_keeps_who_applied_it_and_records_every_revert_with_who_and_whe
     assert_eq!(db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'revert'"), "2");
     p.run(db, &["history", "--verbose"]).ok().stdout_has("state:       reverted at ");
 });
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http(port: u16, method: &str, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(format!("{method} {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
 
 #[test]
 fn health_is_503_naming_a_refresh_that_keeps_failing_and_is_get_only() {

@@ -514,3 +514,27 @@ impl Project {
         self
     }
 }
+
+/// A port nobody listens on now (the kernel picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One plain HTTP/1.1 request to 127.0.0.1:`port`; the whole response, or None when nothing answers.
+pub fn http(port: u16, method: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Waits until `done` holds, checking every 20 ms; panics naming `what` after `limit`.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "gave up after {limit:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -18,6 +18,7 @@
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
 //! | `trust` | hostile plugins and awkward tables: key order, unique keys, lost updates, lookups, names, secrets |
+//! | `restarts` | the PostgreSQL server restarted under a running apply, backfill or cron (own cluster each) |
 //! | `examples` | the sample project and `examples/` apply and revert cleanly |
 
 mod harness;

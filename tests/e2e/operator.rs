@@ -498,6 +498,18 @@ on_both!(apply_revert_stamp_and_their_plans_report_steps_in_one_shape, |db: &Tes
         assert_eq!(step["transaction"], "per-revision", "{args:?}: {j}");
         assert!(j.get("gate").is_some(), "{args:?}: {j}");
     }
+    // What a step's `transaction` says is how that step ran: stamping a no-transaction
+    // revision writes its row in one transaction; applying it does not.
+    p.file("002_idx.sql", "-- no-transaction\nCREATE TABLE u (x integer);\n");
+    let planned = p.run(db, &["stamp", "head", "--dry-run", "--json"]).ok().json();
+    assert_eq!(planned["steps"][0]["transaction"], "per-revision", "{planned}");
+    let shown = p.run(db, &["stamp", "head", "--dry-run"]).ok().stdout;
+    assert!(shown.contains("002") && !shown.contains("[no transaction]"), "{shown}");
+    let stamped = p.run(db, &["stamp", "head", "--json"]).ok().json();
+    assert_eq!(stamped["steps"][0]["transaction"], "per-revision", "{stamped}");
+    p.run(db, &["stamp", "001"]).ok();
+    let applied = p.run(db, &["apply", "--json"]).ok().json();
+    assert_eq!(applied["steps"][0]["transaction"], "none", "{applied}");
 });
 
 on_both!(a_state_table_name_that_is_an_application_table_is_refused_before_anything_runs, |db: &TestDb| {

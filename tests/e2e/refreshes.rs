@@ -1,6 +1,6 @@
 //! Scheduled refreshes: run now, bad configurations named at start-up, the cron loop, replicas.
 
-use crate::harness::{Kind, Project, TestDb};
+use crate::harness::{Kind, Project, TestDb, free_port, http, wait_until};
 use crate::on_both;
 
 fn entities_project(refresh: &str) -> Project {
@@ -166,19 +166,6 @@ fn a_replica_killed_mid_refresh_does_not_block_the_next_slots() {
     assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'refresh' AND name = 'slow'"), "ok");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 #[test]
 fn cron_serves_health_and_prometheus_metrics() {
     let db = TestDb::new(Kind::Sqlite);
@@ -197,7 +184,7 @@ fn cron_serves_health_and_prometheus_metrics() {
     // Generous: under a loaded machine the process may take seconds to start listening.
     for _ in 0..150 {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        match http_get(port, "/metrics") {
+        match http(port, "GET", "/metrics") {
             // Every refresh's series exist from the start (0 runs); wait for the first success.
             Some(m) if m.contains("runner_refresh_last_success_timestamp_seconds{refresh=\"summary\"}") => {
                 metrics = m;
@@ -207,7 +194,7 @@ fn cron_serves_health_and_prometheus_metrics() {
         }
     }
     // The server is up now (it answered /metrics).
-    let health = http_get(port, "/health");
+    let health = http(port, "GET", "/health");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let health = health.expect("no answer on /health");
@@ -258,10 +245,12 @@ fn webhooks_announce_failure_and_recovery_and_a_dead_receiver_blocks_nothing() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let notices = || got.lock().unwrap().len();
+    wait_until(std::time::Duration::from_secs(5), "the failure notice", || notices() >= 1);
     db.execute("CREATE TABLE source_table (x integer)");
     assert!(child.wait_with_output().unwrap().status.success());
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The receiver records a body after the runner has had its answer.
+    wait_until(std::time::Duration::from_secs(5), "the recovery notice", || notices() >= 2);
     let events: Vec<serde_json::Value> = got.lock().unwrap().iter().map(|b| serde_json::from_str(b).unwrap()).collect();
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["failure", "recovery"], "one notice per transition: {events:?}");

@@ -8,9 +8,10 @@ use crate::manifest::Manifest;
 use crate::progress::ChunkProgress;
 use crate::sql::{KeyRange, Statements, column_types_sql, ident, is_rowid, unique_keys_sql};
 use crate::write::{Seen, Write};
+use runner_db::backoff::Backoff;
 use runner_db::{DbError, DbValue, Dialect, Driver};
 use runner_sandbox::{Batch, Change, SandboxError, Value};
-use runner_state::{BackfillStatus, ChunkStatus};
+use runner_state::{BackfillStatus, ChunkStatus, StateTable};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -63,9 +64,9 @@ impl Backfill<'_> {
                     if e.too_big() {
                         c.batch_size = (c.batch_size / 2).max(m.min_size);
                     }
-                    let wait = Duration::from_millis(200 * (1 << (attempt - 1).min(5)));
+                    let wait = Backoff::BATCH.wait(attempt);
                     tracing::warn!(backfill = %m.name, attempt, error = %e, wait_ms = wait.as_millis() as u64, "batch failed; retrying");
-                    tokio::time::sleep(wait).await;
+                    Backoff::BATCH.sleep(attempt).await;
                 }
                 Err(e) => {
                     let after = c
@@ -275,8 +276,8 @@ impl Backfill<'_> {
         );
         match written {
             Ok(()) => {}
-            // The guard divided by zero: another worker took this chunk over.
-            Err(DbError::Statement { failure }) if failure.code.as_deref() == Some("22012") => {
+            // Another worker took this chunk over.
+            Err(e) if StateTable::chunk_guard_failed(&e) => {
                 return Err(BatchError::ClaimLost);
             }
             Err(e) => return Err(e.into()),
@@ -397,9 +398,8 @@ pub(crate) async fn read_batch(
     upper: &[DbValue],
     limit: usize,
 ) -> Result<Option<(Batch, Vec<DbValue>, Option<Seen>)>, DbError> {
-    let mut params = after.map(|k| stmts.key_params(k)).unwrap_or_default();
-    params.extend(stmts.key_params(upper));
-    let read = db.fetch(&stmts.read(after.is_some(), limit), &params).await?;
+    let (sql, params) = stmts.read(after, upper, limit);
+    let read = db.fetch(&sql, &params).await?;
     let Some(last) = read.rows.last().map(|r| r[..m.key.len()].to_vec()) else { return Ok(None) };
     let mut versions = Vec::new();
     let rows: Vec<Vec<Value>> = read

@@ -195,8 +195,8 @@ impl Backfill<'_> {
             db.transaction_with(&[w]).await?;
             return Ok(());
         };
-        let params = stmts.key_params(&upper);
-        p.rows_total = match db.fetch(&stmts.count(true), &params).await?.rows.first().and_then(|r| r.first()) {
+        let (sql, params) = stmts.count(&upper);
+        p.rows_total = match db.fetch(&sql, &params).await?.rows.first().and_then(|r| r.first()) {
             Some(DbValue::Int(n)) => *n as u64,
             _ => 0,
         };
@@ -215,9 +215,8 @@ impl Backfill<'_> {
         let step = (p.rows_total as usize).div_ceil(wanted.max(1)).max(1);
         let mut bounds: Vec<Vec<DbValue>> = Vec::with_capacity(wanted);
         while bounds.len() + 1 < wanted {
-            let mut params = bounds.last().map(|k| stmts.key_params(k)).unwrap_or_default();
-            params.extend(stmts.key_params(&upper));
-            match db.fetch(&stmts.skip(!bounds.is_empty(), step), &params).await?.rows.into_iter().next() {
+            let (sql, params) = stmts.skip(bounds.last().map(Vec::as_slice), &upper, step);
+            match db.fetch(&sql, &params).await?.rows.into_iter().next() {
                 Some(key) if key != upper => bounds.push(key),
                 _ => break,
             }
@@ -521,15 +520,16 @@ impl Backfill<'_> {
         }
         let stmts = self.statements(db).await?;
         let upper: Vec<DbValue> = upper.iter().map(crate::convert::from_json).collect();
-        let params = stmts.key_params(&upper);
-        let left = match db.fetch(&stmts.count(true), &params).await?.rows.first().and_then(|r| r.first()) {
+        let (sql, params) = stmts.count(&upper);
+        let left = match db.fetch(&sql, &params).await?.rows.first().and_then(|r| r.first()) {
             Some(DbValue::Int(n)) => *n as u64,
             _ => 0,
         };
         if left == 0 {
             return Ok(None);
         }
-        let key = match db.fetch(&stmts.skip(false, 1), &params).await?.rows.into_iter().next() {
+        let (sql, params) = stmts.skip(None, &upper, 1);
+        let key = match db.fetch(&sql, &params).await?.rows.into_iter().next() {
             Some(k) => serde_json::to_string(&k.iter().map(to_json).collect::<Vec<_>>()).unwrap_or_default(),
             None => "?".into(),
         };

@@ -28,6 +28,7 @@
 //! log = true
 //! ```
 
+use runner_db::{is_plain_name, is_plain_table};
 use runner_sandbox::{Capability, Grants, Limits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,12 +37,8 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
-    #[error("{}: cannot read: {source}", file.display())]
-    Io {
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: cannot read: {cause}", file.display())]
+    Io { file: PathBuf, cause: std::io::Error },
     #[error("{}:{line}: {message}", file.display())]
     Invalid { file: PathBuf, line: usize, message: String },
     #[error("backfills `{name}` are defined twice: {} and {}", first.display(), second.display())]
@@ -276,86 +273,21 @@ impl Manifest {
     }
 }
 
-/// A table or column name: letters, digits and `_`, optionally `schema.table`.
-fn valid_ident(s: &str, allow_schema: bool) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    (parts.len() == 1 || (allow_schema && parts.len() == 2))
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && !p.starts_with(|c: char| c.is_ascii_digit())
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-}
-
 pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, ManifestError> {
     let invalid = |line: usize, message: String| ManifestError::Invalid { file: file.to_path_buf(), line, message };
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);
-    let f: File = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
-        invalid(line, e.message().to_string())
-    })?;
+    let f: File = toml::from_str(text)
+        .map_err(|e| invalid(runner_revisions::toml_line::toml_error_line(text, &e), e.message().to_string()))?;
+    let at = |(line, message): (usize, String)| invalid(line, message);
     let name =
         f.name.clone().unwrap_or_else(|| file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string());
-    if !valid_ident(&name, false) {
-        return Err(invalid(line_of("name"), format!("backfill name `{name}`: use letters, digits and `_`")));
-    }
-    for t in [Some(&f.source.table), f.target.as_ref().map(|t| &t.table)].into_iter().flatten() {
-        if !valid_ident(t, true) {
-            return Err(invalid(
-                line_of(t),
-                format!("table `{t}` is not a plain identifier (letters, digits, `_`, optional schema)"),
-            ));
-        }
-    }
-    if f.source.key.is_empty() {
-        return Err(invalid(line_of("key"), "`source.key` names no column".into()));
-    }
     let target_key = f.target.as_ref().and_then(|t| t.key.clone()).unwrap_or_else(|| f.source.key.clone());
-    for c in f.source.key.iter().chain(&f.source.columns).chain(&target_key) {
-        if !valid_ident(c, false) {
-            return Err(invalid(line_of(c), format!("column `{c}` is not a plain identifier")));
-        }
-    }
-    if target_key.len() != f.source.key.len() {
-        return Err(invalid(line_of("key"), "`target.key` must have as many columns as `source.key`".into()));
-    }
+    check_names(&f, &name, &target_key, &line_of).map_err(at)?;
     let b = &f.batch;
-    if b.min_size == 0 || b.min_size > b.max_size || b.size < b.min_size || b.size > b.max_size {
-        return Err(invalid(
-            line_of("[batch]"),
-            format!(
-                "batch sizes must satisfy 0 < min_size ({}) <= size ({}) <= max_size ({})",
-                b.min_size, b.size, b.max_size
-            ),
-        ));
-    }
-    if !(1..=MAX_WORKERS).contains(&b.workers) {
-        return Err(invalid(
-            line_of("workers"),
-            format!("`batch.workers` is {}; it must be between 1 and {MAX_WORKERS}", b.workers),
-        ));
-    }
-    let mut capabilities = Vec::new();
+    check_batch(b, &line_of).map_err(at)?;
     let c = &f.capabilities;
-    for (on, cap) in [
-        (c.log, Capability::Log),
-        (!c.config.is_empty(), Capability::Config),
-        (c.lookup, Capability::Lookup),
-        (!c.http.is_empty(), Capability::Http),
-        (c.clock, Capability::Clock),
-        (c.random, Capability::Random),
-    ] {
-        if on {
-            capabilities.push(cap);
-        }
-    }
-    for origin in &c.http {
-        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
-            && origin.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        if !ok {
-            return Err(invalid(line_of(origin), format!("http origin `{origin}` must be scheme://host:port")));
-        }
-    }
+    let capabilities = capabilities(c, &line_of).map_err(at)?;
+    let plugin = plugin_source(f.plugin, project_dir, &line_of).map_err(at)?;
     let mut columns = f.source.key.clone();
     columns.extend(f.source.columns.iter().filter(|c| !f.source.key.contains(c)).cloned());
     let l = &f.limits;
@@ -363,18 +295,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
         name,
         description: f.description,
         file: file.to_path_buf(),
-        plugin: match f.plugin {
-            PluginFile::Path(p) if p.is_absolute() => PluginSource::Path(p),
-            PluginFile::Path(p) => PluginSource::Path(project_dir.join(p)),
-            PluginFile::Url { url, sha256 } => {
-                if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(invalid(line_of("sha256"), format!("sha256 `{sha256}` is not 64 hex digits")));
-                }
-                PluginSource::Url { url, sha256: sha256.to_ascii_lowercase() }
-            }
-            PluginFile::Build { build } if build.is_absolute() => PluginSource::Build(build),
-            PluginFile::Build { build } => PluginSource::Build(project_dir.join(build)),
-        },
+        plugin,
         requires: f.requires,
         role: f.role,
         source_table: f.source.table.clone(),
@@ -409,6 +330,97 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
     })
 }
 
+/// A problem at a 1-based line of the manifest.
+type LineError = (usize, String);
+
+/// Names that go into SQL: plain identifiers only, and keys that pair up.
+fn check_names(f: &File, name: &str, target_key: &[String], line_of: &dyn Fn(&str) -> usize) -> Result<(), LineError> {
+    if !is_plain_name(name) {
+        return Err((line_of("name"), format!("backfill name `{name}`: use letters, digits and `_`")));
+    }
+    for t in [Some(&f.source.table), f.target.as_ref().map(|t| &t.table)].into_iter().flatten() {
+        if !is_plain_table(t) {
+            return Err((
+                line_of(t),
+                format!("table `{t}` is not a plain identifier (letters, digits, `_`, optional schema)"),
+            ));
+        }
+    }
+    if f.source.key.is_empty() {
+        return Err((line_of("key"), "`source.key` names no column".into()));
+    }
+    for c in f.source.key.iter().chain(&f.source.columns).chain(target_key) {
+        if !is_plain_name(c) {
+            return Err((line_of(c), format!("column `{c}` is not a plain identifier")));
+        }
+    }
+    if target_key.len() != f.source.key.len() {
+        return Err((line_of("key"), "`target.key` must have as many columns as `source.key`".into()));
+    }
+    Ok(())
+}
+
+fn check_batch(b: &BatchFile, line_of: &dyn Fn(&str) -> usize) -> Result<(), LineError> {
+    if b.min_size == 0 || b.min_size > b.max_size || b.size < b.min_size || b.size > b.max_size {
+        return Err((
+            line_of("[batch]"),
+            format!(
+                "batch sizes must satisfy 0 < min_size ({}) <= size ({}) <= max_size ({})",
+                b.min_size, b.size, b.max_size
+            ),
+        ));
+    }
+    if !(1..=MAX_WORKERS).contains(&b.workers) {
+        return Err((
+            line_of("workers"),
+            format!("`batch.workers` is {}; it must be between 1 and {MAX_WORKERS}", b.workers),
+        ));
+    }
+    Ok(())
+}
+
+/// The capabilities the manifest grants; each http origin must be `scheme://host:port`.
+fn capabilities(c: &CapabilitiesFile, line_of: &dyn Fn(&str) -> usize) -> Result<Vec<Capability>, LineError> {
+    for origin in &c.http {
+        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && origin.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if !ok {
+            return Err((line_of(origin), format!("http origin `{origin}` must be scheme://host:port")));
+        }
+    }
+    Ok([
+        (c.log, Capability::Log),
+        (!c.config.is_empty(), Capability::Config),
+        (c.lookup, Capability::Lookup),
+        (!c.http.is_empty(), Capability::Http),
+        (c.clock, Capability::Clock),
+        (c.random, Capability::Random),
+    ]
+    .into_iter()
+    .filter_map(|(on, cap)| on.then_some(cap))
+    .collect())
+}
+
+/// Where the plugin comes from; relative paths are relative to the project folder.
+fn plugin_source(
+    p: PluginFile,
+    project_dir: &Path,
+    line_of: &dyn Fn(&str) -> usize,
+) -> Result<PluginSource, LineError> {
+    Ok(match p {
+        PluginFile::Path(p) if p.is_absolute() => PluginSource::Path(p),
+        PluginFile::Path(p) => PluginSource::Path(project_dir.join(p)),
+        PluginFile::Url { url, sha256 } => {
+            if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err((line_of("sha256"), format!("sha256 `{sha256}` is not 64 hex digits")));
+            }
+            PluginSource::Url { url, sha256: sha256.to_ascii_lowercase() }
+        }
+        PluginFile::Build { build } if build.is_absolute() => PluginSource::Build(build),
+        PluginFile::Build { build } => PluginSource::Build(project_dir.join(build)),
+    })
+}
+
 /// Every manifest in `dir` (`*.toml`), sorted by name. A missing folder has none.
 pub fn load_dir(dir: &Path, project_dir: &Path) -> Result<Vec<Manifest>, Vec<ManifestError>> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
@@ -421,7 +433,7 @@ pub fn load_dir(dir: &Path, project_dir: &Path) -> Result<Vec<Manifest>, Vec<Man
     let mut errors = Vec::new();
     for p in paths {
         let parsed = std::fs::read_to_string(&p)
-            .map_err(|source| ManifestError::Io { file: p.clone(), source })
+            .map_err(|cause| ManifestError::Io { file: p.clone(), cause })
             .and_then(|text| parse(&p, &text, project_dir));
         match parsed {
             Ok(m) => {

@@ -14,6 +14,20 @@ pub struct StatementFailure {
     pub position: Option<usize>,
 }
 
+/// PostgreSQL's SQLSTATEs that `runner` acts on, in one place.
+mod sqlstate {
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    pub const DIVISION_BY_ZERO: &str = "22012";
+}
+
+impl StatementFailure {
+    /// Cancelled: by a `statement_timeout`, or by the cancel a stop request sends.
+    pub fn is_cancelled(&self) -> bool {
+        self.code.as_deref() == Some(sqlstate::QUERY_CANCELED)
+    }
+}
+
 impl fmt::Display for StatementFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
@@ -55,12 +69,8 @@ pub enum DbError {
     /// What the database said, as for a failed statement: sqlx's own wording adds "error
     /// returned from database" and the server's source-code line, which reads like a line of
     /// the user's SQL.
-    #[error("{context}: {}", statement_failure(0, source))]
-    Query {
-        context: &'static str,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("{context}: {}", statement_failure(0, cause))]
+    Query { context: &'static str, cause: sqlx::Error },
     #[error("column `{column}` has type {type_name}, which runner does not map; cast it to text in the query")]
     UnsupportedType { column: String, type_name: String },
     /// A guarded write changed fewer rows than it expected: the rows changed since they were read.
@@ -72,7 +82,7 @@ pub enum DbError {
 
 impl DbError {
     pub(crate) fn query(context: &'static str) -> impl FnOnce(sqlx::Error) -> DbError {
-        move |source| if connection_lost(&source) { lost(&source) } else { DbError::Query { context, source } }
+        move |cause| if connection_lost(&cause) { lost(&cause) } else { DbError::Query { context, cause } }
     }
 
     /// Statement `index` failed: because of what it did, or because the connection went.
@@ -86,7 +96,7 @@ impl DbError {
     pub fn reason(&self) -> String {
         match self {
             DbError::Statement { failure } => failure.to_string(),
-            DbError::Query { source, .. } => statement_failure(0, source).to_string(),
+            DbError::Query { cause, .. } => statement_failure(0, cause).to_string(),
             other => other.to_string(),
         }
     }
@@ -101,14 +111,20 @@ impl DbError {
 
     /// The statement ran past its `statement_timeout` (or was cancelled) and was stopped.
     pub fn is_statement_timeout(&self) -> bool {
-        self.code() == Some("57014")
+        self.code() == Some(sqlstate::QUERY_CANCELED)
+    }
+
+    /// PostgreSQL raised division by zero: how a guard statement (`SELECT 1 / count(*) …`)
+    /// says that what it checks no longer holds.
+    pub fn is_division_by_zero(&self) -> bool {
+        self.code() == Some(sqlstate::DIVISION_BY_ZERO)
     }
 
     /// SQLite: another connection held the write lock for longer than the busy timeout.
     pub fn is_busy(&self) -> bool {
         let code: Option<String> = match self {
             DbError::Statement { failure } => failure.code.clone(),
-            DbError::Query { source: sqlx::Error::Database(db), .. } => db.code().map(|c| c.to_string()),
+            DbError::Query { cause: sqlx::Error::Database(db), .. } => db.code().map(|c| c.to_string()),
             _ => None,
         };
         // SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
@@ -122,7 +138,7 @@ impl DbError {
 
     /// The statement waited for a lock past its `lock_timeout`.
     pub fn is_lock_timeout(&self) -> bool {
-        self.code() == Some("55P03")
+        self.code() == Some(sqlstate::LOCK_NOT_AVAILABLE)
     }
 
     /// Whether the connection went away (so reconnecting, not changing the work, may help).

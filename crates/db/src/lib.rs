@@ -5,6 +5,7 @@
 //! layout and lock policy live in the core, so a new driver is small (refinery's tokio-postgres
 //! driver is 66 lines for the same reason).
 
+pub mod backoff;
 mod driver;
 mod error;
 mod ident;
@@ -16,6 +17,6 @@ mod value;
 
 pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
 pub use error::{DbError, StatementFailure};
-pub use ident::quote_ident;
+pub use ident::{is_plain_name, is_plain_table, quote_ident};
 pub use url::{DatabaseUrl, mask_url};
 pub use value::{DbValue, TypedRows};

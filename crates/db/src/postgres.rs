@@ -114,7 +114,7 @@ impl Driver for PgDriver {
         let mut failure = statement_failure(statements.len(), &batch_error);
         // Cancelled (a stop requested, a statement_timeout): running the statements again to
         // find which one it was would run the slow one again. Which one is not known.
-        if failure.code.as_deref() == Some("57014") {
+        if failure.is_cancelled() {
             failure.index = usize::MAX;
             return Err(DbError::Statement { failure });
         }

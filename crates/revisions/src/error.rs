@@ -7,12 +7,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RevisionError {
-    #[error("{}: cannot read: {source}", file.display())]
-    Io {
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: cannot read: {cause}", file.display())]
+    Io { file: PathBuf, cause: std::io::Error },
     #[error("{}:{line}: {message}", file.display())]
     Parse { file: PathBuf, line: usize, message: String },
     #[error("duplicate revision id `{id}`: {} and {}", first.display(), second.display())]

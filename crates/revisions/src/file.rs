@@ -26,10 +26,11 @@ use crate::splitter::{self, Statement};
 use std::path::{Path, PathBuf};
 
 /// How a revision is wrapped in transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TxMode {
     /// The revision and its state-table write commit together, or not at all.
+    #[default]
     PerRevision,
     /// Statement by statement, with progress recorded after each (for `CREATE INDEX CONCURRENTLY`).
     None,
@@ -106,118 +107,17 @@ const KNOWN_KEYS: &[&str] = &["id", "parents", "description", "transaction", "re
 pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> {
     let err = |line: usize, message: String| RevisionError::Parse { file: path.to_path_buf(), line, message };
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let (mut id, mut description) = id_from_name(stem);
-    let mut parents = None;
-    let mut tx = TxMode::PerRevision;
-    let mut requires_backfills = Vec::new();
-    let mut data_migration = None;
-
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = body.split('\n').map(|l| l.trim_end_matches('\r')).collect();
-    let marker = |l: &str| -> Option<&'static str> {
-        let t = l.trim().strip_prefix("--")?.trim().to_ascii_lowercase();
-        match t.as_str() {
-            "runner:up" => Some("up"),
-            "runner:down" => Some("down"),
-            _ => None,
-        }
-    };
-    // A typo in a marker must not silently turn the down section into more of the up section.
-    for (i, l) in lines.iter().enumerate() {
-        if let Some(message) = bad_marker(l) {
-            return Err(err(i + 1, message));
-        }
-    }
-    let up_at = lines.iter().position(|l| marker(l) == Some("up"));
-    let down_at = lines.iter().position(|l| marker(l) == Some("down"));
-    for (i, l) in lines.iter().enumerate() {
-        if marker(l).is_some() && Some(i) != up_at && Some(i) != down_at {
-            return Err(err(i + 1, format!("second `{}` marker", l.trim())));
-        }
-    }
-    match (up_at, down_at) {
-        (Some(u), Some(d)) if d < u => {
-            return Err(err(d + 1, "`-- runner:down` comes before `-- runner:up`".into()));
-        }
-        (None, Some(d)) => {
-            return Err(err(d + 1, "`-- runner:down` without a `-- runner:up` section".into()));
-        }
-        _ => {}
-    }
+    let (up_at, down_at) = sections(&lines).map_err(|(line, message)| err(line, message))?;
 
     // The header is everything before `-- runner:up`; without the marker only a leading block of
     // comment lines can be a header (it is then also part of the up script, harmlessly).
     let header_end = up_at.unwrap_or_else(|| lines.iter().position(|l| !is_comment_or_blank(l)).unwrap_or(lines.len()));
-    for (i, raw) in lines[..header_end].iter().enumerate() {
-        let line_no = i + 1;
-        let l = raw.trim();
-        if l.is_empty() {
-            continue;
-        }
-        let Some(comment) = l.strip_prefix("--") else {
-            return Err(err(line_no, "SQL before the `-- runner:up` marker (move it below the marker)".into()));
-        };
-        let comment = comment.trim();
-        if comment.eq_ignore_ascii_case("no-transaction") {
-            tx = TxMode::None;
-            continue;
-        }
-        let Some((key, value)) = comment.split_once(':') else {
-            continue;
-        };
-        let key = key.trim();
-        // Only `word: value` comments are header keys; prose comments pass through.
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_') {
-            continue;
-        }
-        let value = value.trim();
-        match key {
-            "id" => {
-                if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == ',') {
-                    return Err(err(line_no, format!("invalid id `{value}`: use letters, digits, `_`, `-`, `.`")));
-                }
-                id = value.to_string();
-            }
-            "parents" => {
-                parents = Some(parse_parents(value));
-            }
-            "description" => description = value.to_string(),
-            "data-migration" => data_migration = Some(value.to_string()).filter(|v| !v.is_empty()),
-            "requires-backfill" => {
-                requires_backfills = value.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
-            }
-            "transaction" => {
-                tx = match value {
-                    "per-revision" | "true" | "yes" => TxMode::PerRevision,
-                    "none" | "false" | "no" => TxMode::None,
-                    other => {
-                        return Err(err(
-                            line_no,
-                            format!("invalid transaction mode `{other}`: expected `per-revision` or `none`"),
-                        ));
-                    }
-                }
-            }
-            other if up_at.is_some() => {
-                let near =
-                    KNOWN_KEYS.iter().min_by_key(|k| edit_distance(other, k)).filter(|k| edit_distance(other, k) <= 2);
-                let hint = near.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
-                return Err(err(
-                    line_no,
-                    format!("unknown header key `{other}`{hint}; known keys: {}", KNOWN_KEYS.join(", ")),
-                ));
-            }
-            _ => {}
-        }
-    }
+    let (default_id, default_description) = id_from_name(stem);
+    let mut h = Header { id: default_id, description: default_description, ..Header::default() };
+    h.read(&lines[..header_end], up_at.is_some()).map_err(|(line, message)| err(line, message))?;
 
-    if data_migration.is_some() && tx == TxMode::None {
-        return Err(err(
-            1,
-            "`data-migration` runs inside the revision's transaction; it cannot be combined with `transaction: none`"
-                .into(),
-        ));
-    }
     let (up_range, down_range) = match (up_at, down_at) {
         (Some(u), Some(d)) => ((u + 1, d), Some((d + 1, lines.len()))),
         (Some(u), None) => ((u + 1, lines.len()), None),
@@ -236,19 +136,137 @@ pub fn parse_native(path: &Path, text: &str) -> Result<Revision, RevisionError> 
     }
     let down_range = down_range.filter(|(from, to)| !lines[*from..*to].iter().any(is_todo));
     Ok(Revision {
-        id,
-        parents,
-        description,
-        tx,
+        id: h.id,
+        parents: h.parents,
+        description: h.description,
+        tx: h.tx,
         up: script(up_range),
         down: down_range.map(script),
         checksum: Checksum::of_parts(&[text]),
-        requires_backfills,
-        data_migration,
+        requires_backfills: h.requires_backfills,
+        data_migration: h.data_migration,
         format: crate::file::Format::Native,
         path: path.to_path_buf(),
         sort_name: stem.to_string(),
     })
+}
+
+/// A problem at a 1-based line of the file being parsed.
+type LineError = (usize, String);
+
+/// The lines of the `-- runner:up` and `-- runner:down` markers, checked: at most one of each,
+/// down after up, and no near-miss spelling of either.
+fn sections(lines: &[&str]) -> Result<(Option<usize>, Option<usize>), LineError> {
+    let marker = |l: &str| -> Option<&'static str> {
+        let t = l.trim().strip_prefix("--")?.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "runner:up" => Some("up"),
+            "runner:down" => Some("down"),
+            _ => None,
+        }
+    };
+    // A typo in a marker must not silently turn the down section into more of the up section.
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(message) = bad_marker(l) {
+            return Err((i + 1, message));
+        }
+    }
+    let up_at = lines.iter().position(|l| marker(l) == Some("up"));
+    let down_at = lines.iter().position(|l| marker(l) == Some("down"));
+    for (i, l) in lines.iter().enumerate() {
+        if marker(l).is_some() && Some(i) != up_at && Some(i) != down_at {
+            return Err((i + 1, format!("second `{}` marker", l.trim())));
+        }
+    }
+    match (up_at, down_at) {
+        (Some(u), Some(d)) if d < u => Err((d + 1, "`-- runner:down` comes before `-- runner:up`".into())),
+        (None, Some(d)) => Err((d + 1, "`-- runner:down` without a `-- runner:up` section".into())),
+        _ => Ok((up_at, down_at)),
+    }
+}
+
+/// What a revision's header comments declare.
+#[derive(Default)]
+struct Header {
+    id: String,
+    parents: Option<Vec<String>>,
+    description: String,
+    tx: TxMode,
+    requires_backfills: Vec<String>,
+    data_migration: Option<String>,
+}
+
+impl Header {
+    /// Reads `-- key: value` lines. `strict` (the file has a `-- runner:up` marker, so the
+    /// header is surely a header): an unknown key is a typo to report, not prose.
+    fn read(&mut self, lines: &[&str], strict: bool) -> Result<(), LineError> {
+        for (i, raw) in lines.iter().enumerate() {
+            let line_no = i + 1;
+            let l = raw.trim();
+            if l.is_empty() {
+                continue;
+            }
+            let Some(comment) = l.strip_prefix("--") else {
+                return Err((line_no, "SQL before the `-- runner:up` marker (move it below the marker)".into()));
+            };
+            let comment = comment.trim();
+            if comment.eq_ignore_ascii_case("no-transaction") {
+                self.tx = TxMode::None;
+                continue;
+            }
+            let Some((key, value)) = comment.split_once(':') else {
+                continue;
+            };
+            let key = key.trim();
+            // Only `word: value` comments are header keys; prose comments pass through.
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_') {
+                continue;
+            }
+            self.set(key, value.trim(), strict).map_err(|message| (line_no, message))?;
+        }
+        if self.data_migration.is_some() && self.tx == TxMode::None {
+            return Err((
+                1,
+                "`data-migration` runs inside the revision's transaction; it cannot be combined with `transaction: none`"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, key: &str, value: &str, strict: bool) -> Result<(), String> {
+        match key {
+            "id" => {
+                if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == ',') {
+                    return Err(format!("invalid id `{value}`: use letters, digits, `_`, `-`, `.`"));
+                }
+                self.id = value.to_string();
+            }
+            "parents" => self.parents = Some(parse_parents(value)),
+            "description" => self.description = value.to_string(),
+            "data-migration" => self.data_migration = Some(value.to_string()).filter(|v| !v.is_empty()),
+            "requires-backfill" => {
+                self.requires_backfills = value.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
+            }
+            "transaction" => {
+                self.tx = match value {
+                    "per-revision" | "true" | "yes" => TxMode::PerRevision,
+                    "none" | "false" | "no" => TxMode::None,
+                    other => {
+                        return Err(format!("invalid transaction mode `{other}`: expected `per-revision` or `none`"));
+                    }
+                }
+            }
+            other if strict => {
+                let near =
+                    KNOWN_KEYS.iter().min_by_key(|k| edit_distance(other, k)).filter(|k| edit_distance(other, k) <= 2);
+                let hint = near.map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
+                return Err(format!("unknown header key `{other}`{hint}; known keys: {}", KNOWN_KEYS.join(", ")));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// In a down section, the placeholder `runner new` writes: the section is not written yet, so

@@ -36,76 +36,16 @@ impl Graph {
     pub fn build(dir: &Path, mut revs: Vec<Revision>, ignored: Vec<PathBuf>) -> Result<Graph, Problems> {
         let mut errors = Vec::new();
         revs.sort_by_key(|r| name_order(&r.sort_name));
-
-        let mut index = HashMap::new();
-        let mut unique = Vec::with_capacity(revs.len());
-        for r in revs {
-            if let Some(&first) = index.get(&r.id) {
-                let first: &Revision = &unique[first];
-                errors.push(RevisionError::DuplicateId {
-                    id: r.id.clone(),
-                    first: first.path.clone(),
-                    second: r.path.clone(),
-                });
-                continue;
-            }
-            index.insert(r.id.clone(), unique.len());
-            unique.push(r);
-        }
-        let revs = unique;
-
-        let declared: Vec<&Revision> = revs.iter().filter(|r| r.parents.is_some()).collect();
-        let parent_ids: Vec<Vec<String>> = if declared.is_empty() {
-            (0..revs.len()).map(|i| if i == 0 { vec![] } else { vec![revs[i - 1].id.clone()] }).collect()
-        } else {
-            for r in revs.iter().filter(|r| r.parents.is_none()) {
-                errors.push(RevisionError::MixedParents { file: r.path.clone(), example: declared[0].path.clone() });
-            }
-            revs.iter().map(|r| r.parents.clone().unwrap_or_default()).collect()
-        };
-
-        let mut parents = vec![Vec::new(); revs.len()];
-        let mut children = vec![Vec::new(); revs.len()];
-        for (i, ps) in parent_ids.iter().enumerate() {
-            for p in ps {
-                match index.get(p) {
-                    Some(&j) => {
-                        parents[i].push(j);
-                        children[j].push(i);
-                    }
-                    None => errors.push(RevisionError::MissingParent {
-                        revision: revs[i].id.clone(),
-                        parent: p.clone(),
-                        file: revs[i].path.clone(),
-                    }),
-                }
-            }
-        }
+        let (revs, index) = unique_ids(revs, &mut errors);
+        let parent_ids = declared_parents(&revs, &mut errors);
+        let (parents, children) = link(&revs, &index, &parent_ids, &mut errors);
         if !errors.is_empty() {
             return Err(Problems(errors));
         }
-
-        // Kahn's algorithm; the ready set is ordered by name so the order is deterministic.
-        let mut indegree: Vec<usize> = parents.iter().map(Vec::len).collect();
-        let mut ready: BTreeSet<usize> = (0..revs.len()).filter(|&i| indegree[i] == 0).collect();
-        let mut order = Vec::with_capacity(revs.len());
-        while let Some(i) = ready.pop_first() {
-            order.push(i);
-            for &c in &children[i] {
-                indegree[c] -= 1;
-                if indegree[c] == 0 {
-                    ready.insert(c);
-                }
-            }
-        }
-        if order.len() < revs.len() {
-            let cycle = find_cycle(&parents, &indegree);
-            return Err(RevisionError::Cycle {
-                path: cycle.iter().map(|&i| revs[i].id.clone()).collect(),
-                files: cycle[..cycle.len() - 1].iter().map(|&i| revs[i].path.clone()).collect(),
-            }
-            .into());
-        }
+        let order = topological_order(&parents, &children).map_err(|cycle| RevisionError::Cycle {
+            path: cycle.iter().map(|&i| revs[i].id.clone()).collect(),
+            files: cycle[..cycle.len() - 1].iter().map(|&i| revs[i].path.clone()).collect(),
+        })?;
 
         // Re-index everything in topological order.
         let mut new_pos = vec![0; revs.len()];
@@ -230,6 +170,90 @@ fn find_cycle(parents: &[Vec<usize>], indegree: &[usize]) -> Vec<usize> {
         path.push(next);
         cur = next;
     }
+}
+
+/// The revisions with a first-seen id, and where each id sits; a repeated id is an error naming
+/// both files.
+fn unique_ids(revs: Vec<Revision>, errors: &mut Vec<RevisionError>) -> (Vec<Revision>, HashMap<String, usize>) {
+    let mut index = HashMap::new();
+    let mut unique: Vec<Revision> = Vec::with_capacity(revs.len());
+    for r in revs {
+        if let Some(&first) = index.get(&r.id) {
+            let first: &Revision = &unique[first];
+            errors.push(RevisionError::DuplicateId {
+                id: r.id.clone(),
+                first: first.path.clone(),
+                second: r.path.clone(),
+            });
+            continue;
+        }
+        index.insert(r.id.clone(), unique.len());
+        unique.push(r);
+    }
+    (unique, index)
+}
+
+/// Each revision's parent ids: as declared, or, when no file declares any, the previous file in
+/// name order. Declaring in some files and not others is an error per undeclared file.
+fn declared_parents(revs: &[Revision], errors: &mut Vec<RevisionError>) -> Vec<Vec<String>> {
+    let declared: Vec<&Revision> = revs.iter().filter(|r| r.parents.is_some()).collect();
+    if declared.is_empty() {
+        return (0..revs.len()).map(|i| if i == 0 { vec![] } else { vec![revs[i - 1].id.clone()] }).collect();
+    }
+    for r in revs.iter().filter(|r| r.parents.is_none()) {
+        errors.push(RevisionError::MixedParents { file: r.path.clone(), example: declared[0].path.clone() });
+    }
+    revs.iter().map(|r| r.parents.clone().unwrap_or_default()).collect()
+}
+
+type Edges = Vec<Vec<usize>>;
+
+/// Parent and child edges by position; a parent id no file has is an error.
+fn link(
+    revs: &[Revision],
+    index: &HashMap<String, usize>,
+    parent_ids: &[Vec<String>],
+    errors: &mut Vec<RevisionError>,
+) -> (Edges, Edges) {
+    let mut parents = vec![Vec::new(); revs.len()];
+    let mut children = vec![Vec::new(); revs.len()];
+    for (i, ps) in parent_ids.iter().enumerate() {
+        for p in ps {
+            match index.get(p) {
+                Some(&j) => {
+                    parents[i].push(j);
+                    children[j].push(i);
+                }
+                None => errors.push(RevisionError::MissingParent {
+                    revision: revs[i].id.clone(),
+                    parent: p.clone(),
+                    file: revs[i].path.clone(),
+                }),
+            }
+        }
+    }
+    (parents, children)
+}
+
+/// Kahn's algorithm; the ready set is ordered by position (name order) so the order is
+/// deterministic. A cycle comes back as the positions along it.
+fn topological_order(parents: &[Vec<usize>], children: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let mut indegree: Vec<usize> = parents.iter().map(Vec::len).collect();
+    let mut ready: BTreeSet<usize> = (0..parents.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(parents.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &c in &children[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    if order.len() < parents.len() {
+        return Err(find_cycle(parents, &indegree));
+    }
+    Ok(order)
 }
 
 #[cfg(test)]

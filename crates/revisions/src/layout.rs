@@ -34,8 +34,8 @@ pub fn load_dir(dir: &Path) -> Loaded {
             loaded.errors.push(RevisionError::MissingDir { dir: dir.to_path_buf() });
             return loaded;
         }
-        Err(source) => {
-            loaded.errors.push(RevisionError::Io { file: dir.to_path_buf(), source });
+        Err(cause) => {
+            loaded.errors.push(RevisionError::Io { file: dir.to_path_buf(), cause });
             return loaded;
         }
     };
@@ -87,7 +87,7 @@ fn push(loaded: &mut Loaded, r: Result<Revision, RevisionError>) {
 }
 
 fn read_file(path: &Path) -> Result<String, RevisionError> {
-    let bytes = fs::read(path).map_err(|source| RevisionError::Io { file: path.to_path_buf(), source })?;
+    let bytes = fs::read(path).map_err(|cause| RevisionError::Io { file: path.to_path_buf(), cause })?;
     String::from_utf8(bytes).map_err(|e| {
         let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
         RevisionError::Parse { file: path.to_path_buf(), line, message: "file is not valid UTF-8".into() }
@@ -142,7 +142,7 @@ fn read_diesel(dir: &Path) -> Result<Revision, RevisionError> {
         let text = read_file(&meta_path)?;
         let meta: DieselMetadata = toml::from_str(&text).map_err(|e| RevisionError::Parse {
             file: meta_path.clone(),
-            line: e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count()),
+            line: crate::toml_line::toml_error_line(&text, &e),
             message: e.message().to_string(),
         })?;
         if meta.run_in_transaction == Some(false) {

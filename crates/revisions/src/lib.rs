@@ -2,7 +2,7 @@
 //! database and never runs WASM.
 //!
 //! The split matters because `status`, `apply --dry-run`, `apply --sql` and `apply` must agree: they
-//! all call [`plan::plan`] with the revisions on disk and the history read from the database, and
+//! all call one planner ([`plan::plan_apply`], [`plan::plan_revert`], [`plan::plan_stamp`]) with the revisions on disk and the history read from the database, and
 //! only differ in what they do with the resulting [`Plan`]. sqlx-cli shows the cost of not doing
 //! this (its dry-run re-implements the apply loop and has drifted from the library).
 
@@ -14,6 +14,7 @@ pub mod history;
 pub mod layout;
 pub mod plan;
 pub mod splitter;
+pub mod toml_line;
 
 pub use checksum::Checksum;
 pub use error::{Problems, RevisionError};

@@ -10,7 +10,7 @@
 //! key) owned by another user or writable by group or others is not used at all.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -123,7 +123,7 @@ impl Cache {
 fn entry_name(engine: &Engine, wasm: &[u8]) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let content = hex::encode(Sha256::digest(wasm));
+    let content = crate::content_hash(wasm);
     format!("{content}-{:016x}.cwasm", h.finish())
 }
 

@@ -110,10 +110,10 @@ impl Sandbox {
     }
 
     pub fn load_file(&self, name: &str, path: &Path, limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {
-        let wasm = std::fs::read(path).map_err(|source| SandboxError::Read {
+        let wasm = std::fs::read(path).map_err(|cause| SandboxError::Read {
             plugin: name.to_string(),
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         self.load(name, &wasm, limits, grants)
     }

@@ -6,13 +6,8 @@ use std::time::Duration;
 pub enum SandboxError {
     #[error("cannot set up the WASM engine: {0}")]
     Engine(String),
-    #[error("plugin {plugin}: cannot read {}: {source}", path.display())]
-    Read {
-        plugin: String,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("plugin {plugin}: cannot read {}: {cause}", path.display())]
+    Read { plugin: String, path: PathBuf, cause: std::io::Error },
     #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
     Invalid { plugin: String, message: String },
     #[error("plugin {plugin}: does not implement the runner:plugin/backfill@0.1.0 world: {message}")]

@@ -44,6 +44,13 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 pub use cache::CacheUse;
+
+/// A plugin's identity: the SHA-256 of its bytes, in lowercase hex. What a manifest's `sha256`
+/// pins and what the compile cache is keyed by.
+pub fn content_hash(wasm: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(wasm))
+}
 pub use grants::{Capability, Grants, Lookup, LookupError};
 pub use host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo};

@@ -4,6 +4,7 @@
 //! runs each.
 
 use chrono::{DateTime, Utc};
+use runner_db::{is_plain_name, is_plain_table};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -82,20 +83,10 @@ pub struct Refresh {
     pub retries: u32,
 }
 
-fn ident_ok(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() <= 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && !p.starts_with(|c: char| c.is_ascii_digit())
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-}
-
 impl Refresh {
     pub fn from_file(f: RefreshFile) -> Result<Refresh, SpecError> {
         let invalid = |message: String| SpecError::Invalid { name: f.name.clone(), message };
-        if !ident_ok(&f.name) || f.name.contains('.') {
+        if !is_plain_name(&f.name) {
             return Err(invalid("names use letters, digits and `_`".into()));
         }
         let cron = cron::Schedule::from_str(&f.schedule).map_err(|e| SpecError::Schedule {
@@ -115,13 +106,13 @@ impl Refresh {
                 return Err(invalid("`plugin` names the whole refresh; drop `view`, `table` and `query`".into()));
             }
             (Some(v), None, None) => {
-                if !ident_ok(v) {
+                if !is_plain_table(v) {
                     return Err(invalid(format!("view `{v}` is not a plain identifier")));
                 }
                 Target::View { view: v.clone(), concurrently: f.concurrently }
             }
             (None, Some(t), Some(q)) => {
-                if !ident_ok(t) {
+                if !is_plain_table(t) {
                     return Err(invalid(format!("table `{t}` is not a plain identifier")));
                 }
                 if f.concurrently {

@@ -11,7 +11,7 @@ const CHUNK: &str = Kind::BackfillChunk.as_str();
 const PENDING: &str = ChunkStatus::Pending.as_str();
 const CLAIMED: &str = ChunkStatus::Claimed.as_str();
 const FAILED: &str = ChunkStatus::Failed.as_str();
-use runner_db::{DbValue, Dialect, Driver};
+use runner_db::{DbError, DbValue, Dialect, Driver};
 
 /// A backfill's row (`S` = [`BackfillStatus`]) or one of its chunks' (`S` = [`ChunkStatus`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +180,11 @@ impl StateTable {
         error: Option<&str>,
     ) -> (String, Vec<DbValue>) {
         self.progress_upsert(Kind::BackfillChunk, chunk, status.as_str(), progress, error, None)
+    }
+
+    /// Whether a batch's write failed because its `chunk_guard` found the chunk taken over.
+    pub fn chunk_guard_failed(e: &DbError) -> bool {
+        e.is_division_by_zero()
     }
 
     /// Fails the transaction it is part of unless `owner` still holds `chunk` (PostgreSQL:

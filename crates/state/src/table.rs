@@ -27,7 +27,7 @@ pub enum StateError {
     )]
     NotStateTable { table: String, missing: Vec<String> },
     #[error(
-        "state table name `{0}` is not allowed: use letters, digits and `_`, and not a generic name such as `migrations`"
+        "state table name `{0}` is not allowed: use letters, digits and `_` (not a digit first), and not a generic name such as `migrations`"
     )]
     BadName(String),
 }
@@ -70,9 +70,7 @@ impl StateTable {
     /// at connect time; SQLite: `main`).
     pub fn new(dialect: Dialect, schema: &str, name: &str) -> Result<StateTable, StateError> {
         let generic = ["migrations", "schema_migrations", "state", "versions"];
-        let valid = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && !generic.contains(&name.to_ascii_lowercase().as_str());
+        let valid = runner_db::is_plain_name(name) && !generic.contains(&name.to_ascii_lowercase().as_str());
         if !valid {
             return Err(StateError::BadName(name.to_string()));
         }

@@ -4,6 +4,7 @@ use super::OutputArgs;
 use super::output::json;
 use crate::backfills::{BackfillSummary, StatusChange};
 use crate::error::{ExitCode, RunnerError};
+use crate::refusal::Refusal;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use runner_backfill::{Outcome, Progress, RunOptions, RunReport};
@@ -95,12 +96,15 @@ pub async fn list(settings: Settings, out: OutputArgs) -> Result<ExitCode, Runne
 }
 
 pub async fn status(settings: Settings, name: Option<&str>, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let dir = settings.backfills_dir.clone();
     let mut runner = Runner::open(settings, Access::ReadOnly).await?;
     let all = runner.backfill_status().await;
     runner.close().await;
-    let list: Vec<BackfillSummary> = all?.into_iter().filter(|b| name.is_none_or(|n| b.name == n)).collect();
+    let all = all?;
+    let known: Vec<String> = all.iter().map(|b| b.name.clone()).collect();
+    let list: Vec<BackfillSummary> = all.into_iter().filter(|b| name.is_none_or(|n| b.name == n)).collect();
     if let (Some(n), true) = (name, list.is_empty()) {
-        return Err(RunnerError::Backfills(format!("no backfill `{n}`")));
+        return Err(RunnerError::UnknownBackfill { name: n.to_string(), dir, known });
     }
     if out.json {
         json(&list);
@@ -148,9 +152,9 @@ pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Res
 
 pub async fn reset(settings: Settings, name: &str, confirm: bool) -> Result<ExitCode, RunnerError> {
     if !confirm {
-        return Err(RunnerError::Refused(format!(
+        return Err(RunnerError::from(Refusal::Usage(format!(
             "`runner backfill reset {name}` forgets its progress, so the next run starts over (rows already written stay written); add --confirm"
-        )));
+        ))));
     }
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
     let result = runner.reset_backfill(name).await;
@@ -162,10 +166,10 @@ pub async fn reset(settings: Settings, name: &str, confirm: bool) -> Result<Exit
 
 pub fn plugin_check(file: &Path, out: OutputArgs) -> Result<ExitCode, RunnerError> {
     let wasm = std::fs::read(file)
-        .map_err(|source| RunnerError::Io { context: format!("reading {}", file.display()), source })?;
+        .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
     let sandbox = runner_sandbox::Sandbox::new(runner_sandbox::SandboxConfig::default())?;
     let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
-    let info = sandbox.check(name, &wasm).map_err(|e| RunnerError::Backfills(e.to_string()))?;
+    let info = sandbox.check(name, &wasm).map_err(|e| RunnerError::InvalidPlugin(Box::new(e)))?;
     if out.json {
         json(&serde_json::json!({
             "file": file, "ok": true, "world": info.world, "size_bytes": info.size_bytes,

@@ -19,9 +19,9 @@ pub fn init(g: &GlobalArgs, engine: Option<crate::settings::Engine>) -> Result<E
 
 pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<ExitCode, RunnerError> {
     if !settings.migrations_dir.exists() {
-        std::fs::create_dir_all(&settings.migrations_dir).map_err(|source| RunnerError::Io {
+        std::fs::create_dir_all(&settings.migrations_dir).map_err(|cause| RunnerError::Io {
             context: format!("creating {}", settings.migrations_dir.display()),
-            source,
+            cause,
         })?;
     }
     let graph = Graph::load(&settings.migrations_dir)?;

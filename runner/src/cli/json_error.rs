@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 /// The error object for `e`.
 pub fn error_json(e: &RunnerError) -> Value {
     let inner = match e {
-        RunnerError::Interrupted { source, .. } => source.as_ref(),
+        RunnerError::Interrupted { cause, .. } => cause.as_ref(),
         other => other,
     };
     let mut error = json!({
@@ -51,8 +51,15 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::LockLost { .. } => "lock_lost",
         RunnerError::Stopped { .. } => "stopped",
         RunnerError::Config { .. } => "config",
-        RunnerError::Backfills(_) => "backfills",
-        RunnerError::Refreshes(_) => "refreshes",
+        RunnerError::Manifests(_)
+        | RunnerError::UnknownBackfill { .. }
+        | RunnerError::DataMigration { .. }
+        | RunnerError::MissingBackfills(_)
+        | RunnerError::InvalidPlugin(_) => "backfills",
+        RunnerError::RefreshSpecs(_)
+        | RunnerError::UnknownRefresh { .. }
+        | RunnerError::RefreshChecks(_)
+        | RunnerError::NoRefreshes => "refreshes",
         RunnerError::Backfill(_) => "backfill",
         RunnerError::Sandbox(_) => "plugin",
         RunnerError::Refused(_) => "refused",

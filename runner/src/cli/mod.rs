@@ -138,6 +138,27 @@ pub struct PreviewArgs {
     pub sql: bool,
 }
 
+/// What a writing command does, from its `--dry-run` / `--sql` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preview {
+    /// Carry the plan out.
+    Run,
+    /// Print the plan.
+    Plan,
+    /// Print the SQL script.
+    Sql,
+}
+
+impl PreviewArgs {
+    pub fn mode(self) -> Preview {
+        match (self.dry_run, self.sql) {
+            (_, true) => Preview::Sql,
+            (true, false) => Preview::Plan,
+            (false, false) => Preview::Run,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create runner.toml, migrations/, backfills/ and plugins/ in the project folder.
@@ -514,7 +535,7 @@ fn writes(command: &Command) -> Option<bool> {
     match command {
         Command::Apply { preview, out, .. }
         | Command::Revert { preview, out, .. }
-        | Command::Stamp { preview, out, .. } => (!preview.sql).then_some(out.json),
+        | Command::Stamp { preview, out, .. } => (preview.mode() != Preview::Sql).then_some(out.json),
         Command::Reset { .. } | Command::Cron { .. } => Some(false),
         Command::Repair { out, .. } | Command::Refresh { out, .. } => Some(out.json),
         Command::Backfill(b) => match b {

@@ -42,7 +42,7 @@ pub fn print_error(e: &RunnerError) {
     errln!("error: {e}");
     // A revision cut off says what became of it; anything else cut off gets the general rule.
     let inner = match e {
-        RunnerError::Interrupted { source, .. } => source.as_ref(),
+        RunnerError::Interrupted { cause, .. } => cause.as_ref(),
         other => other,
     };
     if inner.is_connection_lost() && !matches!(inner, RunnerError::Statement(_)) {
@@ -90,7 +90,7 @@ pub fn print_plan(plan: &Plan) {
     outln!("Plan ({} step{}):", plan.steps.len(), if plan.steps.len() == 1 { "" } else { "s" });
     for s in &plan.steps {
         let r = &s.revision;
-        let tx = match r.tx {
+        let tx = match runner_revisions::plan::step_tx(s) {
             runner_revisions::TxMode::PerRevision => "",
             runner_revisions::TxMode::None => " [no transaction]",
         };
@@ -107,7 +107,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
             "revision": s.revision.id,
             "description": s.revision.description,
             "file": s.revision.path,
-            "transaction": s.revision.tx,
+            "transaction": runner_revisions::plan::step_tx(s),
             "statements": crate::script::body(s).len(),
         })).collect::<Vec<_>>()
     })

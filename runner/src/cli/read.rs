@@ -3,6 +3,7 @@
 use super::OutputArgs;
 use super::output::{self, json};
 use crate::error::{ExitCode, RunnerError};
+use crate::refusal::Refusal;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use runner_revisions::plan;
@@ -219,7 +220,7 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
     let graph = runner.graph()?;
     // `show head` (and `show current`), as Alembic users type them.
     let rev = match revision {
-        "head" => graph.head()?.ok_or_else(|| RunnerError::Refused("no revisions yet".into()))?.clone(),
+        "head" => graph.head()?.ok_or_else(|| RunnerError::from(Refusal::NoRevisions))?.clone(),
         other => graph.resolve(other)?.clone(),
     };
     let history = runner.history().await?;

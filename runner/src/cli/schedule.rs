@@ -4,6 +4,7 @@ use super::OutputArgs;
 use super::output::json;
 use crate::error::{ExitCode, RunnerError};
 use crate::refresh::RefreshOutcome;
+use crate::refusal::Refusal;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use std::time::Duration;
@@ -47,17 +48,14 @@ async fn refresh_now(
     let specs = runner.refresh_specs()?;
     let chosen: Vec<_> = match (name, all) {
         (Some(n), false) => {
-            let known: Vec<&str> = specs.iter().map(|r| r.name.as_str()).collect();
+            let known: Vec<String> = specs.iter().map(|r| r.name.clone()).collect();
             let Some(r) = specs.iter().find(|r| r.name == n) else {
-                return Err(RunnerError::Refreshes(format!(
-                    "no refresh `{n}` in runner.toml (known: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                )));
+                return Err(RunnerError::UnknownRefresh { name: n.to_string(), known });
             };
             vec![r.clone()]
         }
         (None, true) => specs,
-        _ => return Err(RunnerError::Refused("name one refresh, or pass --all".into())),
+        _ => return Err(Refusal::Usage("name one refresh, or pass --all".into()).into()),
     };
     runner.check_refreshes(&chosen).await?;
     let mut out = Vec::new();
@@ -101,7 +99,7 @@ pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<Strin
         }
         let bound = crate::cron_ops::serve(&addr, metrics.clone())
             .await
-            .map_err(|source| RunnerError::Io { context: format!("listening on {addr}"), source })?;
+            .map_err(|cause| RunnerError::Io { context: format!("listening on {addr}"), cause })?;
         tracing::info!(address = %bound, "serving /health and /metrics");
         ops.metrics = Some(metrics);
     }

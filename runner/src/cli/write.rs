@@ -1,9 +1,10 @@
 //! Commands that change the database: apply, revert, stamp, reset, repair.
 
 use super::output::{json, plan_json, print_plan};
-use super::{OutputArgs, PreviewArgs};
+use super::{OutputArgs, Preview, PreviewArgs};
 use crate::deploy::{Deploy, DeployObserver};
 use crate::error::{ExitCode, RunnerError};
+use crate::refusal::Refusal;
 use crate::report::Report;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
@@ -11,12 +12,12 @@ use runner_revisions::plan::ApplyRules;
 use runner_revisions::{Plan, Target};
 
 fn access(preview: PreviewArgs) -> Access {
-    if preview.dry_run || preview.sql { Access::ReadOnly } else { Access::ReadWrite }
+    if preview.mode() != Preview::Run { Access::ReadOnly } else { Access::ReadWrite }
 }
 
 /// `--dry-run` / `--sql`: print the plan the real run would carry out.
 fn print_preview(runner: &Runner, plan: &Plan, preview: PreviewArgs, out: OutputArgs) -> Result<(), RunnerError> {
-    if preview.sql {
+    if preview.mode() == Preview::Sql {
         out!("{}", runner.offline_sql(plan)?);
     } else if out.json {
         json(&plan_json(plan));
@@ -73,10 +74,10 @@ pub async fn apply(
 ) -> Result<ExitCode, RunnerError> {
     let target = to.as_deref().map_or(Target::Head, Target::parse);
     if target == Target::Base {
-        return Err(RunnerError::Refused("`apply --to base` does nothing; use `runner revert --to base`".into()));
+        return Err(Refusal::Usage("`apply --to base` does nothing; use `runner revert --to base`".into()).into());
     }
     let mut runner = Runner::open(settings, access(preview)).await?;
-    if preview.dry_run || preview.sql {
+    if preview.mode() != Preview::Run {
         let plan = runner.plan_apply(&target, rules).await;
         return show_preview(runner, plan, preview, out).await;
     }
@@ -165,7 +166,7 @@ pub async fn revert(
     let target = match (steps, to) {
         (_, Some(t)) => match Target::parse(&t) {
             Target::Head | Target::Heads => {
-                return Err(RunnerError::Refused("`revert --to head` does nothing; name a revision or `base`".into()));
+                return Err(Refusal::Usage("`revert --to head` does nothing; name a revision or `base`".into()).into());
             }
             t => t,
         },
@@ -173,7 +174,7 @@ pub async fn revert(
         (None, None) => Target::Steps(1),
     };
     let mut runner = Runner::open(settings, access(preview)).await?;
-    if preview.dry_run || preview.sql {
+    if preview.mode() != Preview::Run {
         let plan = runner.plan_revert(&target).await;
         return show_preview(runner, plan, preview, out).await;
     }
@@ -191,7 +192,7 @@ pub async fn stamp(
 ) -> Result<ExitCode, RunnerError> {
     let target = Target::parse(revision);
     let mut runner = Runner::open(settings, access(preview)).await?;
-    if preview.dry_run || preview.sql {
+    if preview.mode() != Preview::Run {
         let plan = runner.plan_stamp(&target).await;
         return show_preview(runner, plan, preview, out).await;
     }
@@ -203,11 +204,11 @@ pub async fn stamp(
 
 pub async fn reset(settings: Settings, confirm: bool) -> Result<ExitCode, RunnerError> {
     if !confirm {
-        return Err(RunnerError::Refused(
+        return Err(RunnerError::from(Refusal::Usage(
             "`runner reset` reverts every revision and applies them again, losing the data in those tables; \
              it is meant for development databases. Run `runner reset --confirm` to go ahead."
                 .into(),
-        ));
+        )));
     }
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
     let reverted = runner.revert(Target::Base).await;
