@@ -215,7 +215,11 @@ impl Runner {
             }
             PluginSource::Build(dir) => {
                 let (name, folder) = (name.clone(), dir.clone());
-                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder)).await.map_err(
+                let dirs = crate::build::BuildDirs {
+                    builds: self.settings().plugin_cache.as_ref().map(|c| c.join("builds")),
+                    toolchains: self.settings().toolchains.clone(),
+                };
+                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder, &dirs)).await.map_err(
                     |e| RunnerError::PluginBuild {
                         plugin: manifest.name.clone(),
                         dir: dir.clone(),

@@ -116,6 +116,9 @@ pub struct Settings {
     pub backfills_dir: PathBuf,
     /// Where compiled plugins are cached (by content hash); `None` (no home folder): nowhere.
     pub plugin_cache: Option<PathBuf>,
+    /// Where runner installs the plugin toolchains it pins (componentize-py), once per machine:
+    /// `$XDG_CACHE_HOME/runner/toolchains`, else `~/.cache/runner/toolchains`.
+    pub toolchains: Option<PathBuf>,
     /// The per-user key that signs compiled plugins in the cache, kept outside it.
     pub cache_key: Option<PathBuf>,
     /// Where `lookup` queries connect; `None`: the database URL.
@@ -153,6 +156,7 @@ impl Settings {
             migrations_dir: PathBuf::from("migrations"),
             backfills_dir: PathBuf::from("backfills"),
             plugin_cache: default_plugin_cache(),
+            toolchains: default_toolchains(),
             cache_key: default_cache_key(),
             lookup_url: None,
             state_table: "runner_state".into(),
@@ -226,6 +230,7 @@ impl Settings {
             migrations_dir,
             backfills_dir,
             plugin_cache,
+            toolchains: default_toolchains(),
             cache_key: default_cache_key(),
             lookup_url,
             state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
@@ -246,6 +251,10 @@ impl Settings {
 /// folder such as `/tmp`, where another user could plant compiled code.
 fn default_plugin_cache() -> Option<PathBuf> {
     user_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("runner").join("plugins"))
+}
+
+fn default_toolchains() -> Option<PathBuf> {
+    user_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("runner").join("toolchains"))
 }
 
 /// `$XDG_CONFIG_HOME/runner/cache.key`, else `~/.config/runner/cache.key`: the key that signs

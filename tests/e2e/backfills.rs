@@ -741,5 +741,5 @@ fn a_plugin_named_by_its_source_folder_is_built_and_a_folder_that_is_not_one_is_
     p.run(&db, &["backfill", "reset", "bands", "--confirm"]).ok();
     p.run(&db, &["backfill", "run", "bands"])
         .fails_with(1)
-        .stderr_has("a JavaScript plugin: build it with componentize-js");
+        .stderr_has("a JavaScript plugin: runner does not build these yet; build it with componentize-js");
 }

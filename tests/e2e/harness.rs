@@ -538,3 +538,9 @@ pub fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut()
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A folder of the repository (e.g. `plugins/examples-py/score-band`), for manifests that
+/// build a plugin from source.
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel).canonicalize().unwrap()
+}

@@ -26,7 +26,8 @@ pub enum BackfillError {
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error(
-        "backfill `{name}` failed at the batch after key {after} ({attempts} attempts): {error}\nfix the cause, then `runner backfill retry {name}`"
+        "backfill `{name}` failed at the batch after key {after} ({attempts} attempt{}): {error}\nfix the cause, then `runner backfill retry {name}`",
+        if *attempts == 1 { "" } else { "s" }
     )]
     BatchFailed { name: String, after: String, attempts: u32, error: String },
     /// SIGINT/SIGTERM while a batch was in flight: it was rolled back, nothing is failed.

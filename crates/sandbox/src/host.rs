@@ -30,8 +30,8 @@ pub struct HostState {
     pub(crate) lookup_failed: Option<String>,
     log_lines: usize,
     http_timeout: Duration,
-    /// The guest's stderr, kept (bounded) so a Rust panic message can be reported.
-    pub(crate) stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+    /// The guest's stderr, kept (bounded) so a panic message or traceback can be reported.
+    pub(crate) stderr: crate::guest_output::GuestOutput,
 }
 
 /// A clock that always reads zero: what WASI sees without the `clock` grant.
@@ -59,7 +59,7 @@ impl HostState {
     pub fn new(plugin: Arc<str>, grants: Arc<Grants>, memory_limit: usize, http_timeout: Duration) -> HostState {
         use rand::SeedableRng;
         let mut wasi = WasiCtx::builder();
-        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(4096);
+        let stderr = crate::guest_output::GuestOutput::default();
         wasi.stderr(stderr.clone());
         // Nothing is inherited: no stdio, environment, arguments, files or sockets (the builder's
         // defaults), and clocks and randomness are virtualised unless granted.

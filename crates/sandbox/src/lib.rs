@@ -21,6 +21,7 @@ mod cache;
 mod engine;
 mod error;
 mod grants;
+mod guest_output;
 mod host;
 mod plugin;
 
@@ -44,6 +45,10 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 pub use cache::CacheUse;
+
+/// The WIT world every plugin implements (`plugins/wit/world.wit`), for the builders that need
+/// it as a file (componentize-py, componentize-js).
+pub const WORLD_WIT: &str = include_str!("../../../plugins/wit/world.wit");
 
 /// A plugin's identity: the SHA-256 of its bytes, in lowercase hex. What a manifest's `sha256`
 /// pins and what the compile cache is keyed by.

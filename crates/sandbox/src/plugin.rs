@@ -144,15 +144,16 @@ impl Plugin {
             Some(Trap::Interrupt) => SandboxError::Timeout { plugin, limit: self.limits.batch_timeout },
             Some(Trap::StackOverflow) => SandboxError::StackOverflow { plugin, limit_bytes: self.stack_bytes },
             _ => {
-                let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-                let reason = if stderr.is_empty() {
-                    crate::engine::root_cause(&e)
-                } else {
-                    format!(
-                        "{} ({})",
-                        stderr.lines().take(3).collect::<Vec<_>>().join(" "),
-                        crate::engine::root_cause(&e)
-                    )
+                // The trap itself (an `unreachable` after a panic or an uncaught exception) says
+                // less than what the guest printed; the wasm backtrace says nothing to an operator.
+                let trap = e
+                    .downcast_ref::<Trap>()
+                    .map_or_else(|| first_line(&crate::engine::root_cause(&e)), |t| t.to_string());
+                let stderr = state.stderr.text();
+                tracing::debug!(plugin, stderr, "the plugin's stderr when it trapped");
+                let reason = match crate::guest_output::last_words(&stderr) {
+                    Some(words) => format!("{words} ({trap})"),
+                    None => trap,
                 };
                 SandboxError::Trapped { plugin, reason: bounded(reason) }
             }
@@ -169,6 +170,10 @@ impl Plugin {
             exports: ty.exports(engine).map(|(n, _)| n.to_string()).collect(),
         }
     }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
 }
 
 /// The most of a plugin's own text (error, description) that the host keeps: it goes to the log,

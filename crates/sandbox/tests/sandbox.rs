@@ -55,6 +55,18 @@ fn a_panic_is_a_trap_with_the_plugins_message() {
 }
 
 #[test]
+fn a_panic_after_much_stderr_keeps_its_message_and_the_output_stays_bounded() {
+    // Within what is kept whole, and far over it (1 MiB): the panic message survives both.
+    for kib in [2, 1024] {
+        let e = run("shout", kib, limits(), Grants::default()).unwrap_err();
+        assert!(matches!(e, SandboxError::Trapped { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("probe shouted, then trapped"), "{kib} KiB: {}", &text[text.len().saturating_sub(300)..]);
+        assert!(text.len() <= runner_sandbox::MAX_PLUGIN_MESSAGE + 200, "{kib} KiB: {} bytes", text.len());
+    }
+}
+
+#[test]
 fn a_plugin_error_is_reported_as_such() {
     let e = run("fail", 7, limits(), Grants::default()).unwrap_err();
     assert_eq!(e.to_string(), "plugin probe: returned an error: probe refuses row 7");

@@ -46,6 +46,15 @@ impl Plugin for Probe {
                 }
                 "recurse" => Value::from(recurse(n)),
                 "trap" => panic!("probe was told to trap"),
+                // Prints n KiB to stderr, then panics: the host keeps the panic message, not
+                // only the noise before it, and is not stopped by the noise.
+                "shout" => {
+                    let line = "x".repeat(1023);
+                    for _ in 0..n {
+                        eprintln!("{line}");
+                    }
+                    panic!("probe shouted, then trapped")
+                }
                 // A hostile guest: hands the host a string that is not UTF-8.
                 #[allow(unsafe_code)]
                 "bad-utf8" => return Err(unsafe { String::from_utf8_unchecked(vec![b'x', 0xff, 0xfe]) }),

@@ -1,34 +1,18 @@
-//! Plugins built from source (`plugin = { build = "plugins/score-band" }`): the folder says what
-//! it is, and `runner` builds it the way its language does. Rust (a `Cargo.toml`): `cargo build
-//! --release --target wasm32-wasip2`, adding the target when it is missing. Cargo's own
-//! fingerprints (sources, toolchain, flags) decide whether anything is rebuilt, so a built
-//! plugin costs a fraction of a second to confirm; the compiled-module cache then skips
-//! Cranelift.
+//! Rust plugins (a `Cargo.toml`): `cargo build --release --target wasm32-wasip2`, adding the
+//! target when it is missing. Cargo's own fingerprints (sources, toolchain, flags) decide whether
+//! anything is rebuilt, so a built plugin costs a fraction of a second to confirm; the
+//! compiled-module cache then skips Cranelift.
 
-use crate::error::RunnerError;
 use crate::toolchain::{WASM_TARGET, ensure_wasm_target};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds the plugin in `dir` (named `plugin` in messages) and returns its component's bytes.
-pub fn build_plugin(plugin: &str, dir: &Path) -> Result<Vec<u8>, RunnerError> {
-    let fail =
-        |message: String| RunnerError::PluginBuild { plugin: plugin.to_string(), dir: dir.to_path_buf(), message };
-    if !dir.is_dir() {
-        return Err(fail("no such folder".into()));
-    }
-    if !dir.join("Cargo.toml").exists() {
-        let hint = if dir.join("package.json").exists() {
-            "a JavaScript plugin: build it with componentize-js (`jco componentize`)"
-        } else if dir.join("pyproject.toml").exists() || dir.join("app.py").exists() {
-            "a Python plugin: build it with componentize-py"
-        } else {
-            "not a plugin folder runner knows"
-        };
-        return Err(fail(format!(
-            "no Cargo.toml: {hint}, and name the .wasm in the manifest (`plugin = \"path.wasm\"`); runner builds Rust plugins from source"
-        )));
-    }
+/// Builds the crate in `dir`; the component's bytes, or why not.
+pub fn build(
+    plugin: &str,
+    dir: &Path,
+    fail: &dyn Fn(String) -> crate::RunnerError,
+) -> Result<Vec<u8>, crate::RunnerError> {
     ensure_wasm_target(dir, &|s| tracing::info!(plugin, "{s}")).map_err(fail)?;
     tracing::info!(plugin, dir = %dir.display(), "building the plugin (cargo build --release --target {WASM_TARGET})");
     let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

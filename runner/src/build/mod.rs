@@ -1,0 +1,64 @@
+//! Plugins built from source (`plugin = { build = "plugins/score-band" }`): the folder says what
+//! it is, and `runner` builds it the way its language does, with a toolchain version it pins
+//! (installed on first use, saying so), so that the same sources give the same component.
+
+mod python;
+mod rust;
+
+use crate::error::RunnerError;
+use std::path::Path;
+
+/// What a plugin folder is written in, from the file that marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// `Cargo.toml`
+    Rust,
+    /// `app.py`
+    Python,
+    /// `package.json` or `app.js`
+    JavaScript,
+}
+
+impl Language {
+    pub fn of(dir: &Path) -> Option<Language> {
+        if dir.join("Cargo.toml").is_file() {
+            Some(Language::Rust)
+        } else if dir.join("app.py").is_file() {
+            Some(Language::Python)
+        } else if dir.join("package.json").is_file() || dir.join("app.js").is_file() {
+            Some(Language::JavaScript)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where builds keep what they reuse: built components (by a hash of their sources and toolchain)
+/// and the toolchains runner installs. `None`: no home folder; builds then start from scratch.
+#[derive(Debug, Clone, Default)]
+pub struct BuildDirs {
+    pub builds: Option<std::path::PathBuf>,
+    pub toolchains: Option<std::path::PathBuf>,
+}
+
+/// Builds the plugin in `dir` (named `plugin` in messages) and returns its component's bytes.
+pub fn build_plugin(plugin: &str, dir: &Path, dirs: &BuildDirs) -> Result<Vec<u8>, RunnerError> {
+    let fail =
+        |message: String| RunnerError::PluginBuild { plugin: plugin.to_string(), dir: dir.to_path_buf(), message };
+    if !dir.is_dir() {
+        return Err(fail("no such folder".into()));
+    }
+    match Language::of(dir) {
+        Some(Language::Rust) => rust::build(plugin, dir, &fail),
+        Some(Language::Python) => python::build(plugin, dir, dirs, &fail),
+        Some(Language::JavaScript) => Err(fail(
+            "a JavaScript plugin: runner does not build these yet; build it with componentize-js \
+             (`jco componentize app.js --wit plugins/wit -n backfill -d http -d fetch-event`) and name the .wasm \
+             in the manifest (`plugin = \"path.wasm\"`)"
+                .into(),
+        )),
+        None => Err(fail(
+            "not a plugin folder runner knows: it builds a Rust crate (Cargo.toml) or a Python plugin (app.py)".into(),
+        )),
+    }
+}

@@ -1,0 +1,235 @@
+//! Python plugins (an `app.py` binding `WitWorld`): componentize-py, at the version pinned here,
+//! bundles CPython, the plugin's folder and runner's Python SDK (`plugins/sdk-py`) into one
+//! component. That takes about 20 seconds, so the result is kept by a hash of everything that
+//! goes into it (the plugin's files, the SDK, the WIT world and the componentize-py version) and
+//! a second build of the same sources is a file read.
+//!
+//! componentize-py comes from PyPI. runner installs its pinned version into its own toolchain
+//! folder (`pip install --target`, which needs only `python3`) the first time, saying so, unless
+//! the `componentize-py` on PATH is that version.
+
+use super::BuildDirs;
+use crate::error::RunnerError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The componentize-py release plugins are built with: the one the SDK and the host are tested
+/// against (0.25 builds components of WASI 0.2.9, which the sandbox links).
+pub const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// The Python SDK, shipped inside runner so that a plugin folder needs only its own code.
+const SDK: &str = include_str!("../../../plugins/sdk-py/runner_plugin/__init__.py");
+
+type Fail<'a> = &'a dyn Fn(String) -> RunnerError;
+
+pub fn build(plugin: &str, dir: &Path, dirs: &BuildDirs, fail: Fail) -> Result<Vec<u8>, RunnerError> {
+    let hash = source_hash(dir).map_err(|e| fail(format!("cannot read the plugin's files: {e}")))?;
+    // Kept builds are run as they are, so only from a folder nobody else can write.
+    let cached = dirs.builds.as_ref().filter(|b| private_dir(b)).map(|b| b.join(format!("py-{hash}.wasm")));
+    if let Some(wasm) = cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
+        tracing::debug!(plugin, "built before from the same sources");
+        return Ok(wasm);
+    }
+    let tool = componentize_py(dirs, fail)?;
+    let work = tempfile_dir().map_err(|e| fail(format!("cannot make a build folder: {e}")))?;
+    let (wit, sdk, out) = (work.join("wit"), work.join("sdk"), work.join("plugin.wasm"));
+    let written = std::fs::create_dir_all(&wit)
+        .and_then(|()| std::fs::write(wit.join("world.wit"), runner_sandbox::WORLD_WIT))
+        .and_then(|()| std::fs::create_dir_all(sdk.join("runner_plugin")))
+        .and_then(|()| std::fs::write(sdk.join("runner_plugin/__init__.py"), SDK));
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(fail(format!("cannot write the build folder {}: {e}", work.display())));
+    }
+    tracing::info!(plugin, dir = %dir.display(), "building the plugin (componentize-py {COMPONENTIZE_PY}; about 20 s)");
+    let mut cmd = tool.command();
+    cmd.arg("-d").arg(&wit).args(["-w", "backfill", "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
+    cmd.args(["app", "-o"]).arg(&out);
+    let result = cmd.output();
+    let wasm = match result {
+        Ok(o) if o.status.success() => {
+            std::fs::read(&out).map_err(|e| fail(format!("componentize-py wrote nothing: {e}")))
+        }
+        Ok(o) => Err(fail(format!("componentize-py failed:\n{}", tail(&o.stderr, 20)))),
+        Err(e) => Err(fail(format!("cannot run componentize-py: {e}"))),
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    let wasm = wasm?;
+    if let Some(path) = cached {
+        // Best effort: a build that cannot be kept is built again next time.
+        if let Err(e) = store(&path, &wasm) {
+            tracing::warn!(plugin, "the built plugin is not kept for next time: {e}");
+        }
+    }
+    Ok(wasm)
+}
+
+/// How to run componentize-py.
+enum Tool {
+    /// The pinned version on PATH.
+    OnPath,
+    /// Installed by runner with `pip install --target` into this folder.
+    Installed(PathBuf),
+}
+
+impl Tool {
+    fn command(&self) -> Command {
+        match self {
+            Tool::OnPath => Command::new("componentize-py"),
+            Tool::Installed(dir) => {
+                let mut c = Command::new(python());
+                c.env("PYTHONPATH", dir).args([
+                    "-c",
+                    "import sys; from componentize_py import script; sys.argv[0] = 'componentize-py'; sys.exit(script())",
+                ]);
+                c
+            }
+        }
+    }
+}
+
+fn python() -> std::ffi::OsString {
+    std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into())
+}
+
+/// componentize-py at [`COMPONENTIZE_PY`]: on PATH, in the toolchain folder, or installed there now.
+fn componentize_py(dirs: &BuildDirs, fail: Fail) -> Result<Tool, RunnerError> {
+    let version = |mut c: Command| {
+        c.arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let wanted = format!("componentize-py {COMPONENTIZE_PY}");
+    if version(Tool::OnPath.command()).as_deref() == Some(wanted.as_str()) {
+        return Ok(Tool::OnPath);
+    }
+    let Some(toolchains) = &dirs.toolchains else {
+        return Err(fail(format!(
+            "componentize-py {COMPONENTIZE_PY} is needed: `pip install componentize-py=={COMPONENTIZE_PY}` (runner has no home folder to install it into)"
+        )));
+    };
+    let dir = toolchains.join(format!("componentize-py-{COMPONENTIZE_PY}"));
+    let tool = Tool::Installed(dir.clone());
+    if dir.is_dir() {
+        if version(tool.command()).as_deref() == Some(wanted.as_str()) {
+            return Ok(tool);
+        }
+        tracing::warn!(dir = %dir.display(), "the installed componentize-py does not run; installing it again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    tracing::info!("installing componentize-py {COMPONENTIZE_PY} into {} (pip; once per machine)", dir.display());
+    std::fs::create_dir_all(toolchains).map_err(|e| fail(format!("cannot create {}: {e}", toolchains.display())))?;
+    // Into a folder of its own first: a killed install leaves no half toolchain behind.
+    let partial = toolchains.join(format!(".componentize-py-{COMPONENTIZE_PY}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    let installed = Command::new(python())
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
+        .arg(&partial)
+        .arg(format!("componentize-py=={COMPONENTIZE_PY}"))
+        .output();
+    match installed {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(fail(format!(
+                "installing componentize-py {COMPONENTIZE_PY} with pip failed (install it yourself: `pip install componentize-py=={COMPONENTIZE_PY}`):\n{}",
+                tail(&o.stderr, 10)
+            )));
+        }
+        Err(e) => {
+            return Err(fail(format!(
+                "building a Python plugin needs python3 (to install componentize-py {COMPONENTIZE_PY}): {e}"
+            )));
+        }
+    }
+    // Another runner may have finished the same install meanwhile: then its copy is used.
+    if std::fs::rename(&partial, &dir).is_err() && !dir.is_dir() {
+        return Err(fail(format!("cannot move the installed componentize-py into {}", dir.display())));
+    }
+    let _ = std::fs::remove_dir_all(&partial);
+    Ok(tool)
+}
+
+/// The hash a build is kept under: every file of the plugin's folder (but caches, hidden files and
+/// built components), by relative path and contents, with the SDK, the WIT world and the
+/// componentize-py version.
+fn source_hash(dir: &Path) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    files.sort();
+    let mut all = Vec::new();
+    for part in [COMPONENTIZE_PY, SDK, runner_sandbox::WORLD_WIT] {
+        push(&mut all, part.as_bytes());
+    }
+    for rel in files {
+        push(&mut all, rel.to_string_lossy().as_bytes());
+        push(&mut all, &std::fs::read(dir.join(&rel))?);
+    }
+    Ok(runner_sandbox::content_hash(&all))
+}
+
+/// Length-prefixed, so that no two different sets of files give the same bytes.
+fn push(all: &mut Vec<u8>, part: &[u8]) {
+    all.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    all.extend_from_slice(part);
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "__pycache__" || name.ends_with(".wasm") {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "runner-build-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Creates `dir` (mode 0700) when missing; true when it is this user's and nobody else may write it.
+fn private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    match std::fs::metadata(dir) {
+        Ok(m) if Some(m.uid()) == me && m.mode() & 0o022 == 0 => true,
+        _ => {
+            tracing::warn!(dir = %dir.display(), "not keeping built plugins here: the folder is not private to this user");
+            false
+        }
+    }
+}
+
+/// Writes `wasm` to `path` through a temporary name, so a reader never sees half a file.
+fn store(path: &Path, wasm: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("a file in a folder");
+    let partial =
+        dir.join(format!(".{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    std::fs::write(&partial, wasm)?;
+    std::fs::rename(&partial, path)
+}
+
+/// The last `n` lines of a tool's output.
+fn tail(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
