@@ -89,3 +89,27 @@ fn a_python_exception_reaches_the_operator_as_one_line() {
     }
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
 }
+
+#[test]
+fn a_memory_error_python_catches_is_still_the_memory_limit() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file(
+        "001_items.sql",
+        "CREATE TABLE items (id integer PRIMARY KEY, cmd text, out text);\n\
+         INSERT INTO items (id, cmd) VALUES (1, 'fine'), (2, 'alloc');\n",
+    );
+    p.backfill(
+        "fails",
+        &format!(
+            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\"]\n[limits]\nmax_attempts = 1\nmemory_mb = 128\n",
+            repo_path("plugins/test-plugins-py/fails").display()
+        ),
+    );
+    p.run(&db, &["apply"]).ok();
+    // Classified as the limit (so the batch is halved before a retry), not as the plugin's error.
+    p.run(&db, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("tried to use more than its memory limit of 134217728 bytes");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
+}

@@ -95,6 +95,13 @@ impl Plugin {
             let (mut store, instance) = self.instance().await?;
             match instance.call_process(&mut store, batch).await {
                 Ok(Ok(changes)) => Ok(changes),
+                // A guest that catches a refused allocation (Python's MemoryError, through the
+                // SDK) reports it as an error value: it is still the memory limit, and a smaller
+                // batch may fit.
+                Ok(Err(_)) if store.data().memory_refused => Err(SandboxError::MemoryExceeded {
+                    plugin: self.name.to_string(),
+                    limit_bytes: self.limits.memory_bytes,
+                }),
                 Ok(Err(message)) => {
                     Err(SandboxError::PluginError { plugin: self.name.to_string(), message: bounded(message) })
                 }

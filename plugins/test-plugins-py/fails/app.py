@@ -1,6 +1,6 @@
-"""Fails on purpose, for the tests: a row whose `cmd` is `divide` raises inside the SDK's
-wrapper (ZeroDivisionError, reported as a value); `raw` raises outside it, so the exception
-escapes into componentize-py's runtime and traps the component."""
+"""Fails on purpose, for the tests, by a row's `cmd`: `divide` raises in the SDK's wrapper (a value),
+`alloc` asks for more than the memory limit (MemoryError, caught by the SDK), `raw` raises outside
+the wrapper, so the exception escapes into componentize-py's runtime and traps the component."""
 
 from runner_plugin import Rows, backfill
 
@@ -9,8 +9,17 @@ def divide(n):
     return 1 / n
 
 
+def outcome(cmd):
+    if cmd == "divide":
+        return str(divide(0))
+    if cmd == "alloc":
+        # More than any test's memory limit: the host refuses it, Python raises MemoryError.
+        return str(len(bytearray(512 * 1024 * 1024)))
+    return "ok"
+
+
 def process(rows: Rows):
-    return [row.update(out=str(divide(0)) if row.text("cmd") == "divide" else "ok") for row in rows]
+    return [row.update(out=outcome(row.text("cmd"))) for row in rows]
 
 
 class WitWorld(backfill("fails 1.0.0", process)):
