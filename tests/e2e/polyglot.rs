@@ -58,26 +58,36 @@ on_both!(rust_and_python_score_band_give_identical_tables, |db: &TestDb| {
     assert!(!again.stderr.contains("building the plugin"), "{}", again.stderr);
 });
 
-#[test]
-fn a_python_exception_reaches_the_operator_as_one_line() {
-    let db = TestDb::new(Kind::Sqlite);
+/// Items with these `cmd`s, applied, and the failing test plugin as backfill `fails`, tried once.
+fn fails_project(db: &TestDb, cmds: &[&str], limits: &str) -> Project {
     let p = Project::new();
+    let rows: Vec<String> = cmds.iter().enumerate().map(|(i, c)| format!("({}, '{c}')", i + 1)).collect();
     p.file(
         "001_items.sql",
-        "CREATE TABLE items (id integer PRIMARY KEY, cmd text, out text);\n\
-         INSERT INTO items (id, cmd) VALUES (1, 'fine'), (2, 'divide'), (3, 'fine');\n",
+        &format!(
+            "CREATE TABLE items (id integer PRIMARY KEY, cmd text, out text);\nINSERT INTO items (id, cmd) VALUES {};\n",
+            rows.join(", ")
+        ),
     );
     p.backfill(
         "fails",
         &format!(
-            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\"]\n[limits]\nmax_attempts = 1\n",
+            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\"]\n[limits]\nmax_attempts = 1\n{limits}",
             repo_path("plugins/test-plugins-py/fails").display()
         ),
     );
-    p.run(&db, &["apply"]).ok();
+    p.run(db, &["apply"]).ok();
+    p
+}
+
+#[test]
+fn a_python_exception_reaches_the_operator_as_one_line() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&db, &["fine", "divide", "fine"], "");
     // Raised inside the SDK: an error value with the exception and where it was raised.
     let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1);
     assert!(r.stderr.contains("ZeroDivisionError: division by zero (app.py:9 in divide)"), "{}", r.stderr);
+    assert!(r.stderr.contains("(1 attempt):"), "{}", r.stderr);
     // Raised outside it: the component traps; the host still finds the exception in the traceback.
     db.execute("UPDATE items SET cmd = 'raw' WHERE id = 2");
     p.run(&db, &["backfill", "retry", "fails"]).ok();
@@ -93,20 +103,7 @@ fn a_python_exception_reaches_the_operator_as_one_line() {
 #[test]
 fn a_memory_error_python_catches_is_still_the_memory_limit() {
     let db = TestDb::new(Kind::Sqlite);
-    let p = Project::new();
-    p.file(
-        "001_items.sql",
-        "CREATE TABLE items (id integer PRIMARY KEY, cmd text, out text);\n\
-         INSERT INTO items (id, cmd) VALUES (1, 'fine'), (2, 'alloc');\n",
-    );
-    p.backfill(
-        "fails",
-        &format!(
-            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\"]\n[limits]\nmax_attempts = 1\nmemory_mb = 128\n",
-            repo_path("plugins/test-plugins-py/fails").display()
-        ),
-    );
-    p.run(&db, &["apply"]).ok();
+    let p = fails_project(&db, &["fine", "alloc"], "memory_mb = 128\n");
     // Classified as the limit (so the batch is halved before a retry), not as the plugin's error.
     p.run(&db, &["backfill", "run", "fails"])
         .fails_with(1)

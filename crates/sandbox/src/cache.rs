@@ -137,7 +137,7 @@ fn euid() -> u32 {
 
 /// Creates `dir` (mode 0700) if needed, and refuses it unless this user owns it and nobody else
 /// may write to it.
-pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
+pub fn private_dir(dir: &Path) -> Result<(), String> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -8,7 +8,7 @@
 //! folder (`pip install --target`, which needs only `python3`) the first time, saying so, unless
 //! the `componentize-py` on PATH is that version.
 
-use super::BuildDirs;
+use super::{BuildDirs, tail};
 use crate::error::RunnerError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -194,25 +194,26 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<(
     Ok(())
 }
 
+/// A fresh build folder of this user's: created here (never an existing one, which someone else
+/// could have made in the shared temporary folder and filled), mode 0700.
 fn tempfile_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     let dir = std::env::temp_dir().join(format!(
         "runner-build-{}-{}",
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
     ));
-    std::fs::create_dir_all(&dir)?;
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     Ok(dir)
 }
 
-/// Creates `dir` (mode 0700) when missing; true when it is this user's and nobody else may write it.
+/// Whether kept builds may be read from and written to `dir`: the compiled-plugin cache's rule
+/// (this user's, writable by nobody else), since a kept build is run as it is found.
 fn private_dir(dir: &Path) -> bool {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    match std::fs::metadata(dir) {
-        Ok(m) if Some(m.uid()) == me && m.mode() & 0o022 == 0 => true,
-        _ => {
-            tracing::warn!(dir = %dir.display(), "not keeping built plugins here: the folder is not private to this user");
+    match runner_sandbox::private_dir(dir) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::warn!("not keeping built plugins: {why}");
             false
         }
     }
@@ -225,11 +226,4 @@ fn store(path: &Path, wasm: &[u8]) -> std::io::Result<()> {
         dir.join(format!(".{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     std::fs::write(&partial, wasm)?;
     std::fs::rename(&partial, path)
-}
-
-/// The last `n` lines of a tool's output.
-fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -21,9 +21,7 @@ pub fn build(
         .output()
         .map_err(|e| fail(format!("cannot run cargo: {e}")))?;
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(fail(format!("cargo build failed:\n{}", tail.join("\n"))));
+        return Err(fail(format!("cargo build failed:\n{}", super::tail(&out.stderr, 20))));
     }
     let manifest = dir.join("Cargo.toml").canonicalize().map_err(|e| fail(e.to_string()))?;
     let wasm = artifact(&String::from_utf8_lossy(&out.stdout), &manifest)
