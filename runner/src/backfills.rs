@@ -236,8 +236,8 @@ impl Runner {
     pub(crate) async fn prepare_data_migrations(
         &mut self,
         plan: &runner_revisions::Plan,
-    ) -> Result<crate::execute::DataMigrations, RunnerError> {
-        let mut out = crate::execute::DataMigrations::new();
+    ) -> Result<crate::revisions::execute::DataMigrations, RunnerError> {
+        let mut out = crate::revisions::execute::DataMigrations::new();
         for step in &plan.steps {
             let Some(name) = step
                 .revision

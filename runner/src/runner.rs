@@ -1,9 +1,9 @@
 //! [`Runner`]: the library API that the CLI and embedding applications share.
 
 use crate::error::RunnerError;
-use crate::execute::run_step;
 use crate::lock;
 use crate::report::Report;
+use crate::revisions::execute::run_step;
 use crate::settings::Settings;
 use runner_db::{ConnectOptions, DatabaseUrl, Dialect, Driver};
 use runner_revisions::plan::{self, ApplyRules, PlanError, Problem, Unfinished};
@@ -209,7 +209,7 @@ impl Runner {
 
     /// The plan as a SQL script, state-table writes included.
     pub fn offline_sql(&self, plan: &Plan) -> Result<String, RunnerError> {
-        crate::offline::render(plan, &self.state, &self.by)
+        crate::revisions::offline::render(plan, &self.state, &self.by)
     }
 
     /// Applies every revision `target` needs; stops at the first failure.

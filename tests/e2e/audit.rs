@@ -20,6 +20,7 @@ on_both!(status_shows_a_refresh_s_latest_run_not_its_first, |db: &TestDb| {
     p.run(db, &["apply"]).ok();
     p.run(db, &["refresh", "counts"]).ok();
     let first = p.run(db, &["status", "--json"]).ok().json()["refreshes"][0]["last_run_at"].clone();
+    // Not a wait for anything: the clock must move on for the two runs' times to differ.
     std::thread::sleep(std::time::Duration::from_millis(50));
     p.run(db, &["refresh", "counts"]).ok();
     let s = p.run(db, &["status", "--json"]).ok().json();
@@ -40,6 +41,7 @@ on_both!(a_revert_keeps_who_applied_it_and_records_every_revert_with_who_and_whe
     p.file("001_t.sql", "-- runner:up\nCREATE TABLE t (id integer);\n-- runner:down\nDROP TABLE t;\n");
     p.run(db, &["apply"]).ok();
     let applied_at = db.scalar("SELECT applied_at FROM runner_state WHERE kind = 'revision' AND name = '001'");
+    // Not a wait for anything: the clock must move on for the revert's time to differ.
     std::thread::sleep(std::time::Duration::from_millis(20));
     p.run(db, &["revert"]).ok();
     let show = p.run(db, &["show", "001", "--json"]).ok().json();

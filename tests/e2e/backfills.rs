@@ -87,6 +87,7 @@ on_both!(a_backfill_killed_again_and_again_resumes_without_redoing_anything, |db
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Kill points spread on purpose, not a wait for a condition.
         std::thread::sleep(Duration::from_millis(delay));
         child.kill().unwrap(); // SIGKILL, mid-batch or between batches
         child.wait().unwrap();
@@ -678,6 +679,7 @@ fn a_backfill_waits_while_a_replica_falls_behind() {
     assert!(waiting.contains("limit_mb=1"), "{waiting}");
     // While the standby stays behind, nothing more is written.
     let done = db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL");
+    // Watching for something that must not happen: no condition to wait on.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), done);
     assert_ne!(done, rows.to_string(), "the backfill finished before the standby fell behind");
@@ -708,6 +710,7 @@ fn a_backfill_pauses_between_batches_as_its_manifest_says() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let first = done();
+    // Watching for something that must not happen: no condition to wait on.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(done(), first, "a second batch came without the pause");
     // An operator's pause is heard during the wait, not ten minutes later.

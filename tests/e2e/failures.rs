@@ -1,6 +1,6 @@
 //! Failing revisions: nothing partial, no lock left behind, and an operator told exactly what to do.
 
-use crate::harness::{Kind, Project, TestDb, busy_sql, rt};
+use crate::harness::{Kind, Project, TestDb, busy_sql, rt, wait_until};
 use crate::lifecycle::scores_project;
 use crate::on_both;
 
@@ -153,7 +153,13 @@ on_both!(a_runner_killed_mid_revision_leaves_a_resumable_record, |db: &TestDb| {
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "the runner never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Killed once the first statement's progress is recorded, while the slow one runs.
+    let done = match db.kind {
+        Kind::Postgres => "(progress->>'statements_done')::int",
+        _ => "json_extract(progress, '$.statements_done')",
+    };
+    let done = format!("SELECT count(*) FROM runner_state WHERE kind = 'revision' AND name = '001' AND {done} = 1");
+    wait_until(std::time::Duration::from_secs(30), "the first statement's progress", || db.scalar(&done) == "1");
     child.kill().unwrap(); // SIGKILL: no cleanup code runs
     child.wait().unwrap();
     assert!(!db.table_exists("k3"));

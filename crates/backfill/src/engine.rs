@@ -102,6 +102,30 @@ pub enum Finish {
 /// Sweeps over rows left to do, each of which must leave fewer than the one before.
 const MAX_SWEEPS: u32 = 5;
 
+/// What one worker carries from chunk to chunk.
+struct Worker<'r, 'm> {
+    stmts: Statements<'m>,
+    /// The progress this worker reports to its observer.
+    seen: Progress,
+    /// A second connection to read from while the first writes (PostgreSQL).
+    reader: Option<&'r mut dyn Driver>,
+    /// The batch size this worker has adapted to.
+    size: usize,
+    /// Work prepared while a batch was being written: the next batch, the next chunk.
+    ahead: Ahead,
+    /// Whether the throttle has said that replica positions could not be read (said once).
+    warned: bool,
+}
+
+/// How a worker left a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkEnd {
+    /// Completed, or taken over by another worker: claim the next.
+    Done,
+    /// Interrupted, paused or out of batches: the chunk is handed back and the worker stops.
+    Stopped,
+}
+
 /// What one worker did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkReport {
@@ -336,32 +360,33 @@ impl Backfill<'_> {
     async fn work_connected(
         &self,
         db: &mut dyn Driver,
-        mut reader: Option<&mut dyn Driver>,
+        reader: Option<&mut dyn Driver>,
         owner: &str,
         options: RunOptions,
         observer: &mut (dyn FnMut(&Progress) + Send),
         report: &mut WorkReport,
     ) -> Result<(), BackfillError> {
         let m = self.manifest;
-        let stmts = self.statements(db).await?;
-        let mut seen = self.progress(db).await?;
-        // The batch size this worker has adapted to, carried from chunk to chunk.
-        let mut size = 0;
-        // Work prepared while a batch was being written: the next batch, the next chunk.
-        let mut ahead = Ahead::default();
-        let mut warned = false;
+        let mut w = Worker {
+            stmts: self.statements(db).await?,
+            seen: self.progress(db).await?,
+            reader,
+            size: 0,
+            ahead: Ahead::default(),
+            warned: false,
+        };
         loop {
             if runner_db::interrupt::requested().is_some() {
-                self.release_ahead(db, &mut ahead).await?;
+                self.release_ahead(db, &mut w.ahead).await?;
                 report.interrupted = true;
                 return Ok(());
             }
             if self.stopped(db).await? {
-                self.release_ahead(db, &mut ahead).await?;
+                self.release_ahead(db, &mut w.ahead).await?;
                 report.paused = true;
                 return Ok(());
             }
-            let (chunk, mut c) = match ahead.chunk.take() {
+            let (chunk, c) = match w.ahead.chunk.take() {
                 Some(claimed) => claimed,
                 None => {
                     self.release_dead_owners(db).await?;
@@ -370,54 +395,73 @@ impl Backfill<'_> {
                     else {
                         return Ok(());
                     };
-                    let c = self.start_chunk(&progress, owner, size);
+                    let c = self.start_chunk(&progress, owner, w.size);
                     (chunk, c)
                 }
             };
-            loop {
-                let budget_left = options.max_batches.is_none_or(|n| report.batches < n);
-                if budget_left && self.throttle(db, report.batches > 0, &mut warned).await? {
-                    ahead.batch = None;
-                }
-                let interrupted = runner_db::interrupt::requested().is_some();
-                if interrupted || options.max_batches.is_some_and(|n| report.batches >= n) || self.stopped(db).await? {
-                    // Hand the chunks back with their cursors, for whoever continues.
-                    db.execute(&self.state.chunk_release(&chunk)).await?;
-                    self.release_ahead(db, &mut ahead).await?;
-                    report.interrupted = interrupted;
-                    report.paused = !interrupted && options.max_batches.is_none_or(|n| report.batches < n);
-                    return Ok(());
-                }
-                let t0 = Instant::now();
-                let batch = self.batch(db, reborrow(&mut reader), &stmts, &chunk, owner, &mut c, &mut ahead).await;
-                if matches!(batch, Err(BackfillError::Interrupted)) {
-                    // The batch in flight was cancelled and rolled back; its checkpoint stands.
-                    db.execute(&self.state.chunk_release(&chunk)).await?;
-                    self.release_ahead(db, &mut ahead).await?;
-                    report.interrupted = true;
-                    return Ok(());
-                }
-                let Some(n) = batch? else {
-                    // Another worker took the chunk over; it carries on from the last checkpoint.
-                    break;
-                };
-                if n == 0 {
-                    c.done_by = c.owner.take();
-                    db.transaction_with(&[self.state.chunk_write(&chunk, ChunkStatus::Completed, &c.to_json(), None)])
-                        .await?;
-                    break;
-                }
-                report.batches += 1;
-                report.rows += n as u64;
-                self.adapt(&mut c, t0.elapsed(), n);
-                size = c.batch_size;
-                seen.rows_done += n as u64;
-                seen.rate = c.rate;
-                seen.batch_size = c.batch_size;
-                observer(&seen);
-                if c.done_by.is_some() {
-                    break; // that batch was the chunk's last, and completed it
-                }
+            let end = self.work_chunk(db, &mut w, (&chunk, c), owner, options, observer, report).await?;
+            if end == ChunkEnd::Stopped {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs batches of one claimed chunk until it is completed, taken over, or the worker must stop
+    /// (interrupted, paused, out of batches), in which case the chunk goes back with its cursor.
+    #[allow(clippy::too_many_arguments)]
+    async fn work_chunk(
+        &self,
+        db: &mut dyn Driver,
+        w: &mut Worker<'_, '_>,
+        (chunk, mut c): (&str, ChunkProgress),
+        owner: &str,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&Progress) + Send),
+        report: &mut WorkReport,
+    ) -> Result<ChunkEnd, BackfillError> {
+        loop {
+            let budget_left = options.max_batches.is_none_or(|n| report.batches < n);
+            if budget_left && self.throttle(db, report.batches > 0, &mut w.warned).await? {
+                w.ahead.batch = None;
+            }
+            let interrupted = runner_db::interrupt::requested().is_some();
+            if interrupted || !budget_left || self.stopped(db).await? {
+                // Hand the chunks back with their cursors, for whoever continues.
+                db.execute(&self.state.chunk_release(chunk)).await?;
+                self.release_ahead(db, &mut w.ahead).await?;
+                report.interrupted = interrupted;
+                report.paused = !interrupted && budget_left;
+                return Ok(ChunkEnd::Stopped);
+            }
+            let t0 = Instant::now();
+            let batch = self.batch(db, reborrow(&mut w.reader), &w.stmts, chunk, owner, &mut c, &mut w.ahead).await;
+            if matches!(batch, Err(BackfillError::Interrupted)) {
+                // The batch in flight was cancelled and rolled back; its checkpoint stands.
+                db.execute(&self.state.chunk_release(chunk)).await?;
+                self.release_ahead(db, &mut w.ahead).await?;
+                report.interrupted = true;
+                return Ok(ChunkEnd::Stopped);
+            }
+            let Some(n) = batch? else {
+                // Another worker took the chunk over; it carries on from the last checkpoint.
+                return Ok(ChunkEnd::Done);
+            };
+            if n == 0 {
+                c.done_by = c.owner.take();
+                db.transaction_with(&[self.state.chunk_write(chunk, ChunkStatus::Completed, &c.to_json(), None)])
+                    .await?;
+                return Ok(ChunkEnd::Done);
+            }
+            report.batches += 1;
+            report.rows += n as u64;
+            self.adapt(&mut c, t0.elapsed(), n);
+            w.size = c.batch_size;
+            w.seen.rows_done += n as u64;
+            w.seen.rate = c.rate;
+            w.seen.batch_size = c.batch_size;
+            observer(&w.seen);
+            if c.done_by.is_some() {
+                return Ok(ChunkEnd::Done); // that batch was the chunk's last, and completed it
             }
         }
     }

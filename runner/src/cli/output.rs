@@ -108,7 +108,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
             "description": s.revision.description,
             "file": s.revision.path,
             "transaction": runner_revisions::plan::step_tx(s),
-            "statements": crate::script::body(s).len(),
+            "statements": crate::revisions::script::body(s).len(),
         })).collect::<Vec<_>>()
     })
 }

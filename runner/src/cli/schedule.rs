@@ -93,18 +93,18 @@ async fn stop_signal(limit: Option<Duration>) {
 pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<String>) -> Result<ExitCode, RunnerError> {
     let mut ops = crate::refresh::CronOps::default();
     if let Some(addr) = listen.or_else(|| settings.cron.listen.clone()) {
-        let metrics = crate::cron_ops::SharedMetrics::default();
+        let metrics = crate::refresh::ops::SharedMetrics::default();
         if let (Some(n), Ok(mut m)) = (settings.cron.unhealthy_after_failures, metrics.lock()) {
             m.unhealthy_after_failures = n;
         }
-        let bound = crate::cron_ops::serve(&addr, metrics.clone())
+        let bound = crate::refresh::ops::serve(&addr, metrics.clone())
             .await
             .map_err(|cause| RunnerError::Io { context: format!("listening on {addr}"), cause })?;
         tracing::info!(address = %bound, "serving /health and /metrics");
         ops.metrics = Some(metrics);
     }
     if let Some(url) = settings.cron.webhook_url.clone() {
-        ops.webhook = Some(crate::cron_ops::Webhook {
+        ops.webhook = Some(crate::refresh::ops::Webhook {
             url,
             timeout: Duration::from_secs(settings.cron.webhook_timeout_secs.unwrap_or(5)),
             retries: settings.cron.webhook_retries.unwrap_or(3),

@@ -1,6 +1,6 @@
 //! `apply --sql` / `revert --sql`: the plan as one SQL script for a DBA to review or run.
 
-use crate::script::{Unit, units};
+use crate::revisions::script::{Unit, units};
 use runner_db::Dialect;
 use runner_revisions::Plan;
 use runner_state::{AppliedBy, StateTable};

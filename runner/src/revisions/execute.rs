@@ -1,7 +1,7 @@
 //! Carries out a plan step against a driver: the only place revisions touch a database.
 
 use crate::error::{Committed, FailedStatement, RunnerError};
-use crate::script::{Origin, Sql, Unit, units};
+use crate::revisions::script::{Origin, Sql, Unit, units};
 use runner_db::{DbError, Driver, StatementFailure};
 use runner_revisions::{Action, AppliedStatus, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};

@@ -2,7 +2,7 @@
 //! on failure and on recovery. Neither ever delays the schedule: the endpoint serves from a
 //! shared snapshot, and webhooks are delivered by tasks of their own.
 
-use crate::refresh::RefreshOutcome;
+use super::RefreshOutcome;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};

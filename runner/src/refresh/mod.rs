@@ -1,0 +1,94 @@
+//! Scheduled refreshes through the [`Runner`]: checking them at start-up ([`check`]), running one
+//! now (`runner refresh`, [`run`]), and the cron loop (`runner cron`, [`cron`]) that many replicas
+//! may run at once, with what operators see of it ([`ops`]). Their SQL lives in [`sql`].
+
+mod check;
+mod cron;
+pub mod ops;
+mod run;
+mod sql;
+
+pub use cron::CronOps;
+
+use crate::error::RunnerError;
+use crate::runner::Runner;
+use chrono::Utc;
+use runner_schedule::Refresh;
+use runner_state::RefreshStatus;
+
+/// How one run of a refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RefreshOutcome {
+    Ok {
+        duration_ms: u64,
+        rows: Option<u64>,
+    },
+    Failed {
+        error: String,
+    },
+    /// The previous run of this refresh was still going (runs never overlap).
+    Overlapping,
+    /// The revision it requires is not applied yet.
+    Waiting {
+        revision: String,
+    },
+}
+
+/// A refresh as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefreshSummary {
+    pub name: String,
+    pub schedule: String,
+    /// `ok` or `failed` after its last run, `None` (JSON `null`, "never" in text) before the first.
+    pub last_outcome: Option<RefreshStatus>,
+    pub last_run_at: Option<String>,
+    pub last_duration_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub rows: Option<u64>,
+    pub runs: u64,
+    pub failures: u64,
+    pub next_run: Option<String>,
+}
+
+impl Runner {
+    /// Every configured refresh with its last run (from the state table) and next slot.
+    pub async fn refresh_status(&mut self) -> Result<Vec<RefreshSummary>, RunnerError> {
+        let specs = self.refresh_specs()?;
+        let rows = {
+            let (state, db) = self.parts();
+            state.load_refreshes(db).await?
+        };
+        let now = Utc::now();
+        Ok(specs
+            .iter()
+            .map(|r| {
+                let row = rows.iter().find(|x| x.name == r.name);
+                let p = row.map(|x| x.progress.clone()).unwrap_or_default();
+                RefreshSummary {
+                    name: r.name.clone(),
+                    schedule: r.schedule.clone(),
+                    last_outcome: row.map(|x| x.status),
+                    last_run_at: row.and_then(|x| x.last_run_at.clone()),
+                    last_duration_ms: row.and_then(|x| x.duration_ms),
+                    last_error: row.and_then(|x| x.error.clone()),
+                    rows: p.rows,
+                    runs: p.runs,
+                    failures: p.failures,
+                    next_run: r.next_slot(now).map(|t| t.to_rfc3339()),
+                }
+            })
+            .collect())
+    }
+
+    /// The validated `[[refresh]]` entries of `runner.toml`.
+    pub fn refresh_specs(&self) -> Result<Vec<Refresh>, RunnerError> {
+        runner_schedule::validate(self.settings().refreshes.clone()).map_err(RunnerError::RefreshSpecs)
+    }
+
+    /// The first column of the first row of `sql`, as text: what the checks and counts read.
+    async fn scalar(&mut self, sql: &str) -> Result<String, String> {
+        let rows = self.db_mut().query(sql).await.map_err(|e| e.to_string())?;
+        Ok(rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default())
+    }
+}
