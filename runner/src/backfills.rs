@@ -144,19 +144,64 @@ pub(crate) fn load_manifests(settings: &crate::settings::Settings) -> Result<Vec
     runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir).map_err(RunnerError::Manifests)
 }
 
+/// The manifest named `name`, or an error listing the names there are.
+pub(crate) fn find_manifest(settings: &crate::settings::Settings, name: &str) -> Result<Manifest, RunnerError> {
+    let all = load_manifests(settings)?;
+    let known: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
+    all.into_iter().find(|m| m.name == name).ok_or_else(|| RunnerError::UnknownBackfill {
+        name: name.to_string(),
+        dir: settings.backfills_dir.clone(),
+        known,
+    })
+}
+
+/// A plugin's component: read from its path, downloaded and verified, or built from its sources.
+pub(crate) async fn plugin_wasm(
+    settings: &crate::settings::Settings,
+    plugin: &str,
+    source: &PluginSource,
+) -> Result<Vec<u8>, RunnerError> {
+    match source {
+        PluginSource::Path(path) => std::fs::read(path).map_err(|cause| RunnerError::Io {
+            context: format!("`{plugin}`: reading plugin {}", path.display()),
+            cause,
+        }),
+        PluginSource::Url { url, sha256 } => {
+            crate::download::fetch_plugin(plugin, url, sha256, settings.plugin_cache.as_deref()).await
+        }
+        PluginSource::Build(dir) => {
+            let (name, folder) = (plugin.to_string(), dir.clone());
+            let dirs = crate::build::BuildDirs {
+                builds: settings.plugin_cache.as_ref().map(|c| c.join("builds")),
+                toolchains: settings.toolchains.clone(),
+            };
+            tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder, &dirs)).await.map_err(
+                |e| RunnerError::PluginBuild {
+                    plugin: plugin.to_string(),
+                    dir: dir.clone(),
+                    message: format!("the build stopped: {e}"),
+                },
+            )?
+        }
+    }
+}
+
+/// The sandbox as settings configure it: compiled plugins cached, and signed with the cache key.
+pub(crate) fn sandbox_config(settings: &crate::settings::Settings) -> SandboxConfig {
+    SandboxConfig {
+        cache_dir: settings.plugin_cache.clone(),
+        cache_key: settings.cache_key.clone(),
+        ..SandboxConfig::default()
+    }
+}
+
 impl Runner {
     pub fn backfill_manifests(&self) -> Result<Vec<Manifest>, RunnerError> {
         load_manifests(self.settings())
     }
 
     pub(crate) fn manifest(&self, name: &str) -> Result<Manifest, RunnerError> {
-        let all = self.backfill_manifests()?;
-        let known: Vec<String> = all.iter().map(|m| m.name.clone()).collect();
-        all.into_iter().find(|m| m.name == name).ok_or_else(|| RunnerError::UnknownBackfill {
-            name: name.to_string(),
-            dir: self.settings().backfills_dir.clone(),
-            known,
-        })
+        find_manifest(self.settings(), name)
     }
 
     pub async fn backfill_status(&mut self) -> Result<Vec<BackfillSummary>, RunnerError> {
@@ -204,31 +249,8 @@ impl Runner {
         manifest: &Manifest,
         grants: runner_sandbox::Grants,
     ) -> Result<runner_sandbox::Plugin, RunnerError> {
-        let name = &manifest.name;
-        let wasm = match &manifest.plugin {
-            PluginSource::Path(path) => std::fs::read(path).map_err(|cause| RunnerError::Io {
-                context: format!("`{name}`: reading plugin {}", path.display()),
-                cause,
-            })?,
-            PluginSource::Url { url, sha256 } => {
-                crate::download::fetch_plugin(name, url, sha256, self.settings().plugin_cache.as_deref()).await?
-            }
-            PluginSource::Build(dir) => {
-                let (name, folder) = (name.clone(), dir.clone());
-                let dirs = crate::build::BuildDirs {
-                    builds: self.settings().plugin_cache.as_ref().map(|c| c.join("builds")),
-                    toolchains: self.settings().toolchains.clone(),
-                };
-                tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder, &dirs)).await.map_err(
-                    |e| RunnerError::PluginBuild {
-                        plugin: manifest.name.clone(),
-                        dir: dir.clone(),
-                        message: format!("the build stopped: {e}"),
-                    },
-                )??
-            }
-        };
-        Ok(self.sandbox()?.load(name, &wasm, manifest.limits, grants)?)
+        let wasm = plugin_wasm(self.settings(), &manifest.name, &manifest.plugin).await?;
+        Ok(self.sandbox()?.load(&manifest.name, &wasm, manifest.limits, grants)?)
     }
 
     /// Loads the plugins of the data migrations `plan` runs, before anything runs: a missing
@@ -264,12 +286,7 @@ impl Runner {
 
     fn sandbox(&mut self) -> Result<&Sandbox, RunnerError> {
         if self.sandbox.is_none() {
-            let config = SandboxConfig {
-                cache_dir: self.settings().plugin_cache.clone(),
-                cache_key: self.settings().cache_key.clone(),
-                ..SandboxConfig::default()
-            };
-            self.sandbox = Some(Sandbox::new(config)?);
+            self.sandbox = Some(Sandbox::new(sandbox_config(self.settings()))?);
         }
         Ok(self.sandbox.as_ref().expect("just set"))
     }

@@ -97,6 +97,12 @@ pub enum RunnerError {
         report: Report,
         cause: Box<RunnerError>,
     },
+    /// `plugin test`: fixture rows, lookups or expected changes that cannot be read as such.
+    #[error("{}:{line}: {message}", file.display())]
+    Fixture { file: PathBuf, line: usize, message: String },
+    /// `plugin test`: the plugin failed on a batch of fixture rows (`first`..=`last`, from 1).
+    #[error("fixture rows {first}-{last}: {cause}")]
+    PluginTest { plugin: String, first: usize, last: usize, cause: String },
     #[error("{context}: {cause}")]
     Io { context: String, cause: std::io::Error },
 }
@@ -180,6 +186,7 @@ impl RunnerError {
             | RunnerError::UnknownRefresh { .. }
             | RunnerError::RefreshChecks(_)
             | RunnerError::NoRefreshes
+            | RunnerError::Fixture { .. }
             | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid

@@ -17,6 +17,7 @@
 //! | `refreshes` | scheduled refreshes: on demand, bad specs named at start-up, every second, three replicas |
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
+//! | `plugin_test` | `runner plugin test`: fixture rows (JSON, CSV) without a database, grants, lookups, `--expect` |
 //! | `polyglot` | plugins in Python built from source: identical tables to Rust's, exceptions as one line |
 //! | `trust` | hostile plugins and awkward tables: key order, unique keys, lost updates, lookups, names, secrets |
 //! | `restarts` | the PostgreSQL server restarted under a running apply, backfill or cron (own cluster each) |
@@ -36,6 +37,7 @@ mod library;
 mod lifecycle;
 mod messy_sql;
 mod operator;
+mod plugin_test;
 mod polyglot;
 mod refreshes;
 mod restarts;

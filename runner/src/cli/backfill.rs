@@ -182,3 +182,41 @@ pub fn plugin_check(file: &Path, out: OutputArgs) -> Result<ExitCode, RunnerErro
     }
     Ok(ExitCode::Ok)
 }
+
+pub async fn plugin_test(
+    settings: &Settings,
+    test: &crate::PluginTest,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
+    let report = crate::test_plugin(settings, test).await?;
+    let code = if report.differs() { ExitCode::Failure } else { ExitCode::Ok };
+    if out.json {
+        json(&report);
+        return Ok(code);
+    }
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    outln!(
+        "{}: {} row{} in {} batch{} -> {} change{}",
+        report.plugin,
+        report.rows,
+        s(report.rows),
+        report.batches,
+        if report.batches == 1 { "" } else { "es" },
+        report.changes.len(),
+        s(report.changes.len())
+    );
+    for c in &report.changes {
+        outln!("  {}", crate::change_line(c));
+    }
+    match &report.differences {
+        Some(d) if d.is_empty() => outln!("as expected ({})", test.expect.as_ref().expect("compared").display()),
+        Some(d) => {
+            errln!("{} difference{} from {}:", d.len(), s(d.len()), test.expect.as_ref().expect("compared").display());
+            for line in d {
+                errln!("  {line}");
+            }
+        }
+        None => {}
+    }
+    Ok(code)
+}

@@ -66,6 +66,8 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::PluginBuild { .. } => "plugin_build",
         RunnerError::Download { .. } | RunnerError::ChecksumMismatch { .. } => "plugin_download",
         RunnerError::Interrupted { .. } => "interrupted",
+        RunnerError::Fixture { .. } => "fixture",
+        RunnerError::PluginTest { .. } => "plugin",
         RunnerError::Io { .. } => "io",
     }
 }
@@ -77,6 +79,7 @@ fn location(e: &RunnerError) -> (Option<String>, Option<usize>) {
         RunnerError::Statement(f) => (Some(f.file.display().to_string()), Some(f.line).filter(|l| *l > 0)),
         RunnerError::Config { path, .. } => (Some(path.display().to_string()), None),
         RunnerError::PluginBuild { dir, .. } => (Some(dir.display().to_string()), None),
+        RunnerError::Fixture { file, line, .. } => (Some(file.display().to_string()), Some(*line)),
         RunnerError::Files(p) => match p.0.first() {
             Some(R::Parse { file, line, .. }) => (Some(file.display().to_string()), Some(*line)),
             Some(R::Io { file, .. } | R::MissingParent { file, .. } | R::MixedParents { file, .. }) => {

@@ -424,6 +424,39 @@ pub enum PluginCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Run a plugin over fixture rows, without a database, and print the changes it makes.
+    #[command(after_help = "The rows are a JSON array of objects or a CSV file with a header. With --backfill, \
+the plugin gets that manifest's columns, key, grants, limits, config and batch size; without it, \
+every capability is denied. --expect takes a saved `--json` output (or its `changes` array) and exits 1 \
+when the changes differ.
+
+Examples:
+  runner plugin test plugins/examples/score-band --rows tests/players.json
+  runner plugin test --backfill score-band --rows fixtures/players.csv --expect fixtures/expected.json
+  runner plugin test --backfill enrich --rows rows.json --lookups lookups.json --json")]
+    Test {
+        /// A .wasm component or a plugin's source folder (built as a manifest's `build` is);
+        /// default: the backfill's plugin.
+        #[arg(required_unless_present = "backfill")]
+        plugin: Option<PathBuf>,
+        /// Fixture rows: FILE.json (an array of objects) or FILE.csv (with a header).
+        #[arg(long, value_name = "FILE")]
+        rows: PathBuf,
+        /// Run as this backfill's manifest says (columns, key, grants, limits, config, batch size).
+        #[arg(long, value_name = "NAME")]
+        backfill: Option<String>,
+        /// Key columns, comma-separated, when no --backfill names them.
+        #[arg(long, value_name = "COLUMNS", value_delimiter = ',', conflicts_with = "backfill")]
+        key: Option<Vec<String>>,
+        /// Answers to the plugin's lookups: a JSON array of {"query", "params", "rows"}.
+        #[arg(long, value_name = "FILE", requires = "backfill")]
+        lookups: Option<PathBuf>,
+        /// Expected changes (a saved --json output); exits 1 on a difference.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 /// Runs the command and returns the process exit code.
@@ -523,7 +556,7 @@ fn json_output(command: &Command) -> bool {
         Command::Backfill(
             BackfillCommand::List { out } | BackfillCommand::Status { out, .. } | BackfillCommand::Run { out, .. },
         ) => out,
-        Command::Plugin(PluginCommand::Check { out, .. }) => out,
+        Command::Plugin(PluginCommand::Check { out, .. } | PluginCommand::Test { out, .. }) => out,
         _ => return false,
     };
     out.json
@@ -592,6 +625,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
+        Command::Plugin(PluginCommand::Test { plugin, rows, backfill, key, lookups, expect, out }) => {
+            let test = crate::PluginTest { plugin, backfill, rows, key, lookups, expect };
+            backfill::plugin_test(&settings(g)?, &test, out).await
+        }
         Command::Refresh { name, all, out } => schedule::refresh(settings(g)?, name.as_deref(), all, out).await,
         Command::Cron { r#for, listen } => schedule::cron(settings(g)?, r#for, listen).await,
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,

@@ -1,0 +1,166 @@
+//! `runner plugin test`: a plugin over fixture rows without a database, with a manifest's grants
+//! and columns, compared with expected changes.
+
+use crate::harness::{Project, plugin, repo_path};
+
+/// Points on both sides of every band bound, and a NULL.
+const ROWS_JSON: &str = r#"[
+  {"id": 1, "points": 2500},
+  {"id": 2, "points": 1000},
+  {"id": 3, "points": null},
+  {"id": 4, "points": 499}
+]"#;
+
+/// A file in the project folder (fixtures live next to runner.toml, not among the revisions).
+fn put(p: &Project, name: &str, text: &str) {
+    std::fs::write(p.path().join(name), text).unwrap();
+}
+
+fn score_band() -> String {
+    plugin("score_band").display().to_string()
+}
+
+fn probe_manifest(extra: &str) -> String {
+    format!(
+        "plugin = \"{}\"\n[source]\ntable = \"t\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\", \"url\"]\n{extra}",
+        plugin("probe").display()
+    )
+}
+
+#[test]
+fn a_plugin_runs_over_json_or_csv_rows_without_any_database() {
+    let p = Project::new();
+    put(&p, "rows.json", ROWS_JSON);
+    put(&p, "rows.csv", "id,points\n1,2500\n2,1000\n3,\n4,499\n");
+    // No database URL anywhere, and a dead server named in PG* variables: nothing connects.
+    let vars = [("PGHOST", "127.0.0.1"), ("PGPORT", "1")];
+    let json = p.run_bare_with(&["plugin", "test", &score_band(), "--rows", "rows.json"], &vars).ok();
+    assert_eq!(
+        json.stdout,
+        "score-band 1.0.0: 4 rows in 1 batch -> 4 changes\n  update id=1: set band = \"platinum\"\n  \
+         update id=2: set band = \"gold\"\n  update id=3: set band = \"unranked\"\n  update id=4: set band = \"bronze\"\n"
+    );
+    let csv = p.run_bare_with(&["plugin", "test", &score_band(), "--rows", "rows.csv"], &vars).ok();
+    assert_eq!(csv.stdout, json.stdout, "CSV cells are read as the numbers and NULLs they look like");
+    let out = p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--json"]).ok().json();
+    assert_eq!(out["rows"], 4);
+    assert_eq!(out["changes"][1], serde_json::json!({"update": {"key": {"id": 2}, "set": {"band": "gold"}}}));
+}
+
+#[test]
+fn expected_changes_pass_as_saved_and_a_difference_exits_1_naming_the_change() {
+    let p = Project::new();
+    put(&p, "rows.json", ROWS_JSON);
+    let saved = p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--json"]).ok();
+    put(&p, "expected.json", &saved.stdout);
+    p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--expect", "expected.json"])
+        .ok()
+        .stdout_has("as expected (expected.json)");
+    put(&p, "expected.json", &saved.stdout.replace("\"gold\"", "\"silver\""));
+    let r = p
+        .run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--expect", "expected.json"])
+        .fails_with(1)
+        .stderr_has("1 difference from expected.json")
+        .stderr_has("change 2: expected update id=2: set band = \"silver\", got update id=2: set band = \"gold\"");
+    assert!(!r.stderr.contains("change 1"), "{}", r.stderr);
+    let j = p
+        .run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--expect", "expected.json", "--json"])
+        .fails_with(1)
+        .json();
+    assert_eq!(j["differences"].as_array().map(Vec::len), Some(1), "{j}");
+    // A bare array of changes is a valid expectation too; one change too many is named.
+    let changes: serde_json::Value = serde_json::from_str(&saved.stdout).unwrap();
+    let three = serde_json::Value::Array(changes["changes"].as_array().unwrap()[..3].to_vec());
+    put(&p, "three.json", &three.to_string());
+    p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--expect", "three.json"])
+        .fails_with(1)
+        .stderr_has("change 4: not expected: update id=4");
+}
+
+#[test]
+fn with_a_backfill_the_plugin_gets_its_grants_config_and_columns_and_nothing_else() {
+    let p = Project::new();
+    p.backfill("fill", &probe_manifest("[capabilities]\nlookup = true\n[capabilities.config]\ngreeting = \"hello\"\n"));
+    put(
+        &p,
+        "rows.json",
+        r#"[{"id": 1, "cmd": "config", "n": 0, "url": null},
+            {"id": 2, "cmd": "lookup-sql", "n": 0, "url": "SELECT name FROM users WHERE id = 7"}]"#,
+    );
+    put(&p, "lookups.json", r#"[{"query": "SELECT name FROM users WHERE id = 7", "rows": [["Ada"]]}]"#);
+    let out = p
+        .run_bare(&[
+            "plugin",
+            "test",
+            "--backfill",
+            "fill",
+            "--rows",
+            "rows.json",
+            "--lookups",
+            "lookups.json",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let set = |i: usize| out["changes"][i]["update"]["set"]["out"].clone();
+    assert_eq!(set(0), "hello", "{out}");
+    assert_eq!(set(1), "1 rows: Some([Value::Text(\"Ada\")])", "{out}");
+    // The clock is not granted: the batch fails and says which capability.
+    put(&p, "clock.json", r#"[{"id": 3, "cmd": "clock", "n": 0, "url": null}]"#);
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "clock.json"])
+        .fails_with(1)
+        .stderr_has("fixture rows 1-1: plugin fill: called `clock`, which its manifest does not grant");
+    // A lookup the fixture does not answer fails the batch rather than passing on no data.
+    put(&p, "other.json", r#"[{"id": 2, "cmd": "lookup-sql", "n": 0, "url": "SELECT 2"}]"#);
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "other.json", "--lookups", "lookups.json"])
+        .fails_with(1)
+        .stderr_has("no fixture lookup answers `SELECT 2`");
+}
+
+#[test]
+fn fixtures_that_are_not_what_the_backfill_reads_are_named_with_file_and_line() {
+    let p = Project::new();
+    p.backfill("fill", &probe_manifest(""));
+    put(
+        &p,
+        "rows.json",
+        "[\n  {\"id\": 1, \"cmd\": \"noop\", \"n\": 0, \"url\": null},\n  {\"id\": 2, \"cmd\": [1]}\n]",
+    );
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "rows.json"])
+        .fails_with(5)
+        .stderr_has("rows.json:3: row 2, column `cmd`: arrays and objects are not column values");
+    put(&p, "short.json", r#"[{"id": 1, "cmd": "noop"}]"#);
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "short.json"])
+        .fails_with(5)
+        .stderr_has("backfill `fill` reads column(s) n, url that the rows do not have");
+    put(&p, "ragged.csv", "id,cmd,n,url\n1,noop,0,\n2,noop\n");
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "ragged.csv"])
+        .fails_with(5)
+        .stderr_has("ragged.csv:3:");
+    let j =
+        p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "ragged.csv", "--json"]).fails_with(5).json();
+    assert_eq!(j["error"]["kind"], "fixture", "{j}");
+    assert_eq!(j["error"]["line"], 3, "{j}");
+    p.run_bare(&["plugin", "test", "--backfill", "nope", "--rows", "rows.json"])
+        .fails_with(5)
+        .stderr_has("no backfill `nope`");
+    p.run_bare(&["plugin", "test", "--rows", "rows.json"]).fails_with(2);
+}
+
+#[test]
+fn a_python_plugin_folder_is_built_and_tested_like_a_wasm_file() {
+    let p = Project::new();
+    put(&p, "rows.json", ROWS_JSON);
+    let rust = p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--json"]).ok().json();
+    let folder = repo_path("plugins/examples-py/score-band");
+    let python =
+        p.run_bare(&["plugin", "test", &folder.display().to_string(), "--rows", "rows.json", "--json"]).ok().json();
+    assert_eq!(python["changes"], rust["changes"]);
+    // A plugin that raises: its exception, as one line, with the rows it failed on.
+    put(&p, "rows2.json", r#"[{"id": 1, "cmd": "divide"}]"#);
+    let fails = repo_path("plugins/test-plugins-py/fails");
+    p.run_bare(&["plugin", "test", &fails.display().to_string(), "--rows", "rows2.json"])
+        .fails_with(1)
+        .stderr_has("fixture rows 1-1: plugin fails")
+        .stderr_has("ZeroDivisionError: division by zero (app.py:9 in divide)");
+}
