@@ -744,5 +744,11 @@ fn a_plugin_named_by_its_source_folder_is_built_and_a_folder_that_is_not_one_is_
     p.run(&db, &["backfill", "reset", "bands", "--confirm"]).ok();
     p.run(&db, &["backfill", "run", "bands"])
         .fails_with(1)
-        .stderr_has("a JavaScript plugin: runner does not build these yet; build it with componentize-js");
+        .stderr_has("a JavaScript plugin's module is `app.js`, and there is none");
+    std::fs::create_dir_all(p.path().join("notes")).unwrap();
+    std::fs::write(p.path().join("notes/README.md"), "not a plugin").unwrap();
+    p.backfill("bands", &manifest("{ build = \"notes\" }"));
+    p.run(&db, &["backfill", "run", "bands"])
+        .fails_with(1)
+        .stderr_has("not a plugin folder runner knows: it builds a Rust crate (Cargo.toml), a Python plugin (app.py) or a JavaScript plugin (app.js)");
 }

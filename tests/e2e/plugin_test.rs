@@ -164,3 +164,39 @@ fn a_python_plugin_folder_is_built_and_tested_like_a_wasm_file() {
         .stderr_has("fixture rows 1-1: plugin fails")
         .stderr_has("ZeroDivisionError: division by zero (app.py:9 in divide)");
 }
+
+#[test]
+fn a_js_plugin_folder_gives_rust_s_changes_and_a_key_beyond_2_53_never_names_another_row() {
+    let p = Project::new();
+    put(&p, "rows.json", ROWS_JSON);
+    let rust = p.run_bare(&["plugin", "test", &score_band(), "--rows", "rows.json", "--json"]).ok().json();
+    let folder = repo_path("plugins/examples-js/score-band").display().to_string();
+    let js = p.run_bare(&["plugin", "test", &folder, "--rows", "rows.json", "--json"]).ok().json();
+    assert_eq!(js["changes"], rust["changes"]);
+    // The JS runtime carries 64-bit integers as doubles: 2^53 + 1 arrives as 2^53, a neighbour's key.
+    put(&p, "big.json", r#"[{"id": 9007199254740993, "points": 5}]"#);
+    let r = p.run_bare(&["plugin", "test", &folder, "--rows", "big.json"]).fails_with(1);
+    assert!(r.stderr.contains("key column `id`: an integer beyond 2^53"), "{}", r.stderr);
+    assert!(!r.stdout.contains("9007199254740992"), "{}", r.stdout);
+}
+
+#[test]
+fn normalise_email_makes_the_same_changes_in_rust_python_and_javascript() {
+    let p = Project::new();
+    put(
+        &p,
+        "emails.json",
+        r#"[{"id": 1, "email": "  Ada@Example.COM "}, {"id": 2, "email": "bob@example.com"},
+            {"id": 3, "email": null}, {"id": 4, "email": "\tZOË@Example.org"}, {"id": 5, "email": ""}]"#,
+    );
+    let changes = |plugin: &str| {
+        p.run_bare(&["plugin", "test", plugin, "--rows", "emails.json", "--json"]).ok().json()["changes"].clone()
+    };
+    let rust = changes(&plugin("normalise_email").display().to_string());
+    assert_eq!(rust.as_array().map(Vec::len), Some(2), "{rust}");
+    assert_eq!(rust[1]["update"]["set"]["email"], "zoë@example.org");
+    for lang in ["py", "js"] {
+        let folder = repo_path(&format!("plugins/examples-{lang}/normalise-email")).display().to_string();
+        assert_eq!(changes(&folder), rust, "{lang}");
+    }
+}

@@ -1,6 +1,6 @@
-//! Plugins written in Python, built from source by runner itself (componentize-py, installed
-//! on first use): the same backfill gives the same table as the Rust plugin, and a Python
-//! exception reaches the operator as one line.
+//! Plugins written in Python and JavaScript, built from source by runner itself (componentize-py
+//! and componentize-qjs, installed on first use): the same backfill gives the same table as the
+//! Rust plugin, and an exception reaches the operator as one line.
 
 use crate::harness::{Kind, Project, TestDb, plugin, repo_path};
 use crate::on_both;
@@ -30,50 +30,59 @@ fn bands_manifest(plugin: &str, table: &str) -> String {
     )
 }
 
-on_both!(rust_and_python_score_band_give_identical_tables, |db: &TestDb| {
+on_both!(rust_python_and_js_score_band_give_identical_tables, |db: &TestDb| {
     let p = Project::new();
-    p.file("001_scores.sql", &format!("{}{}", scores(db.kind, "scores_rust"), scores(db.kind, "scores_python")));
+    let tables = ["scores_rust", "scores_python", "scores_js"];
+    p.file("001_scores.sql", &tables.map(|t| scores(db.kind, t)).concat());
     p.backfill("bands_rust", &bands_manifest(&format!("\"{}\"", plugin("score_band").display()), "scores_rust"));
-    let source = repo_path("plugins/examples-py/score-band");
-    p.backfill("bands_python", &bands_manifest(&format!("{{ build = \"{}\" }}", source.display()), "scores_python"));
+    let source = |lang: &str| {
+        format!("{{ build = \"{}\" }}", repo_path(&format!("plugins/examples-{lang}/score-band")).display())
+    };
+    p.backfill("bands_python", &bands_manifest(&source("py"), "scores_python"));
+    p.backfill("bands_js", &bands_manifest(&source("js"), "scores_js"));
     p.run(db, &["apply", "--with-backfills"]).ok();
-    for table in ["scores_rust", "scores_python"] {
+    for table in tables {
         assert_eq!(db.scalar(&format!("SELECT count(*) FROM {table} WHERE band IS NULL")), "0", "{table}");
     }
     let differ = |a: &str, b: &str| {
         db.scalar(&format!("SELECT count(*) FROM (SELECT id, band FROM {a} EXCEPT SELECT id, band FROM {b}) d"))
     };
-    assert_eq!(differ("scores_rust", "scores_python"), "0");
-    assert_eq!(differ("scores_python", "scores_rust"), "0");
-    assert_eq!(db.scalar("SELECT count(DISTINCT band) FROM scores_python"), "5");
-    assert_eq!(
-        db.scalar("SELECT band FROM scores_python WHERE id = 3002")
-            + "|"
-            + &db.scalar("SELECT band FROM scores_python WHERE id = 3001"),
-        "silver|bronze"
-    );
+    for other in ["scores_python", "scores_js"] {
+        assert_eq!(differ("scores_rust", other), "0", "{other}");
+        assert_eq!(differ(other, "scores_rust"), "0", "{other}");
+        assert_eq!(db.scalar(&format!("SELECT count(DISTINCT band) FROM {other}")), "5");
+        assert_eq!(
+            db.scalar(&format!("SELECT band FROM {other} WHERE id = 3002"))
+                + "|"
+                + &db.scalar(&format!("SELECT band FROM {other} WHERE id = 3001")),
+            "silver|bronze"
+        );
+    }
     // Built once: the same sources are not built again.
-    p.run(db, &["backfill", "reset", "bands_python", "--confirm"]).ok();
-    let again = p.run(db, &["backfill", "run", "bands_python"]).ok();
-    assert!(!again.stderr.contains("building the plugin"), "{}", again.stderr);
+    for name in ["bands_python", "bands_js"] {
+        p.run(db, &["backfill", "reset", name, "--confirm"]).ok();
+        let again = p.run(db, &["backfill", "run", name]).ok();
+        assert!(!again.stderr.contains("building the plugin"), "{}", again.stderr);
+    }
 });
 
-/// Items with these `cmd`s, applied, and the failing test plugin as backfill `fails`, tried once.
-fn fails_project(db: &TestDb, cmds: &[&str], limits: &str) -> Project {
+/// Items with these `cmd`s, applied, and the failing test plugin of `lang` (`py`, `js`) as
+/// backfill `fails`, tried once.
+fn fails_project(db: &TestDb, lang: &str, cmds: &[&str], limits: &str) -> Project {
     let p = Project::new();
     let rows: Vec<String> = cmds.iter().enumerate().map(|(i, c)| format!("({}, '{c}')", i + 1)).collect();
     p.file(
         "001_items.sql",
         &format!(
-            "CREATE TABLE items (id integer PRIMARY KEY, cmd text, out text);\nINSERT INTO items (id, cmd) VALUES {};\n",
+            "CREATE TABLE items (id integer PRIMARY KEY, cmd text, n bigint, out text);\nINSERT INTO items (id, cmd) VALUES {};\n",
             rows.join(", ")
         ),
     );
     p.backfill(
         "fails",
         &format!(
-            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\"]\n[limits]\nmax_attempts = 1\n{limits}",
-            repo_path("plugins/test-plugins-py/fails").display()
+            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n[limits]\nmax_attempts = 1\n{limits}",
+            repo_path(&format!("plugins/test-plugins-{lang}/fails")).display()
         ),
     );
     p.run(db, &["apply"]).ok();
@@ -83,7 +92,7 @@ fn fails_project(db: &TestDb, cmds: &[&str], limits: &str) -> Project {
 #[test]
 fn a_python_exception_reaches_the_operator_as_one_line() {
     let db = TestDb::new(Kind::Sqlite);
-    let p = fails_project(&db, &["fine", "divide", "fine"], "");
+    let p = fails_project(&db, "py", &["fine", "divide", "fine"], "");
     // Raised inside the SDK: an error value with the exception and where it was raised.
     let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1);
     assert!(r.stderr.contains("ZeroDivisionError: division by zero (app.py:9 in divide)"), "{}", r.stderr);
@@ -103,10 +112,58 @@ fn a_python_exception_reaches_the_operator_as_one_line() {
 #[test]
 fn a_memory_error_python_catches_is_still_the_memory_limit() {
     let db = TestDb::new(Kind::Sqlite);
-    let p = fails_project(&db, &["fine", "alloc"], "memory_mb = 128\n");
+    let p = fails_project(&db, "py", &["fine", "alloc"], "memory_mb = 128\n");
     // Classified as the limit (so the batch is halved before a retry), not as the plugin's error.
     p.run(&db, &["backfill", "run", "fails"])
         .fails_with(1)
         .stderr_has("tried to use more than its memory limit of 134217728 bytes");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
+}
+
+#[test]
+fn a_thrown_js_error_keeps_its_message_and_place() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&db, "js", &["fine", "throw", "fine"], "");
+    let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1);
+    assert!(
+        r.stderr.contains("TypeError: cannot read property 'value' of undefined (app.js:9 in deeper)"),
+        "{}",
+        r.stderr
+    );
+    // The SDK's own error names the column; an Error thrown outside the SDK keeps its message.
+    db.execute("UPDATE items SET cmd = 'type' WHERE id = 2");
+    p.run(&db, &["backfill", "retry", "fails"]).ok();
+    p.run(&db, &["backfill", "run", "fails"]).fails_with(1).stderr_has("column `cmd`: expected an integer, got text");
+    db.execute("UPDATE items SET cmd = 'raw' WHERE id = 2");
+    p.run(&db, &["backfill", "retry", "fails"]).ok();
+    let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1).stderr_has("thrown outside the SDK");
+    assert!(!r.stderr.contains("[object"), "{}", r.stderr);
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
+}
+
+on_both!(an_integer_beyond_2_53_fails_a_js_plugin_instead_of_becoming_its_neighbour, |db: &TestDb| {
+    let p = fails_project(db, "js", &["fine", "fine"], "");
+    db.execute("UPDATE items SET n = 9007199254740993 WHERE id = 2");
+    db.execute("UPDATE items SET n = 9007199254740991 WHERE id = 1");
+    p.run(db, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("column `n`: an integer beyond 2^53 (it arrived as 9007199254740992)");
+    // (On PostgreSQL the two rows may be in batches of their own: only the one beyond fails.)
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE id = 2 AND out IS NOT NULL"), "0");
+    // Within 2^53 it is exact.
+    db.execute("UPDATE items SET n = -9007199254740991 WHERE id = 2");
+    p.run(db, &["backfill", "retry", "fails"]).ok();
+    p.run(db, &["backfill", "run", "fails"]).ok();
+    assert_eq!(db.scalar("SELECT out FROM items WHERE id = 1"), "9007199254740991");
+    assert_eq!(db.scalar("SELECT out FROM items WHERE id = 2"), "-9007199254740991");
+});
+
+#[test]
+fn a_js_plugin_that_allocates_past_its_limit_is_stopped_at_the_memory_limit() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&db, "js", &["fine", "alloc"], "memory_mb = 64\n");
+    p.run(&db, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("tried to use more than its memory limit of 67108864 bytes");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
 }

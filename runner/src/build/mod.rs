@@ -2,6 +2,8 @@
 //! it is, and `runner` builds it the way its language does, with a toolchain version it pins
 //! (installed on first use, saying so), so that the same sources give the same component.
 
+mod js;
+mod kept;
 mod python;
 mod rust;
 
@@ -51,14 +53,9 @@ pub fn build_plugin(plugin: &str, dir: &Path, dirs: &BuildDirs) -> Result<Vec<u8
     match Language::of(dir) {
         Some(Language::Rust) => rust::build(plugin, dir, &fail),
         Some(Language::Python) => python::build(plugin, dir, dirs, &fail),
-        Some(Language::JavaScript) => Err(fail(
-            "a JavaScript plugin: runner does not build these yet; build it with componentize-js \
-             (`jco componentize app.js --wit plugins/wit -n backfill -d http -d fetch-event`) and name the .wasm \
-             in the manifest (`plugin = \"path.wasm\"`)"
-                .into(),
-        )),
+        Some(Language::JavaScript) => js::build(plugin, dir, dirs, &fail),
         None => Err(fail(
-            "not a plugin folder runner knows: it builds a Rust crate (Cargo.toml) or a Python plugin (app.py)".into(),
+            "not a plugin folder runner knows: it builds a Rust crate (Cargo.toml), a Python plugin (app.py) or a JavaScript plugin (app.js)".into(),
         )),
     }
 }

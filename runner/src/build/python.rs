@@ -1,13 +1,12 @@
 //! Python plugins (an `app.py` binding `WitWorld`): componentize-py, at the version pinned here,
 //! bundles CPython, the plugin's folder and runner's Python SDK (`plugins/sdk-py`) into one
-//! component. That takes about 20 seconds, so the result is kept by a hash of everything that
-//! goes into it (the plugin's files, the SDK, the WIT world and the componentize-py version) and
-//! a second build of the same sources is a file read.
+//! component. That takes about 20 seconds, so the result is kept ([`super::kept`]).
 //!
 //! componentize-py comes from PyPI. runner installs its pinned version into its own toolchain
 //! folder (`pip install --target`, which needs only `python3`) the first time, saying so, unless
 //! the `componentize-py` on PATH is that version.
 
+use super::kept::{Kept, WorkDir};
 use super::{BuildDirs, tail};
 use crate::error::RunnerError;
 use std::path::{Path, PathBuf};
@@ -23,44 +22,32 @@ const SDK: &str = include_str!("../../../plugins/sdk-py/runner_plugin/__init__.p
 type Fail<'a> = &'a dyn Fn(String) -> RunnerError;
 
 pub fn build(plugin: &str, dir: &Path, dirs: &BuildDirs, fail: Fail) -> Result<Vec<u8>, RunnerError> {
-    let hash = source_hash(dir).map_err(|e| fail(format!("cannot read the plugin's files: {e}")))?;
-    // Kept builds are run as they are, so only from a folder nobody else can write.
-    let cached = dirs.builds.as_ref().filter(|b| private_dir(b)).map(|b| b.join(format!("py-{hash}.wasm")));
-    if let Some(wasm) = cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
+    let kept = Kept::new(dirs, "py", dir, &[COMPONENTIZE_PY, SDK, runner_sandbox::WORLD_WIT])
+        .map_err(|e| fail(format!("cannot read the plugin's files: {e}")))?;
+    if let Some(wasm) = kept.read() {
         tracing::debug!(plugin, "built before from the same sources");
         return Ok(wasm);
     }
     let tool = componentize_py(dirs, fail)?;
-    let work = tempfile_dir().map_err(|e| fail(format!("cannot make a build folder: {e}")))?;
-    let (wit, sdk, out) = (work.join("wit"), work.join("sdk"), work.join("plugin.wasm"));
-    let written = std::fs::create_dir_all(&wit)
+    let work = WorkDir::new().map_err(|e| fail(format!("cannot make a build folder: {e}")))?;
+    let (wit, sdk, out) = (work.0.join("wit"), work.0.join("sdk"), work.0.join("plugin.wasm"));
+    std::fs::create_dir_all(&wit)
         .and_then(|()| std::fs::write(wit.join("world.wit"), runner_sandbox::WORLD_WIT))
         .and_then(|()| std::fs::create_dir_all(sdk.join("runner_plugin")))
-        .and_then(|()| std::fs::write(sdk.join("runner_plugin/__init__.py"), SDK));
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&work);
-        return Err(fail(format!("cannot write the build folder {}: {e}", work.display())));
-    }
+        .and_then(|()| std::fs::write(sdk.join("runner_plugin/__init__.py"), SDK))
+        .map_err(|e| fail(format!("cannot write the build folder {}: {e}", work.0.display())))?;
     tracing::info!(plugin, dir = %dir.display(), "building the plugin (componentize-py {COMPONENTIZE_PY}; about 20 s)");
     let mut cmd = tool.command();
     cmd.arg("-d").arg(&wit).args(["-w", "backfill", "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
     cmd.args(["app", "-o"]).arg(&out);
-    let result = cmd.output();
-    let wasm = match result {
+    let wasm = match cmd.output() {
         Ok(o) if o.status.success() => {
-            std::fs::read(&out).map_err(|e| fail(format!("componentize-py wrote nothing: {e}")))
+            std::fs::read(&out).map_err(|e| fail(format!("componentize-py wrote nothing: {e}")))?
         }
-        Ok(o) => Err(fail(format!("componentize-py failed:\n{}", tail(&o.stderr, 20)))),
-        Err(e) => Err(fail(format!("cannot run componentize-py: {e}"))),
+        Ok(o) => return Err(fail(format!("componentize-py failed:\n{}", tail(&o.stderr, 20)))),
+        Err(e) => return Err(fail(format!("cannot run componentize-py: {e}"))),
     };
-    let _ = std::fs::remove_dir_all(&work);
-    let wasm = wasm?;
-    if let Some(path) = cached {
-        // Best effort: a build that cannot be kept is built again next time.
-        if let Err(e) = store(&path, &wasm) {
-            tracing::warn!(plugin, "the built plugin is not kept for next time: {e}");
-        }
-    }
+    kept.store(plugin, &wasm);
     Ok(wasm)
 }
 
@@ -150,80 +137,4 @@ fn componentize_py(dirs: &BuildDirs, fail: Fail) -> Result<Tool, RunnerError> {
     }
     let _ = std::fs::remove_dir_all(&partial);
     Ok(tool)
-}
-
-/// The hash a build is kept under: every file of the plugin's folder (but caches, hidden files and
-/// built components), by relative path and contents, with the SDK, the WIT world and the
-/// componentize-py version.
-fn source_hash(dir: &Path) -> std::io::Result<String> {
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files)?;
-    files.sort();
-    let mut all = Vec::new();
-    for part in [COMPONENTIZE_PY, SDK, runner_sandbox::WORLD_WIT] {
-        push(&mut all, part.as_bytes());
-    }
-    for rel in files {
-        push(&mut all, rel.to_string_lossy().as_bytes());
-        push(&mut all, &std::fs::read(dir.join(&rel))?);
-    }
-    Ok(runner_sandbox::content_hash(&all))
-}
-
-/// Length-prefixed, so that no two different sets of files give the same bytes.
-fn push(all: &mut Vec<u8>, part: &[u8]) {
-    all.extend_from_slice(&(part.len() as u64).to_le_bytes());
-    all.extend_from_slice(part);
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "__pycache__" || name.ends_with(".wasm") {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            collect(root, &path, out)?;
-        } else {
-            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
-        }
-    }
-    Ok(())
-}
-
-/// A fresh build folder of this user's: created here (never an existing one, which someone else
-/// could have made in the shared temporary folder and filled), mode 0700.
-fn tempfile_dir() -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!(
-        "runner-build-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
-}
-
-/// Whether kept builds may be read from and written to `dir`: the compiled-plugin cache's rule
-/// (this user's, writable by nobody else), since a kept build is run as it is found.
-fn private_dir(dir: &Path) -> bool {
-    match runner_sandbox::private_dir(dir) {
-        Ok(()) => true,
-        Err(why) => {
-            tracing::warn!("not keeping built plugins: {why}");
-            false
-        }
-    }
-}
-
-/// Writes `wasm` to `path` through a temporary name, so a reader never sees half a file.
-fn store(path: &Path, wasm: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("a file in a folder");
-    let partial =
-        dir.join(format!(".{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    std::fs::write(&partial, wasm)?;
-    std::fs::rename(&partial, path)
 }

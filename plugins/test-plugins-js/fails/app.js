@@ -1,0 +1,34 @@
+// Fails on purpose, for the tests, by a row's `cmd`: `throw` throws a TypeError inside the SDK's
+// wrapper, `type` reads a text column as an integer (a PluginError), `alloc` asks for more than
+// the memory limit, `raw` throws an Error outside the wrapper, and any other row echoes its `n`
+// (so an integer beyond 2^53 fails in the SDK instead of turning into its neighbour).
+
+import { Rows, backfill } from "runner-plugin";
+
+function deeper(thing) {
+  return thing.missing.value;
+}
+
+function outcome(row) {
+  switch (row.text("cmd")) {
+    case "throw":
+      return deeper({});
+    case "type":
+      return row.int("cmd");
+    case "alloc":
+      return new Array(64 * 1024 * 1024).fill(1.5).length;
+    default:
+      return row.int("n");
+  }
+}
+
+const inner = backfill("fails 1.0.0", (rows) => rows.map((row) => row.update({ out: String(outcome(row)) })));
+
+export const describe = inner.describe;
+
+export function process(batch) {
+  if ([...new Rows(batch)].some((row) => row.text("cmd") === "raw")) {
+    throw new Error("thrown outside the SDK");
+  }
+  return inner.process(batch);
+}

@@ -1,0 +1,124 @@
+//! Builds kept for next time. A Python build takes about 20 seconds, so a component built from
+//! source is kept under a hash of everything that goes into it (the plugin's files, the SDK, the
+//! WIT world and the toolchain version): a second build of the same sources is a file read. Kept
+//! builds are run as they are found, so they are read and written only in a folder of this
+//! user's that nobody else can write.
+
+use super::BuildDirs;
+use std::path::{Path, PathBuf};
+
+/// Where a build of these sources is kept, if it can be.
+pub struct Kept {
+    path: Option<PathBuf>,
+}
+
+impl Kept {
+    /// The place for the build of `dir` with `parts` (toolchain version, SDK files, WIT world),
+    /// under `<builds>/<prefix>-<hash>.wasm`.
+    pub fn new(dirs: &BuildDirs, prefix: &str, dir: &Path, parts: &[&str]) -> std::io::Result<Kept> {
+        let hash = source_hash(dir, parts)?;
+        let path = dirs.builds.as_ref().filter(|b| private_dir(b)).map(|b| b.join(format!("{prefix}-{hash}.wasm")));
+        Ok(Kept { path })
+    }
+
+    /// The component built before from the same sources.
+    pub fn read(&self) -> Option<Vec<u8>> {
+        std::fs::read(self.path.as_ref()?).ok()
+    }
+
+    /// Keeps `wasm`; best effort: a build that cannot be kept is built again next time.
+    pub fn store(&self, plugin: &str, wasm: &[u8]) {
+        let Some(path) = &self.path else { return };
+        if let Err(e) = store(path, wasm) {
+            tracing::warn!(plugin, "the built plugin is not kept for next time: {e}");
+        }
+    }
+}
+
+/// Every file of the plugin's folder (but caches, hidden files and built components), by
+/// relative path and contents, with `parts`.
+fn source_hash(dir: &Path, parts: &[&str]) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    files.sort();
+    let mut all = Vec::new();
+    for part in parts {
+        push(&mut all, part.as_bytes());
+    }
+    for rel in files {
+        push(&mut all, rel.to_string_lossy().as_bytes());
+        push(&mut all, &std::fs::read(dir.join(&rel))?);
+    }
+    Ok(runner_sandbox::content_hash(&all))
+}
+
+/// Length-prefixed, so that no two different sets of files give the same bytes.
+fn push(all: &mut Vec<u8>, part: &[u8]) {
+    all.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    all.extend_from_slice(part);
+}
+
+/// Whether a file or folder of a plugin's folder is part of its sources.
+pub fn is_source(name: &str) -> bool {
+    !(name.starts_with('.') || name == "__pycache__" || name.ends_with(".wasm"))
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !is_source(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// Whether kept builds may be read from and written to `dir`: the compiled-plugin cache's rule
+/// (this user's, writable by nobody else), since a kept build is run as it is found.
+fn private_dir(dir: &Path) -> bool {
+    match runner_sandbox::private_dir(dir) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::warn!("not keeping built plugins: {why}");
+            false
+        }
+    }
+}
+
+/// Writes `wasm` to `path` through a temporary name, so a reader never sees half a file.
+fn store(path: &Path, wasm: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("a file in a folder");
+    let partial =
+        dir.join(format!(".{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    std::fs::write(&partial, wasm)?;
+    std::fs::rename(&partial, path)
+}
+
+/// A fresh build folder of this user's: created here (never an existing one, which someone else
+/// could have made in the shared temporary folder and filled), mode 0700. Removed when dropped.
+pub struct WorkDir(pub PathBuf);
+
+impl WorkDir {
+    pub fn new() -> std::io::Result<WorkDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!(
+            "runner-build-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        Ok(WorkDir(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
