@@ -51,6 +51,7 @@ mod error;
 mod host;
 mod lock;
 mod lookup;
+mod plugin_new;
 mod plugin_test;
 mod refresh;
 mod refusal;
@@ -62,8 +63,10 @@ pub mod settings;
 pub mod toolchain;
 
 pub use backfills::{BackfillOptions, BackfillState, BackfillSummary, StatusChange};
+pub use build::Language;
 pub use deploy::{Deploy, DeployObserver, Quiet};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
+pub use plugin_new::new_plugin;
 pub use plugin_test::{PluginTest, PluginTestReport, change_line, test_plugin};
 pub use refresh::ops::{Health, Metrics, RefreshMetrics, SharedMetrics, Webhook, serve as serve_metrics};
 pub use refresh::{CronOps, RefreshOutcome, RefreshSummary};

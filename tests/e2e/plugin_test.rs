@@ -200,3 +200,39 @@ fn normalise_email_makes_the_same_changes_in_rust_python_and_javascript() {
         assert_eq!(changes(&folder), rust, "{lang}");
     }
 }
+
+#[test]
+fn a_new_plugin_in_each_language_builds_and_passes_its_own_test_as_generated() {
+    let p = Project::new();
+    for lang in ["python", "js", "rust"] {
+        let name = format!("fix-emails-{lang}");
+        let created = p.run_bare(&["plugin", "new", &name, "--lang", lang]).ok();
+        let dir = format!("plugins/{name}");
+        assert!(
+            created.stdout.contains(&format!("test it: runner plugin test {dir} --rows {dir}/rows.json")),
+            "{}",
+            created.stdout
+        );
+        for file in ["README.md", "rows.json", "expected.json"] {
+            assert!(p.path().join(&dir).join(file).is_file(), "{lang}: no {file}");
+        }
+        let r = p
+            .run_bare(&[
+                "plugin",
+                "test",
+                &dir,
+                "--rows",
+                &format!("{dir}/rows.json"),
+                "--expect",
+                &format!("{dir}/expected.json"),
+            ])
+            .ok();
+        assert!(r.stdout.contains(&format!("{name} 0.1.0: 3 rows in 1 batch -> 1 change")), "{lang}: {}", r.stdout);
+        assert!(r.stdout.contains("as expected"), "{lang}: {}", r.stdout);
+        // Never over an existing folder.
+        p.run_bare(&["plugin", "new", &name, "--lang", lang])
+            .fails_with(1)
+            .stderr_has("already exists; nothing was changed");
+    }
+    p.run_bare(&["plugin", "new", "Bad Name"]).fails_with(1).stderr_has("is not a plugin name");
+}

@@ -220,3 +220,32 @@ pub async fn plugin_test(
     }
     Ok(code)
 }
+
+pub fn plugin_new(
+    settings: &Settings,
+    name: &str,
+    lang: super::Lang,
+    dir: Option<std::path::PathBuf>,
+) -> Result<ExitCode, RunnerError> {
+    let language = match lang {
+        super::Lang::Rust => crate::Language::Rust,
+        super::Lang::Python => crate::Language::Python,
+        super::Lang::Js => crate::Language::JavaScript,
+    };
+    // Shown as a manifest would name it: relative to the project, where the commands run.
+    let dir = dir.unwrap_or_else(|| {
+        let rel = std::path::Path::new("plugins").join(name);
+        if settings.project_dir == std::path::Path::new(".") { rel } else { settings.project_dir.join(rel) }
+    });
+    let written = crate::new_plugin(&dir, name, language)?;
+    let shown = dir.display();
+    outln!("created plugin {name} in {shown}:");
+    for f in &written {
+        outln!("  {}", f.strip_prefix(&dir).unwrap_or(f).display());
+    }
+    outln!("test it: runner plugin test {shown} --rows {shown}/rows.json --expect {shown}/expected.json");
+    outln!(
+        "run it as a backfill: plugin = {{ build = \"{shown}\" }} in a manifest under backfills/ (see its README.md)"
+    );
+    Ok(ExitCode::Ok)
+}

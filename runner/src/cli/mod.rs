@@ -414,6 +414,14 @@ pub enum BackfillCommand {
     },
 }
 
+/// `plugin new --lang`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Validate a plugin's world, imports and exports without running it.
@@ -423,6 +431,24 @@ pub enum PluginCommand {
         file: PathBuf,
         #[command(flatten)]
         out: OutputArgs,
+    },
+    /// Create a plugin folder that builds and passes `plugin test` as generated.
+    #[command(after_help = "The folder holds the source, its build file, fixture rows with the changes \
+expected of them, and a README saying how to test and run it.
+
+Examples:
+  runner plugin new fix-emails
+  runner plugin new fix-emails --lang js
+  runner plugin new fix-emails --lang rust --dir ../plugins/fix-emails")]
+    New {
+        /// The plugin's name: lower-case letters, digits, `-` and `_`.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "python")]
+        lang: Lang,
+        /// Where to create it (default: plugins/NAME in the project).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Run a plugin over fixture rows, without a database, and print the changes it makes.
     #[command(after_help = "The rows are a JSON array of objects or a CSV file with a header. With --backfill, \
@@ -625,6 +651,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
+        Command::Plugin(PluginCommand::New { name, lang, dir }) => {
+            backfill::plugin_new(&settings(g)?, &name, lang, dir)
+        }
         Command::Plugin(PluginCommand::Test { plugin, rows, backfill, key, lookups, expect, out }) => {
             let test = crate::PluginTest { plugin, backfill, rows, key, lookups, expect };
             backfill::plugin_test(&settings(g)?, &test, out).await
