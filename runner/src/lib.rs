@@ -51,6 +51,7 @@ mod error;
 mod host;
 mod lock;
 mod lookup;
+mod plugin_cache;
 mod plugin_new;
 mod plugin_test;
 mod refresh;
@@ -66,6 +67,7 @@ pub use backfills::{BackfillOptions, BackfillState, BackfillSummary, StatusChang
 pub use build::Language;
 pub use deploy::{Deploy, DeployObserver, Quiet};
 pub use error::{Committed, ExitCode, FailedStatement, RunnerError};
+pub use plugin_cache::{CacheReport, CachedItem, CachedKind, Prune, cache_report, prune as prune_cache};
 pub use plugin_new::new_plugin;
 pub use plugin_test::{PluginTest, PluginTestReport, change_line, test_plugin};
 pub use refresh::ops::{Health, Metrics, RefreshMetrics, SharedMetrics, Webhook, serve as serve_metrics};

@@ -236,3 +236,78 @@ fn a_new_plugin_in_each_language_builds_and_passes_its_own_test_as_generated() {
     }
     p.run_bare(&["plugin", "new", "Bad Name"]).fails_with(1).stderr_has("is not a plugin name");
 }
+
+#[test]
+fn plugin_check_builds_a_source_folder_and_compiles_it_into_the_cache_saying_so() {
+    let p = Project::new();
+    std::fs::write(p.path().join("runner.toml"), "plugin_cache = \"compiled\"\n").unwrap();
+    let folder = repo_path("plugins/examples-js/score-band").display().to_string();
+    let first = p.run_bare(&["plugin", "check", &folder]).ok();
+    assert!(first.stdout.contains("OK, implements runner:plugin/backfill@0.1.0"), "{}", first.stdout);
+    assert!(first.stdout.contains("built from source"), "{}", first.stdout);
+    assert!(first.stdout.contains("and stored in the cache: the next run loads it at once"), "{}", first.stdout);
+    let again = p.run_bare(&["plugin", "check", &folder, "--json"]).ok().json();
+    assert_eq!(again["cache"], "hit", "{again}");
+    assert_eq!(again["built"], true, "{again}");
+}
+
+/// Sets when `path` (a file or a folder) was last changed to `days` days ago.
+fn age(path: &std::path::Path, days: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400 + 60);
+    std::fs::File::open(path).unwrap().set_modified(then).unwrap();
+}
+
+#[test]
+fn plugin_cache_reports_what_it_holds_and_prune_removes_only_what_cannot_or_did_not_get_used() {
+    let p = Project::new();
+    let home = tempfile::tempdir().unwrap();
+    let xdg = home.path().display().to_string();
+    let vars = [("XDG_CACHE_HOME", xdg.as_str())];
+    p.run_bare_with(&["plugin", "check", &plugin("probe").display().to_string()], &vars)
+        .ok()
+        .stdout_has("stored in the cache");
+    let cache = home.path().join("runner/plugins");
+    let compiled: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(compiled.len(), 1);
+    let other_engine = cache.join("ab12-0000000000000000.cwasm");
+    std::fs::copy(&compiled[0], &other_engine).unwrap();
+    std::fs::create_dir_all(cache.join("builds")).unwrap();
+    for f in ["js-old.wasm", "js-new.wasm", ".js-half.wasm.999"] {
+        std::fs::write(cache.join("builds").join(f), b"\0asm").unwrap();
+    }
+    age(&cache.join("builds/js-old.wasm"), 40);
+    age(&cache.join("builds/.js-half.wasm.999"), 1);
+    let tools = home.path().join("runner/toolchains");
+    for d in ["componentize-py-0.1.0", "componentize-qjs-0.4.5", ".componentize-qjs-0.4.5.999"] {
+        std::fs::create_dir_all(tools.join(d)).unwrap();
+        std::fs::write(tools.join(d).join("f"), b"x").unwrap();
+    }
+    age(&tools.join("componentize-qjs-0.4.5"), 400);
+    let report = p.run_bare_with(&["plugin", "cache", "--json"], &vars).ok().json();
+    let count = |kind: &str| report["items"].as_array().unwrap().iter().filter(|i| i["kind"] == kind).count();
+    assert_eq!((count("compiled"), count("build"), count("toolchain"), count("leftover")), (2, 2, 2, 2), "{report}");
+    p.run_bare_with(&["plugin", "cache"], &vars)
+        .ok()
+        .stdout_has("compiled plugins: 2,")
+        .stdout_has("1 unusable by this runner");
+    let pruned = p.run_bare_with(&["plugin", "cache", "prune", "--json"], &vars).ok().json();
+    let mut gone: Vec<String> = pruned["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| std::path::Path::new(i["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    gone.sort();
+    assert_eq!(gone, [".js-half.wasm.999", "ab12-0000000000000000.cwasm", "componentize-py-0.1.0", "js-old.wasm"]);
+    // Kept: the loadable compiled plugin, the recent build, the pinned toolchain however old, and
+    // an install that may still be going on.
+    assert!(compiled[0].exists() && cache.join("builds/js-new.wasm").exists());
+    assert!(tools.join("componentize-qjs-0.4.5").exists() && tools.join(".componentize-qjs-0.4.5.999").exists());
+    p.run_bare_with(&["plugin", "cache", "prune", "--all"], &vars).ok().stdout_has("removed 4 items");
+    let left = p.run_bare_with(&["plugin", "cache", "--json"], &vars).ok().json();
+    assert_eq!(left["items"].as_array().map(Vec::len), Some(0), "{left}");
+}

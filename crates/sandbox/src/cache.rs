@@ -54,6 +54,11 @@ impl Cache {
         match std::fs::read(&path) {
             Ok(bytes) => match self.verified(&name, &bytes) {
                 Some(compiled) => {
+                    // When it was last used is what `plugin cache prune` goes by.
+                    let _ = std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                     // SAFETY: `deserialize` trusts that the bytes came from wasmtime's own
                     // serialiser. They did: `verified` checked, on this copy in memory, the HMAC
                     // that only this user's key can produce, over this entry's name (the source's
@@ -121,10 +126,47 @@ impl Cache {
 /// The cache file for `wasm` under this engine's settings. The engine's compatibility hash is
 /// part of the name, so a runner built with other settings never even tries a stale artifact.
 fn entry_name(engine: &Engine, wasm: &[u8]) -> String {
+    format!("{}{}", crate::content_hash(wasm), entry_suffix(engine))
+}
+
+/// How the names of entries this engine can load end.
+pub(crate) fn entry_suffix(engine: &Engine) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
-    let content = crate::content_hash(wasm);
-    format!("{content}-{:016x}.cwasm", h.finish())
+    format!("-{:016x}.cwasm", h.finish())
+}
+
+/// A compiled plugin in the cache folder, as `plugin cache` lists it.
+#[derive(Debug, Clone)]
+pub struct CachedPlugin {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// When it was last loaded (or written).
+    pub last_used: std::time::SystemTime,
+    /// Whether this runner can load it: compiled by a runner with other settings or another
+    /// wasmtime, it never will be.
+    pub loadable: bool,
+}
+
+/// The compiled plugins in `dir` (none if it cannot be read).
+pub(crate) fn list(dir: &Path, engine: &Engine) -> Vec<CachedPlugin> {
+    let suffix = entry_suffix(engine);
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<CachedPlugin> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            Some(CachedPlugin {
+                loadable: e.file_name().to_string_lossy().ends_with(&suffix),
+                path: e.path(),
+                bytes: meta.len(),
+                last_used: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 fn euid() -> u32 {

@@ -90,13 +90,13 @@ impl Sandbox {
             Ok(cache) => cache.compile(&self.engine, wasm),
             Err(reason) => Component::new(&self.engine, wasm).map(|c| (c, CacheUse::Uncached(reason.clone()))),
         };
-        let (component, cache_use) =
-            compiled.map_err(|e| SandboxError::Invalid { plugin: name.to_string(), message: root_cause(&e) })?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(crate::bindings::BackfillPre::new)
-            .map_err(|e| SandboxError::WrongWorld { plugin: name.to_string(), message: root_cause(&e) })?;
+        let (component, cache_use) = compiled.map_err(|e| SandboxError::Invalid {
+            plugin: name.to_string(),
+            message: with_build_hint(root_cause(&e)),
+        })?;
+        let pre = self.linker.instantiate_pre(&component).and_then(crate::bindings::BackfillPre::new).map_err(|e| {
+            SandboxError::WrongWorld { plugin: name.to_string(), message: with_build_hint(root_cause(&e)) }
+        })?;
         Ok(Plugin {
             name: Arc::from(name),
             engine: self.engine.clone(),
@@ -118,11 +118,34 @@ impl Sandbox {
         self.load(name, &wasm, limits, grants)
     }
 
+    /// The compiled plugins in the cache folder, whether this runner can load them or not.
+    pub fn cached_plugins(&self) -> Vec<crate::cache::CachedPlugin> {
+        self.config.cache_dir.as_deref().map(|d| crate::cache::list(d, &self.engine)).unwrap_or_default()
+    }
+
     /// `runner plugin check`: validates world, imports and exports without running anything.
     pub fn check(&self, name: &str, wasm: &[u8]) -> Result<PluginInfo, SandboxError> {
         let plugin = self.load(name, wasm, Limits::default(), Grants::default())?;
         Ok(plugin.info(&self.engine, wasm.len()))
     }
+}
+
+/// `message`, with how to build the plugin so that it loads, where the cause is a toolchain's
+/// default that the sandbox does not take: JavaScript runtimes import `wasi:http` for `fetch`
+/// (never linked: plugins reach the network only through the granted `http` capability), and
+/// QuickJS's default runtime uses component-model async (left off, so a batch stops when its
+/// time is up).
+fn with_build_hint(message: String) -> String {
+    let hint = if message.contains("wasi:http") {
+        "; the sandbox never links wasi:http (a plugin reaches the network through the host's `http` capability): \
+         build without it (componentize-js: `-d http -d fetch-event`; runner builds app.js plugins itself with componentize-qjs, which does not import it)"
+    } else if message.contains("component model async") || message.contains("component-model-async") {
+        "; the sandbox runs plugins synchronously: build with the synchronous runtime \
+         (componentize-qjs `--sync`, jco `--backend-qjs-disable-async`)"
+    } else {
+        return message;
+    };
+    message + hint
 }
 
 /// The innermost message of a wasmtime error chain (the outer ones repeat the context we add).

@@ -36,6 +36,8 @@ pub struct PluginInfo {
     pub world: &'static str,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
+    /// Whether its compiled form came from the cache, went into it, or neither.
+    pub cache: CacheUse,
 }
 
 /// Built by [`crate::Sandbox::load`].
@@ -175,6 +177,7 @@ impl Plugin {
             world: "runner:plugin/backfill@0.1.0",
             imports: ty.imports(engine).map(|(n, _)| n.to_string()).collect(),
             exports: ty.exports(engine).map(|(n, _)| n.to_string()).collect(),
+            cache: self.cache_use.clone(),
         }
     }
 }

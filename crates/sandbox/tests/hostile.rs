@@ -46,6 +46,25 @@ fn a_signed_cache_entry_is_reused() {
 }
 
 #[test]
+fn a_cache_hit_counts_as_a_use_and_entries_of_another_engine_are_listed_as_unloadable() {
+    let (dir, key) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let s = cached_sandbox(dir.path(), &key.path().join("cache.key"));
+    s.load("a", &wasm("score_band"), limits(), Grants::default()).unwrap();
+    let entry = only_entry(dir.path());
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(90 * 86_400);
+    std::fs::File::options().write(true).open(&entry).unwrap().set_modified(long_ago).unwrap();
+    s.load("a", &wasm("score_band"), limits(), Grants::default()).unwrap();
+    let listed = s.cached_plugins();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].loadable);
+    assert!(listed[0].last_used > long_ago + Duration::from_secs(86_400), "a hit did not count as a use");
+    // What a runner with other engine settings wrote: never loadable here.
+    std::fs::copy(&entry, dir.path().join("0000-00000000deadbeef.cwasm")).unwrap();
+    let listed = s.cached_plugins();
+    assert_eq!(listed.iter().filter(|c| !c.loadable).count(), 1, "{listed:?}");
+}
+
+#[test]
 fn compiled_code_planted_under_a_plugins_name_is_never_run() {
     let (dir, key) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let key = key.path().join("cache.key");

@@ -186,6 +186,15 @@ fn components_of_another_world_and_garbage_are_rejected_at_load() {
         e.to_string().starts_with("plugin wrong: does not implement the runner:plugin/backfill@0.1.0 world"),
         "{e}"
     );
+    // A JavaScript runtime's default `fetch` support: the error says how to build without it.
+    let http = wat::parse_str(
+        r#"(component (import "wasi:http/types@0.2.10" (instance (export "fields" (type (sub resource))))))"#,
+    )
+    .unwrap();
+    let e = sandbox().load("fetching", &http, limits(), Grants::default()).err().unwrap();
+    assert!(matches!(e, SandboxError::WrongWorld { .. }), "{e:?}");
+    assert!(e.to_string().contains("wasi:http"), "{e}");
+    assert!(e.to_string().contains("build without it (componentize-js: `-d http -d fetch-event`"), "{e}");
     let e = sandbox().load("garbage", b"\0asm\x01\0\0\0garbage", limits(), Grants::default()).err().unwrap();
     assert!(matches!(e, SandboxError::Invalid { .. }), "{e:?}");
     let e = sandbox().load("text", b"not wasm at all", limits(), Grants::default()).err().unwrap();

@@ -7,6 +7,9 @@ mod kept;
 mod python;
 mod rust;
 
+pub use js::COMPONENTIZE_QJS;
+pub use python::COMPONENTIZE_PY;
+
 use crate::error::RunnerError;
 use std::path::Path;
 

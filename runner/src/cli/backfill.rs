@@ -164,19 +164,55 @@ pub async fn reset(settings: Settings, name: &str, confirm: bool) -> Result<Exit
     Ok(ExitCode::Ok)
 }
 
-pub fn plugin_check(file: &Path, out: OutputArgs) -> Result<ExitCode, RunnerError> {
-    let wasm = std::fs::read(file)
-        .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
-    let sandbox = runner_sandbox::Sandbox::new(runner_sandbox::SandboxConfig::default())?;
-    let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
-    let info = sandbox.check(name, &wasm).map_err(|e| RunnerError::InvalidPlugin(Box::new(e)))?;
+pub async fn plugin_check(settings: &Settings, path: &Path, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+    let source = if path.is_dir() {
+        runner_backfill::PluginSource::Build(path.to_path_buf())
+    } else {
+        runner_backfill::PluginSource::Path(path.to_path_buf())
+    };
+    let started = Instant::now();
+    let wasm = crate::backfills::plugin_wasm(settings, &name, &source).await?;
+    let built = started.elapsed();
+    let sandbox = runner_sandbox::Sandbox::new(crate::backfills::sandbox_config(settings))?;
+    let started = Instant::now();
+    // Compiling a Python component takes about a minute the first time: say so before, not after.
+    if !out.json && wasm.len() > 4 << 20 {
+        errln!("compiling {} ({} MB; the first time takes a while)...", path.display(), wasm.len() >> 20);
+    }
+    let info = tokio::task::block_in_place(|| sandbox.check(&name, &wasm))
+        .map_err(|e| RunnerError::InvalidPlugin(Box::new(e)))?;
+    let compiled = started.elapsed();
+    let cache = match &info.cache {
+        runner_sandbox::CacheUse::Hit => "compiled form read from the cache".to_string(),
+        runner_sandbox::CacheUse::Stored => {
+            format!(
+                "compiled in {:.1} s and stored in the cache: the next run loads it at once",
+                compiled.as_secs_f64()
+            )
+        }
+        runner_sandbox::CacheUse::Uncached(why) => {
+            format!("compiled in {:.1} s, not cached: {why}", compiled.as_secs_f64())
+        }
+    };
     if out.json {
         json(&serde_json::json!({
-            "file": file, "ok": true, "world": info.world, "size_bytes": info.size_bytes,
+            "file": path, "ok": true, "world": info.world, "size_bytes": info.size_bytes,
             "imports": info.imports, "exports": info.exports,
+            "built": matches!(source, runner_backfill::PluginSource::Build(_)), "build_ms": built.as_millis() as u64,
+            "cache": match &info.cache {
+                runner_sandbox::CacheUse::Hit => "hit",
+                runner_sandbox::CacheUse::Stored => "stored",
+                runner_sandbox::CacheUse::Uncached(_) => "uncached",
+            },
+            "compile_ms": compiled.as_millis() as u64,
         }));
     } else {
-        outln!("{}: OK, implements {} ({} bytes)", file.display(), info.world, info.size_bytes);
+        outln!("{}: OK, implements {} ({} bytes)", path.display(), info.world, info.size_bytes);
+        if matches!(source, runner_backfill::PluginSource::Build(_)) {
+            outln!("  built from source ({:.1} s; kept until the sources change)", built.as_secs_f64());
+        }
+        outln!("  {cache}");
         outln!("  exports: {}", info.exports.join(", "));
         outln!("  imports: {}", info.imports.join(", "));
     }
@@ -247,5 +283,61 @@ pub fn plugin_new(
     outln!(
         "run it as a backfill: plugin = {{ build = \"{shown}\" }} in a manifest under backfills/ (see its README.md)"
     );
+    Ok(ExitCode::Ok)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+pub fn plugin_cache(settings: &Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let report = crate::cache_report(settings)?;
+    if out.json {
+        json(&report);
+        return Ok(ExitCode::Ok);
+    }
+    let shown = |p: &Option<std::path::PathBuf>| {
+        p.as_ref().map_or("none (no home folder)".to_string(), |p| p.display().to_string())
+    };
+    outln!("plugin cache: {}", shown(&report.plugin_cache));
+    outln!("toolchains:   {}", shown(&report.toolchains));
+    let kinds = [
+        (crate::CachedKind::Compiled, "compiled plugins"),
+        (crate::CachedKind::Build, "builds from source"),
+        (crate::CachedKind::Toolchain, "toolchains"),
+        (crate::CachedKind::Leftover, "leftovers"),
+    ];
+    for (kind, label) in kinds {
+        let (n, bytes) = report.bytes(kind);
+        let unusable: Vec<&crate::CachedItem> =
+            report.items.iter().filter(|i| i.kind == kind && i.unusable.is_some()).collect();
+        let tail = if unusable.is_empty() {
+            String::new()
+        } else {
+            let b: u64 = unusable.iter().map(|i| i.bytes).sum();
+            format!("; {} unusable by this runner ({})", unusable.len(), megabytes(b))
+        };
+        outln!("  {label}: {n}, {}{tail}", megabytes(bytes));
+    }
+    let total: u64 = report.items.iter().map(|i| i.bytes).sum();
+    outln!(
+        "  in all: {}; `runner plugin cache prune` removes what is unusable or unused for 30 days",
+        megabytes(total)
+    );
+    Ok(ExitCode::Ok)
+}
+
+pub fn plugin_cache_prune(settings: &Settings, how: crate::Prune, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let removed = crate::prune_cache(settings, how)?;
+    let freed: u64 = removed.iter().map(|i| i.bytes).sum();
+    if out.json {
+        json(&serde_json::json!({ "removed": removed, "freed_bytes": freed }));
+        return Ok(ExitCode::Ok);
+    }
+    for item in &removed {
+        let why = item.unusable.map_or_else(|| format!("unused for {} days", item.idle_secs / 86_400), str::to_string);
+        outln!("removed {} ({}; {why})", item.path.display(), megabytes(item.bytes));
+    }
+    outln!("removed {} item{}, freed {}", removed.len(), if removed.len() == 1 { "" } else { "s" }, megabytes(freed));
     Ok(ExitCode::Ok)
 }

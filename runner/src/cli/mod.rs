@@ -414,6 +414,26 @@ pub enum BackfillCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove what this runner can never use (other versions' compiled plugins and toolchains,
+    /// leftovers of killed writes) and what has not been used for a while.
+    #[command(
+        after_help = "Examples:\n  runner plugin cache prune\n  runner plugin cache prune --older-than 7\n  runner plugin cache prune --all"
+    )]
+    Prune {
+        /// Also remove compiled plugins and builds not used for this many days (toolchains this
+        /// runner pins are kept).
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        older_than: u64,
+        /// Remove everything in the caches.
+        #[arg(long, conflicts_with = "older_than")]
+        all: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
 /// `plugin new --lang`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Lang {
@@ -424,11 +444,23 @@ pub enum Lang {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Validate a plugin's world, imports and exports without running it.
-    #[command(after_help = "Examples:\n  runner plugin check target/plugins/wasm32-wasip2/release/score_band.wasm")]
+    /// Validate a plugin's world, imports and exports without running it, compiling it into the cache.
+    #[command(
+        after_help = "Examples:\n  runner plugin check target/plugins/wasm32-wasip2/release/score_band.wasm\n  runner plugin check plugins/examples-py/score-band"
+    )]
     Check {
-        /// The plugin's .wasm file.
+        /// The plugin's .wasm file, or its source folder (built as a manifest's `build` is).
         file: PathBuf,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// What the plugin caches hold (compiled plugins, builds from source, toolchains), or prune them.
+    #[command(
+        after_help = "Examples:\n  runner plugin cache\n  runner plugin cache prune\n  runner plugin cache prune --older-than 7\n  runner plugin cache prune --all"
+    )]
+    Cache {
+        #[command(subcommand)]
+        action: Option<CacheCommand>,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -582,7 +614,12 @@ fn json_output(command: &Command) -> bool {
         Command::Backfill(
             BackfillCommand::List { out } | BackfillCommand::Status { out, .. } | BackfillCommand::Run { out, .. },
         ) => out,
-        Command::Plugin(PluginCommand::Check { out, .. } | PluginCommand::Test { out, .. }) => out,
+        Command::Plugin(
+            PluginCommand::Check { out, .. }
+            | PluginCommand::Test { out, .. }
+            | PluginCommand::Cache { action: Some(CacheCommand::Prune { out, .. }), .. },
+        ) => out,
+        Command::Plugin(PluginCommand::Cache { action: None, out }) => out,
         _ => return false,
     };
     out.json
@@ -650,7 +687,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             BackfillCommand::Retry { name } => backfill::change(settings(g)?, &name, StatusChange::Retry).await,
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
-        Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&file, out),
+        Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&settings(g)?, &file, out).await,
+        Command::Plugin(PluginCommand::Cache { action: None, out }) => backfill::plugin_cache(&settings(g)?, out),
+        Command::Plugin(PluginCommand::Cache {
+            action: Some(CacheCommand::Prune { older_than, all, out }), ..
+        }) => {
+            let how = if all {
+                crate::Prune::All
+            } else {
+                crate::Prune::IdleFor(Duration::from_secs(older_than.saturating_mul(86_400)))
+            };
+            backfill::plugin_cache_prune(&settings(g)?, how, out)
+        }
         Command::Plugin(PluginCommand::New { name, lang, dir }) => {
             backfill::plugin_new(&settings(g)?, &name, lang, dir)
         }
