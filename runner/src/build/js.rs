@@ -14,6 +14,7 @@
 //! time (`npm install --prefix`, which needs `node` and `npm`), saying so.
 
 use super::kept::{Kept, WorkDir, is_source};
+use super::toolchain_dir::{self, Pinned};
 use super::{BuildDirs, tail};
 use crate::error::RunnerError;
 use std::path::{Path, PathBuf};
@@ -120,44 +121,21 @@ fn componentize_qjs(dirs: &BuildDirs, fail: Fail) -> Result<Tool, RunnerError> {
             "componentize-qjs {COMPONENTIZE_QJS} is needed, and runner has no home folder to install it into"
         )));
     };
-    let dir = toolchains.join(format!("componentize-qjs-{COMPONENTIZE_QJS}"));
-    let tool = Tool(dir.clone());
-    if dir.is_dir() {
-        if tool.version().as_deref() == Some(COMPONENTIZE_QJS) {
-            return Ok(tool);
-        }
-        tracing::warn!(dir = %dir.display(), "the installed componentize-qjs is not whole; installing it again");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    tracing::info!("installing componentize-qjs {COMPONENTIZE_QJS} into {} (npm; once per machine)", dir.display());
-    std::fs::create_dir_all(toolchains).map_err(|e| fail(format!("cannot create {}: {e}", toolchains.display())))?;
-    // Into a folder of its own first: a killed install leaves no half toolchain behind.
-    let partial = toolchains.join(format!(".componentize-qjs-{COMPONENTIZE_QJS}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    let installed = Command::new(npm())
+    let pinned = Pinned { name: "componentize-qjs", version: COMPONENTIZE_QJS, via: "npm" };
+    let works = |dir: &Path| Tool(dir.to_path_buf()).version().as_deref() == Some(COMPONENTIZE_QJS);
+    let install = |into: &Path| match Command::new(npm())
         .args(["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", "--prefix"])
-        .arg(&partial)
+        .arg(into)
         .arg(format!("componentize-qjs@{COMPONENTIZE_QJS}"))
-        .output();
-    match installed {
-        Ok(o) if o.status.success() && Tool(partial.clone()).version().as_deref() == Some(COMPONENTIZE_QJS) => {}
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
         Ok(o) => {
-            let _ = std::fs::remove_dir_all(&partial);
-            return Err(fail(format!(
-                "installing componentize-qjs {COMPONENTIZE_QJS} with npm failed:\n{}",
-                tail(&o.stderr, 10)
-            )));
+            Err(format!("installing componentize-qjs {COMPONENTIZE_QJS} with npm failed:\n{}", tail(&o.stderr, 10)))
         }
-        Err(e) => {
-            return Err(fail(format!(
-                "building a JavaScript plugin needs node and npm (to install componentize-qjs {COMPONENTIZE_QJS}): {e}"
-            )));
-        }
-    }
-    // Another runner may have finished the same install meanwhile: then its copy is used.
-    if std::fs::rename(&partial, &dir).is_err() && !dir.is_dir() {
-        return Err(fail(format!("cannot move the installed componentize-qjs into {}", dir.display())));
-    }
-    let _ = std::fs::remove_dir_all(&partial);
-    Ok(tool)
+        Err(e) => Err(format!(
+            "building a JavaScript plugin needs node and npm (to install componentize-qjs {COMPONENTIZE_QJS}): {e}"
+        )),
+    };
+    toolchain_dir::ensure(toolchains, &pinned, &works, &install).map(Tool).map_err(fail)
 }

@@ -6,6 +6,7 @@ mod js;
 mod kept;
 mod python;
 mod rust;
+mod toolchain_dir;
 
 pub use js::COMPONENTIZE_QJS;
 pub use python::COMPONENTIZE_PY;

@@ -7,6 +7,7 @@
 //! the `componentize-py` on PATH is that version.
 
 use super::kept::{Kept, WorkDir};
+use super::toolchain_dir::{self, Pinned};
 use super::{BuildDirs, tail};
 use crate::error::RunnerError;
 use std::path::{Path, PathBuf};
@@ -97,44 +98,22 @@ fn componentize_py(dirs: &BuildDirs, fail: Fail) -> Result<Tool, RunnerError> {
             "componentize-py {COMPONENTIZE_PY} is needed: `pip install componentize-py=={COMPONENTIZE_PY}` (runner has no home folder to install it into)"
         )));
     };
-    let dir = toolchains.join(format!("componentize-py-{COMPONENTIZE_PY}"));
-    let tool = Tool::Installed(dir.clone());
-    if dir.is_dir() {
-        if version(tool.command()).as_deref() == Some(wanted.as_str()) {
-            return Ok(tool);
-        }
-        tracing::warn!(dir = %dir.display(), "the installed componentize-py does not run; installing it again");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    tracing::info!("installing componentize-py {COMPONENTIZE_PY} into {} (pip; once per machine)", dir.display());
-    std::fs::create_dir_all(toolchains).map_err(|e| fail(format!("cannot create {}: {e}", toolchains.display())))?;
-    // Into a folder of its own first: a killed install leaves no half toolchain behind.
-    let partial = toolchains.join(format!(".componentize-py-{COMPONENTIZE_PY}.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    let installed = Command::new(python())
+    let pinned = Pinned { name: "componentize-py", version: COMPONENTIZE_PY, via: "pip" };
+    let works = |dir: &Path| version(Tool::Installed(dir.to_path_buf()).command()).as_deref() == Some(wanted.as_str());
+    let install = |into: &Path| match Command::new(python())
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
-        .arg(&partial)
+        .arg(into)
         .arg(format!("componentize-py=={COMPONENTIZE_PY}"))
-        .output();
-    match installed {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            let _ = std::fs::remove_dir_all(&partial);
-            return Err(fail(format!(
-                "installing componentize-py {COMPONENTIZE_PY} with pip failed (install it yourself: `pip install componentize-py=={COMPONENTIZE_PY}`):\n{}",
-                tail(&o.stderr, 10)
-            )));
-        }
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "installing componentize-py {COMPONENTIZE_PY} with pip failed (install it yourself: `pip install componentize-py=={COMPONENTIZE_PY}`):\n{}",
+            tail(&o.stderr, 10)
+        )),
         Err(e) => {
-            return Err(fail(format!(
-                "building a Python plugin needs python3 (to install componentize-py {COMPONENTIZE_PY}): {e}"
-            )));
+            Err(format!("building a Python plugin needs python3 (to install componentize-py {COMPONENTIZE_PY}): {e}"))
         }
-    }
-    // Another runner may have finished the same install meanwhile: then its copy is used.
-    if std::fs::rename(&partial, &dir).is_err() && !dir.is_dir() {
-        return Err(fail(format!("cannot move the installed componentize-py into {}", dir.display())));
-    }
-    let _ = std::fs::remove_dir_all(&partial);
-    Ok(tool)
+    };
+    toolchain_dir::ensure(toolchains, &pinned, &works, &install).map(Tool::Installed).map_err(fail)
 }
