@@ -11,9 +11,11 @@
 //! for (b), default 5,000), `BENCH_RUNS` (runs of every variant, interleaved; medians are reported;
 //! default 3). Prints a table, then one JSON line.
 
+mod support;
+
 use runner::{Access, BackfillOptions, Runner, Settings};
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The allocator of the `runner` binary, so that the in-process runs measure what users run.
@@ -47,17 +49,6 @@ async fn make_table(db: &mut dyn Driver, name: &str, rows: u64) {
     .unwrap();
     db.execute(&format!("ALTER TABLE {name} ADD PRIMARY KEY (id)")).await.unwrap();
     db.execute(&format!("VACUUM ANALYZE {name}")).await.unwrap();
-}
-
-fn build_plugin() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet"])
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "building plugins failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    root.join("../target/plugins/wasm32-wasip2/release/score_band.wasm").canonicalize().unwrap()
 }
 
 fn project(dir: &Path, table: &str, plugin: &Path) {
@@ -106,7 +97,7 @@ fn main() {
     let runs: usize = env("BENCH_RUNS", "3").parse::<usize>().expect("BENCH_RUNS is a number").max(1);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
-        let plugin = build_plugin();
+        let plugin = support::built_plugins().join("score_band.wasm");
         let dbname = format!("runner_bench_{}", std::process::id());
         let mut admin = connect(&base).await;
         admin.execute(&format!("CREATE DATABASE {dbname}")).await.unwrap();

@@ -155,8 +155,9 @@ pub(crate) fn find_manifest(settings: &crate::settings::Settings, name: &str) ->
     })
 }
 
-/// A plugin's component: read from its path, downloaded and verified, or built from its sources.
-pub(crate) async fn plugin_wasm(
+/// A plugin's component: read from its path, downloaded and verified, or built from its sources
+/// (with the settings' caches and toolchains).
+pub async fn plugin_wasm(
     settings: &crate::settings::Settings,
     plugin: &str,
     source: &PluginSource,

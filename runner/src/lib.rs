@@ -63,6 +63,7 @@ pub mod scaffold;
 pub mod settings;
 pub mod toolchain;
 
+pub use backfills::plugin_wasm as plugin_component;
 pub use backfills::{BackfillOptions, BackfillState, BackfillSummary, StatusChange};
 pub use build::Language;
 pub use deploy::{Deploy, DeployObserver, Quiet};

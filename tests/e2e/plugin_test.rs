@@ -311,3 +311,25 @@ fn plugin_cache_reports_what_it_holds_and_prune_removes_only_what_cannot_or_did_
     let left = p.run_bare_with(&["plugin", "cache", "--json"], &vars).ok().json();
     assert_eq!(left["items"].as_array().map(Vec::len), Some(0), "{left}");
 }
+
+#[test]
+fn under_a_virtual_memory_limit_the_pool_cannot_fit_plugins_still_run_and_it_is_said() {
+    let p = Project::new();
+    put(&p, "rows.json", ROWS_JSON);
+    // 16 GB of address space: room for a plugin's memory, not for the instance pool.
+    let line = format!(
+        "ulimit -v 16000000 && exec '{}' plugin test '{}' --rows rows.json",
+        env!("CARGO_BIN_EXE_runner"),
+        score_band()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &line])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("4 rows in 1 batch -> 4 changes"), "{stdout}");
+    assert!(stderr.contains("cannot reserve the plugin instance pool; allocating per instance"), "{stderr}");
+}

@@ -291,6 +291,7 @@ pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, Ma
     let mut columns = f.source.key.clone();
     columns.extend(f.source.columns.iter().filter(|c| !f.source.key.contains(c)).cloned());
     let l = &f.limits;
+    check_memory(l.memory_mb, &line_of).map_err(at)?;
     Ok(Manifest {
         name,
         description: f.description,
@@ -377,6 +378,15 @@ fn check_batch(b: &BatchFile, line_of: &dyn Fn(&str) -> usize) -> Result<(), Lin
         ));
     }
     Ok(())
+}
+
+/// A plugin's memory must fit a slot of the sandbox's instance pool.
+fn check_memory(memory_mb: usize, line_of: &dyn Fn(&str) -> usize) -> Result<(), LineError> {
+    let max = runner_sandbox::MAX_MEMORY_BYTES >> 20;
+    if (1..=max).contains(&memory_mb) {
+        return Ok(());
+    }
+    Err((line_of("memory_mb"), format!("`limits.memory_mb` is {memory_mb}; it must be between 1 and {max}")))
 }
 
 /// The capabilities the manifest grants; each http origin must be `scheme://host:port`.
@@ -490,5 +500,15 @@ mod tests {
         assert!(e.contains(":8: http origin `example.com` must be scheme://host:port"), "{e}");
         let e = p(&format!("{OK}[batch]\nsize = 10\nmin_size = 100\n")).unwrap_err().to_string();
         assert!(e.contains("batch sizes must satisfy"), "{e}");
+    }
+
+    #[test]
+    fn a_memory_limit_must_fit_the_sandbox_s_pool() {
+        assert_eq!(p(&format!("{OK}[limits]\nmemory_mb = 4096\n")).unwrap().limits.memory_bytes, 4 << 30);
+        for bad in ["0", "4097", "17592186044416"] {
+            let e = p(&format!("{OK}[limits]\nmemory_mb = {bad}\n")).unwrap_err().to_string();
+            assert!(e.contains(":8: `limits.memory_mb` is"), "{e}");
+            assert!(e.ends_with("it must be between 1 and 4096"), "{e}");
+        }
     }
 }

@@ -24,11 +24,54 @@ pub struct SandboxConfig {
     pub cache_key: Option<PathBuf>,
     /// Deepest wasm stack a plugin may use (engine-wide).
     pub max_stack_bytes: usize,
+    /// How instances get their memories and tables.
+    pub allocation: Allocation,
+}
+
+/// How a plugin instance gets its memories, tables and stack. Every batch gets a fresh instance,
+/// so this is paid per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// Slots reserved once per process and reused: a fresh instance maps its memory image
+    /// copy-on-write into a warm slot (wasmtime resets a slot before reuse, so nothing of one
+    /// batch is seen by the next).
+    #[default]
+    Pooling,
+    /// Memories mapped and unmapped for every instance (the baseline the benchmark compares).
+    OnDemand,
+}
+
+/// Instances of plugins alive at once in one process: every worker's batch and the next one
+/// being prepared, with room to spare (an instance lives only for its batch).
+const POOL_INSTANCES: u32 = 4 * 64;
+/// The largest memory a pool slot holds: a manifest's `memory_mb` above this cannot load.
+pub const MAX_MEMORY_BYTES: usize = 4 << 30;
+
+fn pooling() -> wasmtime::PoolingAllocationConfig {
+    use crate::host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES};
+    let mut p = wasmtime::PoolingAllocationConfig::new();
+    p.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 16)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_core_instances_per_component(MAX_INSTANCES as u32)
+        .max_memories_per_component(MAX_MEMORIES as u32)
+        .max_tables_per_component(MAX_TABLES as u32)
+        .max_tables_per_module(4)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    p
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { cache_dir: None, cache_key: None, max_stack_bytes: 512 << 10 }
+        SandboxConfig {
+            cache_dir: None,
+            cache_key: None,
+            max_stack_bytes: 512 << 10,
+            allocation: Allocation::default(),
+        }
     }
 }
 
@@ -47,7 +90,20 @@ impl Sandbox {
             .epoch_interruption(true)
             .max_wasm_stack(config.max_stack_bytes)
             .cranelift_nan_canonicalization(true);
-        let engine = Engine::new(&cfg).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let engine = match config.allocation {
+            Allocation::Pooling => {
+                let mut pooled = cfg.clone();
+                pooled.allocation_strategy(pooling());
+                // The pool reserves its address space up front; where a limit on virtual memory
+                // forbids that, plugins still run, only with a slower start per batch.
+                Engine::new(&pooled).or_else(|e| {
+                    tracing::warn!(error = %e, "cannot reserve the plugin instance pool; allocating per instance");
+                    Engine::new(&cfg)
+                })
+            }
+            Allocation::OnDemand => Engine::new(&cfg),
+        }
+        .map_err(|e| SandboxError::Engine(e.to_string()))?;
 
         // Deadlines are counted in epochs; a ticker thread advances them for as long as the
         // engine lives.
@@ -90,9 +146,12 @@ impl Sandbox {
             Ok(cache) => cache.compile(&self.engine, wasm),
             Err(reason) => Component::new(&self.engine, wasm).map(|c| (c, CacheUse::Uncached(reason.clone()))),
         };
-        let (component, cache_use) = compiled.map_err(|e| SandboxError::Invalid {
-            plugin: name.to_string(),
-            message: with_build_hint(root_cause(&e)),
+        let (component, cache_use) = compiled.map_err(|e| {
+            let message = root_cause(&e);
+            pool_cap(name, &message).unwrap_or_else(|| SandboxError::Invalid {
+                plugin: name.to_string(),
+                message: with_build_hint(message),
+            })
         })?;
         let pre = self.linker.instantiate_pre(&component).and_then(crate::bindings::BackfillPre::new).map_err(|e| {
             SandboxError::WrongWorld { plugin: name.to_string(), message: with_build_hint(root_cause(&e)) }
@@ -128,6 +187,25 @@ impl Sandbox {
         let plugin = self.load(name, wasm, Limits::default(), Grants::default())?;
         Ok(plugin.info(&self.engine, wasm.len()))
     }
+}
+
+/// The pool checks a component's counts when it is loaded: over the per-plugin caps, that is the
+/// same refusal as a store's limiter gives at instantiation, only earlier.
+fn pool_cap(plugin: &str, message: &str) -> Option<SandboxError> {
+    use crate::host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
+    if !message.contains("pooling allocator") {
+        return None;
+    }
+    let (what, max) = if message.contains("core module instances") {
+        ("instances", MAX_INSTANCES)
+    } else if message.contains("memories") {
+        ("memories", MAX_MEMORIES)
+    } else if message.contains("tables") {
+        ("tables", MAX_TABLES)
+    } else {
+        return None;
+    };
+    Some(SandboxError::LimitExceeded { plugin: plugin.to_string(), what, max })
 }
 
 /// `message`, with how to build the plugin so that it loads, where the cause is a toolchain's

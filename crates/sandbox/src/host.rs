@@ -109,7 +109,7 @@ impl WasiView for HostState {
 pub const MAX_INSTANCES: usize = 64;
 pub const MAX_MEMORIES: usize = 16;
 pub const MAX_TABLES: usize = 64;
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl ResourceLimiter for HostState {
     /// One budget for the whole store: every memory of every inner instance counts against it.

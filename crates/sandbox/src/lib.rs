@@ -37,7 +37,7 @@ pub mod bindings {
 }
 
 pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
-pub use engine::{Sandbox, SandboxConfig};
+pub use engine::{Allocation, MAX_MEMORY_BYTES, Sandbox, SandboxConfig};
 pub use error::SandboxError;
 
 /// Installs ring as rustls' crypto provider (once per process; later calls are no-ops).

@@ -282,9 +282,13 @@ fn many_memories(inner: usize, pages: Option<u32>) -> Vec<u8> {
     wat::parse_str(text).unwrap()
 }
 
+/// How loading and running `wasm` fails: at load when the instance pool sees a cap exceeded,
+/// else at instantiation or in the call.
 fn instantiate(wasm: &[u8], memory_bytes: usize) -> SandboxError {
-    let plugin = sandbox().load("many", wasm, Limits { memory_bytes, ..limits() }, Grants::default()).unwrap();
-    rt().block_on(plugin.process(&batch("noop", 0))).unwrap_err()
+    match sandbox().load("many", wasm, Limits { memory_bytes, ..limits() }, Grants::default()) {
+        Ok(plugin) => rt().block_on(plugin.process(&batch("noop", 0))).unwrap_err(),
+        Err(e) => e,
+    }
 }
 
 #[test]
