@@ -8,7 +8,9 @@ use std::time::Duration;
 /// without bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
+    /// The wait before the second attempt.
     pub first: Duration,
+    /// How many times the wait doubles before it stays the same.
     pub doublings: u32,
 }
 

@@ -6,14 +6,18 @@ use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use std::time::Duration;
 
+/// Which database a connection talks to: where dialect rules differ, they match on this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
+    /// PostgreSQL (`postgres://`, `postgresql://`, libpq keyword strings).
     Postgres,
+    /// SQLite (`sqlite:` URLs and files).
     Sqlite,
 }
 
 impl Dialect {
+    /// The name used in URLs, output and `runner.toml` (`postgres`, `sqlite`).
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Postgres => "postgres",
@@ -29,16 +33,20 @@ pub type Row = Vec<Option<String>>;
 /// The answer to one attempt at taking an advisory lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockAttempt {
+    /// This connection holds it now.
     Acquired,
     /// Someone else holds it; the text says who, as far as the database knows.
     HeldBy(String),
 }
 
+/// How to open a connection.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// How long connecting may take before it fails (the server is unreachable or overloaded).
     pub connect_timeout: Duration,
     /// Shown to other sessions (`pg_stat_activity.application_name`), e.g. to name a lock holder.
     pub application_name: String,
+    /// Whether the connection may write.
     pub access: Access,
     /// SQLite: how long a statement waits for another connection's write lock before it fails
     /// as busy. The runner sets it from its lock timeout, so a runner behind another runner's
@@ -49,6 +57,7 @@ pub struct ConnectOptions {
 /// What a connection may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Access {
+    /// Reads and writes (what revisions, backfills and refreshes need).
     #[default]
     ReadWrite,
     /// PostgreSQL: every transaction read-only by default; SQLite: the file opened read-only
@@ -67,8 +76,11 @@ impl Default for ConnectOptions {
     }
 }
 
+/// One connection to a database, with the few operations the runner needs: the narrow seam
+/// between policy (the runner's crates) and each database's rules (its implementations here).
 #[async_trait]
 pub trait Driver: Send {
+    /// Which database this is.
     fn dialect(&self) -> Dialect;
 
     /// Runs `statements` in one transaction. On failure everything is rolled back and the error
@@ -118,7 +130,9 @@ pub trait Driver: Send {
     /// [`Driver::commit`] or [`Driver::rollback`]. SQLite: foreign-key enforcement is off inside
     /// it and `PRAGMA foreign_key_check` runs before commit, as in [`Driver::transaction`].
     async fn begin(&mut self) -> Result<(), DbError>;
+    /// Commits the transaction [`Driver::begin`] opened.
     async fn commit(&mut self) -> Result<(), DbError>;
+    /// Rolls back the transaction [`Driver::begin`] opened.
     async fn rollback(&mut self) -> Result<(), DbError>;
 
     /// Undoes session settings a revision may have changed (`SET timezone …`), so that they do
@@ -130,6 +144,7 @@ pub trait Driver: Send {
     /// connection releases the lock even if the process dies).
     async fn try_advisory_lock(&mut self, key: i64) -> Result<LockAttempt, DbError>;
 
+    /// Releases the advisory lock `key` this driver holds.
     async fn advisory_unlock(&mut self, key: i64) -> Result<(), DbError>;
 
     /// Whether this driver's lock connection is alive and still holds the advisory lock `key`.

@@ -5,10 +5,13 @@ use std::fmt;
 pub struct StatementFailure {
     /// Index of the failing statement in the list the driver was given.
     pub index: usize,
+    /// The database's own message.
     pub message: String,
     /// SQLSTATE (PostgreSQL) or extended result code (SQLite).
     pub code: Option<String>,
+    /// PostgreSQL's DETAIL line.
     pub detail: Option<String>,
+    /// PostgreSQL's HINT line.
     pub hint: Option<String>,
     /// 1-based character position inside the statement, when the database reports one.
     pub position: Option<usize>,
@@ -47,35 +50,82 @@ impl fmt::Display for StatementFailure {
     }
 }
 
+/// Why a database operation failed. Every `url` here is masked: no password reaches a message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
+    /// A URL of a scheme no driver speaks.
     #[error("unsupported database URL `{url}`: expected postgres://…, postgresql://… or sqlite:…")]
-    UnsupportedUrl { url: String },
+    UnsupportedUrl {
+        /// The URL, masked.
+        url: String,
+    },
+    /// A URL of a known scheme that does not parse.
     #[error("invalid database URL `{url}`: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL, masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database could not be reached or refused the connection.
     #[error("cannot connect to {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Connect {
+        /// The URL, masked.
+        url: String,
+        /// What the driver said.
+        reason: String,
+    },
+    /// A statement the database rejected.
     #[error("statement {} failed: {failure}", failure.index + 1)]
-    Statement { failure: StatementFailure },
+    Statement {
+        /// Which statement, and what the database said.
+        failure: StatementFailure,
+    },
     /// The server went away mid-conversation (restart, shutdown, a cut network, a terminated
     /// backend): whatever was not committed is rolled back by the server.
     #[error(
         "the connection to the database was lost (server restarted or shut down, or the connection was cut): {reason}"
     )]
-    ConnectionLost { reason: String },
+    ConnectionLost {
+        /// What the driver said.
+        reason: String,
+    },
+    /// SQLite: a revision left rows whose foreign keys point nowhere; it was rolled back.
     #[error("foreign keys violated after the revision (PRAGMA foreign_key_check): {violations}")]
-    ForeignKeyCheck { violations: String },
+    ForeignKeyCheck {
+        /// The offending rows, as `PRAGMA foreign_key_check` lists them.
+        violations: String,
+    },
     /// What the database said, as for a failed statement: sqlx's own wording adds "error
     /// returned from database" and the server's source-code line, which reads like a line of
     /// the user's SQL.
     #[error("{context}: {}", statement_failure(0, cause))]
-    Query { context: &'static str, cause: sqlx::Error },
+    Query {
+        /// What the runner was doing.
+        context: &'static str,
+        /// The driver's error.
+        cause: sqlx::Error,
+    },
+    /// A column of a type the runner has no value for.
     #[error("column `{column}` has type {type_name}, which runner does not map; cast it to text in the query")]
-    UnsupportedType { column: String, type_name: String },
+    UnsupportedType {
+        /// The column's name.
+        column: String,
+        /// The database's name for its type.
+        type_name: String,
+    },
     /// A guarded write changed fewer rows than it expected: the rows changed since they were read.
     #[error("statement {} changed {actual} rows where {expected} were expected: rows changed since they were read", statement + 1)]
-    RowsChanged { statement: usize, expected: u64, actual: u64 },
+    RowsChanged {
+        /// Index of the statement in the list the driver was given.
+        statement: usize,
+        /// Rows it should have changed.
+        expected: u64,
+        /// Rows it changed.
+        actual: u64,
+    },
+    /// An operation this database does not have (e.g. advisory locks on SQLite).
     #[error("{0} is not supported by this database")]
     Unsupported(&'static str),
 }

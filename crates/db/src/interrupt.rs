@@ -13,11 +13,14 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 /// The signal that asked the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
+    /// SIGINT (Ctrl-C).
     Interrupt,
+    /// SIGTERM (what deploy systems send).
     Terminate,
 }
 
 impl Signal {
+    /// `SIGINT` or `SIGTERM`, as messages name it.
     pub fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",

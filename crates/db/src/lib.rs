@@ -5,6 +5,8 @@
 //! layout and lock policy live in the core, so a new driver is small (refinery's tokio-postgres
 //! driver is 66 lines for the same reason).
 
+#![warn(missing_docs)]
+
 pub mod backoff;
 mod driver;
 mod error;

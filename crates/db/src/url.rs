@@ -17,6 +17,8 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// A database URL (`postgres://…`, `postgresql://…`, `sqlite:…`) or a libpq keyword string
+    /// (`host=… dbname=…`); an error names what is wrong, with the password masked.
     pub fn parse(raw: &str) -> Result<DatabaseUrl, DbError> {
         let raw = raw.trim();
         let lower = raw.to_ascii_lowercase();
@@ -47,6 +49,7 @@ impl DatabaseUrl {
         DatabaseUrl { raw: format!("sqlite://{}", path.display()), dialect: Dialect::Sqlite }
     }
 
+    /// Which database the URL names.
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

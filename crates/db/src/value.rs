@@ -3,11 +3,17 @@
 /// A value read from or written to a database.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DbValue {
+    /// SQL NULL.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// Any integer type, as 64 bits.
     Int(i64),
+    /// Any floating-point type, as 64 bits.
     Float(f64),
+    /// Text, and every type read as text (numeric, dates, JSON, …).
     Text(String),
+    /// A byte string (`bytea`, `BLOB`).
     Bytes(Vec<u8>),
     /// A PostgreSQL `text[]` parameter, for set-based writes through `unnest`.
     TextArray(Vec<Option<String>>),
@@ -34,6 +40,8 @@ impl DbValue {
 /// Rows with their column names.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TypedRows {
+    /// Column names, in the order of every row's values.
     pub columns: Vec<String>,
+    /// The rows.
     pub rows: Vec<Vec<DbValue>>,
 }
