@@ -11,6 +11,7 @@ use std::path::PathBuf;
 pub enum ExitCode {
     Ok = 0,
     Failure = 1,
+    /// A bad command line; and `diff --exit-code`: the schemas differ.
     Usage = 2,
     /// `status --exit-code`: something is pending, drifted or unfinished.
     Pending = 3,
@@ -97,6 +98,9 @@ pub enum RunnerError {
         report: Report,
         cause: Box<RunnerError>,
     },
+    /// `runner diff`: a side that cannot be read as a schema (bad files, no dev server).
+    #[error("{0}")]
+    SchemaDiff(String),
     /// `plugin test`: fixture rows, lookups or expected changes that cannot be read as such.
     #[error("{}:{line}: {message}", file.display())]
     Fixture { file: PathBuf, line: usize, message: String },

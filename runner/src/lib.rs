@@ -60,6 +60,7 @@ mod report;
 mod revisions;
 mod runner;
 pub mod scaffold;
+mod schema_diff;
 pub mod settings;
 pub mod toolchain;
 
@@ -82,5 +83,7 @@ pub use runner_revisions::AppliedStatus;
 pub use runner_revisions::plan::{ApplyRules, Order, Problem, Unfinished};
 pub use runner_revisions::{Graph, Plan, Target};
 pub use runner_schedule::Refresh;
+pub use runner_schema::{Change, Diff, Unhandled};
 pub use runner_state::{BackfillStatus, RefreshStatus, StateTable};
+pub use schema_diff::{SchemaSource, diff_schemas};
 pub use settings::Settings;

@@ -5,7 +5,13 @@
 /// statement goes through here, so that `ScoreBands` never folds to `scorebands` and no name
 /// can end the identifier early.
 pub fn quote_ident(name: &str) -> String {
-    name.split('.').map(|p| format!("\"{}\"", p.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
+    name.split('.').map(quote_part).collect::<Vec<_>>().join(".")
+}
+
+/// One identifier quoted as it is, dots included: for names read from a catalog, where a dot is
+/// part of the name rather than a separator.
+pub fn quote_part(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A name as users write it in runner's own files (a backfill, refresh or state table name, a

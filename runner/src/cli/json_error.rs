@@ -67,6 +67,7 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::Download { .. } | RunnerError::ChecksumMismatch { .. } => "plugin_download",
         RunnerError::Interrupted { .. } => "interrupted",
         RunnerError::Fixture { .. } => "fixture",
+        RunnerError::SchemaDiff(_) => "schema_diff",
         RunnerError::PluginTest { .. } => "plugin",
         RunnerError::Io { .. } => "io",
     }

@@ -220,6 +220,31 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Print the SQL that turns one schema into another (PostgreSQL).
+    #[command(after_help = "SRC and DST are each a database URL, or a .sql file or folder of them, which runner \
+loads into a scratch database on the dev server (--dev-url, else the target database's server) and drops \
+afterwards. The databases named are only read. Objects of kinds the differ does not handle yet are listed \
+by name, and then the command exits 1.
+
+Examples:
+  runner diff --from postgres://localhost/app --to schema.sql
+  runner diff --from schema/ --to postgres://localhost/app --exit-code")]
+    Diff {
+        /// The schema to start from: a database URL, or a .sql file or folder.
+        #[arg(long, value_name = "SRC")]
+        from: String,
+        /// The schema to arrive at: a database URL, or a .sql file or folder.
+        #[arg(long, value_name = "DST")]
+        to: String,
+        /// A PostgreSQL server where runner may create scratch databases for schema files.
+        #[arg(long, value_name = "URL")]
+        dev_url: Option<String>,
+        /// Exit 2 when the schemas differ.
+        #[arg(long)]
+        exit_code: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Validate revision files and their graph without touching the database.
     #[command(after_help = "Examples:\n  runner check\n  runner check --db --json")]
     Check {
@@ -601,6 +626,7 @@ async fn next_signal() -> Option<runner_db::interrupt::Signal> {
 fn json_output(command: &Command) -> bool {
     let out = match command {
         Command::Check { out, .. }
+        | Command::Diff { out, .. }
         | Command::Status { out, .. }
         | Command::History { out, .. }
         | Command::Heads { out }
@@ -663,6 +689,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::New { message, no_transaction } => files::new(&settings(g)?, &message, no_transaction),
         Command::Merge { message } => files::merge(&settings(g)?, &message),
         Command::Check { db, out } => files::check(settings(g)?, db, out).await,
+        Command::Diff { from, to, dev_url, exit_code, out } => {
+            read::diff(&settings(g)?, &from, &to, dev_url.as_deref(), exit_code, out).await
+        }
         Command::Status { out, exit_code } => read::status(settings(g)?, out, exit_code).await,
         Command::History { out, verbose } => read::history(settings(g)?, out, verbose).await,
         Command::Heads { out } => read::heads(settings(g)?, out).await,

@@ -272,3 +272,43 @@ pub async fn show(settings: Settings, revision: &str, out: OutputArgs) -> Result
     }
     Ok(ExitCode::Ok)
 }
+
+pub async fn diff(
+    settings: &Settings,
+    from: &str,
+    to: &str,
+    dev_url: Option<&str>,
+    exit_code: bool,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
+    let (from, to) = (crate::SchemaSource::parse(from), crate::SchemaSource::parse(to));
+    let diff = crate::diff_schemas(settings, &from, &to, dev_url).await?;
+    if out.json {
+        json(
+            &serde_json::json!({ "statements": diff.statements, "unhandled": diff.unhandled, "differs": !diff.is_empty() }),
+        );
+    } else {
+        for s in &diff.statements {
+            outln!("{s}");
+        }
+        if diff.statements.is_empty() && diff.unhandled.is_empty() {
+            errln!("the schemas are the same");
+        }
+    }
+    if !diff.unhandled.is_empty() {
+        errln!(
+            "{} object{} differ{} that the differ does not handle yet; the SQL leaves {} as {} {}, so write that part by hand:",
+            diff.unhandled.len(),
+            if diff.unhandled.len() == 1 { "" } else { "s" },
+            if diff.unhandled.len() == 1 { "s" } else { "" },
+            if diff.unhandled.len() == 1 { "it" } else { "them" },
+            if diff.unhandled.len() == 1 { "it" } else { "they" },
+            if diff.unhandled.len() == 1 { "is" } else { "are" },
+        );
+        for u in &diff.unhandled {
+            errln!("  {u}");
+        }
+        return Ok(ExitCode::Failure);
+    }
+    Ok(if exit_code && !diff.is_empty() { ExitCode::Usage } else { ExitCode::Ok })
+}

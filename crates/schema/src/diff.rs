@@ -1,0 +1,258 @@
+//! Two schemas in, the statements that turn the first into the second out, in an order where
+//! each statement finds what it needs: what depends on a changed object is dropped before it
+//! and created after it.
+//!
+//! 1. create schemas;
+//! 2. drop indexes and constraints that go or change (foreign keys first), and the foreign keys
+//!    of tables that go;
+//! 3. drop columns, change columns (default dropped before a type change, set after), add
+//!    columns (at the end);
+//! 4. drop tables; create tables (with their primary key, unique, check and exclusion
+//!    constraints);
+//! 5. add constraints to existing tables, then every foreign key; create indexes;
+//! 6. drop schemas.
+
+use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table};
+use runner_db::quote_part;
+use std::collections::BTreeMap;
+
+/// What turns one schema into another.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    /// The statements, in the order they must run.
+    pub statements: Vec<String>,
+    /// Objects that differ but that the differ does not handle yet: the statements leave them
+    /// as they are.
+    pub unhandled: Vec<Unhandled>,
+}
+
+impl Diff {
+    /// Whether the two schemas are the same (nothing to run, nothing unhandled).
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty() && self.unhandled.is_empty()
+    }
+}
+
+/// An object that differs, of a kind the differ does not handle yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unhandled {
+    /// `view`, `function`, `sequence`, …
+    pub kind: String,
+    pub name: Name,
+    pub change: Change,
+}
+
+/// How an object differs between the two schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Only in the second.
+    Added,
+    /// Only in the first.
+    Dropped,
+    /// In both, defined differently.
+    Changed,
+}
+
+impl std::fmt::Display for Unhandled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let change = match self.change {
+            Change::Added => "added",
+            Change::Dropped => "dropped",
+            Change::Changed => "changed",
+        };
+        write!(f, "{} {} ({change})", self.kind, self.name)
+    }
+}
+
+/// The statements that turn `from` into `to`.
+pub fn diff(from: &Schema, to: &Schema) -> Diff {
+    let mut out = Vec::new();
+    for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
+        out.push(format!("CREATE SCHEMA {};", quote_part(s)));
+    }
+    drop_changed(from, to, &mut out);
+    for (name, t) in &to.tables {
+        if let Some(f) = from.tables.get(name) {
+            alter_columns(f, t, &mut out);
+        }
+    }
+    for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
+        out.push(format!("DROP TABLE {};", name.sql()));
+    }
+    for (name, t) in &to.tables {
+        if !from.tables.contains_key(name) {
+            out.push(create_table(t));
+        }
+    }
+    add_constraints(from, to, &mut out);
+    for (name, i) in &to.indexes {
+        if from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
+            out.push(format!("{};", i.definition));
+        }
+    }
+    for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
+        out.push(format!("DROP SCHEMA {};", quote_part(s)));
+    }
+    Diff { statements: out, unhandled: unhandled(from, to) }
+}
+
+/// Constraints of `to`'s table `name` (none if the table goes).
+fn constraints_in<'a>(s: &'a Schema, name: &Name) -> Option<&'a BTreeMap<String, Constraint>> {
+    s.tables.get(name).map(|t| &t.constraints)
+}
+
+fn drop_changed(from: &Schema, to: &Schema, out: &mut Vec<String>) {
+    for (name, i) in &from.indexes {
+        let table_stays = to.tables.contains_key(&i.table);
+        if table_stays && to.indexes.get(name).is_none_or(|t| t.definition != i.definition) {
+            out.push(format!("DROP INDEX {};", name.sql()));
+        }
+    }
+    // Foreign keys first: a unique constraint or primary key they reference cannot go before them.
+    let mut drops: Vec<(ConstraintKind, String)> = Vec::new();
+    for (table, f) in &from.tables {
+        let kept = constraints_in(to, table);
+        for c in f.constraints.values() {
+            let goes = match kept {
+                Some(k) => k.get(&c.name).is_none_or(|t| t.definition != c.definition || t.kind != c.kind),
+                // A table that goes takes its constraints with it, but its foreign keys must go
+                // first: another table that goes may be what they reference.
+                None => c.kind == ConstraintKind::ForeignKey,
+            };
+            if goes {
+                let order = if c.kind == ConstraintKind::ForeignKey {
+                    ConstraintKind::PrimaryKey
+                } else {
+                    ConstraintKind::ForeignKey
+                };
+                drops.push((order, format!("ALTER TABLE {} DROP CONSTRAINT {};", table.sql(), quote_part(&c.name))));
+            }
+        }
+    }
+    drops.sort_by_key(|(order, _)| *order);
+    out.extend(drops.into_iter().map(|(_, sql)| sql));
+}
+
+fn alter_columns(from: &Table, to: &Table, out: &mut Vec<String>) {
+    let table = to.name.sql();
+    for c in from.columns.iter().filter(|c| !to.columns.iter().any(|t| t.name == c.name)) {
+        out.push(format!("ALTER TABLE {table} DROP COLUMN {};", quote_part(&c.name)));
+    }
+    for t in &to.columns {
+        match from.columns.iter().find(|f| f.name == t.name) {
+            Some(f) if f != t => change_column(&table, f, t, out),
+            Some(_) => {}
+            None => out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t))),
+        }
+    }
+}
+
+fn change_column(table: &str, f: &Column, t: &Column, out: &mut Vec<String>) {
+    let col = quote_part(&t.name);
+    // A generated column's expression cannot be altered: it is dropped and added again (its
+    // values are derived, so nothing is lost).
+    if f.generated != t.generated {
+        out.push(format!("ALTER TABLE {table} DROP COLUMN {col};"));
+        out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t)));
+        return;
+    }
+    let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {col} {what};");
+    let retyped = f.data_type != t.data_type || f.collation != t.collation;
+    if f.identity.is_some() && t.identity.is_none() {
+        out.push(alter("DROP IDENTITY".into()));
+    }
+    if f.default.is_some() && (retyped || f.default != t.default) {
+        out.push(alter("DROP DEFAULT".into()));
+    }
+    if retyped {
+        let collate = t.collation.as_ref().map(|c| format!(" COLLATE {c}")).unwrap_or_default();
+        out.push(alter(format!("TYPE {}{collate} USING {col}::{}", t.data_type, t.data_type)));
+    }
+    if let Some(d) = &t.default
+        && (retyped || f.default.as_ref() != Some(d))
+    {
+        out.push(alter(format!("SET DEFAULT {d}")));
+    }
+    if f.not_null != t.not_null {
+        out.push(alter(if t.not_null { "SET NOT NULL".into() } else { "DROP NOT NULL".into() }));
+    }
+    if let Some(kind) = t.identity
+        && f.identity != t.identity
+    {
+        if f.identity.is_some() {
+            out.push(alter(format!("SET GENERATED {kind}")));
+        } else {
+            out.push(alter(format!("ADD GENERATED {kind} AS IDENTITY")));
+        }
+    }
+}
+
+/// A column as `CREATE TABLE` and `ADD COLUMN` write it.
+fn column_sql(c: &Column) -> String {
+    let mut s = format!("{} {}", quote_part(&c.name), c.data_type);
+    if let Some(coll) = &c.collation {
+        s += &format!(" COLLATE {coll}");
+    }
+    if let Some(g) = &c.generated {
+        s += &format!(" GENERATED ALWAYS AS ({g}) STORED");
+    }
+    if let Some(d) = &c.default {
+        s += &format!(" DEFAULT {d}");
+    }
+    if let Some(kind) = c.identity {
+        s += &format!(" GENERATED {kind} AS IDENTITY");
+    }
+    if c.not_null {
+        s += " NOT NULL";
+    }
+    s
+}
+
+fn create_table(t: &Table) -> String {
+    let mut lines: Vec<String> = t.columns.iter().map(column_sql).collect();
+    let mut inline: Vec<&Constraint> =
+        t.constraints.values().filter(|c| c.kind != ConstraintKind::ForeignKey).collect();
+    inline.sort_by_key(|c| (c.kind, c.name.clone()));
+    lines.extend(inline.into_iter().map(|c| format!("CONSTRAINT {} {}", quote_part(&c.name), c.definition)));
+    format!("CREATE TABLE {} (\n    {}\n);", t.name.sql(), lines.join(",\n    "))
+}
+
+fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<String>) {
+    let mut adds: Vec<(ConstraintKind, String)> = Vec::new();
+    for (table, t) in &to.tables {
+        let existing = constraints_in(from, table);
+        for c in t.constraints.values() {
+            let needed = match existing {
+                Some(e) => e.get(&c.name).is_none_or(|f| f.definition != c.definition || f.kind != c.kind),
+                // A new table has its other constraints inline.
+                None => c.kind == ConstraintKind::ForeignKey,
+            };
+            if needed {
+                let sql =
+                    format!("ALTER TABLE {} ADD CONSTRAINT {} {};", table.sql(), quote_part(&c.name), c.definition);
+                adds.push((c.kind, sql));
+            }
+        }
+    }
+    adds.sort_by_key(|(kind, _)| *kind);
+    out.extend(adds.into_iter().map(|(_, sql)| sql));
+}
+
+fn unhandled(from: &Schema, to: &Schema) -> Vec<Unhandled> {
+    let mut out = Vec::new();
+    for (key, f) in &from.others {
+        let change = match to.others.get(key) {
+            None => Change::Dropped,
+            Some(t) if t.definition != f.definition => Change::Changed,
+            Some(_) => continue,
+        };
+        out.push(Unhandled { kind: f.kind.clone(), name: f.name.clone(), change });
+    }
+    for (key, t) in &to.others {
+        if !from.others.contains_key(key) {
+            out.push(Unhandled { kind: t.kind.clone(), name: t.name.clone(), change: Change::Added });
+        }
+    }
+    out
+}

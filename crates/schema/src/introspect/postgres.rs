@@ -1,0 +1,221 @@
+//! PostgreSQL's catalog, read with the server's own printers (`format_type`,
+//! `pg_get_constraintdef`, `pg_get_indexdef`, `pg_get_viewdef`, `pg_get_functiondef`), so that
+//! what is compared is what the server would dump. System schemas and objects that belong to
+//! an extension are not the user's schema and are left out.
+
+use super::{Exclude, IntrospectError};
+use crate::model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table};
+use runner_db::Driver;
+
+/// A namespace of the user's: not a system one, not a temporary one.
+const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// `oid` (of catalog `class`) is not an extension's member.
+fn not_extension(class: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass AND d.objid = {oid} AND d.deptype = 'e')"
+    )
+}
+
+pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, IntrospectError> {
+    // With nothing on the search path the printers qualify every name outside pg_catalog
+    // (`REFERENCES public.users(id)`), so that the SQL means the same on a server whose
+    // search path differs.
+    db.query("SELECT set_config('search_path', '', false)").await?;
+    let mut schema = Schema::default();
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname FROM pg_namespace n WHERE {USER_NAMESPACE} AND {} ORDER BY 1",
+            not_extension("pg_namespace", "n.oid")
+        ))
+        .await?;
+    schema.schemas = rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    read_tables(db, exclude, &mut schema).await?;
+    read_constraints(db, &mut schema).await?;
+    read_indexes(db, &mut schema).await?;
+    read_others(db, &mut schema).await?;
+    Ok(schema)
+}
+
+fn text(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
+fn opt(row: &[Option<String>], i: usize) -> Option<String> {
+    row.get(i).cloned().flatten().filter(|s| !s.is_empty())
+}
+
+async fn read_tables(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, \
+                    CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END, a.attidentity::text, \
+                    CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END, \
+                    CASE WHEN a.attcollation <> t.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END \
+             FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             LEFT JOIN pg_type t ON t.oid = a.atttypid \
+             LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+             LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+             LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+             WHERE c.relkind = 'r' AND NOT c.relispartition AND {USER_NAMESPACE} AND {} \
+             ORDER BY n.nspname, c.relname, a.attnum",
+            not_extension("pg_class", "c.oid")
+        ))
+        .await?;
+    for r in rows {
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        if exclude.tables.contains(&name) {
+            continue;
+        }
+        let table = schema.tables.entry(name.clone()).or_insert_with(|| Table {
+            name,
+            columns: Vec::new(),
+            constraints: Default::default(),
+        });
+        let Some(column) = opt(&r, 2) else { continue }; // a table without columns
+        table.columns.push(Column {
+            name: column,
+            data_type: text(&r, 3),
+            not_null: text(&r, 4) == "true",
+            default: opt(&r, 5),
+            identity: match text(&r, 6).as_str() {
+                "a" => Some("ALWAYS"),
+                "d" => Some("BY DEFAULT"),
+                _ => None,
+            },
+            generated: opt(&r, 7),
+            collation: opt(&r, 8),
+        });
+    }
+    Ok(())
+}
+
+async fn read_constraints(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, con.conname, con.contype::text, pg_get_constraintdef(con.oid, true) \
+             FROM pg_constraint con \
+             JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE con.contype IN ('p', 'u', 'f', 'c', 'x') AND con.conparentid = 0 AND {USER_NAMESPACE} \
+             ORDER BY 1, 2, 3"
+        ))
+        .await?;
+    for r in rows {
+        let Some(table) = schema.tables.get_mut(&Name::new(&text(&r, 0), &text(&r, 1))) else { continue };
+        let kind = match text(&r, 3).as_str() {
+            "p" => ConstraintKind::PrimaryKey,
+            "u" => ConstraintKind::Unique,
+            "f" => ConstraintKind::ForeignKey,
+            "c" => ConstraintKind::Check,
+            _ => ConstraintKind::Exclusion,
+        };
+        let name = text(&r, 2);
+        table.constraints.insert(name.clone(), Constraint { name, kind, definition: text(&r, 4) });
+    }
+    Ok(())
+}
+
+async fn read_indexes(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, ic.relname, tn.nspname, tc.relname, pg_get_indexdef(i.indexrelid) \
+             FROM pg_index i \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = ic.relnamespace \
+             JOIN pg_class tc ON tc.oid = i.indrelid \
+             JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
+             WHERE tc.relkind = 'r' AND NOT tc.relispartition AND {USER_NAMESPACE} \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
+               AND {} \
+             ORDER BY 1, 2",
+            not_extension("pg_class", "ic.oid")
+        ))
+        .await?;
+    for r in rows {
+        let table = Name::new(&text(&r, 2), &text(&r, 3));
+        if !schema.tables.contains_key(&table) {
+            continue; // an excluded table's index
+        }
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        schema.indexes.insert(name.clone(), Index { name, table, definition: text(&r, 4) });
+    }
+    Ok(())
+}
+
+/// The kinds the differ does not handle yet, each with what the server prints for it.
+async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let class = not_extension("pg_class", "c.oid");
+    let queries = [
+        format!(
+            "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' \
+                    WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'partition' END, \
+                    n.nspname, c.relname, \
+                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) \
+                         WHEN c.relkind = 'S' THEN (SELECT format('%s %s %s %s %s %s', s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid) \
+                         ELSE '' END \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE (c.relkind IN ('v', 'm', 'S', 'p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
+        ),
+        format!(
+            "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END, n.nspname, \
+                    p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                    CASE WHEN p.prokind = 'a' THEN '' ELSE pg_get_functiondef(p.oid) END \
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE {USER_NAMESPACE} AND {}",
+            not_extension("pg_proc", "p.oid")
+        ),
+        format!(
+            "SELECT CASE t.typtype WHEN 'e' THEN 'enum type' WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
+                    n.nspname, t.typname, \
+                    CASE t.typtype WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) \
+                         WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(con.oid), ' ' ORDER BY con.conname) FROM pg_constraint con WHERE con.contypid = t.oid), '') \
+                         ELSE (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) END \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+               AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_type", "t.oid")
+        ),
+        format!(
+            "SELECT 'trigger', n.nspname, c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid, true) \
+             FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT tg.tgisinternal AND {USER_NAMESPACE}"
+        ),
+        format!(
+            "SELECT 'policy', n.nspname, c.relname || '.' || pol.polname, pg_get_expr(pol.polqual, pol.polrelid) || ' ' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') \
+             FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE {USER_NAMESPACE}"
+        ),
+        "SELECT 'extension', n.nspname, e.extname, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+         WHERE e.extname <> 'plpgsql'"
+            .to_string(),
+        format!(
+            "SELECT 'row level security', n.nspname, c.relname, c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_NAMESPACE}"
+        ),
+        format!(
+            "SELECT 'grants', n.nspname, c.relname, c.relacl::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'v', 'm', 'S', 'p') AND {USER_NAMESPACE}"
+        ),
+        format!(
+            "SELECT 'comment', n.nspname, c.relname || coalesce('.' || a.attname, ''), d.description \
+             FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 \
+             WHERE {USER_NAMESPACE}"
+        ),
+    ];
+    for q in queries {
+        for r in db.query(&q).await? {
+            let (kind, name) = (text(&r, 0), Name::new(&text(&r, 1), &text(&r, 2)));
+            schema.others.insert((kind.clone(), name.clone()), Other { kind, name, definition: text(&r, 3) });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Schemas as data, and the diff between two of them (`runner diff`; autogenerate builds on it).
+//!
+//! A schema is read from a database's catalog ([`introspect`]), never parsed from SQL: the
+//! database that ran the DDL is the only parser that agrees with itself. [`diff`] compares two
+//! [`Schema`]s and gives the statements that turn one into the other, ordered so that each runs
+//! after what it needs, and the objects it does not handle yet, by name: a differ that skips an
+//! object silently is worse than one that says it cannot.
+//!
+//! Handled so far (PostgreSQL): schemas, tables (columns with type, collation, default, NOT NULL,
+//! identity, generated), constraints (primary key, unique, foreign key, check, exclusion) and
+//! indexes. Views, materialized views, sequences, functions, types, triggers, policies and
+//! extensions are compared by definition and reported when they differ.
+
+pub mod diff;
+pub mod introspect;
+pub mod model;
+
+pub use diff::{Change, Diff, Unhandled, diff};
+pub use introspect::{Exclude, IntrospectError, introspect};
+pub use model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table};

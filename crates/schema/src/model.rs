@@ -1,0 +1,109 @@
+//! What a schema holds, as the catalog describes it. Definitions are kept as the database
+//! prints them (`format_type`, `pg_get_constraintdef`, `pg_get_indexdef`), so two objects are
+//! equal exactly when the database would print them the same.
+
+use std::collections::BTreeMap;
+
+/// A schema-qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Name {
+    /// The namespace (`public`).
+    pub schema: String,
+    /// The object's own name.
+    pub name: String,
+}
+
+impl Name {
+    /// `schema.name`.
+    pub fn new(schema: &str, name: &str) -> Name {
+        Name { schema: schema.to_string(), name: name.to_string() }
+    }
+
+    /// The name quoted for SQL: `"schema"."name"`.
+    pub fn sql(&self) -> String {
+        format!("{}.{}", runner_db::quote_part(&self.schema), runner_db::quote_part(&self.name))
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// Everything a diff compares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schema {
+    /// Namespaces other than the system ones (`public` included).
+    pub schemas: Vec<String>,
+    pub tables: BTreeMap<Name, Table>,
+    /// Indexes that no constraint owns (those come with their constraint).
+    pub indexes: BTreeMap<Name, Index>,
+    /// Objects the differ does not handle yet, by kind and name, with their definition.
+    pub others: BTreeMap<(String, Name), Other>,
+}
+
+/// A table and what belongs to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: Name,
+    /// In the table's column order.
+    pub columns: Vec<Column>,
+    pub constraints: BTreeMap<String, Constraint>,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    /// As `format_type` prints it (`character varying(40)`, `integer[]`).
+    pub data_type: String,
+    /// A collation other than the type's default.
+    pub collation: Option<String>,
+    pub not_null: bool,
+    /// The default expression (not for identity or generated columns).
+    pub default: Option<String>,
+    /// `ALWAYS` or `BY DEFAULT` for an identity column.
+    pub identity: Option<&'static str>,
+    /// The expression of a stored generated column.
+    pub generated: Option<String>,
+}
+
+/// The kinds of table constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    Check,
+    Exclusion,
+    /// Last: it needs the unique constraint or primary key it references.
+    ForeignKey,
+}
+
+/// A table constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: ConstraintKind,
+    /// As `pg_get_constraintdef` prints it (`FOREIGN KEY (a) REFERENCES public.t(id)`).
+    pub definition: String,
+}
+
+/// An index of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    pub name: Name,
+    pub table: Name,
+    /// The `CREATE INDEX` statement, as `pg_get_indexdef` prints it.
+    pub definition: String,
+}
+
+/// An object of a kind the differ does not handle yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Other {
+    /// `view`, `function`, `sequence`, …
+    pub kind: String,
+    pub name: Name,
+    /// What the database prints for it; two objects differ when this differs.
+    pub definition: String,
+}
