@@ -113,7 +113,21 @@ fn declares_parents(graph: &Graph) -> bool {
 }
 
 /// `runner new MESSAGE`: a revision whose parent is the current head. Several heads must be merged first.
-pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool) -> Result<Vec<PathBuf>, RunnerError> {
+/// The SQL of a revision written for the user (`new --autogenerate`); without one, `new` writes
+/// an empty up section and a down section that refuses to revert until it is written.
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    pub up: String,
+    pub down: String,
+}
+
+pub fn new_revision(
+    graph: &Graph,
+    message: &str,
+    id: &str,
+    no_transaction: bool,
+    body: Option<&Body>,
+) -> Result<Vec<PathBuf>, RunnerError> {
     if message.trim().is_empty() {
         return Err(Refusal::NoMessage.into());
     }
@@ -133,15 +147,17 @@ pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool
             let up = dir.join(format!("{name}.up.sql"));
             let down = dir.join(format!("{name}.down.sql"));
             let marker = if no_transaction { "-- no-transaction\n" } else { "" };
-            write(&up, &format!("{marker}-- {message}\n"))?;
-            write(&down, &format!("-- revert: {message}\n"))?;
+            let (up_sql, down_sql) = body.map_or((String::new(), String::new()), |b| (b.up.clone(), b.down.clone()));
+            write(&up, &format!("{marker}-- {message}\n{up_sql}"))?;
+            write(&down, &format!("-- revert: {message}\n{down_sql}"))?;
             Ok(vec![up, down])
         }
         Some(Format::Diesel) if !declares_parents(graph) => {
             let d = dir.join(&name);
             std::fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
-            write(&d.join("up.sql"), &format!("-- {message}\n"))?;
-            write(&d.join("down.sql"), &format!("-- revert: {message}\n"))?;
+            let (up_sql, down_sql) = body.map_or((String::new(), String::new()), |b| (b.up.clone(), b.down.clone()));
+            write(&d.join("up.sql"), &format!("-- {message}\n{up_sql}"))?;
+            write(&d.join("down.sql"), &format!("-- revert: {message}\n{down_sql}"))?;
             if no_transaction {
                 write(&d.join("metadata.toml"), "run_in_transaction = false\n")?;
             }
@@ -154,10 +170,14 @@ pub fn new_revision(graph: &Graph, message: &str, id: &str, no_transaction: bool
                 String::new()
             };
             let path = dir.join(format!("{name}.sql"));
+            let (up_sql, down_sql) = match body {
+                Some(b) => (format!("{}\n", b.up), b.down.clone()),
+                None => ("\n\n".to_string(), format!("{DOWN_TODO}\n")),
+            };
             write(
                 &path,
                 &format!(
-                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n\n\n-- runner:down\n{DOWN_TODO}\n",
+                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n{up_sql}-- runner:down\n{down_sql}",
                     message.replace('\n', " ")
                 ),
             )?;

@@ -1,8 +1,11 @@
 //! `runner diff --from SRC --to DST`: the SQL that turns one schema into another. A side is a
-//! database (its URL) or schema files (a `.sql` file, or a folder of them loaded in name order),
-//! which runner loads into a scratch database of its own on the dev server (`--dev-url`, else the
-//! target's server) and drops afterwards, on every path. Nothing is written to a database named
-//! as a side: they are read through read-only connections.
+//! database (its URL), schema files (a `.sql` file, or a folder of them loaded in name order) or
+//! `migrations` (the project's revisions applied to head). Files and migrations are loaded into a
+//! scratch database of runner's own on the dev server (`--dev-url`/`dev_url`, else the target's
+//! server), dropped afterwards on every path. Nothing is written to a database named as a side:
+//! they are read through read-only connections.
+//!
+//! `runner new --autogenerate` builds on it: the revisions' head against the declared schema.
 
 use crate::error::RunnerError;
 use crate::settings::Settings;
@@ -17,13 +20,17 @@ pub enum SchemaSource {
     Database(String),
     /// A `.sql` file or a folder of them.
     Files(PathBuf),
+    /// The project's revisions, applied to head.
+    Migrations,
 }
 
 impl SchemaSource {
     /// A URL (`postgres://`, `postgresql://`, `sqlite:`) is a database; anything else a path.
     pub fn parse(s: &str) -> SchemaSource {
         let lower = s.to_ascii_lowercase();
-        if ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| lower.starts_with(p)) {
+        if s == "migrations" {
+            SchemaSource::Migrations
+        } else if ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| lower.starts_with(p)) {
             SchemaSource::Database(s.to_string())
         } else {
             SchemaSource::Files(PathBuf::from(s))
@@ -38,16 +45,66 @@ pub async fn diff_schemas(
     to: &SchemaSource,
     dev_url: Option<&str>,
 ) -> Result<Diff, RunnerError> {
-    let exclude = Exclude { tables: vec![state_table_name(&settings.state_table)] };
+    let exclude = exclude(settings);
     let from = read(settings, from, dev_url, &exclude).await?;
     let to = read(settings, to, dev_url, &exclude).await?;
     Ok(runner_schema::diff(&from, &to))
 }
 
-fn state_table_name(table: &str) -> Name {
-    match table.split_once('.') {
+/// The objects where the live database differs from the revisions' head (`check --schema`).
+pub async fn schema_drift(
+    settings: &Settings,
+    dev_url: Option<&str>,
+) -> Result<Vec<runner_schema::ObjectDiff>, RunnerError> {
+    let exclude = exclude(settings);
+    let head = read(settings, &SchemaSource::Migrations, dev_url, &exclude).await?;
+    let live =
+        read(settings, &SchemaSource::Database(settings.database_url.expose().to_string()), dev_url, &exclude).await?;
+    Ok(runner_schema::objects(&head, &live))
+}
+
+/// Runner's own state table is not part of the user's schema.
+fn exclude(settings: &Settings) -> Exclude {
+    let name = match settings.state_table.split_once('.') {
         Some((schema, name)) => Name::new(schema, name),
-        None => Name::new("public", table),
+        None => Name::new(settings.state_schema.as_deref().unwrap_or("public"), &settings.state_table),
+    };
+    Exclude { tables: vec![name] }
+}
+
+/// The dev server: `--dev-url`, else `dev_url` in runner.toml, else the target's server.
+fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl, RunnerError> {
+    let server = match dev_url.or(settings.dev_url.as_deref()) {
+        Some(u) => DatabaseUrl::parse(u)?,
+        None => settings.database_url.clone(),
+    };
+    if server.dialect() != Dialect::Postgres {
+        return Err(RunnerError::SchemaDiff(
+            "schema files and migrations are loaded into a scratch database on a PostgreSQL server: set --dev-url or `dev_url` in runner.toml to postgres://…".into(),
+        ));
+    }
+    Ok(server)
+}
+
+/// Runs the project's revisions to head on the database at `url` (backfills included: on a
+/// scratch database they have no rows to work on), so its schema is the revisions' head.
+async fn replay(settings: &Settings, url: &DatabaseUrl) -> Result<(), RunnerError> {
+    let mut s = settings.clone();
+    s.database_url = url.clone();
+    let mut r = crate::Runner::open(s, crate::Access::ReadWrite).await?;
+    let done = r
+        .apply_with_backfills(
+            runner_revisions::Target::Head,
+            runner_revisions::plan::ApplyRules::default(),
+            crate::BackfillOptions::default(),
+            &mut crate::Quiet,
+        )
+        .await;
+    r.close().await;
+    let done = done?;
+    match done.reason {
+        Some(why) => Err(RunnerError::SchemaDiff(format!("replaying the revisions stopped before the head: {why}"))),
+        None => Ok(()),
     }
 }
 
@@ -68,28 +125,31 @@ async fn read(
         }
         SchemaSource::Files(path) => {
             let files = schema_files(path)?;
-            let server = match dev_url {
-                Some(u) => DatabaseUrl::parse(u)?,
-                None => settings.database_url.clone(),
-            };
-            if server.dialect() != Dialect::Postgres {
-                return Err(RunnerError::SchemaDiff(
-                    "loading schema files needs a PostgreSQL dev server: set --dev-url (or the target's URL) to postgres://…".into(),
-                ));
-            }
-            with_scratch_database(&server, async |db: &mut dyn Driver| {
-                for file in &files {
-                    let sql = std::fs::read_to_string(file)
-                        .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
-                    db.execute(&sql).await.map_err(|e| {
-                        RunnerError::SchemaDiff(format!("{}: the dev database rejected it: {e}", file.display()))
-                    })?;
-                }
+            with_scratch_database(&dev_server(settings, dev_url)?, async |_url: &DatabaseUrl, db: &mut dyn Driver| {
+                load_files(db, &files).await?;
+                introspect(db, exclude).await
+            })
+            .await
+        }
+        SchemaSource::Migrations => {
+            with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
+                replay(settings, url).await?;
                 introspect(db, exclude).await
             })
             .await
         }
     }
+}
+
+async fn load_files(db: &mut dyn Driver, files: &[PathBuf]) -> Result<(), RunnerError> {
+    for file in files {
+        let sql = std::fs::read_to_string(file)
+            .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
+        db.execute(&sql)
+            .await
+            .map_err(|e| RunnerError::SchemaDiff(format!("{}: the dev database rejected it: {e}", file.display())))?;
+    }
+    Ok(())
 }
 
 async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, RunnerError> {
@@ -118,7 +178,7 @@ fn schema_files(path: &Path) -> Result<Vec<PathBuf>, RunnerError> {
 /// whatever `work` returns.
 async fn with_scratch_database<T>(
     server: &DatabaseUrl,
-    work: impl AsyncFnOnce(&mut dyn Driver) -> Result<T, RunnerError>,
+    work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
     let name = format!(
         "runner_dev_{}_{}",
@@ -136,8 +196,9 @@ async fn with_scratch_database<T>(
         let mut url = url::Url::parse(server.expose())
             .map_err(|_| RunnerError::SchemaDiff("the dev server must be given as a postgres:// URL".into()))?;
         url.set_path(&format!("/{name}"));
-        let mut db = runner_db::connect(&DatabaseUrl::parse(url.as_str())?, &ConnectOptions::default()).await?;
-        let out = work(db.as_mut()).await;
+        let url = DatabaseUrl::parse(url.as_str())?;
+        let mut db = runner_db::connect(&url, &ConnectOptions::default()).await?;
+        let out = work(&url, db.as_mut()).await;
         db.close().await;
         out
     }
@@ -148,4 +209,116 @@ async fn with_scratch_database<T>(
         tracing::warn!(database = %name, error = %e, "could not drop the scratch database; drop it by hand");
     }
     result
+}
+
+/// What `runner new --autogenerate` found: the revision's two directions, and what its
+/// self-check left (empty when applying up to a copy of the head gives the declared schema and
+/// down gives the head back).
+#[derive(Debug, Clone)]
+pub struct Autogenerated {
+    pub up: Diff,
+    pub down: Diff,
+    pub self_check: Vec<String>,
+}
+
+/// The revisions' head against the declared schema (`schema` in runner.toml), both ways, with
+/// the self-check run on a scratch database.
+pub async fn autogenerate(settings: &Settings, dev_url: Option<&str>) -> Result<Autogenerated, RunnerError> {
+    let Some(desired_path) = settings.schema_path.clone() else {
+        return Err(RunnerError::SchemaDiff(
+            "autogenerate needs the declared schema: set `schema = \"schema\"` in runner.toml (a .sql file or a folder of them)".into(),
+        ));
+    };
+    let exclude = exclude(settings);
+    let head = read(settings, &SchemaSource::Migrations, dev_url, &exclude).await?;
+    let desired = read(settings, &SchemaSource::Files(desired_path), dev_url, &exclude).await?;
+    let (up, down) = (runner_schema::diff(&head, &desired), runner_schema::diff(&desired, &head));
+    if up.statements.is_empty() {
+        return Ok(Autogenerated { up, down, self_check: Vec::new() });
+    }
+    let self_check =
+        with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
+            replay(settings, url).await?;
+            let mut left = Vec::new();
+            for (direction, statements, expected) in
+                [("up", &up.statements, &desired), ("down", &down.statements, &head)]
+            {
+                for s in statements {
+                    if let Err(e) = db.execute(s).await {
+                        left.push(format!("{direction}: `{s}` fails on a copy of the head: {e}"));
+                        return Ok(left);
+                    }
+                }
+                let after = introspect(db, &exclude).await?;
+                let rest = runner_schema::diff(&after, expected);
+                left.extend(rest.statements.iter().map(|s| format!("after {direction}, still needed: {s}")));
+            }
+            Ok(left)
+        })
+        .await?;
+    Ok(Autogenerated { up, down, self_check })
+}
+
+/// Comment lines for the top of a generated revision: what in it deserves a second look before
+/// it runs on a database with data.
+pub fn hazards(statements: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    // A table created by the same revision is empty: building on it holds nothing up.
+    let mut created: Vec<String> = Vec::new();
+    // The table a statement works on: `ALTER TABLE t …`, `CREATE INDEX i ON t …`.
+    let target = |u: &str| -> Option<String> {
+        let rest = u.strip_prefix("ALTER TABLE ").or_else(|| u.split_once(" ON ").map(|(_, r)| r))?;
+        rest.split([' ', '(']).next().map(str::to_string)
+    };
+    let on_new_table = |u: &str, created: &[String]| target(u).is_some_and(|t| created.contains(&t));
+    for s in statements {
+        let u = s.to_ascii_uppercase().replace('"', "");
+        if let Some(rest) = u.strip_prefix("CREATE TABLE ") {
+            created.push(rest.split([' ', '(']).next().unwrap_or_default().to_string());
+            continue;
+        }
+        if on_new_table(&u, &created) && !u.contains(" DROP ") {
+            continue;
+        }
+        let what = if u.starts_with("DROP TABLE") || u.contains(" DROP COLUMN ") {
+            "deletes data"
+        } else if u.contains(" TYPE ") && u.contains(" ALTER COLUMN ") {
+            "rewrites the table under an ACCESS EXCLUSIVE lock, and fails if a value does not convert"
+        } else if u.contains(" SET NOT NULL") {
+            "scans the table under an ACCESS EXCLUSIVE lock, and fails on a NULL"
+        } else if u.starts_with("CREATE INDEX") || u.starts_with("CREATE UNIQUE INDEX") {
+            "builds an index while blocking writes (on a big table, build it CONCURRENTLY in a `transaction: none` revision)"
+        } else if u.contains(" ADD CONSTRAINT ") && (u.contains(" FOREIGN KEY ") || u.contains(" CHECK ")) {
+            "validates every row under a lock (on a big table: add it NOT VALID, then VALIDATE CONSTRAINT)"
+        } else {
+            continue;
+        };
+        let first = s.lines().next().unwrap_or_default();
+        out.push(format!("-- hazard: {what}: {first}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hazards_skip_what_works_on_a_table_the_revision_creates() {
+        let s: Vec<String> = [
+            "CREATE TABLE \"public\".\"new\" (\n    \"id\" integer NOT NULL\n);",
+            "ALTER TABLE \"public\".\"new\" ADD CONSTRAINT \"new_fk\" FOREIGN KEY (id) REFERENCES public.old(id);",
+            "CREATE INDEX new_id ON public.new USING btree (id);",
+            "ALTER TABLE \"public\".\"old\" ADD CONSTRAINT \"old_fk\" FOREIGN KEY (id) REFERENCES public.new(id);",
+            "CREATE INDEX old_id ON public.old USING btree (id);",
+            "ALTER TABLE \"public\".\"old\" DROP COLUMN \"gone\";",
+        ]
+        .map(String::from)
+        .to_vec();
+        let h = hazards(&s);
+        assert_eq!(h.len(), 3, "{h:?}");
+        assert!(h[0].starts_with("-- hazard: validates every row") && h[0].contains("old_fk"), "{h:?}");
+        assert!(h[1].contains("builds an index") && h[1].contains("old_id"), "{h:?}");
+        assert!(h[2].starts_with("-- hazard: deletes data"), "{h:?}");
+    }
 }

@@ -37,6 +37,10 @@ pub struct ConfigFile {
     pub lookup_url: Option<String>,
     pub state_table: Option<String>,
     pub state_schema: Option<String>,
+    /// The declared schema (`runner new --autogenerate`): a `.sql` file or a folder of them.
+    pub schema: Option<PathBuf>,
+    /// A PostgreSQL server where runner may create scratch databases (diff, autogenerate).
+    pub dev_url: Option<String>,
     pub lock_timeout_secs: Option<u64>,
     /// `[[refresh]]` entries: scheduled refreshes for `runner cron`.
     #[serde(default)]
@@ -126,6 +130,10 @@ pub struct Settings {
     pub state_table: String,
     /// PostgreSQL schema of the state table; `None`: the connection's `current_schema()`.
     pub state_schema: Option<String>,
+    /// The declared schema `runner new --autogenerate` writes revisions towards.
+    pub schema_path: Option<PathBuf>,
+    /// Where scratch databases go (`dev_url`); `None`: the target database's server.
+    pub dev_url: Option<String>,
     pub lock_timeout: Duration,
     pub connect_timeout: Duration,
     /// Scheduled refreshes as written in `runner.toml` (validated when used).
@@ -161,6 +169,8 @@ impl Settings {
             lookup_url: None,
             state_table: "runner_state".into(),
             state_schema: None,
+            schema_path: None,
+            dev_url: None,
             lock_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
             refreshes: Vec::new(),
@@ -235,6 +245,8 @@ impl Settings {
             lookup_url,
             state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
             state_schema: config.state_schema,
+            schema_path: config.schema.as_ref().map(|p| project_dir.join(p)),
+            dev_url: env_get("RUNNER_DEV_URL").or(config.dev_url.clone()),
             lock_timeout: over
                 .lock_timeout
                 .or(config.lock_timeout_secs.map(Duration::from_secs))

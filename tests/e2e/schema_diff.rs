@@ -106,3 +106,79 @@ fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
     let same = p.run(&a, &["diff", "--from", &a.url, "--to", &a.url, "--exit-code"]).ok();
     assert!(same.stderr.contains("the schemas are the same"), "{}", same.stderr);
 }
+
+#[test]
+fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    let before = "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n";
+    p.file("001_users.sql", before);
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema\"\n").unwrap();
+    std::fs::create_dir(p.path().join("schema")).unwrap();
+    std::fs::write(p.path().join("before.sql"), before).unwrap();
+    std::fs::write(
+        p.path().join("schema/01_users.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, theme text DEFAULT 'light');\n\
+         CREATE TABLE prefs (user_id integer PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE, data jsonb NOT NULL);\n\
+         CREATE INDEX users_email ON users (lower(email));\n",
+    )
+    .unwrap();
+    let made = p.run(&db, &["new", "add preferences", "--autogenerate"]).ok();
+    assert!(made.stdout.contains("created "), "{}", made.stdout);
+    assert!(made.stderr.contains("hazard: builds an index while blocking writes"), "{}", made.stderr);
+    let file = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.to_string_lossy().contains("add_preferences"))
+        .expect("the revision file");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (up, down) = text.split_once("-- runner:down").unwrap();
+    assert!(up.contains("ADD COLUMN \"theme\" text DEFAULT 'light'::text;"), "{text}");
+    assert!(up.contains("REFERENCES public.users(id) ON DELETE CASCADE"), "{text}");
+    assert!(down.contains("DROP TABLE \"public\".\"prefs\";") && down.contains("-- hazard: deletes data"), "{text}");
+    assert!(!text.contains("runner:todo"), "{text}");
+    // Nothing was written to the target, and no scratch database is left.
+    assert!(!db.table_exists("users"));
+    assert_eq!(db.scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'runner\\_dev\\_%'"), "0");
+    // Applied, the target has the declared schema; reverted, the head it had.
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "schema", "--exit-code"]).ok();
+    p.run(&db, &["revert"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "before.sql", "--exit-code"]).ok();
+    p.run(&db, &["apply"]).ok();
+    // At the declared schema already: nothing to write.
+    p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");
+    assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
+    // An object the differ does not handle: nothing written without --force.
+    std::fs::write(p.path().join("schema/02_view.sql"), "CREATE VIEW emails AS SELECT email FROM users;\n").unwrap();
+    p.run(&db, &["new", "add a view", "--autogenerate"])
+        .fails_with(1)
+        .stderr_has("view public.emails (added)")
+        .stderr_has("nothing was written");
+    assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
+}
+
+#[test]
+fn check_schema_lists_what_was_changed_by_hand_object_by_object() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_users.sql", "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\nCREATE INDEX users_email ON users (email);\n");
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["check", "--schema"]).ok().stdout_has("and the database's schema is the revisions' head");
+    db.execute("ALTER TABLE users ADD COLUMN nickname text; DROP INDEX users_email; CREATE TABLE scratch (x int); CREATE VIEW v AS SELECT 1 AS one;");
+    let r = p.run(&db, &["check", "--schema"]).fails_with(3);
+    for line in [
+        "schema drift: table public.scratch (added)",
+        "schema drift: table public.users (changed): column nickname added",
+        "schema drift: index public.users_email (dropped)",
+        "schema drift: view public.v (added)",
+    ] {
+        assert!(r.stderr.contains(line), "missing `{line}`:\n{}", r.stderr);
+    }
+    let j = p.run(&db, &["check", "--schema", "--json"]).fails_with(3).json();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["schema_drift"].as_array().map(Vec::len), Some(4), "{j}");
+    // The state table is runner's, not drift.
+    assert!(!r.stderr.contains("runner_state"), "{}", r.stderr);
+}

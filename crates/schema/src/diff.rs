@@ -256,3 +256,96 @@ fn unhandled(from: &Schema, to: &Schema) -> Vec<Unhandled> {
     }
     out
 }
+
+/// One object that differs between two schemas, for drift reports (`check --schema`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectDiff {
+    /// `schema`, `table`, `index`, or a kind the differ does not handle (`view`, …).
+    pub kind: String,
+    pub name: String,
+    pub change: Change,
+    /// What differs inside a changed table (`column theme added`), empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+impl std::fmt::Display for ObjectDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let change = match self.change {
+            Change::Added => "added",
+            Change::Dropped => "dropped",
+            Change::Changed => "changed",
+        };
+        write!(f, "{} {} ({change})", self.kind, self.name)?;
+        if !self.details.is_empty() {
+            write!(f, ": {}", self.details.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The objects of `to` that differ from `from`'s, each named once.
+pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
+    let mut out = Vec::new();
+    let mut push = |kind: &str, name: String, change: Change, details: Vec<String>| {
+        out.push(ObjectDiff { kind: kind.to_string(), name, change, details })
+    };
+    for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
+        push("schema", s.clone(), Change::Added, vec![]);
+    }
+    for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
+        push("schema", s.clone(), Change::Dropped, vec![]);
+    }
+    for (name, t) in &to.tables {
+        match from.tables.get(name) {
+            None => push("table", name.to_string(), Change::Added, vec![]),
+            Some(f) if f != t => push("table", name.to_string(), Change::Changed, table_details(f, t)),
+            Some(_) => {}
+        }
+    }
+    for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
+        push("table", name.to_string(), Change::Dropped, vec![]);
+    }
+    for (name, i) in &to.indexes {
+        match from.indexes.get(name) {
+            None => push("index", name.to_string(), Change::Added, vec![]),
+            Some(f) if f.definition != i.definition => push("index", name.to_string(), Change::Changed, vec![]),
+            Some(_) => {}
+        }
+    }
+    for name in from.indexes.keys().filter(|n| !to.indexes.contains_key(*n)) {
+        push("index", name.to_string(), Change::Dropped, vec![]);
+    }
+    for u in unhandled(from, to) {
+        push(&u.kind, u.name.to_string(), u.change, vec![]);
+    }
+    out
+}
+
+fn table_details(f: &Table, t: &Table) -> Vec<String> {
+    let mut d = Vec::new();
+    for c in &t.columns {
+        match f.columns.iter().find(|x| x.name == c.name) {
+            None => d.push(format!("column {} added", c.name)),
+            Some(x) if x != c => d.push(format!("column {} changed", c.name)),
+            Some(_) => {}
+        }
+    }
+    d.extend(
+        f.columns
+            .iter()
+            .filter(|x| !t.columns.iter().any(|c| c.name == x.name))
+            .map(|x| format!("column {} dropped", x.name)),
+    );
+    for (name, c) in &t.constraints {
+        match f.constraints.get(name) {
+            None => d.push(format!("constraint {name} added")),
+            Some(x) if x != c => d.push(format!("constraint {name} changed")),
+            Some(_) => {}
+        }
+    }
+    d.extend(
+        f.constraints.keys().filter(|n| !t.constraints.contains_key(*n)).map(|n| format!("constraint {n} dropped")),
+    );
+    d
+}

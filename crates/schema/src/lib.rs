@@ -15,6 +15,6 @@ pub mod diff;
 pub mod introspect;
 pub mod model;
 
-pub use diff::{Change, Diff, Unhandled, diff};
+pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, objects};
 pub use introspect::{Exclude, IntrospectError, introspect};
 pub use model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table};

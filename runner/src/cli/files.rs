@@ -3,6 +3,7 @@
 use super::output::json;
 use super::{GlobalArgs, OutputArgs};
 use crate::error::{ExitCode, RunnerError};
+use crate::refusal::Refusal;
 use crate::runner::{Access, Runner};
 use crate::scaffold;
 use crate::settings::Settings;
@@ -17,7 +18,12 @@ pub fn init(g: &GlobalArgs, engine: Option<crate::settings::Engine>) -> Result<E
     Ok(ExitCode::Ok)
 }
 
-pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<ExitCode, RunnerError> {
+pub fn new(
+    settings: &Settings,
+    message: &str,
+    no_transaction: bool,
+    body: Option<&scaffold::Body>,
+) -> Result<ExitCode, RunnerError> {
     if !settings.migrations_dir.exists() {
         std::fs::create_dir_all(&settings.migrations_dir).map_err(|cause| RunnerError::Io {
             context: format!("creating {}", settings.migrations_dir.display()),
@@ -26,10 +32,65 @@ pub fn new(settings: &Settings, message: &str, no_transaction: bool) -> Result<E
     }
     let graph = Graph::load(&settings.migrations_dir)?;
     let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
-    for p in scaffold::new_revision(&graph, message, &id, no_transaction)? {
+    for p in scaffold::new_revision(&graph, message, &id, no_transaction, body)? {
         outln!("created {}", p.display());
     }
     Ok(ExitCode::Ok)
+}
+
+/// `runner new --autogenerate`: a revision from the revisions' head to the declared schema.
+pub async fn autogenerate(
+    settings: &Settings,
+    message: &str,
+    no_transaction: bool,
+    dev_url: Option<&str>,
+    force: bool,
+) -> Result<ExitCode, RunnerError> {
+    if message.trim().is_empty() {
+        return Err(Refusal::NoMessage.into());
+    }
+    let found = crate::autogenerate(settings, dev_url).await?;
+    if found.up.is_empty() {
+        outln!("no changes: the revisions' head already has the declared schema; nothing was written");
+        return Ok(ExitCode::Ok);
+    }
+    let mut refuse = false;
+    if !found.up.unhandled.is_empty() {
+        errln!("objects that differ and that the differ does not handle yet (their SQL must be written by hand):");
+        for u in &found.up.unhandled {
+            errln!("  {u}");
+        }
+        refuse = true;
+    }
+    if !found.self_check.is_empty() {
+        errln!("the self-check on a copy of the head failed:");
+        for line in &found.self_check {
+            errln!("  {line}");
+        }
+        refuse = true;
+    }
+    if refuse && !force {
+        errln!("nothing was written; --force writes the revision anyway, with these notes in it");
+        return Ok(ExitCode::Failure);
+    }
+    let hazards = crate::hazards(&found.up.statements);
+    let mut up: Vec<String> = hazards.clone();
+    up.extend(found.up.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
+    up.extend(found.self_check.iter().map(|l| format!("-- runner: self-check: {l}")));
+    if !up.is_empty() {
+        up.push(String::new());
+    }
+    up.extend(found.up.statements.iter().cloned());
+    let mut down: Vec<String> = crate::hazards(&found.down.statements);
+    if !down.is_empty() {
+        down.push(String::new());
+    }
+    down.extend(found.down.statements.iter().cloned());
+    let body = scaffold::Body { up: up.join("\n") + "\n", down: down.join("\n") + "\n" };
+    for h in &hazards {
+        errln!("{}", h.trim_start_matches("-- "));
+    }
+    new(settings, message, no_transaction, Some(&body))
 }
 
 pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError> {
@@ -40,7 +101,12 @@ pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError
     Ok(ExitCode::Ok)
 }
 
-pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+pub async fn check(
+    settings: Settings,
+    with_db: bool,
+    with_schema: bool,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
     let (graph, mut errors) = match Graph::load(&settings.migrations_dir) {
         Ok(g) => (Some(g), Vec::new()),
         Err(p) => (None, p.0.iter().map(ToString::to_string).collect::<Vec<_>>()),
@@ -58,13 +124,18 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
         errors.extend(crate::declarations::of_project(&settings)?);
     }
     if with_db && graph.is_some() {
-        let mut runner = Runner::open(settings, Access::ReadOnly).await?;
+        let mut runner = Runner::open(settings.clone(), Access::ReadOnly).await?;
         let status = runner.status().await;
         runner.close().await;
         errors.extend(status?.problems.iter().map(ToString::to_string));
     }
+    let drift = if with_schema && errors.is_empty() { Some(crate::schema_drift(&settings, None).await?) } else { None };
+    let drifted = drift.as_ref().is_some_and(|d| !d.is_empty());
     if out.json {
-        json(&serde_json::json!({ "ok": errors.is_empty(), "revisions": count, "errors": errors, "ignored": ignored }));
+        json(&serde_json::json!({
+            "ok": errors.is_empty() && !drifted, "revisions": count, "errors": errors, "ignored": ignored,
+            "schema_drift": drift,
+        }));
     } else {
         for p in &ignored {
             errln!(
@@ -75,9 +146,21 @@ pub async fn check(settings: Settings, with_db: bool, out: OutputArgs) -> Result
         for e in &errors {
             errln!("error: {e}");
         }
-        if errors.is_empty() {
-            outln!("OK: {count} revision{} checked.", if count == 1 { "" } else { "s" });
+        for d in drift.iter().flatten() {
+            errln!("schema drift: {d}");
+        }
+        if drifted {
+            errln!("the database's schema differs from the revisions' head in the objects above");
+        } else if errors.is_empty() {
+            let schema = if drift.is_some() { ", and the database's schema is the revisions' head" } else { "" };
+            outln!("OK: {count} revision{} checked{schema}.", if count == 1 { "" } else { "s" });
         }
     }
-    Ok(if errors.is_empty() { ExitCode::Ok } else { ExitCode::Invalid })
+    Ok(if !errors.is_empty() {
+        ExitCode::Invalid
+    } else if drifted {
+        ExitCode::Pending
+    } else {
+        ExitCode::Ok
+    })
 }

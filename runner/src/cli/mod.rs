@@ -171,7 +171,16 @@ pub enum Command {
     },
     /// Write a new revision file whose parent is the current head.
     #[command(
-        after_help = "Examples:\n  runner new \"add user preferences\"\n  runner new \"index users by email\" --no-transaction"
+        after_help = "With --autogenerate, runner applies the revisions to a scratch database, loads the declared \
+schema (`schema` in runner.toml) into another, and writes the SQL between them in both directions, with \
+hazard notes, after checking on a third that up gives the schema and down gives the head back. Nothing \
+is written when nothing differs, or (without --force) when the check fails or an object the differ does \
+not handle differs.
+
+Examples:
+  runner new \"add user preferences\"
+  runner new \"index users by email\" --no-transaction
+  runner new \"add user preferences\" --autogenerate"
     )]
     New {
         /// What the revision does, e.g. "add user preferences".
@@ -179,6 +188,15 @@ pub enum Command {
         /// Mark it `transaction: none` (for CREATE INDEX CONCURRENTLY and the like).
         #[arg(long)]
         no_transaction: bool,
+        /// Write the SQL that turns the revisions' head into the declared schema, and back.
+        #[arg(long)]
+        autogenerate: bool,
+        /// A PostgreSQL server where runner may create scratch databases (default: `dev_url`, else the target's).
+        #[arg(long, value_name = "URL", requires = "autogenerate")]
+        dev_url: Option<String>,
+        /// Write the revision even when its self-check fails or objects are not handled.
+        #[arg(long, requires = "autogenerate")]
+        force: bool,
     },
     /// Show current revision(s), pending revisions, drift and unfinished revisions.
     #[command(
@@ -246,11 +264,15 @@ Examples:
         out: OutputArgs,
     },
     /// Validate revision files and their graph without touching the database.
-    #[command(after_help = "Examples:\n  runner check\n  runner check --db --json")]
+    #[command(after_help = "Examples:\n  runner check\n  runner check --db --json\n  runner check --schema")]
     Check {
         /// Also compare checksums with the database (drift).
         #[arg(long)]
         db: bool,
+        /// Also compare the database's schema with the revisions' head, object by object (drift made
+        /// by hand; PostgreSQL, on a scratch database at `dev_url` or the target's server); exit 3 if it differs.
+        #[arg(long)]
+        schema: bool,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -686,9 +708,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             Ok(ExitCode::Ok)
         }
         Command::Init { engine } => files::init(g, engine),
-        Command::New { message, no_transaction } => files::new(&settings(g)?, &message, no_transaction),
+        Command::New { message, no_transaction, autogenerate: false, .. } => {
+            files::new(&settings(g)?, &message, no_transaction, None)
+        }
+        Command::New { message, no_transaction, autogenerate: true, dev_url, force } => {
+            files::autogenerate(&settings(g)?, &message, no_transaction, dev_url.as_deref(), force).await
+        }
         Command::Merge { message } => files::merge(&settings(g)?, &message),
-        Command::Check { db, out } => files::check(settings(g)?, db, out).await,
+        Command::Check { db, schema, out } => files::check(settings(g)?, db, schema, out).await,
         Command::Diff { from, to, dev_url, exit_code, out } => {
             read::diff(&settings(g)?, &from, &to, dev_url.as_deref(), exit_code, out).await
         }
