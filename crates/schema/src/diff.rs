@@ -72,9 +72,10 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
         out.push(format!("CREATE SCHEMA {};", quote_part(s)));
     }
     drop_changed(from, to, &mut out);
+    let mut unhandled = unhandled(from, to);
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
-            alter_columns(f, t, &mut out);
+            alter_columns(f, t, &mut out, &mut unhandled);
         }
     }
     for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
@@ -94,7 +95,7 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
         out.push(format!("DROP SCHEMA {};", quote_part(s)));
     }
-    Diff { statements: out, unhandled: unhandled(from, to) }
+    Diff { statements: out, unhandled }
 }
 
 /// Constraints of `to`'s table `name` (none if the table goes).
@@ -134,13 +135,23 @@ fn drop_changed(from: &Schema, to: &Schema, out: &mut Vec<String>) {
     out.extend(drops.into_iter().map(|(_, sql)| sql));
 }
 
-fn alter_columns(from: &Table, to: &Table, out: &mut Vec<String>) {
+fn is_serial(c: &Column) -> bool {
+    matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
+}
+
+fn alter_columns(from: &Table, to: &Table, out: &mut Vec<String>, unhandled: &mut Vec<Unhandled>) {
     let table = to.name.sql();
     for c in from.columns.iter().filter(|c| !to.columns.iter().any(|t| t.name == c.name)) {
         out.push(format!("ALTER TABLE {table} DROP COLUMN {};", quote_part(&c.name)));
     }
     for t in &to.columns {
         match from.columns.iter().find(|f| f.name == t.name) {
+            // Becoming or ceasing to be `serial` means creating or dropping its sequence.
+            Some(f) if f != t && (is_serial(f) || is_serial(t)) => unhandled.push(Unhandled {
+                kind: "serial column".into(),
+                name: Name::new(&to.name.schema, &format!("{}.{}", to.name.name, t.name)),
+                change: Change::Changed,
+            }),
             Some(f) if f != t => change_column(&table, f, t, out),
             Some(_) => {}
             None => out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t))),

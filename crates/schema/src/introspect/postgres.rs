@@ -31,10 +31,14 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
         ))
         .await?;
     schema.schemas = rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
-    read_tables(db, exclude, &mut schema).await?;
+    let mut serials = Vec::new();
+    read_tables(db, exclude, &mut schema, &mut serials).await?;
     read_constraints(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
+    for seq in serials {
+        schema.others.remove(&("sequence".to_string(), seq));
+    }
     Ok(schema)
 }
 
@@ -46,13 +50,27 @@ fn opt(row: &[Option<String>], i: usize) -> Option<String> {
     row.get(i).cloned().flatten().filter(|s| !s.is_empty())
 }
 
-async fn read_tables(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+/// Reads tables and their columns; the sequences of `serial` columns go into `serials`.
+async fn read_tables(
+    db: &mut dyn Driver,
+    exclude: &Exclude,
+    schema: &mut Schema,
+    serials: &mut Vec<Name>,
+) -> Result<(), IntrospectError> {
     let rows = db
         .query(&format!(
             "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, \
                     CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END, a.attidentity::text, \
                     CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END, \
-                    CASE WHEN a.attcollation <> t.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END \
+                    CASE WHEN a.attcollation <> t.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END, \
+                    (SELECT sc.relname FROM pg_depend d \
+                       JOIN pg_sequence s ON s.seqrelid = d.objid JOIN pg_class sc ON sc.oid = s.seqrelid \
+                      WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'a' \
+                        AND sc.relnamespace = c.relnamespace AND sc.relname = c.relname || '_' || a.attname || '_seq' \
+                        AND s.seqtypid = a.atttypid AND s.seqstart = 1 AND s.seqincrement = 1 AND s.seqmin = 1 AND s.seqcache = 1 \
+                        AND NOT s.seqcycle AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) \
+                        AND s.seqmax = CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END \
+                        AND pg_get_expr(ad.adbin, ad.adrelid) = format('nextval(%L::regclass)', quote_ident(n.nspname) || '.' || quote_ident(sc.relname))) \
              FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
@@ -76,11 +94,24 @@ async fn read_tables(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema
             constraints: Default::default(),
         });
         let Some(column) = opt(&r, 2) else { continue }; // a table without columns
+        // A column made by `serial`: its sequence is part of it, and it is written as `serial`.
+        let serial = opt(&r, 9).and_then(|seq| {
+            let ty = match text(&r, 3).as_str() {
+                "smallint" => "smallserial",
+                "integer" => "serial",
+                "bigint" => "bigserial",
+                _ => return None,
+            };
+            Some((ty, seq))
+        });
+        if let Some((_, seq)) = &serial {
+            serials.push(Name::new(&table.name.schema, seq));
+        }
         table.columns.push(Column {
             name: column,
-            data_type: text(&r, 3),
+            data_type: serial.as_ref().map_or_else(|| text(&r, 3), |(ty, _)| ty.to_string()),
             not_null: text(&r, 4) == "true",
-            default: opt(&r, 5),
+            default: if serial.is_some() { None } else { opt(&r, 5) },
             identity: match text(&r, 6).as_str() {
                 "a" => Some("ALWAYS"),
                 "d" => Some("BY DEFAULT"),

@@ -1,0 +1,2 @@
+CREATE TABLE kept (id serial PRIMARY KEY, note text);
+CREATE TABLE gone (id bigserial PRIMARY KEY);
