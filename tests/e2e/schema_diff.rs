@@ -93,14 +93,14 @@ fn schema_files_are_loaded_into_a_scratch_database_that_is_dropped_after() {
 
 #[test]
 fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
-    let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE VIEW v AS SELECT id FROM t;");
+    let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s;");
     let b = loaded(
-        "CREATE TABLE t (id integer PRIMARY KEY); CREATE VIEW v AS SELECT id, 1 AS one FROM t; \
+        "CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s START 5; \
          CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE TYPE mood AS ENUM ('ok');",
     );
     let p = Project::new();
     let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).fails_with(1);
-    for named in ["view public.v (changed)", "function public.f() (added)", "enum type public.mood (added)"] {
+    for named in ["sequence public.s (changed)", "function public.f() (added)", "enum type public.mood (added)"] {
         assert!(r.stderr.contains(named), "{named} not reported:\n{}", r.stderr);
     }
     let same = p.run(&a, &["diff", "--from", &a.url, "--to", &a.url, "--exit-code"]).ok();
@@ -151,10 +151,10 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
     p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
     // An object the differ does not handle: nothing written without --force.
-    std::fs::write(p.path().join("schema/02_view.sql"), "CREATE VIEW emails AS SELECT email FROM users;\n").unwrap();
-    p.run(&db, &["new", "add a view", "--autogenerate"])
+    std::fs::write(p.path().join("schema/02_type.sql"), "CREATE TYPE mood AS ENUM ('ok', 'meh');\n").unwrap();
+    p.run(&db, &["new", "add a type", "--autogenerate"])
         .fails_with(1)
-        .stderr_has("view public.emails (added)")
+        .stderr_has("enum type public.mood (added)")
         .stderr_has("nothing was written");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
 }

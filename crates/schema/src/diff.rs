@@ -3,18 +3,22 @@
 //! and created after it.
 //!
 //! 1. create schemas;
-//! 2. drop indexes and constraints that go or change (foreign keys first), and the foreign keys
-//!    of tables that go;
+//! 2. drop views that go, change, or read a table whose columns change or a view that is dropped
+//!    (readers before what they read); drop indexes and constraints that go or change (foreign
+//!    keys first), and the foreign keys of tables that go;
 //! 3. drop columns, change columns (default dropped before a type change, set after), add
 //!    columns (at the end);
 //! 4. drop tables; create tables (with their primary key, unique, check and exclusion
 //!    constraints);
-//! 5. add constraints to existing tables, then every foreign key; create indexes;
+//! 5. add constraints to existing tables, then every foreign key; create the views that are new
+//!    or were dropped above (what they read first); create indexes (on recreated materialized
+//!    views too);
 //! 6. drop schemas.
 
-use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
 use runner_db::quote_part;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// What turns one schema into another.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,7 +75,9 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
         out.push(format!("CREATE SCHEMA {};", quote_part(s)));
     }
-    drop_changed(from, to, &mut out);
+    let recreated = views_to_drop(from, to);
+    drop_views(from, &recreated, &mut out);
+    drop_changed(from, to, &recreated, &mut out);
     let mut unhandled = unhandled(from, to);
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
@@ -87,8 +93,9 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
         }
     }
     add_constraints(from, to, &mut out);
+    create_views(from, to, &recreated, &mut out);
     for (name, i) in &to.indexes {
-        if from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
+        if recreated.contains(&i.table) || from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
             out.push(format!("{};", i.definition));
         }
     }
@@ -103,9 +110,79 @@ fn constraints_in<'a>(s: &'a Schema, name: &Name) -> Option<&'a BTreeMap<String,
     s.tables.get(name).map(|t| &t.constraints)
 }
 
-fn drop_changed(from: &Schema, to: &Schema, out: &mut Vec<String>) {
+/// The views of `from` that must be dropped: those that go or change, and those that read
+/// (directly or through other views) a table that goes or whose columns change.
+fn views_to_drop(from: &Schema, to: &Schema) -> BTreeSet<Name> {
+    let columns_change =
+        |t: &Name| to.tables.get(t).is_none_or(|n| from.tables.get(t).is_some_and(|f| f.columns != n.columns));
+    let mut drop: BTreeSet<Name> = from
+        .views
+        .values()
+        .filter(|v| to.views.get(&v.name).is_none_or(|t| !same_view(v, t)))
+        .map(|v| v.name.clone())
+        .collect();
+    loop {
+        let more: Vec<Name> = from
+            .views
+            .values()
+            .filter(|v| !drop.contains(&v.name))
+            .filter(|v| {
+                v.depends_on.iter().any(|d| drop.contains(d) || (from.tables.contains_key(d) && columns_change(d)))
+            })
+            .map(|v| v.name.clone())
+            .collect();
+        if more.is_empty() {
+            return drop;
+        }
+        drop.extend(more);
+    }
+}
+
+fn same_view(a: &View, b: &View) -> bool {
+    a.materialized == b.materialized && a.query == b.query && a.options == b.options
+}
+
+fn view_kind(v: &View) -> &'static str {
+    if v.materialized { "MATERIALIZED VIEW" } else { "VIEW" }
+}
+
+/// Drops `names`, each after every view in `from` that reads it.
+fn drop_views(from: &Schema, names: &BTreeSet<Name>, out: &mut Vec<String>) {
+    let mut left: Vec<&View> = names.iter().filter_map(|n| from.views.get(n)).collect();
+    while !left.is_empty() {
+        let (ready, wait): (Vec<&View>, Vec<&View>) =
+            left.iter().partition(|v| !left.iter().any(|o| o.depends_on.contains(&v.name)));
+        // A cycle cannot happen in a catalog; if it did, dropping the rest in name order fails loudly.
+        let ready = if ready.is_empty() { wait.clone() } else { ready };
+        for v in &ready {
+            out.push(format!("DROP {} {};", view_kind(v), v.name.sql()));
+        }
+        left.retain(|v| !ready.iter().any(|r| r.name == v.name));
+    }
+}
+
+/// Creates the views of `to` that are new or were dropped, each after the views it reads.
+fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<String>) {
+    let mut left: Vec<&View> =
+        to.views.values().filter(|v| !from.views.contains_key(&v.name) || recreated.contains(&v.name)).collect();
+    while !left.is_empty() {
+        let (ready, wait): (Vec<&View>, Vec<&View>) =
+            left.iter().partition(|v| !v.depends_on.iter().any(|d| left.iter().any(|o| o.name == *d)));
+        let ready = if ready.is_empty() { wait.clone() } else { ready };
+        for v in &ready {
+            let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
+            let query = v.query.trim().trim_end_matches(';');
+            out.push(format!("CREATE {} {}{with} AS\n{query};", view_kind(v), v.name.sql()));
+        }
+        left.retain(|v| !ready.iter().any(|r| r.name == v.name));
+    }
+}
+
+fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<String>) {
     for (name, i) in &from.indexes {
-        let table_stays = to.tables.contains_key(&i.table);
+        // An index of a table that goes, or of a materialized view dropped above, went with it.
+        let table_stays =
+            (to.tables.contains_key(&i.table) || to.views.contains_key(&i.table)) && !recreated.contains(&i.table);
         if table_stays && to.indexes.get(name).is_none_or(|t| t.definition != i.definition) {
             out.push(format!("DROP INDEX {};", name.sql()));
         }
@@ -326,6 +403,17 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     }
     for name in from.indexes.keys().filter(|n| !to.indexes.contains_key(*n)) {
         push("index", name.to_string(), Change::Dropped, vec![]);
+    }
+    for (name, v) in &to.views {
+        let kind = if v.materialized { "materialized view" } else { "view" };
+        match from.views.get(name) {
+            None => push(kind, name.to_string(), Change::Added, vec![]),
+            Some(f) if !same_view(f, v) => push(kind, name.to_string(), Change::Changed, vec![]),
+            Some(_) => {}
+        }
+    }
+    for (name, v) in from.views.iter().filter(|(n, _)| !to.views.contains_key(*n)) {
+        push(if v.materialized { "materialized view" } else { "view" }, name.to_string(), Change::Dropped, vec![]);
     }
     for u in unhandled(from, to) {
         push(&u.kind, u.name.to_string(), u.change, vec![]);

@@ -7,9 +7,10 @@
 //! object silently is worse than one that says it cannot.
 //!
 //! Handled so far (PostgreSQL): schemas, tables (columns with type, collation, default, NOT NULL,
-//! identity, generated), constraints (primary key, unique, foreign key, check, exclusion) and
-//! indexes. Views, materialized views, sequences, functions, types, triggers, policies and
-//! extensions are compared by definition and reported when they differ.
+//! identity, generated, serial), constraints (primary key, unique, foreign key, check, exclusion),
+//! indexes, views and materialized views (recreated when what they read changes). Sequences,
+//! functions, types, triggers, policies and extensions are compared by definition and reported
+//! when they differ.
 
 pub mod diff;
 pub mod introspect;
@@ -17,4 +18,4 @@ pub mod model;
 
 pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, objects};
 pub use introspect::{Exclude, IntrospectError, introspect};
-pub use model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table};
+pub use model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table, View};

@@ -37,8 +37,11 @@ pub struct Schema {
     /// Namespaces other than the system ones (`public` included).
     pub schemas: Vec<String>,
     pub tables: BTreeMap<Name, Table>,
-    /// Indexes that no constraint owns (those come with their constraint).
+    /// Indexes that no constraint owns (those come with their constraint), on tables and on
+    /// materialized views.
     pub indexes: BTreeMap<Name, Index>,
+    /// Views and materialized views.
+    pub views: BTreeMap<Name, View>,
     /// Objects the differ does not handle yet, by kind and name, with their definition.
     pub others: BTreeMap<(String, Name), Other>,
 }
@@ -96,6 +99,19 @@ pub struct Index {
     pub table: Name,
     /// The `CREATE INDEX` statement, as `pg_get_indexdef` prints it.
     pub definition: String,
+}
+
+/// A view or a materialized view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub name: Name,
+    pub materialized: bool,
+    /// Its query, as `pg_get_viewdef` prints it.
+    pub query: String,
+    /// `WITH (…)` options (`security_barrier`, `check_option=local`), as stored.
+    pub options: Vec<String>,
+    /// The tables and views it reads, directly.
+    pub depends_on: Vec<Name>,
 }
 
 /// An object of a kind the differ does not handle yet.

@@ -4,7 +4,7 @@
 //! an extension are not the user's schema and are left out.
 
 use super::{Exclude, IntrospectError};
-use crate::model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table, View};
 use runner_db::Driver;
 
 /// A namespace of the user's: not a system one, not a temporary one.
@@ -34,6 +34,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     let mut serials = Vec::new();
     read_tables(db, exclude, &mut schema, &mut serials).await?;
     read_constraints(db, &mut schema).await?;
+    read_views(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
     for seq in serials {
@@ -159,7 +160,7 @@ async fn read_indexes(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), In
              JOIN pg_namespace n ON n.oid = ic.relnamespace \
              JOIN pg_class tc ON tc.oid = i.indrelid \
              JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
-             WHERE tc.relkind = 'r' AND NOT tc.relispartition AND {USER_NAMESPACE} \
+             WHERE tc.relkind IN ('r', 'm') AND NOT tc.relispartition AND {USER_NAMESPACE} \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
                AND {} \
              ORDER BY 1, 2",
@@ -168,7 +169,7 @@ async fn read_indexes(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), In
         .await?;
     for r in rows {
         let table = Name::new(&text(&r, 2), &text(&r, 3));
-        if !schema.tables.contains_key(&table) {
+        if !schema.tables.contains_key(&table) && !schema.views.contains_key(&table) {
             continue; // an excluded table's index
         }
         let name = Name::new(&text(&r, 0), &text(&r, 1));
@@ -177,19 +178,63 @@ async fn read_indexes(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), In
     Ok(())
 }
 
+async fn read_views(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, c.relkind::text, pg_get_viewdef(c.oid, true), coalesce(array_to_string(c.reloptions, ','), ''), \
+                    (SELECT string_agg(DISTINCT quote_ident(dn.nspname) || '.' || quote_ident(dc.relname), ',') \
+                       FROM pg_rewrite rw JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid \
+                       JOIN pg_class dc ON dc.oid = d.refobjid JOIN pg_namespace dn ON dn.oid = dc.relnamespace \
+                      WHERE rw.ev_class = c.oid AND d.refobjid <> c.oid AND dc.relkind IN ('r', 'v', 'm', 'p')) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('v', 'm') AND {USER_NAMESPACE} AND {} \
+             ORDER BY 1, 2",
+            not_extension("pg_class", "c.oid")
+        ))
+        .await?;
+    for r in rows {
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        let depends_on = text(&r, 5).split(',').filter(|s| !s.is_empty()).map(parse_qualified).collect();
+        let options = text(&r, 4).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let view =
+            View { name: name.clone(), materialized: text(&r, 2) == "m", query: text(&r, 3), options, depends_on };
+        schema.views.insert(name, view);
+    }
+    Ok(())
+}
+
+/// `schema.name` as `quote_ident` printed both parts (a dot inside quotes is part of a name).
+fn parse_qualified(s: &str) -> Name {
+    let mut parts = Vec::new();
+    let (mut cur, mut quoted, mut chars) = (String::new(), false, s.chars().peekable());
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            _ => cur.push(ch),
+        }
+    }
+    parts.push(cur);
+    let name = parts.pop().unwrap_or_default();
+    Name::new(&parts.pop().unwrap_or_default(), &name)
+}
+
 /// The kinds the differ does not handle yet, each with what the server prints for it.
 async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
     let class = not_extension("pg_class", "c.oid");
     let queries = [
         format!(
-            "SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' \
+            "SELECT CASE c.relkind WHEN 'S' THEN 'sequence' \
                     WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'partition' END, \
                     n.nspname, c.relname, \
-                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) \
-                         WHEN c.relkind = 'S' THEN (SELECT format('%s %s %s %s %s %s', s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid) \
+                    CASE WHEN c.relkind = 'S' THEN (SELECT format('%s %s %s %s %s %s', s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid) \
                          ELSE '' END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE (c.relkind IN ('v', 'm', 'S', 'p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class} \
+             WHERE (c.relkind IN ('S', 'p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class} \
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
         ),
         format!(

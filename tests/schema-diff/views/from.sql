@@ -1,0 +1,9 @@
+CREATE TABLE t (id integer PRIMARY KEY, price integer, name text);
+CREATE VIEW v1 AS SELECT id, price FROM t;
+CREATE VIEW v2 AS SELECT id, price * 2 AS double FROM v1;
+CREATE MATERIALIZED VIEW m AS SELECT id, price FROM t;
+CREATE UNIQUE INDEX m_id ON m (id);
+CREATE MATERIALIZED VIEW m2 AS SELECT id, name FROM t;
+CREATE INDEX m2_name ON m2 (name);
+CREATE VIEW gone AS SELECT name FROM t;
+CREATE VIEW untouched AS SELECT name FROM t WHERE id > 0;

@@ -1,0 +1,10 @@
+CREATE TABLE t (id integer PRIMARY KEY, price numeric(10,2), name text);
+CREATE VIEW v1 AS SELECT id, price FROM t;
+CREATE VIEW v2 AS SELECT id, price * 2 AS double FROM v1;
+CREATE MATERIALIZED VIEW m AS SELECT id, price FROM t;
+CREATE UNIQUE INDEX m_id ON m (id);
+CREATE MATERIALIZED VIEW m2 AS SELECT id, upper(name) AS name FROM t;
+CREATE INDEX m2_name ON m2 (name);
+CREATE VIEW untouched AS SELECT name FROM t WHERE id > 0;
+CREATE VIEW secure WITH (security_barrier = true) AS SELECT id FROM t WHERE id > 10 WITH LOCAL CHECK OPTION;
+CREATE VIEW on_views AS SELECT v2.id, m2.name FROM v2 JOIN m2 USING (id);
