@@ -288,6 +288,8 @@ pub fn hazards(statements: &[String]) -> Vec<String> {
             "scans the table under an ACCESS EXCLUSIVE lock, and fails on a NULL"
         } else if u.starts_with("CREATE INDEX") || u.starts_with("CREATE UNIQUE INDEX") {
             "builds an index while blocking writes (on a big table, build it CONCURRENTLY in a `transaction: none` revision)"
+        } else if u.starts_with("ALTER TYPE ") && u.contains(" ADD VALUE ") {
+            "a new enum value cannot be used in the transaction that adds it: if this revision uses it, move that to a revision of its own"
         } else if u.contains(" ADD CONSTRAINT ") && (u.contains(" FOREIGN KEY ") || u.contains(" CHECK ")) {
             "validates every row under a lock (on a big table: add it NOT VALID, then VALIDATE CONSTRAINT)"
         } else {

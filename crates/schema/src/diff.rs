@@ -75,10 +75,11 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
         out.push(format!("CREATE SCHEMA {};", quote_part(s)));
     }
+    let mut unhandled = unhandled(from, to);
+    enums_before(from, to, &mut out, &mut unhandled);
     let recreated = views_to_drop(from, to);
     drop_views(from, &recreated, &mut out);
     drop_changed(from, to, &recreated, &mut out);
-    let mut unhandled = unhandled(from, to);
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
             alter_columns(f, t, &mut out, &mut unhandled);
@@ -99,10 +100,63 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
             out.push(format!("{};", i.definition));
         }
     }
+    for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
+        out.push(format!("DROP TYPE {};", name.sql()));
+    }
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
         out.push(format!("DROP SCHEMA {};", quote_part(s)));
     }
     Diff { statements: out, unhandled }
+}
+
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`);
+/// a value whose label changed in place is renamed (`RENAME VALUE`, which keeps the rows that
+/// hold it). Values removed or reordered would need the type rebuilt and every column cast:
+/// reported, not attempted.
+fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &mut Vec<Unhandled>) {
+    for (name, labels) in &to.enums {
+        let Some(old) = from.enums.get(name) else {
+            let list: Vec<String> = labels.iter().map(|l| literal(l)).collect();
+            out.push(format!("CREATE TYPE {} AS ENUM ({});", name.sql(), list.join(", ")));
+            continue;
+        };
+        if old == labels {
+            continue;
+        }
+        if old.len() == labels.len() {
+            for (a, b) in old.iter().zip(labels) {
+                if a != b {
+                    out.push(format!("ALTER TYPE {} RENAME VALUE {} TO {};", name.sql(), literal(a), literal(b)));
+                }
+            }
+            continue;
+        }
+        // Only additions: the old labels, in order, are a subsequence of the new.
+        let mut new = labels.iter();
+        let additions_only = old.iter().all(|o| new.any(|n| n == o));
+        if !additions_only {
+            unhandled.push(Unhandled {
+                kind: "enum type values removed or reordered".into(),
+                name: name.clone(),
+                change: Change::Changed,
+            });
+            continue;
+        }
+        for (i, l) in labels.iter().enumerate() {
+            if old.contains(l) {
+                continue;
+            }
+            let place = match labels[i + 1..].iter().find(|n| old.contains(n)) {
+                Some(next) => format!(" BEFORE {}", literal(next)),
+                None => String::new(),
+            };
+            out.push(format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), literal(l)));
+        }
+    }
 }
 
 /// Constraints of `to`'s table `name` (none if the table goes).
@@ -414,6 +468,16 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     }
     for (name, v) in from.views.iter().filter(|(n, _)| !to.views.contains_key(*n)) {
         push(if v.materialized { "materialized view" } else { "view" }, name.to_string(), Change::Dropped, vec![]);
+    }
+    for (name, labels) in &to.enums {
+        match from.enums.get(name) {
+            None => push("enum type", name.to_string(), Change::Added, vec![]),
+            Some(f) if f != labels => push("enum type", name.to_string(), Change::Changed, vec![]),
+            Some(_) => {}
+        }
+    }
+    for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
+        push("enum type", name.to_string(), Change::Dropped, vec![]);
     }
     for u in unhandled(from, to) {
         push(&u.kind, u.name.to_string(), u.change, vec![]);

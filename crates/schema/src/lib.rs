@@ -8,8 +8,8 @@
 //!
 //! Handled so far (PostgreSQL): schemas, tables (columns with type, collation, default, NOT NULL,
 //! identity, generated, serial), constraints (primary key, unique, foreign key, check, exclusion),
-//! indexes, views and materialized views (recreated when what they read changes). Sequences,
-//! functions, types, triggers, policies and extensions are compared by definition and reported
+//! indexes, views and materialized views (recreated when what they read changes), enum types.
+//! Sequences, functions, domains, triggers, policies and extensions are compared by definition and reported
 //! when they differ.
 
 pub mod diff;

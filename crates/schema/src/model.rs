@@ -42,6 +42,8 @@ pub struct Schema {
     pub indexes: BTreeMap<Name, Index>,
     /// Views and materialized views.
     pub views: BTreeMap<Name, View>,
+    /// Enum types, with their labels in order.
+    pub enums: BTreeMap<Name, Vec<String>>,
     /// Objects the differ does not handle yet, by kind and name, with their definition.
     pub others: BTreeMap<(String, Name), Other>,
 }

@@ -35,6 +35,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     read_tables(db, exclude, &mut schema, &mut serials).await?;
     read_constraints(db, &mut schema).await?;
     read_views(db, &mut schema).await?;
+    read_enums(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
     for seq in serials {
@@ -203,6 +204,21 @@ async fn read_views(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Intr
     Ok(())
 }
 
+async fn read_enums(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, t.typname, e.enumlabel FROM pg_type t \
+             JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid \
+             WHERE t.typtype = 'e' AND {USER_NAMESPACE} AND {} ORDER BY 1, 2, e.enumsortorder",
+            not_extension("pg_type", "t.oid")
+        ))
+        .await?;
+    for r in rows {
+        schema.enums.entry(Name::new(&text(&r, 0), &text(&r, 1))).or_default().push(text(&r, 2));
+    }
+    Ok(())
+}
+
 /// `schema.name` as `quote_ident` printed both parts (a dot inside quotes is part of a name).
 fn parse_qualified(s: &str) -> Name {
     let mut parts = Vec::new();
@@ -246,13 +262,13 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
             not_extension("pg_proc", "p.oid")
         ),
         format!(
-            "SELECT CASE t.typtype WHEN 'e' THEN 'enum type' WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
+            "SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
                     n.nspname, t.typname, \
                     CASE t.typtype WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) \
                          WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(con.oid), ' ' ORDER BY con.conname) FROM pg_constraint con WHERE con.contypid = t.oid), '') \
                          ELSE (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) END \
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+             WHERE (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
                AND {USER_NAMESPACE} AND {}",
             not_extension("pg_type", "t.oid")
         ),
