@@ -117,11 +117,11 @@ fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
     let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s;");
     let b = loaded(
         "CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s START 5; \
-         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE DOMAIN positive AS integer CHECK (VALUE > 0);",
+         COMMENT ON TABLE t IS 'the t'; CREATE DOMAIN positive AS integer CHECK (VALUE > 0);",
     );
     let p = Project::new();
     let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).fails_with(1);
-    for named in ["sequence public.s (changed)", "function public.f() (added)", "domain public.positive (added)"] {
+    for named in ["sequence public.s (changed)", "comment public.t (added)", "domain public.positive (added)"] {
         assert!(r.stderr.contains(named), "{named} not reported:\n{}", r.stderr);
     }
     let same = p.run(&a, &["diff", "--from", &a.url, "--to", &a.url, "--exit-code"]).ok();

@@ -77,6 +77,7 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     }
     let mut unhandled = unhandled(from, to);
     enums_before(from, to, &mut out, &mut unhandled);
+    let replaced = functions_before(from, to, &mut out);
     let recreated = views_to_drop(from, to);
     drop_views(from, &recreated, &mut out);
     drop_changed(from, to, &recreated, &mut out);
@@ -98,6 +99,11 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     for (name, i) in &to.indexes {
         if recreated.contains(&i.table) || from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
             out.push(format!("{};", i.definition));
+        }
+    }
+    for (key, f) in &from.functions {
+        if !to.functions.contains_key(key) && !replaced.contains(key) {
+            out.push(format!("DROP {} {};", if f.procedure { "PROCEDURE" } else { "FUNCTION" }, f.signature_sql()));
         }
     }
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
@@ -157,6 +163,33 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
             out.push(format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), literal(l)));
         }
     }
+}
+
+/// New and changed functions, before the tables and views that may call them (a default, a
+/// check, a generated column). Bodies are not checked as they are created (`check_function_bodies`
+/// off, as pg_dump does), since a body may name a table created further down. A function whose
+/// result type changes cannot be replaced: it is dropped and created; the keys of those are
+/// returned, since they are not dropped again at the end.
+fn functions_before(from: &Schema, to: &Schema, out: &mut Vec<String>) -> BTreeSet<Name> {
+    let mut dropped = BTreeSet::new();
+    let mut statements = Vec::new();
+    for (key, f) in &to.functions {
+        match from.functions.get(key) {
+            Some(old) if old.definition == f.definition => continue,
+            Some(old) if old.result != f.result || old.procedure != f.procedure => {
+                let kind = if old.procedure { "PROCEDURE" } else { "FUNCTION" };
+                statements.push(format!("DROP {kind} {};", old.signature_sql()));
+                dropped.insert(key.clone());
+            }
+            _ => {}
+        }
+        statements.push(format!("{};", f.definition.trim_end().trim_end_matches(';')));
+    }
+    if !statements.is_empty() {
+        out.push("SET check_function_bodies = false;".into());
+        out.extend(statements);
+    }
+    dropped
 }
 
 /// Constraints of `to`'s table `name` (none if the table goes).
@@ -478,6 +511,17 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     }
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
         push("enum type", name.to_string(), Change::Dropped, vec![]);
+    }
+    for (key, f) in &to.functions {
+        let kind = if f.procedure { "procedure" } else { "function" };
+        match from.functions.get(key) {
+            None => push(kind, key.to_string(), Change::Added, vec![]),
+            Some(old) if old.definition != f.definition => push(kind, key.to_string(), Change::Changed, vec![]),
+            Some(_) => {}
+        }
+    }
+    for (key, f) in from.functions.iter().filter(|(k, _)| !to.functions.contains_key(*k)) {
+        push(if f.procedure { "procedure" } else { "function" }, key.to_string(), Change::Dropped, vec![]);
     }
     for u in unhandled(from, to) {
         push(&u.kind, u.name.to_string(), u.change, vec![]);

@@ -8,8 +8,8 @@
 //!
 //! Handled so far (PostgreSQL): schemas, tables (columns with type, collation, default, NOT NULL,
 //! identity, generated, serial), constraints (primary key, unique, foreign key, check, exclusion),
-//! indexes, views and materialized views (recreated when what they read changes), enum types.
-//! Sequences, functions, domains, triggers, policies and extensions are compared by definition and reported
+//! indexes, views and materialized views (recreated when what they read changes), enum types, functions and procedures.
+//! Sequences, aggregates, domains, triggers, policies and extensions are compared by definition and reported
 //! when they differ.
 
 pub mod diff;
@@ -18,4 +18,4 @@ pub mod model;
 
 pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, objects};
 pub use introspect::{Exclude, IntrospectError, introspect};
-pub use model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table, View};
+pub use model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};

@@ -44,6 +44,8 @@ pub struct Schema {
     pub views: BTreeMap<Name, View>,
     /// Enum types, with their labels in order.
     pub enums: BTreeMap<Name, Vec<String>>,
+    /// Functions and procedures, by name and argument types (`public.f(integer)`).
+    pub functions: BTreeMap<Name, Function>,
     /// Objects the differ does not handle yet, by kind and name, with their definition.
     pub others: BTreeMap<(String, Name), Other>,
 }
@@ -114,6 +116,27 @@ pub struct View {
     pub options: Vec<String>,
     /// The tables and views it reads, directly.
     pub depends_on: Vec<Name>,
+}
+
+/// A function or procedure (not an aggregate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// Schema and plain name (`f`).
+    pub name: Name,
+    /// Argument types, as `pg_get_function_identity_arguments` prints them (`a integer, b text`).
+    pub identity_args: String,
+    pub procedure: bool,
+    /// What it returns (`integer`, `SETOF record`); empty for a procedure.
+    pub result: String,
+    /// The whole `CREATE OR REPLACE …` statement, as `pg_get_functiondef` prints it.
+    pub definition: String,
+}
+
+impl Function {
+    /// `"schema"."name"(args)`, as DROP takes it.
+    pub fn signature_sql(&self) -> String {
+        format!("{}({})", self.name.sql(), self.identity_args)
+    }
 }
 
 /// An object of a kind the differ does not handle yet.

@@ -4,7 +4,7 @@
 //! an extension are not the user's schema and are left out.
 
 use super::{Exclude, IntrospectError};
-use crate::model::{Column, Constraint, ConstraintKind, Index, Name, Other, Schema, Table, View};
+use crate::model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
 use runner_db::Driver;
 
 /// A namespace of the user's: not a system one, not a temporary one.
@@ -36,6 +36,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     read_constraints(db, &mut schema).await?;
     read_views(db, &mut schema).await?;
     read_enums(db, &mut schema).await?;
+    read_functions(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
     for seq in serials {
@@ -219,6 +220,29 @@ async fn read_enums(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Intr
     Ok(())
 }
 
+async fn read_functions(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), (p.prokind = 'p')::text, \
+                    coalesce(pg_get_function_result(p.oid), ''), pg_get_functiondef(p.oid) \
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.prokind IN ('f', 'p') AND {USER_NAMESPACE} AND {} ORDER BY 1, 2, 3",
+            not_extension("pg_proc", "p.oid")
+        ))
+        .await?;
+    for r in rows {
+        let f = Function {
+            name: Name::new(&text(&r, 0), &text(&r, 1)),
+            identity_args: text(&r, 2),
+            procedure: text(&r, 3) == "true",
+            result: text(&r, 4),
+            definition: text(&r, 5),
+        };
+        schema.functions.insert(Name::new(&f.name.schema, &format!("{}({})", f.name.name, f.identity_args)), f);
+    }
+    Ok(())
+}
+
 /// `schema.name` as `quote_ident` printed both parts (a dot inside quotes is part of a name).
 fn parse_qualified(s: &str) -> Name {
     let mut parts = Vec::new();
@@ -254,11 +278,10 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
         ),
         format!(
-            "SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END, n.nspname, \
-                    p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
-                    CASE WHEN p.prokind = 'a' THEN '' ELSE pg_get_functiondef(p.oid) END \
+            "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END, n.nspname, \
+                    p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', '' \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE {USER_NAMESPACE} AND {}",
+             WHERE p.prokind IN ('a', 'w') AND {USER_NAMESPACE} AND {}",
             not_extension("pg_proc", "p.oid")
         ),
         format!(

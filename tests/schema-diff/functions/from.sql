@@ -1,0 +1,5 @@
+CREATE FUNCTION add_one(x integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT x + 1';
+CREATE FUNCTION label(x integer) RETURNS text LANGUAGE sql AS 'SELECT x::text';
+CREATE FUNCTION gone() RETURNS void LANGUAGE plpgsql AS $$ BEGIN END $$;
+CREATE PROCEDURE tidy() LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE t (id integer PRIMARY KEY);
