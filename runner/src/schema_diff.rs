@@ -203,8 +203,25 @@ async fn with_scratch_database<T>(
         out
     }
     .await;
-    let dropped = admin.execute(&format!("DROP DATABASE {} WITH (FORCE)", runner_db::quote_part(&name))).await;
+    let drop = format!("DROP DATABASE {} WITH (FORCE)", runner_db::quote_part(&name));
+    let mut dropped = admin.execute(&drop).await;
     admin.close().await;
+    // A stop request cancels what was running when it came, and a cancel can reach the server
+    // after the statement it meant: then the drop is tried again on a connection of its own.
+    for _ in 0..3 {
+        match &dropped {
+            Err(runner_db::DbError::Statement { failure }) if failure.is_cancelled() => {}
+            _ => break,
+        }
+        dropped = match runner_db::connect(server, &ConnectOptions::default()).await {
+            Ok(mut again) => {
+                let r = again.execute(&drop).await;
+                again.close().await;
+                r
+            }
+            Err(e) => Err(e),
+        };
+    }
     if let Err(e) = dropped {
         tracing::warn!(database = %name, error = %e, "could not drop the scratch database; drop it by hand");
     }

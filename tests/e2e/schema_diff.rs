@@ -205,3 +205,34 @@ fn check_schema_lists_what_was_changed_by_hand_object_by_object() {
     // The state table is runner's, not drift.
     assert!(!r.stderr.contains("runner_state"), "{}", r.stderr);
 }
+
+#[test]
+fn sigint_during_a_diff_stops_it_and_drops_its_scratch_database() {
+    let target = loaded("CREATE TABLE t (id integer PRIMARY KEY);");
+    let p = Project::new();
+    std::fs::write(p.path().join("slow.sql"), "CREATE TABLE t (id integer PRIMARY KEY);\nSELECT pg_sleep(60);\n")
+        .unwrap();
+    let child = p
+        .command(&target, &["diff", "--from", &target.url, "--to", "slow.sql"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let scratch = format!("runner\\_dev\\_{pid}\\_%");
+    crate::harness::wait_until(std::time::Duration::from_secs(30), "the schema file to be running", || {
+        target.scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '{scratch}' AND query LIKE '%pg_sleep(60)%'"
+        )) == "1"
+    });
+    std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let run = crate::harness::Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(run.stderr.contains("the scratch databases dropped; nothing else was written"), "{}", run.stderr);
+    assert_eq!(
+        target.scalar(&format!("SELECT count(*) FROM pg_database WHERE datname LIKE '{scratch}'")),
+        "0",
+        "{}",
+        run.stderr
+    );
+}

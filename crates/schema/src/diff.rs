@@ -40,9 +40,11 @@ impl Diff {
 /// An object that differs, of a kind the differ does not handle yet.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unhandled {
-    /// `view`, `function`, `sequence`, …
+    /// `sequence`, `domain`, `serial column`, …
     pub kind: String,
+    /// The object's name.
     pub name: Name,
+    /// How it differs.
     pub change: Change,
 }
 
@@ -435,9 +437,11 @@ fn unhandled(from: &Schema, to: &Schema) -> Vec<Unhandled> {
 /// One object that differs between two schemas, for drift reports (`check --schema`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ObjectDiff {
-    /// `schema`, `table`, `index`, or a kind the differ does not handle (`view`, …).
+    /// `schema`, `table`, `index`, `view`, … (the kinds the differ does not handle included).
     pub kind: String,
+    /// The object's name, schema-qualified where it has a schema.
     pub name: String,
+    /// How it differs.
     pub change: Change,
     /// What differs inside a changed table (`column theme added`), empty otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -12,6 +12,8 @@
 //! Sequences, aggregates, domains, triggers, policies and extensions are compared by definition and reported
 //! when they differ.
 
+#![warn(missing_docs)]
+
 pub mod diff;
 pub mod introspect;
 pub mod model;

@@ -36,6 +36,7 @@ impl std::fmt::Display for Name {
 pub struct Schema {
     /// Namespaces other than the system ones (`public` included).
     pub schemas: Vec<String>,
+    /// Ordinary tables, by name.
     pub tables: BTreeMap<Name, Table>,
     /// Indexes that no constraint owns (those come with their constraint), on tables and on
     /// materialized views.
@@ -53,20 +54,24 @@ pub struct Schema {
 /// A table and what belongs to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
+    /// Its schema-qualified name.
     pub name: Name,
     /// In the table's column order.
     pub columns: Vec<Column>,
+    /// Its constraints, by name.
     pub constraints: BTreeMap<String, Constraint>,
 }
 
 /// One column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
+    /// The column's name.
     pub name: String,
     /// As `format_type` prints it (`character varying(40)`, `integer[]`).
     pub data_type: String,
     /// A collation other than the type's default.
     pub collation: Option<String>,
+    /// Whether it is `NOT NULL`.
     pub not_null: bool,
     /// The default expression (not for identity or generated columns).
     pub default: Option<String>,
@@ -79,9 +84,13 @@ pub struct Column {
 /// The kinds of table constraints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum ConstraintKind {
+    /// `PRIMARY KEY`.
     PrimaryKey,
+    /// `UNIQUE`.
     Unique,
+    /// `CHECK`.
     Check,
+    /// `EXCLUDE`.
     Exclusion,
     /// Last: it needs the unique constraint or primary key it references.
     ForeignKey,
@@ -90,7 +99,9 @@ pub enum ConstraintKind {
 /// A table constraint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Constraint {
+    /// The constraint's name.
     pub name: String,
+    /// What kind it is.
     pub kind: ConstraintKind,
     /// As `pg_get_constraintdef` prints it (`FOREIGN KEY (a) REFERENCES public.t(id)`).
     pub definition: String,
@@ -99,7 +110,9 @@ pub struct Constraint {
 /// An index of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Index {
+    /// The index's name (in its table's schema).
     pub name: Name,
+    /// The table or materialized view it indexes.
     pub table: Name,
     /// The `CREATE INDEX` statement, as `pg_get_indexdef` prints it.
     pub definition: String,
@@ -108,7 +121,9 @@ pub struct Index {
 /// A view or a materialized view.
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
+    /// Its schema-qualified name.
     pub name: Name,
+    /// Whether it is a materialized view.
     pub materialized: bool,
     /// Its query, as `pg_get_viewdef` prints it.
     pub query: String,
@@ -125,6 +140,7 @@ pub struct Function {
     pub name: Name,
     /// Argument types, as `pg_get_function_identity_arguments` prints them (`a integer, b text`).
     pub identity_args: String,
+    /// Whether it is a procedure.
     pub procedure: bool,
     /// What it returns (`integer`, `SETOF record`); empty for a procedure.
     pub result: String,
@@ -142,8 +158,9 @@ impl Function {
 /// An object of a kind the differ does not handle yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Other {
-    /// `view`, `function`, `sequence`, …
+    /// `sequence`, `domain`, `trigger`, …
     pub kind: String,
+    /// Its schema-qualified name (a trigger's or policy's carries its table: `t.name`).
     pub name: Name,
     /// What the database prints for it; two objects differ when this differs.
     pub definition: String,

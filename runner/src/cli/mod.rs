@@ -576,7 +576,8 @@ pub fn main(cli: Cli) -> i32 {
     };
     let wants_json = json_output(&cli.command);
     // (`cron` has its own: it finishes the refresh in progress.)
-    let stoppable = writes(&cli.command).is_some() && !matches!(cli.command, Command::Cron { .. });
+    let scratch = makes_scratch_databases(&cli.command);
+    let stoppable = (writes(&cli.command).is_some() || scratch) && !matches!(cli.command, Command::Cron { .. });
     match runtime.block_on(async move {
         if stoppable {
             tokio::spawn(stop_on_signals());
@@ -589,11 +590,16 @@ pub fn main(cli: Cli) -> i32 {
                 output::json(&json_error::error_json(&e));
             }
             output::print_error(&e);
-            if let Some(signal) = runner_db::interrupt::requested() {
-                errln!(
+            match runner_db::interrupt::requested() {
+                Some(signal) if scratch => errln!(
+                    "stopped by {}: the statement in flight was cancelled and the scratch databases dropped; nothing else was written",
+                    signal.name()
+                ),
+                Some(signal) => errln!(
                     "stopped by {}: the statement in flight was cancelled and rolled back, what completed is recorded, and the lock is released; `runner status` shows where things stand, and the same command continues",
                     signal.name()
-                );
+                ),
+                None => {}
             }
             e.exit_code() as i32
         }
@@ -671,6 +677,15 @@ fn json_output(command: &Command) -> bool {
         _ => return false,
     };
     out.json
+}
+
+/// A command that creates scratch databases: on SIGINT/SIGTERM it must stop through its
+/// ordinary paths, which drop them, rather than die and leave them behind.
+fn makes_scratch_databases(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Diff { .. } | Command::New { autogenerate: true, .. } | Command::Check { schema: true, .. }
+    )
 }
 
 /// A command that changes the database, and whether its output is JSON; `None` for the others

@@ -19,6 +19,7 @@ pub enum IntrospectError {
 /// What to leave out: tables runner keeps for itself (its state table) are not the user's schema.
 #[derive(Debug, Clone, Default)]
 pub struct Exclude {
+    /// Tables to leave out.
     pub tables: Vec<Name>,
 }
 
