@@ -1,7 +1,7 @@
 //! Schemas as data, and the diff between two of them (`runner diff`; autogenerate builds on it).
 //!
-//! A schema is read from a database's catalog ([`introspect`]), never parsed from SQL: the
-//! database that ran the DDL is the only parser that agrees with itself. [`diff`] compares two
+//! A schema is read from a database's catalog ([`introspect`](mod@introspect)), never parsed from SQL: the
+//! database that ran the DDL is the only parser that agrees with itself. [`diff`](fn@diff) compares two
 //! [`Schema`]s and gives the statements that turn one into the other, ordered so that each runs
 //! after what it needs, and the objects it does not handle yet, by name: a differ that skips an
 //! object silently is worse than one that says it cannot.
