@@ -22,6 +22,8 @@ pub enum SchemaSource {
     Files(PathBuf),
     /// The project's revisions, applied to head.
     Migrations,
+    /// The project's revisions up to this one (`migrations@REV`; a unique prefix will do).
+    MigrationsAt(String),
 }
 
 impl SchemaSource {
@@ -30,6 +32,8 @@ impl SchemaSource {
         let lower = s.to_ascii_lowercase();
         if s == "migrations" {
             SchemaSource::Migrations
+        } else if let Some(rev) = s.strip_prefix("migrations@") {
+            SchemaSource::MigrationsAt(rev.to_string())
         } else if ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| lower.starts_with(p)) {
             SchemaSource::Database(s.to_string())
         } else {
@@ -88,13 +92,13 @@ fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl,
 
 /// Runs the project's revisions to head on the database at `url` (backfills included: on a
 /// scratch database they have no rows to work on), so its schema is the revisions' head.
-async fn replay(settings: &Settings, url: &DatabaseUrl) -> Result<(), RunnerError> {
+async fn replay(settings: &Settings, url: &DatabaseUrl, target: runner_revisions::Target) -> Result<(), RunnerError> {
     let mut s = settings.clone();
     s.database_url = url.clone();
     let mut r = crate::Runner::open(s, crate::Access::ReadWrite).await?;
     let done = r
         .apply_with_backfills(
-            runner_revisions::Target::Head,
+            target,
             runner_revisions::plan::ApplyRules::default(),
             crate::BackfillOptions::default(),
             &mut crate::Quiet,
@@ -131,9 +135,13 @@ async fn read(
             })
             .await
         }
-        SchemaSource::Migrations => {
+        SchemaSource::Migrations | SchemaSource::MigrationsAt(_) => {
+            let target = match source {
+                SchemaSource::MigrationsAt(rev) => runner_revisions::Target::Revision(rev.clone()),
+                _ => runner_revisions::Target::Head,
+            };
             with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
-                replay(settings, url).await?;
+                replay(settings, url, target).await?;
                 introspect(db, exclude).await
             })
             .await
@@ -255,7 +263,7 @@ pub async fn autogenerate(settings: &Settings, dev_url: Option<&str>) -> Result<
     }
     let self_check =
         with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
-            replay(settings, url).await?;
+            replay(settings, url, runner_revisions::Target::Head).await?;
             let mut left = Vec::new();
             for (direction, statements, expected) in
                 [("up", &up.statements, &desired), ("down", &down.statements, &head)]

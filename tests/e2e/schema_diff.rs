@@ -168,6 +168,11 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
     p.run(&db, &["diff", "--from", &db.url, "--to", "schema", "--exit-code"]).ok();
     p.run(&db, &["revert"]).ok();
     p.run(&db, &["diff", "--from", &db.url, "--to", "before.sql", "--exit-code"]).ok();
+    // `migrations@001` is the schema the revisions had at 001: the same.
+    p.run(&db, &["diff", "--from", &db.url, "--to", "migrations@001", "--exit-code"]).ok();
+    p.run(&db, &["diff", "--from", "migrations@001", "--to", "migrations", "--exit-code"])
+        .fails_with(2)
+        .stdout_has("CREATE TABLE \"public\".\"prefs\"");
     p.run(&db, &["apply"]).ok();
     // At the declared schema already: nothing to write.
     p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");

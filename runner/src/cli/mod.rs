@@ -239,19 +239,21 @@ Examples:
         out: OutputArgs,
     },
     /// Print the SQL that turns one schema into another (PostgreSQL).
-    #[command(after_help = "SRC and DST are each a database URL, or a .sql file or folder of them, which runner \
-loads into a scratch database on the dev server (--dev-url, else the target database's server) and drops \
-afterwards. The databases named are only read. Objects of kinds the differ does not handle yet are listed \
+    #[command(after_help = "SRC and DST are each a database URL; a .sql file or folder of them; or `migrations` \
+(the revisions applied to head) or `migrations@REV`. Files and migrations are loaded into a scratch \
+database on the dev server (--dev-url, `dev_url` in runner.toml, else the target database's server), \
+dropped afterwards. The databases named are only read. Objects of kinds the differ does not handle yet are listed \
 by name, and then the command exits 1.
 
 Examples:
   runner diff --from postgres://localhost/app --to schema.sql
-  runner diff --from schema/ --to postgres://localhost/app --exit-code")]
+  runner diff --from schema/ --to postgres://localhost/app --exit-code
+  runner diff --from migrations@20261101 --to migrations")]
     Diff {
-        /// The schema to start from: a database URL, or a .sql file or folder.
+        /// The schema to start from: a database URL, a .sql file or folder, `migrations[@REV]`.
         #[arg(long, value_name = "SRC")]
         from: String,
-        /// The schema to arrive at: a database URL, or a .sql file or folder.
+        /// The schema to arrive at: a database URL, a .sql file or folder, `migrations[@REV]`.
         #[arg(long, value_name = "DST")]
         to: String,
         /// A PostgreSQL server where runner may create scratch databases for schema files.
