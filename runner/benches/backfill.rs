@@ -3,7 +3,9 @@
 //! - (a) one set-based SQL `UPDATE` (the floor: no batching, no resumability, one long lock);
 //! - (b) the row-by-row pattern of hand-written backfill scripts (select ids, then one `UPDATE`
 //!   per row, each committed), timed on a sample of rows and extrapolated;
-//! - (c) `runner` with the score-band WASM plugin, 1 worker and 2 workers.
+//! - (c) `runner` with the score-band WASM plugin, 1 worker and 2 workers;
+//! - (d) `runner`, 1 worker, with the same plugin written in Python and in JavaScript (built by
+//!   runner from `plugins/examples-{py,js}/score-band`; null when a toolchain is missing).
 //!
 //! Each variant gets its own freshly built, identical table, so none inherits another's dead
 //! tuples. Environment: `BENCH_DATABASE_URL` (a PostgreSQL server; the benchmark creates and
@@ -107,6 +109,33 @@ fn main() {
         // Every variant runs `runs` times, interleaved, each time on a freshly built table; the
         // medians are reported, so one slow moment of a shared machine does not decide a ratio.
         let dir = tempfile::tempdir().unwrap();
+        // (d)'s plugins, built from source and compiled into the runs' cache before any is timed.
+        let mut polyglot: Vec<(&str, Option<std::path::PathBuf>, Vec<Duration>)> = Vec::new();
+        for (lang, src) in [("python", "plugins/examples-py/score-band"), ("js", "plugins/examples-js/score-band")] {
+            let settings = Settings::for_url(&url).unwrap();
+            let source = runner_backfill::PluginSource::Build(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(src),
+            );
+            let path = match runner::plugin_component(&settings, lang, &source).await {
+                Ok(wasm) => {
+                    let path = dir.path().join(format!("score_band_{lang}.wasm"));
+                    std::fs::write(&path, &wasm).unwrap();
+                    let config = runner_sandbox::SandboxConfig {
+                        cache_dir: Some(dir.path().join("cache")),
+                        cache_key: Some(dir.path().join("key").join("cache.key")),
+                        ..Default::default()
+                    };
+                    std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+                    runner_sandbox::Sandbox::new(config).unwrap().load(lang, &wasm, runner_sandbox::Limits::default(), Default::default()).unwrap();
+                    Some(path)
+                }
+                Err(e) => {
+                    eprintln!("{lang}: not built ({e}); its variant is null");
+                    None
+                }
+            };
+            polyglot.push((lang, path, Vec::new()));
+        }
         let (mut sql_runs, mut rbr_runs, mut w1_runs, mut w2_runs) = (vec![], vec![], vec![], vec![]);
         let mut report_1w = None;
         for run in 1..=runs {
@@ -136,6 +165,18 @@ fn main() {
             make_table(db.as_mut(), &t2, rows).await;
             project(dir.path(), &t2, &plugin);
             w2_runs.push(runner_run(&url, dir.path(), &t2, 2).await.0);
+
+            // (d) the same with the Python and JavaScript plugins, 1 worker.
+            for (lang, path, times) in polyglot.iter_mut() {
+                let Some(path) = path else { continue };
+                let t = format!("t_{lang}_{run}");
+                make_table(db.as_mut(), &t, rows).await;
+                project(dir.path(), &t, path);
+                times.push(runner_run(&url, dir.path(), &t, 1).await.0);
+                let same = scalar(db.as_mut(), &format!("SELECT count(*) FROM t_sql a JOIN {t} b USING (id) WHERE a.band IS DISTINCT FROM b.band")).await;
+                assert_eq!(same, "0", "the {lang} plugin and SQL disagree on bands");
+                db.execute(&format!("DROP TABLE {t}")).await.unwrap();
+            }
 
             for t in ["t_sql", t1.as_str(), t2.as_str()] {
                 assert_eq!(scalar(db.as_mut(), &format!("SELECT count(*) FROM {t} WHERE band IS NULL")).await, "0", "{t} incomplete");
@@ -204,6 +245,21 @@ fn main() {
         ] {
             println!("{name:<34} {:>10.2} {:>14.0} {:>11.2}x", s(d), rate(d), s(d) / s(sql_update));
         }
+        let polyglot_s: Vec<(&str, Option<f64>)> =
+            polyglot.iter().map(|(lang, _, times)| (*lang, (!times.is_empty()).then(|| s(median(times))))).collect();
+        for (lang, secs) in &polyglot_s {
+            match secs {
+                Some(d) => println!(
+                    "{:<34} {:>10.2} {:>14.0} {:>11.2}x   ({:.2}x the Rust plugin's 1 worker)",
+                    format!("(d) runner + {lang}, 1 worker"),
+                    d,
+                    rows as f64 / d,
+                    d / s(sql_update),
+                    d / s(runner_1w)
+                ),
+                None => println!("(d) runner + {lang}, 1 worker: not built"),
+            }
+        }
         println!(
             "runner 1 worker vs row by row: {:.1}x faster; plugin instantiation {instantiate_us:.1} µs per batch; plugin share of the run {:.1}%",
             s(row_by_row) / s(runner_1w),
@@ -232,6 +288,10 @@ fn main() {
                 "plugin_cold_ms": s(plugin_cold) * 1e3,
                 "plugin_cached_ms": s(plugin_cached) * 1e3,
                 "plugin_share": plugin_share,
+                "python_1w_s": polyglot_s.iter().find(|(l, _)| *l == "python").and_then(|(_, d)| *d),
+                "js_1w_s": polyglot_s.iter().find(|(l, _)| *l == "js").and_then(|(_, d)| *d),
+                "python_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "python").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),
+                "js_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "js").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),
             })
         );
     });
