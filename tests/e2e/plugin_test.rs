@@ -333,3 +333,31 @@ fn under_a_virtual_memory_limit_the_pool_cannot_fit_plugins_still_run_and_it_is_
     assert!(stdout.contains("4 rows in 1 batch -> 4 changes"), "{stdout}");
     assert!(stderr.contains("cannot reserve the plugin instance pool; allocating per instance"), "{stderr}");
 }
+
+#[test]
+fn http_calls_are_answered_from_a_file_within_the_allow_list_and_never_reach_the_network() {
+    let p = Project::new();
+    // Nothing listens on this origin: an answer can only come from the file.
+    p.backfill("fill", &probe_manifest("[capabilities]\nhttp = [\"http://127.0.0.1:9\"]\n"));
+    put(&p, "rows.json", r#"[{"id": 1, "cmd": "http", "n": 0, "url": "http://127.0.0.1:9/score?id=1"}]"#);
+    put(
+        &p,
+        "http.json",
+        r#"[{"method": "GET", "url": "http://127.0.0.1:9/score?id=1", "status": 201, "body": "answered"}]"#,
+    );
+    let out = p
+        .run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "rows.json", "--http", "http.json", "--json"])
+        .ok()
+        .json();
+    assert_eq!(out["changes"][0]["update"]["set"]["out"], "201 answered", "{out}");
+    // A request the file does not answer fails the batch.
+    put(&p, "other.json", r#"[{"id": 1, "cmd": "http", "n": 0, "url": "http://127.0.0.1:9/other"}]"#);
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "other.json", "--http", "http.json"])
+        .fails_with(1)
+        .stderr_has("an http request had no test answer: nothing answers GET http://127.0.0.1:9/other");
+    // The allow-list still holds.
+    put(&p, "outside.json", r#"[{"id": 1, "cmd": "http", "n": 0, "url": "http://127.0.0.1:10/score?id=1"}]"#);
+    p.run_bare(&["plugin", "test", "--backfill", "fill", "--rows", "outside.json", "--http", "http.json"])
+        .fails_with(1)
+        .stderr_has("called `http`, which its manifest does not grant");
+}

@@ -267,6 +267,7 @@ impl Manifest {
             config_granted: self.capabilities.contains(&Capability::Config),
             lookup: if self.capabilities.contains(&Capability::Lookup) { lookup } else { None },
             http_origins: self.http_origins.clone(),
+            http_answers: None,
             clock: self.capabilities.contains(&Capability::Clock),
             random: self.capabilities.contains(&Capability::Random),
         }

@@ -24,6 +24,9 @@ pub enum SandboxError {
     LimitExceeded { plugin: String, what: &'static str, max: usize },
     #[error("plugin {plugin}: a lookup could not be answered: {message}")]
     LookupFailed { plugin: String, message: String },
+    /// An `http` call that the test answers given to the sandbox did not answer.
+    #[error("plugin {plugin}: an http request had no test answer: {message}")]
+    HttpUnanswered { plugin: String, message: String },
     #[error("plugin {plugin}: trapped: {reason}")]
     Trapped { plugin: String, reason: String },
     #[error("plugin {plugin}: returned an error: {message}")]

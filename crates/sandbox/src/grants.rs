@@ -57,6 +57,14 @@ pub enum LookupError {
     Unavailable(String),
 }
 
+/// Answers to a plugin's `http` calls in place of the network, for tests of plugins without
+/// one (`runner plugin test --http`). The allow-list still decides what may be asked.
+pub trait HttpAnswers: Send + Sync {
+    /// The response to `request`, or `None` when nothing answers it: the batch then fails, as
+    /// a test must not pass on data the plugin never got.
+    fn answer(&self, request: &crate::HttpRequest) -> Option<crate::HttpResponse>;
+}
+
 /// What one plugin is granted. The default grants nothing.
 #[derive(Clone, Default)]
 pub struct Grants {
@@ -67,6 +75,8 @@ pub struct Grants {
     pub lookup: Option<std::sync::Arc<dyn Lookup>>,
     /// `http`: allowed origins, `scheme://host:port`, matched exactly.
     pub http_origins: Vec<String>,
+    /// Answers in place of the network for the granted origins (tests only).
+    pub http_answers: Option<std::sync::Arc<dyn HttpAnswers>>,
     pub clock: bool,
     pub random: bool,
 }
@@ -78,6 +88,7 @@ impl std::fmt::Debug for Grants {
             .field("config", &self.config.keys().collect::<Vec<_>>())
             .field("lookup", &self.lookup.is_some())
             .field("http_origins", &self.http_origins)
+            .field("http_answers", &self.http_answers.is_some())
             .field("clock", &self.clock)
             .field("random", &self.random)
             .finish()

@@ -28,6 +28,8 @@ pub struct HostState {
     pub(crate) memory_refused: bool,
     /// Set when a lookup could not be answered, which fails the batch.
     pub(crate) lookup_failed: Option<String>,
+    /// An `http` call no test answer matched (`Grants::http_answers`).
+    pub(crate) http_unanswered: Option<String>,
     log_lines: usize,
     http_timeout: Duration,
     /// The guest's stderr, kept (bounded) so a panic message or traceback can be reported.
@@ -81,6 +83,7 @@ impl HostState {
             denied: None,
             memory_refused: false,
             lookup_failed: None,
+            http_unanswered: None,
             log_lines: 0,
             http_timeout,
             stderr,
@@ -199,6 +202,16 @@ impl host::Host for HostState {
         if !self.grants.http_origins.iter().any(|o| o == &origin) {
             self.denied = Some("http");
             return Err(wasmtime::Error::msg(format!("origin {origin} is not in the plugin's http allow-list")));
+        }
+        if let Some(answers) = &self.grants.http_answers {
+            return match answers.answer(&request) {
+                Some(response) => Ok(Ok(response)),
+                None => {
+                    let message = format!("nothing answers {} {}", request.method, request.url);
+                    self.http_unanswered = Some(message.clone());
+                    Err(wasmtime::Error::msg(message))
+                }
+            };
         }
         Ok(fetch(request, url, self.http_timeout).await)
     }

@@ -56,6 +56,6 @@ pub fn content_hash(wasm: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(wasm))
 }
-pub use grants::{Capability, Grants, Lookup, LookupError};
+pub use grants::{Capability, Grants, HttpAnswers, Lookup, LookupError};
 pub use host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo};

@@ -143,6 +143,9 @@ impl Plugin {
         if let Some(message) = &state.lookup_failed {
             return SandboxError::LookupFailed { plugin, message: message.clone() };
         }
+        if let Some(message) = &state.http_unanswered {
+            return SandboxError::HttpUnanswered { plugin, message: message.clone() };
+        }
         if state.memory_refused {
             return SandboxError::MemoryExceeded { plugin, limit_bytes: self.limits.memory_bytes };
         }

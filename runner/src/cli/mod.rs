@@ -558,6 +558,10 @@ Examples:
         /// Answers to the plugin's lookups: a JSON array of {"query", "params", "rows"}.
         #[arg(long, value_name = "FILE", requires = "backfill")]
         lookups: Option<PathBuf>,
+        /// Answers to the plugin's http calls, in place of the network: a JSON array of
+        /// {"method", "url", "status", "headers", "body"}.
+        #[arg(long, value_name = "FILE", requires = "backfill")]
+        http: Option<PathBuf>,
         /// Expected changes (a saved --json output); exits 1 on a difference.
         #[arg(long, value_name = "FILE")]
         expect: Option<PathBuf>,
@@ -775,8 +779,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::Plugin(PluginCommand::New { name, lang, dir }) => {
             backfill::plugin_new(&settings(g)?, &name, lang, dir)
         }
-        Command::Plugin(PluginCommand::Test { plugin, rows, backfill, key, lookups, expect, out }) => {
-            let test = crate::PluginTest { plugin, backfill, rows, key, lookups, expect };
+        Command::Plugin(PluginCommand::Test { plugin, rows, backfill, key, lookups, http, expect, out }) => {
+            let test = crate::PluginTest { plugin, backfill, rows, key, lookups, http, expect };
             backfill::plugin_test(&settings(g)?, &test, out).await
         }
         Command::Refresh { name, all, out } => schedule::refresh(settings(g)?, name.as_deref(), all, out).await,

@@ -5,6 +5,7 @@
 
 mod changes;
 pub mod fixture;
+mod http;
 mod lookups;
 
 /// One line of text for a change of a [`PluginTestReport`], as `plugin test` prints it.
@@ -35,6 +36,9 @@ pub struct PluginTest {
     pub key: Option<Vec<String>>,
     /// Answers to the plugin's `lookup` calls (granted only where the manifest grants `lookup`).
     pub lookups: Option<PathBuf>,
+    /// Answers to the plugin's `http` calls, in place of the network (for the origins the
+    /// manifest allows).
+    pub http: Option<PathBuf>,
     /// The changes expected, as `plugin test --json` prints them (its `changes`, or the whole output).
     pub expect: Option<PathBuf>,
 }
@@ -80,10 +84,13 @@ pub async fn test_plugin(settings: &Settings, t: &PluginTest) -> Result<PluginTe
         });
     }
     let lookup = t.lookups.as_deref().map(lookups::FixtureLookups::read).transpose()?;
-    let grants = match &manifest {
+    let mut grants = match &manifest {
         Some(m) => m.grants(lookup.map(|l| Arc::new(l) as Arc<dyn runner_sandbox::Lookup>)),
         None => Grants::default(),
     };
+    if let Some(path) = &t.http {
+        grants.http_answers = Some(Arc::new(http::FixtureHttp::read(path)?));
+    }
     let (name, source) = subject(t, manifest.as_ref())?;
     let wasm = plugin_wasm(settings, &name, &source).await?;
     let plugin = Sandbox::new(sandbox_config(settings))?.load(&name, &wasm, limits, grants)?;
