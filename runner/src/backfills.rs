@@ -175,6 +175,7 @@ pub async fn plugin_wasm(
             let dirs = crate::build::BuildDirs {
                 builds: settings.plugin_cache.as_ref().map(|c| c.join("builds")),
                 toolchains: settings.toolchains.clone(),
+                key: settings.cache_key.clone(),
             };
             tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder, &dirs)).await.map_err(
                 |e| RunnerError::PluginBuild {

@@ -361,3 +361,34 @@ fn http_calls_are_answered_from_a_file_within_the_allow_list_and_never_reach_the
         .fails_with(1)
         .stderr_has("called `http`, which its manifest does not grant");
 }
+
+#[test]
+fn a_kept_build_that_was_swapped_on_disk_is_built_again_not_run() {
+    let p = Project::new();
+    std::fs::write(p.path().join("runner.toml"), "plugin_cache = \"compiled\"\n").unwrap();
+    put(
+        &p,
+        "rows.json",
+        r#"[{"id": 1, "points": 2500, "email": " A@B.C"}, {"id": 2, "points": 10, "email": "x@y.z"}]"#,
+    );
+    let score = repo_path("plugins/examples-js/score-band").display().to_string();
+    let email = repo_path("plugins/examples-js/normalise-email").display().to_string();
+    p.run_bare(&["plugin", "test", &score, "--rows", "rows.json"]).ok();
+    p.run_bare(&["plugin", "test", &email, "--rows", "rows.json"]).ok();
+    let builds = p.path().join("compiled/builds");
+    let mut kept: Vec<_> = std::fs::read_dir(&builds).unwrap().flatten().map(|e| e.path()).collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    // Whoever swaps one kept build for another gets neither run under the wrong name.
+    let (a, b) = (std::fs::read(&kept[0]).unwrap(), std::fs::read(&kept[1]).unwrap());
+    std::fs::write(&kept[0], &b).unwrap();
+    std::fs::write(&kept[1], &a).unwrap();
+    for plugin in [&score, &email] {
+        let r = p.run_bare(&["plugin", "test", plugin, "--rows", "rows.json"]).ok();
+        assert!(r.stderr.contains("building the plugin"), "a swapped build was used as it was:\n{}", r.stderr);
+        assert!(r.stderr.contains("not signed by this user's runner"), "{}", r.stderr);
+    }
+    let r = p.run_bare(&["plugin", "test", &score, "--rows", "rows.json"]).ok();
+    assert!(r.stdout.contains("score-band 1.0.0: 2 rows"), "{}", r.stdout);
+    assert!(!r.stderr.contains("building the plugin"), "a build signed now is kept: {}", r.stderr);
+}

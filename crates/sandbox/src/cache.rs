@@ -148,6 +148,23 @@ pub struct CachedPlugin {
     pub loadable: bool,
 }
 
+/// `bytes` signed for storing under `name`: the HMAC of this user's cache key (created on first
+/// use) over the name and the bytes, then the bytes. What runner keeps on disk and later runs
+/// (components built from source) carries it, so that a file planted or swapped in the cache is
+/// noticed instead of run.
+pub fn seal(key_file: &Path, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let cache = Cache { dir: PathBuf::new(), key: load_key(key_file)? };
+    let mut out = cache.mac(name, bytes).finalize().into_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    Ok(out)
+}
+
+/// The bytes of what [`seal`] made for `name`, if its signature checks out with this user's key.
+pub fn unseal(key_file: &Path, name: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    let cache = Cache { dir: PathBuf::new(), key: load_key(key_file).ok()? };
+    cache.verified(name, sealed).map(<[u8]>::to_vec)
+}
+
 /// The compiled plugins in `dir` (none if it cannot be read).
 pub(crate) fn list(dir: &Path, engine: &Engine) -> Vec<CachedPlugin> {
     let suffix = entry_suffix(engine);

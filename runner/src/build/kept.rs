@@ -2,7 +2,8 @@
 //! source is kept under a hash of everything that goes into it (the plugin's files, the SDK, the
 //! WIT world and the toolchain version): a second build of the same sources is a file read. Kept
 //! builds are run as they are found, so they are read and written only in a folder of this
-//! user's that nobody else can write.
+//! user's that nobody else can write, and signed with the user's cache key (as compiled plugins
+//! are): a file swapped or planted there is built again, not run.
 
 use super::BuildDirs;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// Where a build of these sources is kept, if it can be.
 pub struct Kept {
     path: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 impl Kept {
@@ -17,22 +19,46 @@ impl Kept {
     /// under `<builds>/<prefix>-<hash>.wasm`.
     pub fn new(dirs: &BuildDirs, prefix: &str, dir: &Path, parts: &[&str]) -> std::io::Result<Kept> {
         let hash = source_hash(dir, parts)?;
-        let path = dirs.builds.as_ref().filter(|b| private_dir(b)).map(|b| b.join(format!("{prefix}-{hash}.wasm")));
-        Ok(Kept { path })
+        let path = dirs
+            .builds
+            .as_ref()
+            .filter(|_| dirs.key.is_some())
+            .filter(|b| private_dir(b))
+            .map(|b| b.join(format!("{prefix}-{hash}.wasm")));
+        Ok(Kept { path, key: dirs.key.clone() })
     }
 
     /// The component built before from the same sources.
     pub fn read(&self) -> Option<Vec<u8>> {
-        std::fs::read(self.path.as_ref()?).ok()
+        let (path, key) = (self.path.as_ref()?, self.key.as_ref()?);
+        let sealed = std::fs::read(path).ok()?;
+        let wasm = runner_sandbox::unseal(key, &entry_name(path), &sealed);
+        if wasm.is_none() {
+            tracing::warn!(path = %path.display(), "a kept build is not signed by this user's runner; building again");
+        }
+        wasm
     }
 
     /// Keeps `wasm`; best effort: a build that cannot be kept is built again next time.
     pub fn store(&self, plugin: &str, wasm: &[u8]) {
-        let Some(path) = &self.path else { return };
-        if let Err(e) = store(path, wasm) {
+        let (Some(path), Some(key)) = (&self.path, &self.key) else { return };
+        let sealed = match runner_sandbox::seal(key, &entry_name(path), wasm) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(plugin, "the built plugin is not kept for next time: {e}");
+                return;
+            }
+        };
+        if let Err(e) = store(path, &sealed) {
             tracing::warn!(plugin, "the built plugin is not kept for next time: {e}");
         }
     }
+}
+
+/// What a kept build is signed under: its file name (the language and the sources' hash), so
+/// that one entry copied over another does not verify.
+fn entry_name(path: &Path) -> String {
+    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
 }
 
 /// Every file of the plugin's folder (but caches, hidden files and built components), by

@@ -45,6 +45,9 @@ impl Language {
 pub struct BuildDirs {
     pub builds: Option<std::path::PathBuf>,
     pub toolchains: Option<std::path::PathBuf>,
+    /// The key kept builds are signed with (the compiled-plugin cache's); without one, builds
+    /// are not kept.
+    pub key: Option<std::path::PathBuf>,
 }
 
 /// Builds the plugin in `dir` (named `plugin` in messages) and returns its component's bytes.
