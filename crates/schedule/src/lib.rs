@@ -3,20 +3,38 @@
 //! the runner; every replica computes the same slots, and the state table decides which replica
 //! runs each.
 
+#![warn(missing_docs)]
+
 use chrono::{DateTime, Utc};
 use runner_db::{is_plain_name, is_plain_table};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A `[[refresh]]` that cannot be scheduled as written.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpecError {
+    /// A cron expression that does not parse.
     #[error(
         "refresh `{name}`: invalid schedule `{schedule}`: {reason} (six fields with seconds: `sec min hour day month weekday`, e.g. `0 */5 * * * *`)"
     )]
-    Schedule { name: String, schedule: String, reason: String },
+    Schedule {
+        /// The refresh's name.
+        name: String,
+        /// The expression as written.
+        schedule: String,
+        /// What the cron parser said.
+        reason: String,
+    },
+    /// Anything else about it that is wrong (name, target, time zone).
     #[error("refresh `{name}`: {message}")]
-    Invalid { name: String, message: String },
+    Invalid {
+        /// The refresh's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two refreshes with one name.
     #[error("refresh `{0}` is declared twice")]
     Duplicate(String),
 }
@@ -26,12 +44,25 @@ pub enum SpecError {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Target {
     /// `REFRESH MATERIALIZED VIEW [CONCURRENTLY]` (PostgreSQL).
-    View { view: String, concurrently: bool },
+    View {
+        /// The materialized view.
+        view: String,
+        /// Refresh it `CONCURRENTLY` (readers are not blocked; it needs a unique index).
+        concurrently: bool,
+    },
     /// A table rebuilt from a query in one transaction (any database; SQLite has no materialized views).
-    Table { table: String, query: String },
+    Table {
+        /// The table emptied and refilled.
+        table: String,
+        /// The query that fills it.
+        query: String,
+    },
     /// A table rebuilt by a WASM plugin in one transaction: the manifest (role `refresh`) in
     /// `backfills/` names the plugin, the source and the target table.
-    Plugin { manifest: String },
+    Plugin {
+        /// The manifest's name.
+        manifest: String,
+    },
 }
 
 /// What to do about slots that passed while no runner was up.
@@ -48,19 +79,28 @@ pub enum MissedRuns {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshFile {
+    /// The refresh's name (letters, digits, `_`).
     pub name: String,
+    /// A six-field cron expression, seconds first.
     pub schedule: String,
+    /// A materialized view to refresh.
     pub view: Option<String>,
+    /// With `view`: refresh it concurrently.
     #[serde(default)]
     pub concurrently: bool,
+    /// A table to rebuild from `query`.
     pub table: Option<String>,
+    /// With `table`: the query that fills it.
     pub query: Option<String>,
     /// A manifest in `backfills/` with `role = "refresh"`.
     pub plugin: Option<String>,
     /// Runs only once this revision is applied.
     pub requires: Option<String>,
+    /// What to do about slots missed while no runner was up (default `skip`).
     pub missed: Option<MissedRuns>,
+    /// How late a slot may still run, and be claimed, in seconds (default 300).
     pub grace_secs: Option<u64>,
+    /// Retries of a failed run within its slot (default 2).
     pub retries: Option<u32>,
     /// IANA time zone the schedule is read in (default UTC), e.g. `Europe/Paris`.
     pub timezone: Option<String>,
@@ -69,21 +109,29 @@ pub struct RefreshFile {
 /// A validated refresh.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Refresh {
+    /// Its name.
     pub name: String,
+    /// Its cron expression, as written.
     pub schedule: String,
     #[serde(skip)]
     cron: cron::Schedule,
     /// The zone the schedule is read in; slots are still compared and stored in UTC.
     #[serde(serialize_with = "zone_name")]
     pub timezone: chrono_tz::Tz,
+    /// What it refreshes.
     pub target: Target,
+    /// The revision it waits for.
     pub requires: Option<String>,
+    /// What to do about slots missed while no runner was up.
     pub missed: MissedRuns,
+    /// How late a slot may still run.
     pub grace: Duration,
+    /// Retries of a failed run within its slot.
     pub retries: u32,
 }
 
 impl Refresh {
+    /// Validates a `[[refresh]]` as written: name, schedule, time zone, one kind of target.
     pub fn from_file(f: RefreshFile) -> Result<Refresh, SpecError> {
         let invalid = |message: String| SpecError::Invalid { name: f.name.clone(), message };
         if !is_plain_name(&f.name) {
