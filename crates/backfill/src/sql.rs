@@ -6,7 +6,7 @@
 //! bind-parameter ceiling is 65,535). SQLite runs one prepared statement per change inside the
 //! batch's transaction, which is how SQLite is fast.
 
-use runner_db::{DbValue, Dialect};
+use runner_db::{DbValue, Dialect, quote_literal};
 use std::collections::HashMap;
 
 pub use runner_db::quote_ident as ident;
@@ -29,7 +29,7 @@ pub fn column_types_sql(dialect: Dialect, table: &str) -> String {
         Dialect::Postgres => format!(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN '1' ELSE '0' END \
              FROM pg_attribute a WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped",
-            literal(&ident(table))
+            quote_literal(&ident(table))
         ),
         Dialect::Sqlite => {
             let (schema, t) = sqlite_parts(table);
@@ -51,7 +51,7 @@ pub fn unique_keys_sql(dialect: Dialect, table: &str) -> String {
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k), ',') \
              FROM pg_index i WHERE i.indrelid = to_regclass({}) AND i.indisunique AND i.indpred IS NULL \
              AND i.indexprs IS NULL",
-            literal(&ident(table))
+            quote_literal(&ident(table))
         ),
         Dialect::Sqlite => {
             let (schema, t) = sqlite_parts(table);
@@ -75,14 +75,9 @@ pub fn is_rowid(dialect: Dialect, key: &[String]) -> bool {
 /// `schema.table` as `ident` reads it, as the pragmas take it: quoted literals.
 fn sqlite_parts(table: &str) -> (String, String) {
     match table.split_once('.') {
-        Some((schema, t)) => (literal(schema), literal(t)),
-        None => ("'main'".to_string(), literal(table)),
+        Some((schema, t)) => (quote_literal(schema), quote_literal(t)),
+        None => ("'main'".to_string(), quote_literal(table)),
     }
-}
-
-/// A string literal (quotes doubled).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 pub struct Statements<'m> {

@@ -8,6 +8,13 @@ pub fn quote_ident(name: &str) -> String {
     name.split('.').map(quote_part).collect::<Vec<_>>().join(".")
 }
 
+/// `s` as a standard SQL string literal, quotes doubled: for names and labels that go into a
+/// statement as values (a catalog lookup, an enum label). Both databases read it the same way
+/// (PostgreSQL with `standard_conforming_strings`, its default since 9.1).
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 /// One identifier quoted as it is, dots included: for names read from a catalog, where a dot is
 /// part of the name rather than a separator.
 pub fn quote_part(name: &str) -> String {

@@ -19,6 +19,6 @@ mod value;
 
 pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
 pub use error::{DbError, StatementFailure};
-pub use ident::{is_plain_name, is_plain_table, quote_ident, quote_part};
+pub use ident::{is_plain_name, is_plain_table, quote_ident, quote_literal, quote_part};
 pub use url::{DatabaseUrl, mask_url};
 pub use value::{DbValue, TypedRows};

@@ -16,7 +16,7 @@
 //! 6. drop schemas.
 
 use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
-use runner_db::quote_part;
+use runner_db::{quote_literal, quote_part};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
@@ -117,10 +117,6 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     Diff { statements: out, unhandled }
 }
 
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`);
 /// a value whose label changed in place is renamed (`RENAME VALUE`, which keeps the rows that
 /// hold it). Values removed or reordered would need the type rebuilt and every column cast:
@@ -128,7 +124,7 @@ fn literal(s: &str) -> String {
 fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &mut Vec<Unhandled>) {
     for (name, labels) in &to.enums {
         let Some(old) = from.enums.get(name) else {
-            let list: Vec<String> = labels.iter().map(|l| literal(l)).collect();
+            let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
             out.push(format!("CREATE TYPE {} AS ENUM ({});", name.sql(), list.join(", ")));
             continue;
         };
@@ -138,7 +134,12 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
         if old.len() == labels.len() {
             for (a, b) in old.iter().zip(labels) {
                 if a != b {
-                    out.push(format!("ALTER TYPE {} RENAME VALUE {} TO {};", name.sql(), literal(a), literal(b)));
+                    out.push(format!(
+                        "ALTER TYPE {} RENAME VALUE {} TO {};",
+                        name.sql(),
+                        quote_literal(a),
+                        quote_literal(b)
+                    ));
                 }
             }
             continue;
@@ -159,10 +160,10 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
                 continue;
             }
             let place = match labels[i + 1..].iter().find(|n| old.contains(n)) {
-                Some(next) => format!(" BEFORE {}", literal(next)),
+                Some(next) => format!(" BEFORE {}", quote_literal(next)),
                 None => String::new(),
             };
-            out.push(format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), literal(l)));
+            out.push(format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), quote_literal(l)));
         }
     }
 }
