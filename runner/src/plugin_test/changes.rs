@@ -2,7 +2,6 @@
 //! `{"update": {"key": {"id": 1}, "set": {"band": "gold"}}}`, `{"insert": {...}}`,
 //! `{"upsert": {...}}`, `{"delete": {"id": 1}}`.
 
-use super::fixture::hex;
 use runner_sandbox::{Assignment, Change, Value};
 use serde_json::{Map, json};
 
@@ -37,7 +36,7 @@ pub fn value_json(v: &Value) -> serde_json::Value {
         Value::Integer(i) => json!(i),
         Value::Float(f) => json!(f),
         Value::Text(s) => json!(s),
-        Value::Bytes(b) => json!({ "hex": hex(b) }),
+        Value::Bytes(b) => json!({ "hex": hex::encode(b) }),
     }
 }
 

@@ -23,8 +23,15 @@ pub fn read(path: &Path) -> Result<Fixture, RunnerError> {
     if csv { from_csv(path, &text) } else { from_json(path, &text) }
 }
 
-fn bad(path: &Path, line: usize, message: String) -> RunnerError {
+pub fn bad(path: &Path, line: usize, message: String) -> RunnerError {
     RunnerError::Fixture { file: path.to_path_buf(), line, message }
+}
+
+/// A fixture file's JSON, or an error naming the file and the line where it stops parsing.
+pub fn json_file(path: &Path) -> Result<serde_json::Value, RunnerError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|cause| RunnerError::Io { context: format!("reading {}", path.display()), cause })?;
+    serde_json::from_str(&text).map_err(|e| bad(path, e.line(), e.to_string()))
 }
 
 fn from_json(path: &Path, text: &str) -> Result<Fixture, RunnerError> {
@@ -69,9 +76,9 @@ pub fn json_value(v: &serde_json::Value) -> Result<Value, String> {
             None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
         serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Object(o) if o.len() == 1 && o.get("hex").is_some_and(|h| h.is_string()) => Value::Bytes(
-            unhex(o["hex"].as_str().expect("a string")).ok_or("`hex` is not an even number of hex digits")?,
-        ),
+        serde_json::Value::Object(o) if o.len() == 1 && o.get("hex").is_some_and(|h| h.is_string()) => {
+            Value::Bytes(hex::decode(o["hex"].as_str().expect("a string")).map_err(|e| format!("`hex`: {e}"))?)
+        }
         _ => return Err("arrays and objects are not column values (bytes are written {\"hex\": \"…\"})".into()),
     })
 }
@@ -198,17 +205,6 @@ fn cell_value(cell: &str) -> Value {
     } else {
         Value::Text(cell.to_string())
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

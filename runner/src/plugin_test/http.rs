@@ -4,7 +4,7 @@
 //! manifest's allow-list still decides which origins may be asked; a request no entry answers
 //! fails the batch.
 
-use super::fixture::json_value;
+use super::fixture::{self, json_value};
 use crate::error::RunnerError;
 use runner_sandbox::{HttpAnswers, HttpRequest, HttpResponse, Value};
 use std::path::Path;
@@ -19,10 +19,8 @@ pub struct FixtureHttp(Vec<Answer>);
 
 impl FixtureHttp {
     pub fn read(path: &Path) -> Result<FixtureHttp, RunnerError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|cause| RunnerError::Io { context: format!("reading {}", path.display()), cause })?;
-        let bad = |line: usize, message: String| RunnerError::Fixture { file: path.to_path_buf(), line, message };
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.line(), e.to_string()))?;
+        let bad = |line: usize, message: String| fixture::bad(path, line, message);
+        let doc = fixture::json_file(path)?;
         let shape = "http answers are a JSON array of {\"method\", \"url\", \"status\", \"headers\", \"body\"}";
         let items = doc.as_array().ok_or_else(|| bad(1, shape.into()))?;
         let mut out = Vec::new();

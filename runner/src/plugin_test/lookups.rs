@@ -3,7 +3,7 @@
 //! match). A lookup no entry answers fails the batch, as an unavailable database would: a test
 //! should not pass on data the plugin never got.
 
-use super::fixture::json_value;
+use super::fixture::{self, json_value};
 use crate::error::RunnerError;
 use runner_sandbox::{Lookup, LookupError, Value};
 use std::path::Path;
@@ -18,10 +18,8 @@ pub struct FixtureLookups(Vec<Answer>);
 
 impl FixtureLookups {
     pub fn read(path: &Path) -> Result<FixtureLookups, RunnerError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|cause| RunnerError::Io { context: format!("reading {}", path.display()), cause })?;
-        let bad = |line: usize, message: String| RunnerError::Fixture { file: path.to_path_buf(), line, message };
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.line(), e.to_string()))?;
+        let bad = |line: usize, message: String| fixture::bad(path, line, message);
+        let doc = fixture::json_file(path)?;
         let shape = "lookups are a JSON array of {\"query\": \"…\", \"params\": […], \"rows\": [[…], …]}";
         let items = doc.as_array().ok_or_else(|| bad(1, shape.into()))?;
         let values = |v: &serde_json::Value, i: usize| -> Result<Vec<Value>, RunnerError> {

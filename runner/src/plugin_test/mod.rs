@@ -154,12 +154,9 @@ fn check_columns(rows: &std::path::Path, f: &fixture::Fixture, m: &Manifest) -> 
 
 /// Expected changes: the `changes` of a saved `plugin test --json`, or a bare array of them.
 fn expected(path: &std::path::Path) -> Result<Vec<serde_json::Value>, RunnerError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|cause| RunnerError::Io { context: format!("reading {}", path.display()), cause })?;
-    let bad = |line: usize, message: String| RunnerError::Fixture { file: path.to_path_buf(), line, message };
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.line(), e.to_string()))?;
+    let doc = fixture::json_file(path)?;
     let list = doc.get("changes").unwrap_or(&doc);
-    list.as_array()
-        .cloned()
-        .ok_or_else(|| bad(1, "expected changes are a JSON array, or the output of `runner plugin test --json`".into()))
+    list.as_array().cloned().ok_or_else(|| {
+        fixture::bad(path, 1, "expected changes are a JSON array, or the output of `runner plugin test --json`".into())
+    })
 }
