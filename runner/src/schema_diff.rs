@@ -153,9 +153,17 @@ async fn load_files(db: &mut dyn Driver, files: &[PathBuf]) -> Result<(), Runner
     for file in files {
         let sql = std::fs::read_to_string(file)
             .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
-        db.execute(&sql)
-            .await
-            .map_err(|e| RunnerError::SchemaDiff(format!("{}: the dev database rejected it: {e}", file.display())))?;
+        db.execute(&sql).await.map_err(|e| {
+            // The server reports where in the file it stopped (a character position): the line.
+            let line = match &e {
+                runner_db::DbError::Statement { failure } => {
+                    failure.position.map(|p| sql.chars().take(p.saturating_sub(1)).filter(|c| *c == '\n').count() + 1)
+                }
+                _ => None,
+            };
+            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+            RunnerError::SchemaDiff(format!("{}{at}: the dev database rejected it: {e}", file.display()))
+        })?;
     }
     Ok(())
 }

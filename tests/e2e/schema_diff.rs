@@ -106,9 +106,13 @@ fn schema_files_are_loaded_into_a_scratch_database_that_is_dropped_after() {
     // Nothing was written to the target.
     assert_eq!(target.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'"), "1");
     // A file the server rejects names the file, and the scratch database still goes.
-    std::fs::write(p.path().join("schema/03_bad.sql"), "CREATE TABLE broken (id nosuchtype);").unwrap();
+    std::fs::write(
+        p.path().join("schema/03_bad.sql"),
+        "-- a table\nCREATE TABLE ok (id integer);\nCREATE TABLE broken (id nosuchtype);\n",
+    )
+    .unwrap();
     let (r, left) = run_counting_scratch(&p, &target, &["diff", "--from", &target.url, "--to", "schema"]);
-    r.fails_with(1).stderr_has("03_bad.sql: the dev database rejected it").stderr_has("nosuchtype");
+    r.fails_with(1).stderr_has("03_bad.sql:3: the dev database rejected it").stderr_has("nosuchtype");
     assert_eq!(left, "0", "the scratch database was left behind after a failure");
 }
 

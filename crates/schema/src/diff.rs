@@ -277,24 +277,23 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
             out.push(format!("DROP INDEX {};", name.sql()));
         }
     }
-    // Foreign keys first: a unique constraint or primary key they reference cannot go before them.
-    let mut drops: Vec<(ConstraintKind, String)> = Vec::new();
+    // Foreign keys first (`false` sorts first): a unique constraint or primary key they
+    // reference cannot go before them.
+    let mut drops: Vec<(bool, String)> = Vec::new();
     for (table, f) in &from.tables {
         let kept = constraints_in(to, table);
         for c in f.constraints.values() {
             let goes = match kept {
-                Some(k) => k.get(&c.name).is_none_or(|t| t.definition != c.definition || t.kind != c.kind),
+                Some(k) => k.get(&c.name) != Some(c),
                 // A table that goes takes its constraints with it, but its foreign keys must go
                 // first: another table that goes may be what they reference.
                 None => c.kind == ConstraintKind::ForeignKey,
             };
             if goes {
-                let order = if c.kind == ConstraintKind::ForeignKey {
-                    ConstraintKind::PrimaryKey
-                } else {
-                    ConstraintKind::ForeignKey
-                };
-                drops.push((order, format!("ALTER TABLE {} DROP CONSTRAINT {};", table.sql(), quote_part(&c.name))));
+                drops.push((
+                    c.kind != ConstraintKind::ForeignKey,
+                    format!("ALTER TABLE {} DROP CONSTRAINT {};", table.sql(), quote_part(&c.name)),
+                ));
             }
         }
     }
@@ -402,7 +401,7 @@ fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<String>) {
         let existing = constraints_in(from, table);
         for c in t.constraints.values() {
             let needed = match existing {
-                Some(e) => e.get(&c.name).is_none_or(|f| f.definition != c.definition || f.kind != c.kind),
+                Some(e) => e.get(&c.name) != Some(c),
                 // A new table has its other constraints inline.
                 None => c.kind == ConstraintKind::ForeignKey,
             };
