@@ -173,7 +173,7 @@ pub enum Command {
     #[command(
         after_help = "With --autogenerate, runner applies the revisions to a scratch database, loads the declared \
 schema (`schema` in runner.toml) into another, and writes the SQL between them in both directions, with \
-hazard notes, after checking on a third that up gives the schema and down gives the head back. Nothing \
+hazard notes, after checking on the first that up gives the schema and down gives the head back. Nothing \
 is written when nothing differs, or (without --force) when the check fails or an object the differ does \
 not handle differs.
 
