@@ -101,6 +101,10 @@ pub enum RunnerError {
     /// `runner diff`: a side that cannot be read as a schema (bad files, no dev server).
     #[error("{0}")]
     SchemaDiff(String),
+    /// `--rename` arguments or `-- runner:renamed-from` hints that do not fit the two schemas,
+    /// one line each, naming where they were said. Nothing was diffed.
+    #[error("{}", .0.join("\n"))]
+    Renames(Vec<String>),
     /// `plugin test`: fixture rows, lookups or expected changes that cannot be read as such.
     #[error("{}:{line}: {message}", file.display())]
     Fixture { file: PathBuf, line: usize, message: String },
@@ -191,6 +195,7 @@ impl RunnerError {
             | RunnerError::RefreshChecks(_)
             | RunnerError::NoRefreshes
             | RunnerError::Fixture { .. }
+            | RunnerError::Renames(_)
             | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid

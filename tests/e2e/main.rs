@@ -18,7 +18,7 @@
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
 //! | `plugin_test` | `runner plugin test`: fixture rows (JSON, CSV) without a database, grants, lookups, `--expect` |
-//! | `schema_diff` | `runner diff`: the `tests/schema-diff/` corpus both ways, scratch databases, unhandled objects named |
+//! | `schema_diff` | `runner diff`: the `tests/schema-diff/` corpus both ways, scratch databases, unhandled objects named, renames said by flag or hint |
 //! | `polyglot` | plugins in Python built from source: identical tables to Rust's, exceptions as one line |
 //! | `trust` | hostile plugins and awkward tables: key order, unique keys, lost updates, lookups, names, secrets |
 //! | `restarts` | the PostgreSQL server restarted under a running apply, backfill or cron (own cluster each) |

@@ -44,12 +44,17 @@ fn loaded(sql: &str) -> TestDb {
     db
 }
 
-/// Diffs `from` → `to` and applies the result to a database holding `from`; or, where the case
-/// says the differ cannot go this way (`unhandled` non-empty), checks that it says exactly that.
-fn check_direction(case: &str, from: &str, to: &str, unhandled: &[String]) {
+/// Diffs `from` → `to` (with these `--rename` arguments) and applies the result to a database
+/// holding `from`; or, where the case says the differ cannot go this way (`unhandled`
+/// non-empty), checks that it says exactly that.
+fn check_direction(case: &str, from: &str, to: &str, renames: &[String], unhandled: &[String]) {
     let (a, b) = (loaded(from), loaded(to));
     let p = Project::new();
-    let out = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--json"]);
+    let mut args = vec!["diff", "--from", &a.url, "--to", &b.url, "--json"];
+    for r in renames {
+        args.extend(["--rename", r.as_str()]);
+    }
+    let out = p.run(&a, &args);
     if !unhandled.is_empty() {
         assert_eq!(out.code, 1, "{case}: {}\n{}", out.stdout, out.stderr);
         for u in unhandled {
@@ -81,12 +86,16 @@ fn every_corpus_case_turns_from_into_to_and_back() {
         let name = case.file_name().to_string_lossy().into_owned();
         let from = std::fs::read_to_string(case.path().join("from.sql")).unwrap();
         let to = std::fs::read_to_string(case.path().join("to.sql")).unwrap();
-        // `reverse-unhandled.txt`: what the differ must report instead of going back.
-        let reverse: Vec<String> = std::fs::read_to_string(case.path().join("reverse-unhandled.txt"))
-            .map(|t| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
-        check_direction(&format!("{name} (from → to)"), &from, &to, &[]);
-        check_direction(&format!("{name} (to → from)"), &to, &from, &reverse);
+        let lines = |file: &str| -> Vec<String> {
+            std::fs::read_to_string(case.path().join(file))
+                .map(|t| t.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        // `reverse-unhandled.txt`: what the differ must report instead of going back;
+        // `renames.txt`, `reverse-renames.txt`: the `--rename` arguments of each direction.
+        let reverse = lines("reverse-unhandled.txt");
+        check_direction(&format!("{name} (from → to)"), &from, &to, &lines("renames.txt"), &[]);
+        check_direction(&format!("{name} (to → from)"), &to, &from, &lines("reverse-renames.txt"), &reverse);
     }
 }
 
@@ -189,6 +198,109 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
         .stderr_has("domain public.positive (added)")
         .stderr_has("nothing was written");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
+}
+
+/// The revision file `runner new` wrote last, by its message.
+fn revision_text(p: &Project, slug: &str) -> String {
+    let file = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.to_string_lossy().contains(slug))
+        .expect("the revision file");
+    std::fs::read_to_string(file).unwrap()
+}
+
+#[test]
+fn a_rename_said_in_the_schema_file_keeps_the_rows_both_ways() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file(
+        "001_users.sql",
+        "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);
+",
+    );
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    p.run(&db, &["apply"]).ok();
+    db.execute("INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com')");
+
+    // Unsaid, the rename is a drop and an add: written so, and said to delete the data.
+    let declared = "CREATE TABLE accounts (\n  id serial PRIMARY KEY,\n  mail text NOT NULL\n);\n";
+    std::fs::write(p.path().join("schema.sql"), declared).unwrap();
+    p.run(&db, &["new", "unsaid", "--autogenerate"])
+        .ok()
+        .stderr_has("table public.users is dropped and public.accounts added with the same definition")
+        .stderr_has("--rename users=accounts");
+    let unsaid = revision_text(&p, "unsaid");
+    assert!(unsaid.contains("DROP TABLE \"public\".\"users\";"), "{unsaid}");
+    assert!(unsaid.contains("-- hazard: table public.users is dropped"), "{unsaid}");
+    std::fs::remove_file(
+        std::fs::read_dir(p.migrations())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|f| f.to_string_lossy().contains("unsaid"))
+            .unwrap(),
+    )
+    .unwrap();
+
+    // Said, it is a rename; the rows stay, and go back with the revert.
+    let hinted = format!(
+        "-- runner:renamed-from users\n{}",
+        declared.replace("  mail", "  -- runner:renamed-from email\n  mail")
+    );
+    std::fs::write(p.path().join("schema.sql"), &hinted).unwrap();
+    let r = p.run(&db, &["new", "rename users", "--autogenerate"]).ok();
+    assert!(!r.stderr.contains("is dropped"), "{}", r.stderr);
+    let text = revision_text(&p, "rename_users");
+    let (up, down) = text.split_once("-- runner:down").unwrap();
+    assert!(up.contains("ALTER TABLE \"public\".\"users\" RENAME TO \"accounts\";"), "{text}");
+    assert!(up.contains("RENAME COLUMN \"email\" TO \"mail\""), "{text}");
+    assert!(!up.contains("DROP TABLE") && !up.contains("DROP COLUMN"), "{text}");
+    assert!(down.contains("ALTER TABLE \"public\".\"accounts\" RENAME TO \"users\";"), "{text}");
+    p.run(&db, &["apply"]).ok();
+    assert_eq!(db.scalar("SELECT string_agg(mail, ',' ORDER BY id) FROM accounts"), "a@example.com,b@example.com");
+    p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--exit-code"]).ok();
+    // The serial sequence went with its table: the next row still gets the next id.
+    db.execute("INSERT INTO accounts (mail) VALUES ('c@example.com')");
+    assert_eq!(db.scalar("SELECT max(id) FROM accounts"), "3");
+    // The hint stays in the file once the rename is made: nothing more to write.
+    p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");
+    p.run(&db, &["revert"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM users WHERE email LIKE '%@example.com'"), "3");
+}
+
+#[test]
+fn a_rename_that_does_not_fit_is_an_error_naming_where_it_was_said() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_users.sql", "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n");
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema\"\n").unwrap();
+    std::fs::create_dir(p.path().join("schema")).unwrap();
+    let file = p.path().join("schema/01.sql");
+    // A typo in the marker.
+    std::fs::write(
+        &file,
+        "-- runner:renamed_from users\nCREATE TABLE accounts (id integer PRIMARY KEY, email text NOT NULL);\n",
+    )
+    .unwrap();
+    p.run(&db, &["new", "typo", "--autogenerate"]).fails_with(5).stderr_has("01.sql:1: unknown marker");
+    // A name that is not there.
+    std::fs::write(
+        &file,
+        "-- runner:renamed-from usres\nCREATE TABLE accounts (id integer PRIMARY KEY, email text NOT NULL);\n",
+    )
+    .unwrap();
+    p.run(&db, &["new", "missing", "--autogenerate"])
+        .fails_with(5)
+        .stderr_has("01.sql:1: there is no table public.usres to rename");
+    let j = p
+        .run(&db, &["diff", "--from", "migrations", "--to", "schema", "--rename", "users.nope=x", "--json"])
+        .fails_with(5)
+        .json();
+    assert_eq!(j["error"]["kind"], "renames", "{j}");
+    assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 1, "nothing was written");
+    assert!(!db.table_exists("users"), "nothing ran on the target");
 }
 
 #[test]

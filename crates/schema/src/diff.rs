@@ -16,6 +16,7 @@
 //! 6. drop schemas.
 
 use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
+use crate::renames::{self, Candidate, Rename};
 use runner_db::{quote_literal, quote_part};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -28,6 +29,9 @@ pub struct Diff {
     /// Objects that differ but that the differ does not handle yet: the statements leave them
     /// as they are.
     pub unhandled: Vec<Unhandled>,
+    /// Tables and columns that are dropped and added with the same definition, and that were
+    /// not said to be renames: the statements delete their data.
+    pub candidates: Vec<Candidate>,
 }
 
 impl Diff {
@@ -71,12 +75,31 @@ impl std::fmt::Display for Unhandled {
     }
 }
 
-/// The statements that turn `from` into `to`.
+/// The statements that turn `from` into `to`, where nothing was renamed.
 pub fn diff(from: &Schema, to: &Schema) -> Diff {
+    diff_from(from, to, &[])
+}
+
+/// The statements that turn `from` into `to` where the tables and columns of `renames` were
+/// renamed rather than dropped and added; or, if a rename does not fit the two schemas, why
+/// (one line each, naming where it was said).
+pub fn diff_with(from: &Schema, to: &Schema, renames: &[Rename]) -> Result<Diff, Vec<String>> {
+    let renames = renames::resolve(renames, from, to)?;
+    Ok(diff_from(from, to, &renames))
+}
+
+fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     let mut out = Vec::new();
     for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
         out.push(format!("CREATE SCHEMA {};", quote_part(s)));
     }
+    // Renames first: what follows names the tables and columns by their new names.
+    let (renamed, statements) = renames::apply(from, renames);
+    out.extend(statements);
+    let (renamed, statements) = renames::alike(&renamed, to);
+    out.extend(statements);
+    let from = &renamed;
+    let candidates = renames::candidates(from, to);
     let mut unhandled = unhandled(from, to);
     enums_before(from, to, &mut out, &mut unhandled);
     let replaced = functions_before(from, to, &mut out);
@@ -114,7 +137,7 @@ pub fn diff(from: &Schema, to: &Schema) -> Diff {
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
         out.push(format!("DROP SCHEMA {};", quote_part(s)));
     }
-    Diff { statements: out, unhandled }
+    Diff { statements: out, unhandled, candidates }
 }
 
 /// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`);

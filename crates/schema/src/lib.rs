@@ -15,9 +15,13 @@
 #![warn(missing_docs)]
 
 pub mod diff;
+pub mod hints;
 pub mod introspect;
 pub mod model;
+pub mod renames;
 
-pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, objects};
+pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, diff_with, objects};
+pub use hints::hints;
 pub use introspect::{Exclude, IntrospectError, introspect};
 pub use model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
+pub use renames::{Candidate, Rename, Renamed};

@@ -45,11 +45,12 @@ pub async fn autogenerate(
     no_transaction: bool,
     dev_url: Option<&str>,
     force: bool,
+    renames: &[String],
 ) -> Result<ExitCode, RunnerError> {
     if message.trim().is_empty() {
         return Err(Refusal::NoMessage.into());
     }
-    let found = crate::autogenerate(settings, dev_url).await?;
+    let found = crate::autogenerate(settings, dev_url, renames).await?;
     if found.up.is_empty() {
         outln!("no changes: the revisions' head already has the declared schema; nothing was written");
         return Ok(ExitCode::Ok);
@@ -73,7 +74,8 @@ pub async fn autogenerate(
         errln!("nothing was written; --force writes the revision anyway, with these notes in it");
         return Ok(ExitCode::Failure);
     }
-    let hazards = crate::hazards(&found.up.statements);
+    let mut hazards: Vec<String> = found.up.candidates.iter().map(|c| format!("-- hazard: {c}")).collect();
+    hazards.extend(crate::hazards(&found.up.statements));
     let mut up: Vec<String> = hazards.clone();
     up.extend(found.up.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
     up.extend(found.self_check.iter().map(|l| format!("-- runner: self-check: {l}")));

@@ -197,6 +197,10 @@ Examples:
         /// Write the revision even when its self-check fails or objects are not handled.
         #[arg(long, requires = "autogenerate")]
         force: bool,
+        /// A table or column renamed, not dropped and added: `users=accounts`,
+        /// `users.email=mail` (repeatable; or `-- runner:renamed-from OLD` in the schema file).
+        #[arg(long, value_name = "OLD=NEW", requires = "autogenerate")]
+        rename: Vec<String>,
     },
     /// Show current revision(s), pending revisions, drift and unfinished revisions.
     #[command(
@@ -262,6 +266,10 @@ Examples:
         /// Exit 2 when the schemas differ.
         #[arg(long)]
         exit_code: bool,
+        /// A table or column renamed, not dropped and added: `users=accounts`,
+        /// `users.email=mail` (repeatable; or `-- runner:renamed-from OLD` in a schema file).
+        #[arg(long, value_name = "OLD=NEW")]
+        rename: Vec<String>,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -732,13 +740,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::New { message, no_transaction, autogenerate: false, .. } => {
             files::new(&settings(g)?, &message, no_transaction, None)
         }
-        Command::New { message, no_transaction, autogenerate: true, dev_url, force } => {
-            files::autogenerate(&settings(g)?, &message, no_transaction, dev_url.as_deref(), force).await
+        Command::New { message, no_transaction, autogenerate: true, dev_url, force, rename } => {
+            files::autogenerate(&settings(g)?, &message, no_transaction, dev_url.as_deref(), force, &rename).await
         }
         Command::Merge { message } => files::merge(&settings(g)?, &message),
         Command::Check { db, schema, out } => files::check(settings(g)?, db, schema, out).await,
-        Command::Diff { from, to, dev_url, exit_code, out } => {
-            read::diff(&settings(g)?, &from, &to, dev_url.as_deref(), exit_code, out).await
+        Command::Diff { from, to, dev_url, exit_code, rename, out } => {
+            read::diff(&settings(g)?, &from, &to, dev_url.as_deref(), exit_code, &rename, out).await
         }
         Command::Status { out, exit_code } => read::status(settings(g)?, out, exit_code).await,
         Command::History { out, verbose } => read::history(settings(g)?, out, verbose).await,

@@ -279,15 +279,22 @@ pub async fn diff(
     to: &str,
     dev_url: Option<&str>,
     exit_code: bool,
+    renames: &[String],
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let (from, to) = (crate::SchemaSource::parse(from), crate::SchemaSource::parse(to));
-    let diff = crate::diff_schemas(settings, &from, &to, dev_url).await?;
+    let diff = crate::diff_schemas(settings, &from, &to, dev_url, renames).await?;
     if out.json {
-        json(
-            &serde_json::json!({ "statements": diff.statements, "unhandled": diff.unhandled, "differs": !diff.is_empty() }),
-        );
+        json(&serde_json::json!({
+            "statements": diff.statements,
+            "unhandled": diff.unhandled,
+            "rename_candidates": diff.candidates,
+            "differs": !diff.is_empty(),
+        }));
     } else {
+        for c in &diff.candidates {
+            errln!("hazard: {c}");
+        }
         for s in &diff.statements {
             outln!("{s}");
         }
