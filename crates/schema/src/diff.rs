@@ -17,6 +17,7 @@
 
 use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
 use crate::renames::{self, Candidate, Rename};
+use crate::statement::{Statement, StatementKind};
 use runner_db::{quote_literal, quote_part};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -25,7 +26,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     /// The statements, in the order they must run.
-    pub statements: Vec<String>,
+    pub statements: Vec<Statement>,
     /// Objects that differ but that the differ does not handle yet: the statements leave them
     /// as they are.
     pub unhandled: Vec<Unhandled>,
@@ -91,13 +92,13 @@ pub fn diff_with(from: &Schema, to: &Schema, renames: &[Rename]) -> Result<Diff,
 fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     let mut out = Vec::new();
     for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
-        out.push(format!("CREATE SCHEMA {};", quote_part(s)));
+        out.push(format!("CREATE SCHEMA {};", quote_part(s)).into());
     }
     // Renames first: what follows names the tables and columns by their new names.
     let (renamed, statements) = renames::apply(from, renames);
-    out.extend(statements);
+    out.extend(statements.into_iter().map(Statement::from));
     let (renamed, statements) = renames::alike(&renamed, to);
-    out.extend(statements);
+    out.extend(statements.into_iter().map(Statement::from));
     let from = &renamed;
     let candidates = renames::candidates(from, to);
     let mut unhandled = unhandled(from, to);
@@ -112,30 +113,35 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
         }
     }
     for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
-        out.push(format!("DROP TABLE {};", name.sql()));
+        out.push(Statement::new(StatementKind::DropTable(name.clone()), format!("DROP TABLE {};", name.sql())));
     }
     for (name, t) in &to.tables {
         if !from.tables.contains_key(name) {
-            out.push(create_table(t));
+            out.push(create_table(t).into());
         }
     }
     add_constraints(from, to, &mut out);
     create_views(from, to, &recreated, &mut out);
     for (name, i) in &to.indexes {
         if recreated.contains(&i.table) || from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
-            out.push(format!("{};", i.definition));
+            let fresh = recreated.contains(&i.table)
+                || !(from.tables.contains_key(&i.table) || from.views.contains_key(&i.table));
+            let kind = StatementKind::CreateIndex { table: i.table.clone(), fresh };
+            out.push(Statement::new(kind, format!("{};", i.definition)));
         }
     }
     for (key, f) in &from.functions {
         if !to.functions.contains_key(key) && !replaced.contains(key) {
-            out.push(format!("DROP {} {};", if f.procedure { "PROCEDURE" } else { "FUNCTION" }, f.signature_sql()));
+            out.push(
+                format!("DROP {} {};", if f.procedure { "PROCEDURE" } else { "FUNCTION" }, f.signature_sql()).into(),
+            );
         }
     }
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
-        out.push(format!("DROP TYPE {};", name.sql()));
+        out.push(format!("DROP TYPE {};", name.sql()).into());
     }
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
-        out.push(format!("DROP SCHEMA {};", quote_part(s)));
+        out.push(format!("DROP SCHEMA {};", quote_part(s)).into());
     }
     Diff { statements: out, unhandled, candidates }
 }
@@ -144,11 +150,11 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
 /// a value whose label changed in place is renamed (`RENAME VALUE`, which keeps the rows that
 /// hold it). Values removed or reordered would need the type rebuilt and every column cast:
 /// reported, not attempted.
-fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &mut Vec<Unhandled>) {
+fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
     for (name, labels) in &to.enums {
         let Some(old) = from.enums.get(name) else {
             let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
-            out.push(format!("CREATE TYPE {} AS ENUM ({});", name.sql(), list.join(", ")));
+            out.push(format!("CREATE TYPE {} AS ENUM ({});", name.sql(), list.join(", ")).into());
             continue;
         };
         if old == labels {
@@ -157,12 +163,10 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
         if old.len() == labels.len() {
             for (a, b) in old.iter().zip(labels) {
                 if a != b {
-                    out.push(format!(
-                        "ALTER TYPE {} RENAME VALUE {} TO {};",
-                        name.sql(),
-                        quote_literal(a),
-                        quote_literal(b)
-                    ));
+                    out.push(
+                        format!("ALTER TYPE {} RENAME VALUE {} TO {};", name.sql(), quote_literal(a), quote_literal(b))
+                            .into(),
+                    );
                 }
             }
             continue;
@@ -186,7 +190,8 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
                 Some(next) => format!(" BEFORE {}", quote_literal(next)),
                 None => String::new(),
             };
-            out.push(format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), quote_literal(l)));
+            let sql = format!("ALTER TYPE {} ADD VALUE {}{place};", name.sql(), quote_literal(l));
+            out.push(Statement::new(StatementKind::AddEnumValue(name.clone()), sql));
         }
     }
 }
@@ -196,7 +201,7 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<String>, unhandled: &m
 /// off, as pg_dump does), since a body may name a table created further down. A function whose
 /// result type changes cannot be replaced: it is dropped and created; the keys of those are
 /// returned, since they are not dropped again at the end.
-fn functions_before(from: &Schema, to: &Schema, out: &mut Vec<String>) -> BTreeSet<Name> {
+fn functions_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>) -> BTreeSet<Name> {
     let mut dropped = BTreeSet::new();
     let mut statements = Vec::new();
     for (key, f) in &to.functions {
@@ -212,8 +217,8 @@ fn functions_before(from: &Schema, to: &Schema, out: &mut Vec<String>) -> BTreeS
         statements.push(format!("{};", f.definition.trim_end().trim_end_matches(';')));
     }
     if !statements.is_empty() {
-        out.push("SET check_function_bodies = false;".into());
-        out.extend(statements);
+        out.push(String::from("SET check_function_bodies = false;").into());
+        out.extend(statements.into_iter().map(Statement::from));
     }
     dropped
 }
@@ -260,7 +265,7 @@ fn view_kind(v: &View) -> &'static str {
 }
 
 /// Drops `names`, each after every view in `from` that reads it.
-fn drop_views(from: &Schema, names: &BTreeSet<Name>, out: &mut Vec<String>) {
+fn drop_views(from: &Schema, names: &BTreeSet<Name>, out: &mut Vec<Statement>) {
     let mut left: Vec<&View> = names.iter().filter_map(|n| from.views.get(n)).collect();
     while !left.is_empty() {
         let (ready, wait): (Vec<&View>, Vec<&View>) =
@@ -268,14 +273,14 @@ fn drop_views(from: &Schema, names: &BTreeSet<Name>, out: &mut Vec<String>) {
         // A cycle cannot happen in a catalog; if it did, dropping the rest in name order fails loudly.
         let ready = if ready.is_empty() { wait.clone() } else { ready };
         for v in &ready {
-            out.push(format!("DROP {} {};", view_kind(v), v.name.sql()));
+            out.push(format!("DROP {} {};", view_kind(v), v.name.sql()).into());
         }
         left.retain(|v| !ready.iter().any(|r| r.name == v.name));
     }
 }
 
 /// Creates the views of `to` that are new or were dropped, each after the views it reads.
-fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<String>) {
+fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
     let mut left: Vec<&View> =
         to.views.values().filter(|v| !from.views.contains_key(&v.name) || recreated.contains(&v.name)).collect();
     while !left.is_empty() {
@@ -285,19 +290,20 @@ fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
         for v in &ready {
             let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
             let query = v.query.trim().trim_end_matches(';');
-            out.push(format!("CREATE {} {}{with} AS\n{query};", view_kind(v), v.name.sql()));
+            out.push(format!("CREATE {} {}{with} AS\n{query};", view_kind(v), v.name.sql()).into());
         }
         left.retain(|v| !ready.iter().any(|r| r.name == v.name));
     }
 }
 
-fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<String>) {
+fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
     for (name, i) in &from.indexes {
         // An index of a table that goes, or of a materialized view dropped above, went with it.
         let table_stays =
             (to.tables.contains_key(&i.table) || to.views.contains_key(&i.table)) && !recreated.contains(&i.table);
         if table_stays && to.indexes.get(name).is_none_or(|t| t.definition != i.definition) {
-            out.push(format!("DROP INDEX {};", name.sql()));
+            let kind = StatementKind::DropIndex { index: name.clone(), table: i.table.clone() };
+            out.push(Statement::new(kind, format!("DROP INDEX {};", name.sql())));
         }
     }
     // Foreign keys first (`false` sorts first): a unique constraint or primary key they
@@ -321,17 +327,18 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
         }
     }
     drops.sort_by_key(|(order, _)| *order);
-    out.extend(drops.into_iter().map(|(_, sql)| sql));
+    out.extend(drops.into_iter().map(|(_, sql)| Statement::from(sql)));
 }
 
 fn is_serial(c: &Column) -> bool {
     matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
 }
 
-fn alter_columns(from: &Table, to: &Table, out: &mut Vec<String>, unhandled: &mut Vec<Unhandled>) {
+fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
     let table = to.name.sql();
     for c in from.columns.iter().filter(|c| !to.columns.iter().any(|t| t.name == c.name)) {
-        out.push(format!("ALTER TABLE {table} DROP COLUMN {};", quote_part(&c.name)));
+        let kind = StatementKind::DropColumn { table: to.name.clone() };
+        out.push(Statement::new(kind, format!("ALTER TABLE {table} DROP COLUMN {};", quote_part(&c.name))));
     }
     for t in &to.columns {
         match from.columns.iter().find(|f| f.name == t.name) {
@@ -341,49 +348,64 @@ fn alter_columns(from: &Table, to: &Table, out: &mut Vec<String>, unhandled: &mu
                 name: Name::new(&to.name.schema, &format!("{}.{}", to.name.name, t.name)),
                 change: Change::Changed,
             }),
-            Some(f) if f != t => change_column(&table, f, t, out),
+            Some(f) if f != t => change_column(&to.name, f, t, out),
             Some(_) => {}
-            None => out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t))),
+            None => {
+                let fills = t.default.is_some() || t.identity.is_some() || t.generated.is_some() || is_serial(t);
+                let kind = if t.not_null && !fills {
+                    StatementKind::AddRequiredColumn { table: to.name.clone(), column: t.name.clone() }
+                } else {
+                    StatementKind::Other
+                };
+                out.push(Statement::new(kind, format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t))));
+            }
         }
     }
 }
 
-fn change_column(table: &str, f: &Column, t: &Column, out: &mut Vec<String>) {
+fn change_column(name: &Name, f: &Column, t: &Column, out: &mut Vec<Statement>) {
+    let table = name.sql();
     let col = quote_part(&t.name);
     // A generated column's expression cannot be altered: it is dropped and added again (its
     // values are derived, so nothing is lost).
     if f.generated != t.generated {
-        out.push(format!("ALTER TABLE {table} DROP COLUMN {col};"));
-        out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t)));
+        out.push(format!("ALTER TABLE {table} DROP COLUMN {col};").into());
+        out.push(format!("ALTER TABLE {table} ADD COLUMN {};", column_sql(t)).into());
         return;
     }
     let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {col} {what};");
     let retyped = f.data_type != t.data_type || f.collation != t.collation;
     if f.identity.is_some() && t.identity.is_none() {
-        out.push(alter("DROP IDENTITY".into()));
+        out.push(alter("DROP IDENTITY".into()).into());
     }
     if f.default.is_some() && (retyped || f.default != t.default) {
-        out.push(alter("DROP DEFAULT".into()));
+        out.push(alter("DROP DEFAULT".into()).into());
     }
     if retyped {
         let collate = t.collation.as_ref().map(|c| format!(" COLLATE {c}")).unwrap_or_default();
-        out.push(alter(format!("TYPE {}{collate} USING {col}::{}", t.data_type, t.data_type)));
+        let sql = alter(format!("TYPE {}{collate} USING {col}::{}", t.data_type, t.data_type));
+        out.push(Statement::new(StatementKind::AlterType { table: name.clone() }, sql));
     }
     if let Some(d) = &t.default
         && (retyped || f.default.as_ref() != Some(d))
     {
-        out.push(alter(format!("SET DEFAULT {d}")));
+        out.push(alter(format!("SET DEFAULT {d}")).into());
     }
     if f.not_null != t.not_null {
-        out.push(alter(if t.not_null { "SET NOT NULL".into() } else { "DROP NOT NULL".into() }));
+        if t.not_null {
+            let kind = StatementKind::SetNotNull { table: name.clone(), column: t.name.clone() };
+            out.push(Statement::new(kind, alter("SET NOT NULL".into())));
+        } else {
+            out.push(alter("DROP NOT NULL".into()).into());
+        }
     }
     if let Some(kind) = t.identity
         && f.identity != t.identity
     {
         if f.identity.is_some() {
-            out.push(alter(format!("SET GENERATED {kind}")));
+            out.push(alter(format!("SET GENERATED {kind}")).into());
         } else {
-            out.push(alter(format!("ADD GENERATED {kind} AS IDENTITY")));
+            out.push(alter(format!("ADD GENERATED {kind} AS IDENTITY")).into());
         }
     }
 }
@@ -418,8 +440,8 @@ fn create_table(t: &Table) -> String {
     format!("CREATE TABLE {} (\n    {}\n);", t.name.sql(), lines.join(",\n    "))
 }
 
-fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<String>) {
-    let mut adds: Vec<(ConstraintKind, String)> = Vec::new();
+fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+    let mut adds: Vec<(ConstraintKind, Statement)> = Vec::new();
     for (table, t) in &to.tables {
         let existing = constraints_in(from, table);
         for c in t.constraints.values() {
@@ -431,12 +453,18 @@ fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<String>) {
             if needed {
                 let sql =
                     format!("ALTER TABLE {} ADD CONSTRAINT {} {};", table.sql(), quote_part(&c.name), c.definition);
-                adds.push((c.kind, sql));
+                let kind = match existing {
+                    Some(_) => {
+                        StatementKind::AddConstraint { table: table.clone(), name: c.name.clone(), kind: c.kind }
+                    }
+                    None => StatementKind::Other,
+                };
+                adds.push((c.kind, Statement::new(kind, sql)));
             }
         }
     }
     adds.sort_by_key(|(kind, _)| *kind);
-    out.extend(adds.into_iter().map(|(_, sql)| sql));
+    out.extend(adds.into_iter().map(|(_, s)| s));
 }
 
 fn unhandled(from: &Schema, to: &Schema) -> Vec<Unhandled> {
@@ -582,4 +610,80 @@ fn table_details(f: &Table, t: &Table) -> Vec<String> {
         f.constraints.keys().filter(|n| !t.constraints.contains_key(*n)).map(|n| format!("constraint {n} dropped")),
     );
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Index;
+    use crate::statement::hazard_notes;
+
+    fn column(name: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: "integer".into(),
+            collation: None,
+            not_null: false,
+            default: None,
+            identity: None,
+            generated: None,
+        }
+    }
+
+    fn table(name: &str, columns: &[&str]) -> Table {
+        Table {
+            name: Name::new("public", name),
+            columns: columns.iter().map(|c| column(c)).collect(),
+            constraints: BTreeMap::new(),
+        }
+    }
+
+    fn index(name: &str, on: &str) -> Index {
+        Index {
+            name: Name::new("public", name),
+            table: Name::new("public", on),
+            definition: format!("CREATE INDEX {name} ON public.{on} USING btree (id)"),
+        }
+    }
+
+    #[test]
+    fn hazards_skip_what_works_on_a_table_the_diff_creates() {
+        let mut from = Schema::default();
+        from.tables.insert(Name::new("public", "old"), table("old", &["id", "gone"]));
+        let mut to = Schema::default();
+        let mut old = table("old", &["id", "required"]);
+        old.columns[1].not_null = true;
+        old.constraints.insert(
+            "old_fk".into(),
+            Constraint {
+                name: "old_fk".into(),
+                kind: ConstraintKind::ForeignKey,
+                definition: "FOREIGN KEY (id) REFERENCES public.new(id)".into(),
+            },
+        );
+        to.tables.insert(Name::new("public", "old"), old);
+        let mut new = table("new", &["id"]);
+        new.constraints.insert(
+            "new_fk".into(),
+            Constraint {
+                name: "new_fk".into(),
+                kind: ConstraintKind::ForeignKey,
+                definition: "FOREIGN KEY (id) REFERENCES public.old(id)".into(),
+            },
+        );
+        to.tables.insert(Name::new("public", "new"), new);
+        to.indexes.insert(Name::new("public", "new_id"), index("new_id", "new"));
+        to.indexes.insert(Name::new("public", "old_id"), index("old_id", "old"));
+        let notes = hazard_notes(&diff(&from, &to).statements);
+        let expected = [
+            ("deletes data", "DROP COLUMN \"gone\""),
+            ("fails on a table with rows", "ADD COLUMN \"required\" integer NOT NULL"),
+            ("validates every row", "old_fk"),
+            ("builds an index", "old_id"),
+        ];
+        assert_eq!(notes.len(), expected.len(), "{notes:#?}");
+        for (note, (what, statement)) in notes.iter().zip(expected) {
+            assert!(note.starts_with(&format!("-- hazard: {what}")) && note.contains(statement), "{notes:#?}");
+        }
+    }
 }

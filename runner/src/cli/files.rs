@@ -75,19 +75,19 @@ pub async fn autogenerate(
         return Ok(ExitCode::Failure);
     }
     let mut hazards: Vec<String> = found.up.candidates.iter().map(|c| format!("-- hazard: {c}")).collect();
-    hazards.extend(crate::hazards(&found.up.statements));
+    hazards.extend(runner_schema::hazard_notes(&found.up.statements));
     let mut up: Vec<String> = hazards.clone();
     up.extend(found.up.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
     up.extend(found.self_check.iter().map(|l| format!("-- runner: self-check: {l}")));
     if !up.is_empty() {
         up.push(String::new());
     }
-    up.extend(found.up.statements.iter().cloned());
-    let mut down: Vec<String> = crate::hazards(&found.down.statements);
+    up.extend(found.up.statements.iter().map(|s| s.sql.clone()));
+    let mut down: Vec<String> = runner_schema::hazard_notes(&found.down.statements);
     if !down.is_empty() {
         down.push(String::new());
     }
-    down.extend(found.down.statements.iter().cloned());
+    down.extend(found.down.statements.iter().map(|s| s.sql.clone()));
     let body = scaffold::Body { up: up.join("\n") + "\n", down: down.join("\n") + "\n" };
     for h in &hazards {
         errln!("{}", h.trim_start_matches("-- "));

@@ -286,14 +286,20 @@ pub async fn diff(
     let diff = crate::diff_schemas(settings, &from, &to, dev_url, renames).await?;
     if out.json {
         json(&serde_json::json!({
-            "statements": diff.statements,
+            "statements": diff.statements.iter().map(|s| &s.sql).collect::<Vec<_>>(),
             "unhandled": diff.unhandled,
             "rename_candidates": diff.candidates,
+            "hazards": diff.statements.iter().enumerate().filter_map(|(i, s)| {
+                runner_schema::Hazard::of(s).map(|h| serde_json::json!({ "statement": i, "hazard": h, "advice": h.advice() }))
+            }).collect::<Vec<_>>(),
             "differs": !diff.is_empty(),
         }));
     } else {
         for c in &diff.candidates {
             errln!("hazard: {c}");
+        }
+        for note in runner_schema::hazard_notes(&diff.statements) {
+            errln!("{}", note.trim_start_matches("-- "));
         }
         for s in &diff.statements {
             outln!("{s}");

@@ -1,0 +1,166 @@
+//! One statement of a diff and what it does to the data, as the differ knows when it writes it:
+//! hazard notes and `--online` revisions are read from this, never from the SQL text.
+
+use crate::model::{ConstraintKind, Name};
+
+/// A statement of a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The SQL, ending in `;`.
+    pub sql: String,
+    /// What it does, where that matters on a table with rows.
+    pub kind: StatementKind,
+}
+
+/// What a statement does, where that matters on a table with rows. A table created by the
+/// same diff is empty: what works on it is `fresh` and holds nothing up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatementKind {
+    /// `DROP TABLE`: deletes its rows.
+    DropTable(Name),
+    /// `DROP COLUMN`: deletes its values.
+    DropColumn {
+        /// The table.
+        table: Name,
+    },
+    /// `ADD COLUMN … NOT NULL` with no default on an existing table: fails if it has rows.
+    AddRequiredColumn {
+        /// The table.
+        table: Name,
+        /// The column.
+        column: String,
+    },
+    /// `ALTER COLUMN … TYPE`: rewrites the table under an ACCESS EXCLUSIVE lock.
+    AlterType {
+        /// The table.
+        table: Name,
+    },
+    /// `SET NOT NULL`: scans the table under an ACCESS EXCLUSIVE lock.
+    SetNotNull {
+        /// The table.
+        table: Name,
+        /// The column.
+        column: String,
+    },
+    /// `CREATE INDEX`: blocks writes to the table while it builds.
+    CreateIndex {
+        /// The table or materialized view it indexes.
+        table: Name,
+        /// Whether the diff created (or recreated) that table or view.
+        fresh: bool,
+    },
+    /// `DROP INDEX`.
+    DropIndex {
+        /// The index.
+        index: Name,
+        /// The table or materialized view it indexes.
+        table: Name,
+    },
+    /// `ADD CONSTRAINT` on a table the diff does not create.
+    AddConstraint {
+        /// The table.
+        table: Name,
+        /// The constraint's name.
+        name: String,
+        /// Its kind: foreign keys and checks validate every row.
+        kind: ConstraintKind,
+    },
+    /// `ALTER TYPE … ADD VALUE`: the value cannot be used in the transaction that adds it.
+    AddEnumValue(Name),
+    /// Anything else.
+    Other,
+}
+
+impl Statement {
+    /// A statement of `kind`.
+    pub fn new(kind: StatementKind, sql: String) -> Statement {
+        Statement { sql, kind }
+    }
+}
+
+impl From<String> for Statement {
+    fn from(sql: String) -> Statement {
+        Statement { sql, kind: StatementKind::Other }
+    }
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sql)
+    }
+}
+
+/// What deserves a second look before a statement runs on a table with rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hazard {
+    /// Drops a table or column.
+    DeletesData,
+    /// Rewrites a table.
+    Rewrites,
+    /// Scans a table for NULLs under a lock.
+    ScansForNull,
+    /// Adds a NOT NULL column without a default.
+    FailsOnRows,
+    /// Builds an index while blocking writes.
+    BlocksWrites,
+    /// Validates every row under a lock.
+    Validates,
+    /// Adds an enum value that the same transaction cannot use.
+    EnumValue,
+}
+
+impl Hazard {
+    /// The hazard of `statement`, if it has one.
+    pub fn of(statement: &Statement) -> Option<Hazard> {
+        Some(match &statement.kind {
+            StatementKind::DropTable(_) | StatementKind::DropColumn { .. } => Hazard::DeletesData,
+            StatementKind::AlterType { .. } => Hazard::Rewrites,
+            StatementKind::SetNotNull { .. } => Hazard::ScansForNull,
+            StatementKind::AddRequiredColumn { .. } => Hazard::FailsOnRows,
+            StatementKind::CreateIndex { fresh: false, .. } => Hazard::BlocksWrites,
+            StatementKind::AddConstraint { kind: ConstraintKind::ForeignKey | ConstraintKind::Check, .. } => {
+                Hazard::Validates
+            }
+            StatementKind::AddEnumValue(_) => Hazard::EnumValue,
+            _ => return None,
+        })
+    }
+
+    /// What it means for the operator, and what to do about it.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Hazard::DeletesData => "deletes data",
+            Hazard::Rewrites => {
+                "rewrites the table under an ACCESS EXCLUSIVE lock, and fails if a value does not convert"
+            }
+            Hazard::ScansForNull => {
+                "scans the table under an ACCESS EXCLUSIVE lock, and fails on a NULL (--online sets it through a validated check)"
+            }
+            Hazard::FailsOnRows => {
+                "fails on a table with rows: add the column without NOT NULL (or with a default), backfill it, then SET NOT NULL in a later revision"
+            }
+            Hazard::BlocksWrites => {
+                "builds an index while blocking writes (--online builds it CONCURRENTLY in a `transaction: none` revision)"
+            }
+            Hazard::Validates => {
+                "validates every row under a lock (--online adds it NOT VALID, then VALIDATE CONSTRAINT)"
+            }
+            Hazard::EnumValue => {
+                "a new enum value cannot be used in the transaction that adds it: if this revision uses it, move that to a revision of its own"
+            }
+        }
+    }
+}
+
+/// Comment lines for the top of a generated revision: each hazardous statement's first line
+/// with what it risks.
+pub fn hazard_notes(statements: &[Statement]) -> Vec<String> {
+    statements
+        .iter()
+        .filter_map(|s| {
+            let h = Hazard::of(s)?;
+            Some(format!("-- hazard: {}: {}", h.advice(), s.sql.lines().next().unwrap_or_default()))
+        })
+        .collect()
+}
