@@ -5,7 +5,7 @@
 //! server), dropped afterwards on every path. Nothing is written to a database named as a side:
 //! they are read through read-only connections.
 //!
-//! `runner new --autogenerate` builds on it: the revisions' head against the declared schema.
+//! `runner new --autogenerate` (autogenerate.rs) builds on it.
 
 use crate::error::RunnerError;
 use crate::settings::Settings;
@@ -64,7 +64,7 @@ pub async fn diff_schemas(
     runner_schema::diff_with(&from, &to, &said).map_err(RunnerError::Renames)
 }
 
-fn flags(renames: &[String], from: &Schema) -> Result<Vec<runner_schema::Rename>, RunnerError> {
+pub(crate) fn flags(renames: &[String], from: &Schema) -> Result<Vec<runner_schema::Rename>, RunnerError> {
     let (ok, errors): (Vec<_>, Vec<_>) =
         renames.iter().map(|r| runner_schema::Rename::parse_flag(r, from)).partition(Result::is_ok);
     if !errors.is_empty() {
@@ -74,7 +74,7 @@ fn flags(renames: &[String], from: &Schema) -> Result<Vec<runner_schema::Rename>
 }
 
 /// The rename hints of a side given as schema files; none for the other kinds of side.
-fn source_hints(source: &SchemaSource) -> Result<Vec<runner_schema::Rename>, RunnerError> {
+pub(crate) fn source_hints(source: &SchemaSource) -> Result<Vec<runner_schema::Rename>, RunnerError> {
     let SchemaSource::Files(path) = source else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -102,7 +102,7 @@ pub async fn schema_drift(
 }
 
 /// Runner's own state table is not part of the user's schema.
-fn exclude(settings: &Settings) -> Exclude {
+pub(crate) fn exclude(settings: &Settings) -> Exclude {
     let name = match settings.state_table.split_once('.') {
         Some((schema, name)) => Name::new(schema, name),
         None => Name::new(settings.state_schema.as_deref().unwrap_or("public"), &settings.state_table),
@@ -111,7 +111,7 @@ fn exclude(settings: &Settings) -> Exclude {
 }
 
 /// The dev server: `--dev-url`, else `dev_url` in runner.toml, else the target's server.
-fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl, RunnerError> {
+pub(crate) fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl, RunnerError> {
     let server = match dev_url.or(settings.dev_url.as_deref()) {
         Some(u) => DatabaseUrl::parse(u)?,
         None => settings.database_url.clone(),
@@ -126,18 +126,25 @@ fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl,
 
 /// Runs the project's revisions to head on the database at `url` (backfills included: on a
 /// scratch database they have no rows to work on), so its schema is the revisions' head.
-async fn replay(settings: &Settings, url: &DatabaseUrl, target: runner_revisions::Target) -> Result<(), RunnerError> {
+pub(crate) async fn replay(
+    settings: &Settings,
+    url: &DatabaseUrl,
+    target: runner_revisions::Target,
+) -> Result<(), RunnerError> {
     let mut s = settings.clone();
     s.database_url = url.clone();
     let mut r = crate::Runner::open(s, crate::Access::ReadWrite).await?;
-    let done = r
-        .apply_with_backfills(
+    // Its step logs are about the scratch database, and say so.
+    let done = tracing::Instrument::instrument(
+        r.apply_with_backfills(
             target,
             runner_revisions::plan::ApplyRules::default(),
             crate::BackfillOptions::default(),
             &mut crate::Quiet,
-        )
-        .await;
+        ),
+        tracing::info_span!("scratch", database = %url),
+    )
+    .await;
     r.close().await;
     let done = done?;
     match done.reason {
@@ -146,7 +153,7 @@ async fn replay(settings: &Settings, url: &DatabaseUrl, target: runner_revisions
     }
 }
 
-async fn read(
+pub(crate) async fn read(
     settings: &Settings,
     source: &SchemaSource,
     dev_url: Option<&str>,
@@ -202,7 +209,7 @@ async fn load_files(db: &mut dyn Driver, files: &[PathBuf]) -> Result<(), Runner
     Ok(())
 }
 
-async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, RunnerError> {
+pub(crate) async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, RunnerError> {
     runner_schema::introspect(db, exclude).await.map_err(|e| RunnerError::SchemaDiff(e.to_string()))
 }
 
@@ -226,7 +233,7 @@ fn schema_files(path: &Path) -> Result<Vec<PathBuf>, RunnerError> {
 
 /// Runs `work` on a database of its own on `server`, created for it and dropped after it,
 /// whatever `work` returns.
-async fn with_scratch_database<T>(
+pub(crate) async fn with_scratch_database<T>(
     server: &DatabaseUrl,
     work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
@@ -276,63 +283,4 @@ async fn with_scratch_database<T>(
         tracing::warn!(database = %name, error = %e, "could not drop the scratch database; drop it by hand");
     }
     result
-}
-
-/// What `runner new --autogenerate` found: the revision's two directions, and what its
-/// self-check left (empty when applying up to a copy of the head gives the declared schema and
-/// down gives the head back).
-#[derive(Debug, Clone)]
-pub struct Autogenerated {
-    pub up: Diff,
-    pub down: Diff,
-    pub self_check: Vec<String>,
-}
-
-/// The revisions' head against the declared schema (`schema` in runner.toml), both ways, with
-/// the self-check run on the scratch database the head was read from.
-pub async fn autogenerate(
-    settings: &Settings,
-    dev_url: Option<&str>,
-    renames: &[String],
-) -> Result<Autogenerated, RunnerError> {
-    let Some(desired_path) = settings.schema_path.clone() else {
-        return Err(RunnerError::SchemaDiff(
-            "autogenerate needs the declared schema: set `schema = \"schema\"` in runner.toml (a .sql file or a folder of them)".into(),
-        ));
-    };
-    let exclude = exclude(settings);
-    let desired_source = SchemaSource::Files(desired_path);
-    let hints = source_hints(&desired_source)?;
-    let desired = read(settings, &desired_source, dev_url, &exclude).await?;
-    // One scratch database at the head serves both to read the head and, after, to check the
-    // revision on: nothing else has touched it.
-    with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
-        replay(settings, url, runner_revisions::Target::Head).await?;
-        let head = introspect(db, &exclude).await?;
-        let mut said = flags(renames, &head)?;
-        said.extend(hints.iter().cloned());
-        let said = runner_schema::renames::resolve(&said, &head, &desired).map_err(RunnerError::Renames)?;
-        let back: Vec<runner_schema::Rename> = said.iter().map(|r| r.inverse(&said)).collect();
-        let up = runner_schema::diff_with(&head, &desired, &said).map_err(RunnerError::Renames)?;
-        let down = runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?;
-        let mut self_check = Vec::new();
-        if up.statements.is_empty() {
-            return Ok(Autogenerated { up, down, self_check });
-        }
-        'check: for (direction, statements, expected) in
-            [("up", &up.statements, &desired), ("down", &down.statements, &head)]
-        {
-            for s in statements {
-                if let Err(e) = db.execute(&s.sql).await {
-                    self_check.push(format!("{direction}: `{s}` fails on a copy of the head: {e}"));
-                    break 'check;
-                }
-            }
-            let after = introspect(db, &exclude).await?;
-            let rest = runner_schema::diff(&after, expected);
-            self_check.extend(rest.statements.iter().map(|s| format!("after {direction}, still needed: {s}")));
-        }
-        Ok(Autogenerated { up, down, self_check })
-    })
-    .await
 }

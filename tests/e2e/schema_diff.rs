@@ -271,6 +271,62 @@ fn a_rename_said_in_the_schema_file_keeps_the_rows_both_ways() {
 }
 
 #[test]
+fn online_puts_what_would_lock_a_table_into_a_concurrent_revision_that_can_be_resumed() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file(
+        "001_init.sql",
+        "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+         CREATE TABLE users (id integer PRIMARY KEY, email text, team integer);\n\
+         CREATE INDEX users_team_old ON users (team);\n",
+    );
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(
+        p.path().join("schema.sql"),
+        "CREATE TABLE teams (id integer PRIMARY KEY);\n\
+         CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL CHECK (email <> ''), team integer REFERENCES teams (id));\n\
+         CREATE INDEX users_email ON users (lower(email));\n\
+         CREATE TABLE audit (id integer PRIMARY KEY, at timestamptz);\n\
+         CREATE INDEX audit_at ON audit (at);\n",
+    )
+    .unwrap();
+    p.run(&db, &["apply"]).ok();
+    // A row that the NOT NULL will refuse, until it is fixed.
+    db.execute("INSERT INTO teams VALUES (1); INSERT INTO users VALUES (1, 'a@example.com', 1), (2, NULL, NULL)");
+    let made = p.run(&db, &["new", "tighten users", "--autogenerate", "--online"]).ok();
+    assert!(!made.stderr.contains("builds an index while blocking writes"), "{}", made.stderr);
+    let first = revision_text(&p, "tighten_users.sql");
+    let second = revision_text(&p, "tighten_users_concurrently");
+    assert!(first.contains("CREATE TABLE \"public\".\"audit\"") && first.contains("CREATE INDEX audit_at"), "{first}");
+    assert!(
+        !first.contains("CONCURRENTLY") && !first.contains("users_email") && !first.contains("SET NOT NULL"),
+        "{first}"
+    );
+    assert!(second.contains("-- transaction: none"), "{second}");
+    for s in [
+        "CREATE INDEX CONCURRENTLY users_email ON public.users",
+        "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"users_team_old\";",
+        "REFERENCES public.teams(id) NOT VALID;",
+        "VALIDATE CONSTRAINT \"users_team_fkey\";",
+        "CHECK (\"email\" IS NOT NULL) NOT VALID;",
+        "ALTER COLUMN \"email\" SET NOT NULL;",
+    ] {
+        assert!(second.contains(s), "`{s}` missing:\n{second}");
+    }
+    // The NULL stops it at the validation, with the first revision and part of the second done.
+    p.run(&db, &["apply"]).fails_with(1).stderr_has("apply --resume");
+    assert!(db.table_exists("audit"));
+    db.execute("UPDATE users SET email = 'b@example.com' WHERE id = 2");
+    p.run(&db, &["apply", "--resume"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--exit-code"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM pg_index WHERE NOT indisvalid"), "0", "no invalid index is left");
+    // Both revert, back to the head they started from, with the rows.
+    p.run(&db, &["revert", "--steps", "2"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "migrations@001", "--exit-code"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), "2");
+}
+
+#[test]
 fn a_rename_that_does_not_fit_is_an_error_naming_where_it_was_said() {
     let db = TestDb::new(Kind::Postgres);
     let p = Project::new();

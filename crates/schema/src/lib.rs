@@ -18,6 +18,7 @@ pub mod diff;
 pub mod hints;
 pub mod introspect;
 pub mod model;
+pub mod online;
 pub mod renames;
 pub mod statement;
 
@@ -25,5 +26,6 @@ pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, diff_with, objects};
 pub use hints::hints;
 pub use introspect::{Exclude, IntrospectError, introspect};
 pub use model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
+pub use online::{Online, online};
 pub use renames::{Candidate, Rename, Renamed};
 pub use statement::{Hazard, Statement, StatementKind, hazard_notes};

@@ -38,27 +38,34 @@ pub fn new(
     Ok(ExitCode::Ok)
 }
 
-/// `runner new --autogenerate`: a revision from the revisions' head to the declared schema.
+/// How `runner new --autogenerate` was asked to generate.
+pub struct AutogenerateArgs<'a> {
+    pub dev_url: Option<&'a str>,
+    pub renames: &'a [String],
+    pub locking: crate::Locking,
+    /// Write even when the self-check fails or objects are not handled.
+    pub force: bool,
+}
+
+/// `runner new --autogenerate`: revisions from the revisions' head to the declared schema.
 pub async fn autogenerate(
     settings: &Settings,
     message: &str,
     no_transaction: bool,
-    dev_url: Option<&str>,
-    force: bool,
-    renames: &[String],
+    args: AutogenerateArgs<'_>,
 ) -> Result<ExitCode, RunnerError> {
     if message.trim().is_empty() {
         return Err(Refusal::NoMessage.into());
     }
-    let found = crate::autogenerate(settings, dev_url, renames).await?;
-    if found.up.is_empty() {
+    let found = crate::autogenerate(settings, args.dev_url, args.renames, args.locking).await?;
+    if found.revisions.is_empty() && found.unhandled.is_empty() {
         outln!("no changes: the revisions' head already has the declared schema; nothing was written");
         return Ok(ExitCode::Ok);
     }
     let mut refuse = false;
-    if !found.up.unhandled.is_empty() {
+    if !found.unhandled.is_empty() {
         errln!("objects that differ and that the differ does not handle yet (their SQL must be written by hand):");
-        for u in &found.up.unhandled {
+        for u in &found.unhandled {
             errln!("  {u}");
         }
         refuse = true;
@@ -70,29 +77,49 @@ pub async fn autogenerate(
         }
         refuse = true;
     }
-    if refuse && !force {
+    if refuse && !args.force {
         errln!("nothing was written; --force writes the revision anyway, with these notes in it");
         return Ok(ExitCode::Failure);
     }
-    let mut hazards: Vec<String> = found.up.candidates.iter().map(|c| format!("-- hazard: {c}")).collect();
-    hazards.extend(runner_schema::hazard_notes(&found.up.statements));
-    let mut up: Vec<String> = hazards.clone();
-    up.extend(found.up.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
-    up.extend(found.self_check.iter().map(|l| format!("-- runner: self-check: {l}")));
-    if !up.is_empty() {
-        up.push(String::new());
+    let two = found.revisions.len() > 1;
+    for (i, revision) in found.revisions.iter().enumerate() {
+        // The notes about the whole change go into the first revision.
+        let mut notes: Vec<String> = Vec::new();
+        if i == 0 {
+            notes.extend(found.candidates.iter().map(|c| format!("-- hazard: {c}")));
+        }
+        notes.extend(runner_schema::hazard_notes(&revision.up));
+        for h in &notes {
+            errln!("{}", h.trim_start_matches("-- "));
+        }
+        if i == 0 {
+            notes.extend(found.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
+            notes.extend(found.self_check.iter().map(|l| format!("-- runner: self-check: {l}")));
+        }
+        if revision.tx == runner_revisions::TxMode::None && args.locking == crate::Locking::Online {
+            notes.push("-- online: each statement commits on its own, so none holds a lock for long; a failed one can be rerun with `runner apply --resume`".into());
+        }
+        let body = scaffold::Body {
+            up: section(notes, &revision.up),
+            down: section(runner_schema::hazard_notes(&revision.down), &revision.down),
+        };
+        let (message, no_transaction) = match revision.tx {
+            runner_revisions::TxMode::None if two => (format!("{message}, concurrently"), true),
+            runner_revisions::TxMode::None => (message.to_string(), true),
+            runner_revisions::TxMode::PerRevision => (message.to_string(), no_transaction),
+        };
+        new(settings, &message, no_transaction, Some(&body))?;
     }
-    up.extend(found.up.statements.iter().map(|s| s.sql.clone()));
-    let mut down: Vec<String> = runner_schema::hazard_notes(&found.down.statements);
-    if !down.is_empty() {
-        down.push(String::new());
+    Ok(ExitCode::Ok)
+}
+
+/// A revision section: notes, a blank line, then the statements.
+fn section(mut lines: Vec<String>, statements: &[runner_schema::Statement]) -> String {
+    if !lines.is_empty() {
+        lines.push(String::new());
     }
-    down.extend(found.down.statements.iter().map(|s| s.sql.clone()));
-    let body = scaffold::Body { up: up.join("\n") + "\n", down: down.join("\n") + "\n" };
-    for h in &hazards {
-        errln!("{}", h.trim_start_matches("-- "));
-    }
-    new(settings, message, no_transaction, Some(&body))
+    lines.extend(statements.iter().map(|s| s.sql.clone()));
+    lines.join("\n") + "\n"
 }
 
 pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError> {

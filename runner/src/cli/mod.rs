@@ -175,12 +175,16 @@ pub enum Command {
 schema (`schema` in runner.toml) into another, and writes the SQL between them in both directions, with \
 hazard notes, after checking on the first that up gives the schema and down gives the head back. Nothing \
 is written when nothing differs, or (without --force) when the check fails or an object the differ does \
-not handle differs.
+not handle differs. A renamed table or column is dropped and added unless said (--rename, or a \
+`-- runner:renamed-from OLD` line above it in the schema). With --online, index builds and drops on existing \
+tables, constraint validations and SET NOT NULL go into a second, `transaction: none` revision: \
+CONCURRENTLY, NOT VALID then VALIDATE, and through a validated check.
 
 Examples:
   runner new \"add user preferences\"
   runner new \"index users by email\" --no-transaction
-  runner new \"add user preferences\" --autogenerate"
+  runner new \"add user preferences\" --autogenerate
+  runner new \"index orders by customer\" --autogenerate --online"
     )]
     New {
         /// What the revision does, e.g. "add user preferences".
@@ -201,6 +205,10 @@ Examples:
         /// `users.email=mail` (repeatable; or `-- runner:renamed-from OLD` in the schema file).
         #[arg(long, value_name = "OLD=NEW", requires = "autogenerate")]
         rename: Vec<String>,
+        /// Take no long lock: build and drop indexes CONCURRENTLY and validate constraints on
+        /// their own, in a second `transaction: none` revision.
+        #[arg(long, requires = "autogenerate", conflicts_with = "no_transaction")]
+        online: bool,
     },
     /// Show current revision(s), pending revisions, drift and unfinished revisions.
     #[command(
@@ -740,8 +748,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
         Command::New { message, no_transaction, autogenerate: false, .. } => {
             files::new(&settings(g)?, &message, no_transaction, None)
         }
-        Command::New { message, no_transaction, autogenerate: true, dev_url, force, rename } => {
-            files::autogenerate(&settings(g)?, &message, no_transaction, dev_url.as_deref(), force, &rename).await
+        Command::New { message, no_transaction, autogenerate: true, dev_url, force, rename, online } => {
+            let args = files::AutogenerateArgs {
+                dev_url: dev_url.as_deref(),
+                renames: &rename,
+                locking: if online { crate::Locking::Online } else { crate::Locking::Plain },
+                force,
+            };
+            files::autogenerate(&settings(g)?, &message, no_transaction, args).await
         }
         Command::Merge { message } => files::merge(&settings(g)?, &message),
         Command::Check { db, schema, out } => files::check(settings(g)?, db, schema, out).await,
