@@ -127,14 +127,14 @@ fn schema_files_are_loaded_into_a_scratch_database_that_is_dropped_after() {
 
 #[test]
 fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
-    let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s;");
+    let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (a integer, b integer);");
     let b = loaded(
-        "CREATE TABLE t (id integer PRIMARY KEY); CREATE SEQUENCE s START 5; \
-         COMMENT ON TABLE t IS 'the t'; CREATE DOMAIN positive AS integer CHECK (VALUE > 0);",
+        "CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (a integer, b text); \
+         CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);",
     );
     let p = Project::new();
     let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).fails_with(1);
-    for named in ["sequence public.s (changed)", "comment public.t (added)", "domain public.positive (added)"] {
+    for named in ["composite type public.pair (changed)", "aggregate public.total(integer) (added)"] {
         assert!(r.stderr.contains(named), "{named} not reported:\n{}", r.stderr);
     }
     let same = p.run(&a, &["diff", "--from", &a.url, "--to", &a.url, "--exit-code"]).ok();
@@ -191,11 +191,10 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
     p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
     // An object the differ does not handle: nothing written without --force.
-    std::fs::write(p.path().join("schema/02_type.sql"), "CREATE DOMAIN positive AS integer CHECK (VALUE > 0);\n")
-        .unwrap();
+    std::fs::write(p.path().join("schema/02_type.sql"), "CREATE TYPE pair AS (a integer, b integer);\n").unwrap();
     p.run(&db, &["new", "add a type", "--autogenerate"])
         .fails_with(1)
-        .stderr_has("domain public.positive (added)")
+        .stderr_has("composite type public.pair (added)")
         .stderr_has("nothing was written");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
 }

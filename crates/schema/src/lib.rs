@@ -6,10 +6,12 @@
 //! after what it needs, and the objects it does not handle yet, by name: a differ that skips an
 //! object silently is worse than one that says it cannot.
 //!
-//! Handled so far (PostgreSQL): schemas, tables (columns with type, collation, default, NOT NULL,
-//! identity, generated, serial), constraints (primary key, unique, foreign key, check, exclusion),
-//! indexes, views and materialized views (recreated when what they read changes), enum types, functions and procedures.
-//! Sequences, aggregates, domains, triggers, policies and extensions are compared by definition and reported
+//! Handled so far (PostgreSQL): schemas, extensions, tables (columns with type, collation,
+//! default, NOT NULL, identity, generated, serial), constraints (primary key, unique, foreign
+//! key, check, exclusion), indexes, views and materialized views (recreated when what they read
+//! changes), enum types, domains, sequences, functions and procedures, triggers, row-level
+//! security and policies, comments; renames when they are said ([`renames`]). Aggregates,
+//! composite and range types, grants and partitions are compared by definition and reported
 //! when they differ.
 
 #![warn(missing_docs)]

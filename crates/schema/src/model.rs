@@ -47,8 +47,120 @@ pub struct Schema {
     pub enums: BTreeMap<Name, Vec<String>>,
     /// Functions and procedures, by name and argument types (`public.f(integer)`).
     pub functions: BTreeMap<Name, Function>,
+    /// Extensions (other than plpgsql), by name, with the schema they are in.
+    pub extensions: BTreeMap<String, String>,
+    /// Sequences of their own (not those of `serial` or identity columns).
+    pub sequences: BTreeMap<Name, Sequence>,
+    /// Domains.
+    pub domains: BTreeMap<Name, Domain>,
+    /// Triggers (not the internal ones of constraints), by table or view and name.
+    pub triggers: BTreeMap<(Name, String), Trigger>,
+    /// Row-level security policies, by table and name.
+    pub policies: BTreeMap<(Name, String), Policy>,
+    /// Tables with row-level security enabled or forced: (enabled, forced).
+    pub row_security: BTreeMap<Name, (bool, bool)>,
+    /// Comments, by what they are on.
+    pub comments: BTreeMap<CommentOn, String>,
     /// Objects the differ does not handle yet, by kind and name, with their definition.
     pub others: BTreeMap<(String, Name), Other>,
+}
+
+/// A sequence of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sequence {
+    /// Its name.
+    pub name: Name,
+    /// `smallint`, `integer` or `bigint`.
+    pub data_type: String,
+    /// `START WITH`.
+    pub start: i64,
+    /// `INCREMENT BY`.
+    pub increment: i64,
+    /// `MINVALUE`.
+    pub min: i64,
+    /// `MAXVALUE`.
+    pub max: i64,
+    /// `CACHE`.
+    pub cache: i64,
+    /// `CYCLE`.
+    pub cycle: bool,
+    /// The column that owns it (`OWNED BY`): dropping the column drops it.
+    pub owned_by: Option<(Name, String)>,
+}
+
+/// A domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// Its name.
+    pub name: Name,
+    /// The type it is based on, as `format_type` prints it.
+    pub base_type: String,
+    /// A collation other than the base type's.
+    pub collation: Option<String>,
+    /// Its default expression.
+    pub default: Option<String>,
+    /// Whether it is `NOT NULL`.
+    pub not_null: bool,
+    /// Its check constraints, by name, as `pg_get_constraintdef` prints them.
+    pub checks: BTreeMap<String, String>,
+}
+
+/// A trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// The table or view it is on.
+    pub table: Name,
+    /// Its name.
+    pub name: String,
+    /// The `CREATE TRIGGER` statement, as `pg_get_triggerdef` prints it.
+    pub definition: String,
+}
+
+/// A row-level security policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The table it is on.
+    pub table: Name,
+    /// Its name.
+    pub name: String,
+    /// The `CREATE POLICY` statement that makes it.
+    pub definition: String,
+    /// The columns its expressions read (a column that changes type takes the policy with it).
+    pub columns: Vec<String>,
+}
+
+/// What a comment is on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommentOn {
+    /// `TABLE`, `VIEW`, `MATERIALIZED VIEW`, `SEQUENCE`, `INDEX`, `COLUMN`, `FUNCTION`, `TYPE`, `SCHEMA`.
+    pub kind: &'static str,
+    /// The table, view, sequence, index, function or type (for a schema: its name as `name`).
+    pub object: Name,
+    /// The column, for `COLUMN`; a function's arguments, for `FUNCTION`.
+    pub sub: Option<String>,
+}
+
+impl CommentOn {
+    /// The object as `COMMENT ON` names it.
+    pub fn sql(&self) -> String {
+        match (self.kind, &self.sub) {
+            ("SCHEMA", _) => format!("SCHEMA {}", runner_db::quote_part(&self.object.name)),
+            ("COLUMN", Some(c)) => format!("COLUMN {}.{}", self.object.sql(), runner_db::quote_part(c)),
+            ("FUNCTION" | "PROCEDURE", Some(args)) => format!("{} {}({args})", self.kind, self.object.sql()),
+            (kind, _) => format!("{kind} {}", self.object.sql()),
+        }
+    }
+}
+
+impl std::fmt::Display for CommentOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sub {
+            Some(c) if self.kind == "COLUMN" => write!(f, "{}.{c}", self.object),
+            Some(args) => write!(f, "{}({args})", self.object),
+            None if self.kind == "SCHEMA" => write!(f, "{}", self.object.name),
+            None => write!(f, "{}", self.object),
+        }
+    }
 }
 
 /// A table and what belongs to it.

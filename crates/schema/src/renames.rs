@@ -243,6 +243,49 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
             *d = new.clone();
         }
     }
+    // What is keyed by the table follows it (the definitions that print its name are
+    // compared as they are: a trigger or policy that differs only by it is created again).
+    s.triggers = std::mem::take(&mut s.triggers)
+        .into_iter()
+        .map(|((t, n), mut trigger)| {
+            if t == *old {
+                trigger.table = new.clone();
+                ((new.clone(), n), trigger)
+            } else {
+                ((t, n), trigger)
+            }
+        })
+        .collect();
+    s.policies = std::mem::take(&mut s.policies)
+        .into_iter()
+        .map(|((t, n), mut policy)| {
+            if t == *old {
+                policy.table = new.clone();
+                ((new.clone(), n), policy)
+            } else {
+                ((t, n), policy)
+            }
+        })
+        .collect();
+    if let Some(rls) = s.row_security.remove(old) {
+        s.row_security.insert(new.clone(), rls);
+    }
+    s.comments = std::mem::take(&mut s.comments)
+        .into_iter()
+        .map(|(mut on, text)| {
+            if on.object == *old && matches!(on.kind, "TABLE" | "COLUMN") {
+                on.object = new.clone();
+            }
+            (on, text)
+        })
+        .collect();
+    for seq in s.sequences.values_mut() {
+        if let Some((t, _)) = &mut seq.owned_by
+            && t == old
+        {
+            *t = new.clone();
+        }
+    }
 }
 
 fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut Vec<String>) {
@@ -283,6 +326,28 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
     for i in s.indexes.values_mut().filter(|i| i.table == *table) {
         if let Some((head, using)) = i.definition.split_once(" USING ") {
             i.definition = format!("{head} USING {}", rename_ident(using, old, new));
+        }
+    }
+    s.comments = std::mem::take(&mut s.comments)
+        .into_iter()
+        .map(|(mut on, text)| {
+            if on.kind == "COLUMN" && on.object == *table && on.sub.as_deref() == Some(old) {
+                on.sub = Some(new.to_string());
+            }
+            (on, text)
+        })
+        .collect();
+    for seq in s.sequences.values_mut() {
+        if let Some((t, c)) = &mut seq.owned_by
+            && t == table
+            && c == old
+        {
+            *c = new.to_string();
+        }
+    }
+    for p in s.policies.values_mut().filter(|p| p.table == *table) {
+        for c in p.columns.iter_mut().filter(|c| *c == old) {
+            *c = new.to_string();
         }
     }
 }

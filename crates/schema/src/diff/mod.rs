@@ -15,6 +15,8 @@
 //!    views too);
 //! 6. drop schemas.
 
+mod objects;
+
 use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
 use crate::renames::{self, Candidate, Rename};
 use crate::statement::{Statement, StatementKind};
@@ -102,9 +104,13 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     let from = &renamed;
     let candidates = renames::candidates(from, to);
     let mut unhandled = unhandled(from, to);
+    objects::extensions_before(from, to, &mut out);
     enums_before(from, to, &mut out, &mut unhandled);
+    objects::domains_before(from, to, &mut out, &mut unhandled);
+    objects::sequences_before(from, to, &mut out);
     let replaced = functions_before(from, to, &mut out);
     let recreated = views_to_drop(from, to);
+    objects::drop_dependents(from, to, &recreated, &mut out);
     drop_views(from, &recreated, &mut out);
     drop_changed(from, to, &recreated, &mut out);
     for (name, t) in &to.tables {
@@ -122,14 +128,19 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     }
     add_constraints(from, to, &mut out);
     create_views(from, to, &recreated, &mut out);
+    let mut rebuilt: BTreeSet<Name> = replaced.clone();
     for (name, i) in &to.indexes {
         if recreated.contains(&i.table) || from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
+            rebuilt.insert(name.clone());
             let fresh = recreated.contains(&i.table)
                 || !(from.tables.contains_key(&i.table) || from.views.contains_key(&i.table));
             let kind = StatementKind::CreateIndex { table: i.table.clone(), fresh };
             out.push(Statement::new(kind, format!("{};", i.definition)));
         }
     }
+    objects::sequences_owned(from, to, &mut out);
+    objects::create_dependents(from, to, &recreated, &mut out);
+    objects::comments(from, to, &recreated, &rebuilt, &mut out);
     for (key, f) in &from.functions {
         if !to.functions.contains_key(key) && !replaced.contains(key) {
             out.push(
@@ -137,9 +148,12 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
             );
         }
     }
+    objects::sequences_after(from, to, &mut out);
+    objects::domains_after(from, to, &mut out);
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
         out.push(format!("DROP TYPE {};", name.sql()).into());
     }
+    objects::extensions_after(from, to, &mut out);
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
         out.push(format!("DROP SCHEMA {};", quote_part(s)).into());
     }
@@ -578,10 +592,39 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     for (key, f) in from.functions.iter().filter(|(k, _)| !to.functions.contains_key(*k)) {
         push(if f.procedure { "procedure" } else { "function" }, key.to_string(), Change::Dropped, vec![]);
     }
+    keyed(&mut out, "extension", &from.extensions, &to.extensions, |n| n.clone());
+    keyed(&mut out, "sequence", &from.sequences, &to.sequences, ToString::to_string);
+    keyed(&mut out, "domain", &from.domains, &to.domains, ToString::to_string);
+    keyed(&mut out, "trigger", &from.triggers, &to.triggers, |(t, n)| format!("{n} on {t}"));
+    keyed(&mut out, "policy", &from.policies, &to.policies, |(t, n)| format!("{n} on {t}"));
+    keyed(&mut out, "row level security", &from.row_security, &to.row_security, ToString::to_string);
+    keyed(&mut out, "comment", &from.comments, &to.comments, |on| format!("on {} {on}", on.kind.to_lowercase()));
     for u in unhandled(from, to) {
-        push(&u.kind, u.name.to_string(), u.change, vec![]);
+        out.push(ObjectDiff { kind: u.kind, name: u.name.to_string(), change: u.change, details: vec![] });
     }
     out
+}
+
+/// The entries of one map that differ, as drift.
+fn keyed<K: Ord, V: PartialEq>(
+    out: &mut Vec<ObjectDiff>,
+    kind: &str,
+    from: &BTreeMap<K, V>,
+    to: &BTreeMap<K, V>,
+    name: impl Fn(&K) -> String,
+) {
+    let mut push =
+        |k: &K, change| out.push(ObjectDiff { kind: kind.to_string(), name: name(k), change, details: vec![] });
+    for (k, v) in to {
+        match from.get(k) {
+            None => push(k, Change::Added),
+            Some(f) if f != v => push(k, Change::Changed),
+            Some(_) => {}
+        }
+    }
+    for k in from.keys().filter(|k| !to.contains_key(*k)) {
+        push(k, Change::Dropped);
+    }
 }
 
 fn table_details(f: &Table, t: &Table) -> Vec<String> {

@@ -7,6 +7,8 @@ use super::{Exclude, IntrospectError};
 use crate::model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
 use runner_db::Driver;
 
+mod objects;
+
 /// A namespace of the user's: not a system one, not a temporary one.
 const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
@@ -39,8 +41,9 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     read_functions(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
+    objects::read(db, exclude, &mut schema).await?;
     for seq in serials {
-        schema.others.remove(&("sequence".to_string(), seq));
+        schema.sequences.remove(&seq);
     }
     Ok(schema)
 }
@@ -268,14 +271,10 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
     let class = not_extension("pg_class", "c.oid");
     let queries = [
         format!(
-            "SELECT CASE c.relkind WHEN 'S' THEN 'sequence' \
-                    WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'partition' END, \
-                    n.nspname, c.relname, \
-                    CASE WHEN c.relkind = 'S' THEN (SELECT format('%s %s %s %s %s %s', s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle) FROM pg_sequence s WHERE s.seqrelid = c.oid) \
-                         ELSE '' END \
+            "SELECT CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'partition' END, \
+                    n.nspname, c.relname, '' \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE (c.relkind IN ('S', 'p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class} \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')"
+             WHERE (c.relkind IN ('p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class}"
         ),
         format!(
             "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END, n.nspname, \
@@ -285,45 +284,19 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
             not_extension("pg_proc", "p.oid")
         ),
         format!(
-            "SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
+            "SELECT CASE t.typtype WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
                     n.nspname, t.typname, \
-                    CASE t.typtype WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) \
-                         WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod) || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(con.oid), ' ' ORDER BY con.conname) FROM pg_constraint con WHERE con.contypid = t.oid), '') \
+                    CASE t.typtype WHEN 'r' THEN '' \
                          ELSE (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) END \
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE (t.typtype IN ('d', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+             WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
                AND {USER_NAMESPACE} AND {}",
             not_extension("pg_type", "t.oid")
-        ),
-        format!(
-            "SELECT 'trigger', n.nspname, c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid, true) \
-             FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT tg.tgisinternal AND {USER_NAMESPACE}"
-        ),
-        format!(
-            "SELECT 'policy', n.nspname, c.relname || '.' || pol.polname, pg_get_expr(pol.polqual, pol.polrelid) || ' ' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') \
-             FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE {USER_NAMESPACE}"
-        ),
-        "SELECT 'extension', n.nspname, e.extname, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
-         WHERE e.extname <> 'plpgsql'"
-            .to_string(),
-        format!(
-            "SELECT 'row level security', n.nspname, c.relname, c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_NAMESPACE}"
         ),
         format!(
             "SELECT 'grants', n.nspname, c.relname, c.relacl::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'v', 'm', 'S', 'p') AND {USER_NAMESPACE}"
-        ),
-        format!(
-            "SELECT 'comment', n.nspname, c.relname || coalesce('.' || a.attname, ''), d.description \
-             FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 \
-             WHERE {USER_NAMESPACE}"
         ),
     ];
     for q in queries {

@@ -1,0 +1,227 @@
+//! The catalog's other objects: extensions, sequences, domains, triggers, policies, row-level
+//! security and comments, each read as the server prints it.
+
+use super::{USER_NAMESPACE, not_extension, opt, text};
+use crate::introspect::{Exclude, IntrospectError};
+use crate::model::{CommentOn, Domain, Name, Policy, Schema, Sequence, Trigger};
+use runner_db::Driver;
+
+pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+    for r in db
+        .query("SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql'")
+        .await?
+    {
+        schema.extensions.insert(text(&r, 0), text(&r, 1));
+    }
+    read_sequences(db, schema).await?;
+    read_domains(db, schema).await?;
+    let excluded = |n: &Name| exclude.tables.contains(n);
+    for r in db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, tg.tgname, pg_get_triggerdef(tg.oid) \
+             FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT tg.tgisinternal AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_class", "c.oid")
+        ))
+        .await?
+    {
+        let table = Name::new(&text(&r, 0), &text(&r, 1));
+        if !excluded(&table) {
+            let t = Trigger { table: table.clone(), name: text(&r, 2), definition: text(&r, 3) };
+            schema.triggers.insert((table, t.name.clone()), t);
+        }
+    }
+    read_policies(db, schema).await?;
+    for r in db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, c.relrowsecurity::text, c.relforcerowsecurity::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND (c.relrowsecurity OR c.relforcerowsecurity) AND {USER_NAMESPACE}"
+        ))
+        .await?
+    {
+        schema
+            .row_security
+            .insert(Name::new(&text(&r, 0), &text(&r, 1)), (text(&r, 2) == "true", text(&r, 3) == "true"));
+    }
+    read_comments(db, exclude, schema).await
+}
+
+async fn read_sequences(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart::text, s.seqincrement::text, \
+                    s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle::text, tn.nspname, tc.relname, a.attname \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid \
+             LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' \
+                                  AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
+             LEFT JOIN pg_class tc ON tc.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid \
+             WHERE c.relkind = 'S' AND {USER_NAMESPACE} AND {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid AND i.deptype = 'i')",
+            not_extension("pg_class", "c.oid")
+        ))
+        .await?;
+    for r in rows {
+        let number = |i: usize| text(&r, i).parse::<i64>().unwrap_or_default();
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        let owned_by = opt(&r, 10).map(|t| (Name::new(&text(&r, 9), &t), text(&r, 11)));
+        let seq = Sequence {
+            name: name.clone(),
+            data_type: text(&r, 2),
+            start: number(3),
+            increment: number(4),
+            min: number(5),
+            max: number(6),
+            cache: number(7),
+            cycle: text(&r, 8) == "true",
+            owned_by,
+        };
+        schema.sequences.insert(name, seq);
+    }
+    Ok(())
+}
+
+async fn read_domains(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull::text, t.typdefault, \
+                    CASE WHEN t.typcollation <> bt.typcollation THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype \
+             LEFT JOIN pg_collation co ON co.oid = t.typcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+             WHERE t.typtype = 'd' AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_type", "t.oid")
+        ))
+        .await?;
+    for r in rows {
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        let domain = Domain {
+            name: name.clone(),
+            base_type: text(&r, 2),
+            not_null: text(&r, 3) == "true",
+            default: opt(&r, 4),
+            collation: opt(&r, 5),
+            checks: Default::default(),
+        };
+        schema.domains.insert(name, domain);
+    }
+    let checks = db
+        .query(&format!(
+            "SELECT n.nspname, t.typname, con.conname, pg_get_constraintdef(con.oid) \
+             FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE con.contype = 'c' AND {USER_NAMESPACE}"
+        ))
+        .await?;
+    for r in checks {
+        if let Some(d) = schema.domains.get_mut(&Name::new(&text(&r, 0), &text(&r, 1))) {
+            d.checks.insert(text(&r, 2), text(&r, 3));
+        }
+    }
+    Ok(())
+}
+
+async fn read_policies(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, pol.polname, pol.polpermissive::text, pol.polcmd::text, \
+                    CASE WHEN pol.polroles = '{{0}}' THEN 'PUBLIC' \
+                         ELSE (SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname) FROM pg_roles r WHERE r.oid = ANY (pol.polroles)) END, \
+                    pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid), \
+                    (SELECT string_agg(a.attname, ',') FROM pg_depend d \
+                       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                      WHERE d.classid = 'pg_policy'::regclass AND d.objid = pol.oid AND d.refobjsubid > 0) \
+             FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE {USER_NAMESPACE}"
+        ))
+        .await?;
+    for r in rows {
+        let table = Name::new(&text(&r, 0), &text(&r, 1));
+        let name = text(&r, 2);
+        let command = match text(&r, 4).as_str() {
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => "ALL",
+        };
+        let mut definition = format!(
+            "CREATE POLICY {} ON {} AS {} FOR {command} TO {}",
+            runner_db::quote_part(&name),
+            table.sql(),
+            if text(&r, 3) == "true" { "PERMISSIVE" } else { "RESTRICTIVE" },
+            text(&r, 5)
+        );
+        if let Some(using) = opt(&r, 6) {
+            definition += &format!(" USING ({using})");
+        }
+        if let Some(check) = opt(&r, 7) {
+            definition += &format!(" WITH CHECK ({check})");
+        }
+        let columns = text(&r, 8).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let policy = Policy { table: table.clone(), name: name.clone(), definition: definition + ";", columns };
+        schema.policies.insert((table, name), policy);
+    }
+    Ok(())
+}
+
+async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let queries = [
+        format!(
+            "SELECT CASE WHEN a.attname IS NOT NULL THEN 'COLUMN' \
+                         ELSE CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' \
+                                             WHEN 'i' THEN 'INDEX' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END END, \
+                    n.nspname, c.relname, a.attname, d.description \
+             FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0 \
+             WHERE {USER_NAMESPACE} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'f') AND {}",
+            not_extension("pg_class", "c.oid")
+        ),
+        format!(
+            "SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, p.proname, \
+                    pg_get_function_identity_arguments(p.oid), d.description \
+             FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NAMESPACE} AND {}",
+            not_extension("pg_proc", "p.oid")
+        ),
+        format!(
+            "SELECT 'TYPE', n.nspname, t.typname, NULL, d.description \
+             FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid \
+             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_type", "t.oid")
+        ),
+        format!(
+            "SELECT 'SCHEMA', n.nspname, n.nspname, NULL, d.description \
+             FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid \
+             WHERE {USER_NAMESPACE} AND {}",
+            not_extension("pg_namespace", "n.oid")
+        ),
+    ];
+    for q in queries {
+        for r in db.query(&q).await? {
+            let kind = match text(&r, 0).as_str() {
+                "COLUMN" => "COLUMN",
+                "VIEW" => "VIEW",
+                "MATERIALIZED VIEW" => "MATERIALIZED VIEW",
+                "SEQUENCE" => "SEQUENCE",
+                "INDEX" => "INDEX",
+                "FOREIGN TABLE" => "FOREIGN TABLE",
+                "FUNCTION" => "FUNCTION",
+                "PROCEDURE" => "PROCEDURE",
+                "TYPE" => "TYPE",
+                "SCHEMA" => "SCHEMA",
+                _ => "TABLE",
+            };
+            let object = Name::new(&text(&r, 1), &text(&r, 2));
+            if exclude.tables.contains(&object) {
+                continue;
+            }
+            let sub = match kind {
+                "COLUMN" | "FUNCTION" | "PROCEDURE" => Some(text(&r, 3)),
+                _ => None,
+            };
+            schema.comments.insert(CommentOn { kind, object, sub }, text(&r, 4));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+CREATE SCHEMA app;
+COMMENT ON SCHEMA app IS 'the app';
+CREATE TABLE app.t (id integer PRIMARY KEY, name text, g integer GENERATED ALWAYS AS (id * 2) STORED);
+COMMENT ON TABLE app.t IS 'things';
+COMMENT ON COLUMN app.t.name IS 'what it is called';
+COMMENT ON COLUMN app.t.g IS 'derived';
+CREATE INDEX t_name ON app.t (name);
+COMMENT ON INDEX app.t_name IS 'by name';
+CREATE VIEW app.v AS SELECT id, name FROM app.t;
+COMMENT ON VIEW app.v IS 'a view';
+CREATE FUNCTION app.f(x integer) RETURNS integer LANGUAGE sql AS 'SELECT x';
+COMMENT ON FUNCTION app.f(integer) IS 'identity';
+CREATE TYPE app.mood AS ENUM ('ok');
+COMMENT ON TYPE app.mood IS 'moods';

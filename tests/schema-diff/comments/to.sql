@@ -1,0 +1,15 @@
+CREATE SCHEMA app;
+COMMENT ON SCHEMA app IS 'the application';
+CREATE TABLE app.t (id integer PRIMARY KEY, name text, g integer GENERATED ALWAYS AS (id * 3) STORED);
+COMMENT ON TABLE app.t IS 'things';
+COMMENT ON COLUMN app.t.g IS 'derived';
+CREATE INDEX t_name ON app.t (lower(name));
+COMMENT ON INDEX app.t_name IS 'by name';
+CREATE VIEW app.v AS SELECT id, upper(name) AS name FROM app.t;
+COMMENT ON VIEW app.v IS 'a view';
+COMMENT ON COLUMN app.v.name IS 'shouted';
+CREATE FUNCTION app.f(x integer) RETURNS bigint LANGUAGE sql AS 'SELECT x::bigint';
+COMMENT ON FUNCTION app.f(integer) IS 'identity';
+CREATE TYPE app.mood AS ENUM ('ok');
+CREATE SEQUENCE app.s;
+COMMENT ON SEQUENCE app.s IS 'numbers';

@@ -1,0 +1,7 @@
+CREATE TABLE docs (id integer PRIMARY KEY, owner text, level integer);
+ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON docs USING (owner = current_user);
+CREATE POLICY gone ON docs FOR DELETE USING (false);
+CREATE TABLE open (id integer);
+ALTER TABLE open ENABLE ROW LEVEL SECURITY;
+ALTER TABLE open FORCE ROW LEVEL SECURITY;

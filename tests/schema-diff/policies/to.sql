@@ -1,0 +1,6 @@
+CREATE TABLE docs (id integer PRIMARY KEY, owner text, level bigint);
+ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE docs FORCE ROW LEVEL SECURITY;
+CREATE POLICY mine ON docs AS RESTRICTIVE FOR SELECT TO PUBLIC USING (owner = current_user);
+CREATE POLICY low ON docs FOR UPDATE USING (level < 3) WITH CHECK (level < 3);
+CREATE TABLE open (id integer);
