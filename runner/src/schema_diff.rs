@@ -54,8 +54,9 @@ pub async fn diff_schemas(
 ) -> Result<Diff, RunnerError> {
     let exclude = exclude(settings);
     let (from_hints, to_hints) = (source_hints(from)?, source_hints(to)?);
-    let from = read(settings, from, dev_url, &exclude).await?;
-    let to = read(settings, to, dev_url, &exclude).await?;
+    // Each side may be a scratch database to load: loaded side by side, both to the end.
+    let (from, to) = tokio::join!(read(settings, from, dev_url, &exclude), read(settings, to, dev_url, &exclude));
+    let (from, to) = (from?, to?);
     let mut said = flags(renames, &from)?;
     said.extend(to_hints);
     // A hint in the files diffed *from* says how they came to be: the other way round.
@@ -237,10 +238,14 @@ pub(crate) async fn with_scratch_database<T>(
     server: &DatabaseUrl,
     work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
+    // Two sides load at once: a counter keeps their names apart, the clock apart from a
+    // process that had this id before.
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name = format!(
-        "runner_dev_{}_{}",
+        "runner_dev_{}_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() % 1_000_000)
     );
     let mut admin = runner_db::connect(server, &ConnectOptions::default()).await?;
     if let Err(e) = admin.execute(&format!("CREATE DATABASE {}", runner_db::quote_part(&name))).await {

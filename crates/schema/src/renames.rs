@@ -1,7 +1,7 @@
 //! Renames: a table or column that is dropped on one side and added on the other is, to a
 //! differ, a drop and an add, and running that deletes the data. Only the user knows it was a
 //! rename, so a rename is applied only when it is said: a `--rename` flag, or a
-//! `-- runner:renamed-from` hint in the schema file (parsed in [`hints`](crate::hints)). What
+//! `-- runner:renamed-from` hint in the schema file (parsed in [`hints`](mod@crate::hints)). What
 //! looks like a rename but was not said is reported as a [`Candidate`], next to the drop.
 //!
 //! A rename is applied to the first schema's model before the diff, as `ALTER … RENAME` would
