@@ -71,12 +71,20 @@ pub async fn autogenerate(
         // replay into this one: each is the server's DDL work, and they do not wait on each
         // other. Both run to the end (a dropped one would leave its database behind).
         let started = std::time::Instant::now();
+        // (Boxed: the futures nest deep enough to pass the compiler's layout depth otherwise.)
         let (desired, replayed) = tokio::join!(
-            read(settings, &desired_source, dev_url, &exclude),
-            replay(settings, url, runner_revisions::Target::Head)
+            Box::pin(read(settings, &desired_source, dev_url, &exclude)),
+            Box::pin(replay(settings, url, runner_revisions::Target::Head))
         );
         let (desired, ()) = (desired?, replayed?);
         let head = introspect(db, &exclude).await?;
+        crate::schema_diff::same_engine(&head, &desired)?;
+        if locking == Locking::Online && head.engine == runner_schema::Engine::Sqlite {
+            return Err(RunnerError::SchemaDiff(
+                "--online is for PostgreSQL: a SQLite database takes one writer at a time, whatever the revision does"
+                    .into(),
+            ));
+        }
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
             "declared schema loaded, revisions replayed, both read"
@@ -99,14 +107,14 @@ pub async fn autogenerate(
         let split = runner_schema::online(&up.statements);
         if locking == Locking::Plain || split.concurrent.is_empty() {
             let down = runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?;
-            if check.run("up", &up.statements, &desired).await? {
-                check.run("down", &down.statements, &head).await?;
+            if check.run("up", &up.statements, TxMode::PerRevision, &desired).await? {
+                check.run("down", &down.statements, TxMode::PerRevision, &head).await?;
             }
             found.revisions = vec![Generated { up: up.statements, down: down.statements, tx: TxMode::PerRevision }];
             return Ok(found);
         }
         // The state between the two revisions is what the first one leaves: read, not guessed.
-        if !check.apply("up", &split.transactional).await? {
+        if !check.apply("up", &split.transactional, TxMode::PerRevision).await? {
             return Ok(found);
         }
         let between = introspect(check.db, &exclude).await?;
@@ -115,10 +123,10 @@ pub async fn autogenerate(
         // statements are concurrent as well.
         let back_split = runner_schema::online(&runner_schema::diff(&desired, &between).statements);
         let second_down: Vec<Statement> = back_split.transactional.into_iter().chain(back_split.concurrent).collect();
-        if check.run("up (concurrent part)", &split.concurrent, &desired).await?
-            && check.run("down (concurrent part)", &second_down, &between).await?
+        if check.run("up (concurrent part)", &split.concurrent, TxMode::None, &desired).await?
+            && check.run("down (concurrent part)", &second_down, TxMode::None, &between).await?
         {
-            check.run("down", &first_down.statements, &head).await?;
+            check.run("down", &first_down.statements, TxMode::PerRevision, &head).await?;
         }
         if !split.transactional.is_empty() {
             found.revisions.push(Generated {
@@ -151,8 +159,18 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    /// Runs `statements`; false (with the failure noted) if one fails.
-    async fn apply(&mut self, direction: &str, statements: &[Statement]) -> Result<bool, RunnerError> {
+    /// Runs `statements` as their revision would run them (`tx`): in one transaction, which on
+    /// SQLite runs with foreign keys off and checked before commit, or one by one; false (with
+    /// the failure noted) if one fails.
+    async fn apply(&mut self, direction: &str, statements: &[Statement], tx: TxMode) -> Result<bool, RunnerError> {
+        if tx == TxMode::PerRevision {
+            let all: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
+            if let Err(e) = self.db.transaction(&all).await {
+                self.left.push(format!("{direction} fails on a copy of the head: {e}"));
+                return Ok(false);
+            }
+            return Ok(true);
+        }
         for s in statements {
             if let Err(e) = self.db.execute(&s.sql).await {
                 self.left.push(format!("{direction}: `{s}` fails on a copy of the head: {e}"));
@@ -164,8 +182,14 @@ impl Check<'_> {
 
     /// Runs `statements` and notes what still differs from `expected`; false if one failed
     /// (the checks after it would start from the wrong place).
-    async fn run(&mut self, direction: &str, statements: &[Statement], expected: &Schema) -> Result<bool, RunnerError> {
-        if !self.apply(direction, statements).await? {
+    async fn run(
+        &mut self,
+        direction: &str,
+        statements: &[Statement],
+        tx: TxMode,
+        expected: &Schema,
+    ) -> Result<bool, RunnerError> {
+        if !self.apply(direction, statements, tx).await? {
             return Ok(false);
         }
         let after = introspect(self.db, self.exclude).await?;

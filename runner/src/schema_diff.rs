@@ -55,8 +55,12 @@ pub async fn diff_schemas(
     let exclude = exclude(settings);
     let (from_hints, to_hints) = (source_hints(from)?, source_hints(to)?);
     // Each side may be a scratch database to load: loaded side by side, both to the end.
-    let (from, to) = tokio::join!(read(settings, from, dev_url, &exclude), read(settings, to, dev_url, &exclude));
+    let (from, to) = tokio::join!(
+        Box::pin(read(settings, from, dev_url, &exclude)),
+        Box::pin(read(settings, to, dev_url, &exclude))
+    );
     let (from, to) = (from?, to?);
+    same_engine(&from, &to)?;
     let mut said = flags(renames, &from)?;
     said.extend(to_hints);
     // A hint in the files diffed *from* says how they came to be: the other way round.
@@ -72,6 +76,16 @@ pub(crate) fn flags(renames: &[String], from: &Schema) -> Result<Vec<runner_sche
         return Err(RunnerError::Renames(errors.into_iter().filter_map(Result::err).collect()));
     }
     Ok(ok.into_iter().filter_map(Result::ok).collect())
+}
+
+/// Both sides of a diff on one engine: a PostgreSQL schema and a SQLite one do not diff.
+pub(crate) fn same_engine(a: &Schema, b: &Schema) -> Result<(), RunnerError> {
+    if a.engine == b.engine {
+        return Ok(());
+    }
+    Err(RunnerError::SchemaDiff(
+        "one side is a PostgreSQL schema and the other a SQLite one: a diff compares two schemas of one engine (is --dev-url or `dev_url` of the other engine than the database?)".into(),
+    ))
 }
 
 /// The rename hints of a side given as schema files; none for the other kinds of side.
@@ -99,6 +113,7 @@ pub async fn schema_drift(
     let head = read(settings, &SchemaSource::Migrations, dev_url, &exclude).await?;
     let live =
         read(settings, &SchemaSource::Database(settings.database_url.expose().to_string()), dev_url, &exclude).await?;
+    same_engine(&head, &live)?;
     Ok(runner_schema::objects(&head, &live))
 }
 
@@ -108,21 +123,18 @@ pub(crate) fn exclude(settings: &Settings) -> Exclude {
         Some((schema, name)) => Name::new(schema, name),
         None => Name::new(settings.state_schema.as_deref().unwrap_or("public"), &settings.state_table),
     };
-    Exclude { tables: vec![name] }
+    // On SQLite every table is in `main`.
+    let sqlite = Name::new(runner_schema::introspect::SQLITE_SCHEMA, &name.name);
+    Exclude { tables: vec![name, sqlite] }
 }
 
-/// The dev server: `--dev-url`, else `dev_url` in runner.toml, else the target's server.
+/// The dev server: `--dev-url`, else `dev_url` in runner.toml, else the target's server. On
+/// SQLite, scratch databases are files of their own in a temporary folder.
 pub(crate) fn dev_server(settings: &Settings, dev_url: Option<&str>) -> Result<DatabaseUrl, RunnerError> {
-    let server = match dev_url.or(settings.dev_url.as_deref()) {
+    Ok(match dev_url.or(settings.dev_url.as_deref()) {
         Some(u) => DatabaseUrl::parse(u)?,
         None => settings.database_url.clone(),
-    };
-    if server.dialect() != Dialect::Postgres {
-        return Err(RunnerError::SchemaDiff(
-            "schema files and migrations are loaded into a scratch database on a PostgreSQL server: set --dev-url or `dev_url` in runner.toml to postgres://…".into(),
-        ));
-    }
-    Ok(server)
+    })
 }
 
 /// Runs the project's revisions to head on the database at `url` (backfills included: on a
@@ -238,6 +250,9 @@ pub(crate) async fn with_scratch_database<T>(
     server: &DatabaseUrl,
     work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
+    if server.dialect() == Dialect::Sqlite {
+        return with_scratch_file(work).await;
+    }
     // Two sides load at once: a counter keeps their names apart, the clock apart from a
     // process that had this id before.
     static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -286,6 +301,33 @@ pub(crate) async fn with_scratch_database<T>(
     }
     if let Err(e) = dropped {
         tracing::warn!(database = %name, error = %e, "could not drop the scratch database; drop it by hand");
+    }
+    result
+}
+
+/// [`with_scratch_database`] on SQLite: a database file in a folder of its own under the
+/// system's temporary folder, removed afterwards whatever `work` returns.
+async fn with_scratch_file<T>(
+    work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
+) -> Result<T, RunnerError> {
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "runner_dev_{}_{}",
+        std::process::id(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|cause| RunnerError::Io { context: format!("creating {}", dir.display()), cause })?;
+    let result = async {
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("scratch.db").display()))?;
+        let mut db = runner_db::connect(&url, &ConnectOptions::default()).await?;
+        let out = work(&url, db.as_mut()).await;
+        db.close().await;
+        out
+    }
+    .await;
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!(folder = %dir.display(), error = %e, "could not remove the scratch database; remove it by hand");
     }
     result
 }

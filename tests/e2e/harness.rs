@@ -261,6 +261,17 @@ impl TestDb {
         self.query(sql).first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default()
     }
 
+    /// Runs `statements` in one transaction, as runner runs a revision (on SQLite: foreign
+    /// keys off, checked before commit).
+    pub fn transaction(&self, statements: &[String]) {
+        rt().block_on(async {
+            let mut db = try_connect(&self.url).await.unwrap();
+            let all: Vec<&str> = statements.iter().map(String::as_str).collect();
+            db.transaction(&all).await.unwrap_or_else(|e| panic!("{}: {e}", statements.join("\n")));
+            db.close().await;
+        })
+    }
+
     pub fn execute(&self, sql: &str) {
         rt().block_on(async {
             let mut db = try_connect(&self.url).await.unwrap();

@@ -99,6 +99,131 @@ fn every_corpus_case_turns_from_into_to_and_back() {
     }
 }
 
+/// `sqlite_schema` of `db` as text to compare: each object's statement with case, quotes and
+/// spacing made uniform (SQLite keeps statements as written, and quotes a renamed name).
+fn sqlite_objects(db: &TestDb) -> Vec<String> {
+    db.query("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'runner_state%' ORDER BY type, name")
+        .into_iter()
+        .map(|r| {
+            let sql: String = r[3].clone().unwrap_or_default().to_lowercase().replace(['"', '`'], "");
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ").replace("( ", "(").replace(" (", "(").replace(" )", ")");
+            let name = |i: usize| r[i].clone().unwrap_or_default().to_lowercase();
+            format!("{} {} on {}: {sql}", name(0), name(1), name(2))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// One direction of a SQLite case: the diff, run as a revision runs, gives the other side's
+/// objects, keeps the rows of `from`'s data in the columns both sides have, and a second diff
+/// is empty.
+fn check_sqlite_direction(case: &str, from: &str, to: &str, renames: &[String], data: &str) {
+    let (a, b) = (TestDb::new(Kind::Sqlite), TestDb::new(Kind::Sqlite));
+    a.execute(from);
+    b.execute(to);
+    if !data.is_empty() {
+        a.execute(data);
+    }
+    let before: i64 = a.scalar("SELECT count(*) FROM sqlite_schema").parse().unwrap();
+    let p = Project::new();
+    let mut args = vec!["diff", "--from", &a.url, "--to", &b.url, "--json"];
+    for r in renames {
+        args.extend(["--rename", r.as_str()]);
+    }
+    let out = p.run(&a, &args);
+    assert_eq!(out.code, 0, "{case}: {}\n{}", out.stdout, out.stderr);
+    let j = out.json();
+    let statements: Vec<String> =
+        j["statements"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert!(!statements.is_empty() && before > 0, "{case}: the sides differ, yet no statements");
+    a.transaction(&statements);
+    assert_eq!(
+        sqlite_objects(&a),
+        sqlite_objects(&b),
+        "{case}: after\n{}\nthe schemas still differ",
+        statements.join("\n")
+    );
+    let again = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--exit-code"]);
+    assert_eq!(again.code, 0, "{case}: a second diff is not empty:\n{}", again.stdout);
+    if !data.is_empty() {
+        assert_ne!(a.scalar("SELECT count(*) FROM kept"), "0", "{case}: the rows of `kept` are gone");
+    }
+}
+
+#[test]
+fn sqlite_statements_that_differ_only_in_form_are_the_same_schema() {
+    let (a, b) = (TestDb::new(Kind::Sqlite), TestDb::new(Kind::Sqlite));
+    a.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT DEFAULT 'A b'); CREATE INDEX t_name ON t(name);");
+    b.execute("create table \"T\" (\n  id integer primary key, -- the key\n  [name] text default 'A b'\n);\ncreate index T_NAME on t ( name );");
+    let p = Project::new();
+    p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--exit-code"]).ok().stderr_has("the schemas are the same");
+    // A literal's case is a difference.
+    b.execute("DROP INDEX t_name; DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT DEFAULT 'a b'); CREATE INDEX t_name ON t (name);");
+    p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--exit-code"]).fails_with(2);
+}
+
+#[test]
+fn autogenerate_on_sqlite_needs_no_server_and_keeps_the_rows() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n");
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(
+        p.path().join("schema.sql"),
+        "CREATE TABLE users (\n  id INTEGER PRIMARY KEY,\n  email TEXT NOT NULL CHECK (email LIKE '%@%'),\n  theme TEXT DEFAULT 'light'\n);\nCREATE INDEX users_email ON users (email);\n",
+    )
+    .unwrap();
+    p.run(&db, &["apply"]).ok();
+    db.execute("INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com')");
+    let child = p
+        .command(&db, &["new", "add theme", "--autogenerate"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let made = crate::harness::Run::from(child.wait_with_output().unwrap()).ok();
+    assert!(made.stderr.contains("hazard: rebuilds the table"), "{}", made.stderr);
+    let text = revision_text(&p, "add_theme");
+    assert!(text.contains("CREATE TEMP TABLE \"runner_rebuild_users\""), "{text}");
+    // Its scratch databases were files of its own, and are gone.
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("runner_dev_{pid}_")))
+        .count();
+    assert_eq!(left, 0, "a scratch database was left behind");
+    p.run(&db, &["apply"]).ok();
+    assert_eq!(db.scalar("SELECT group_concat(theme) FROM users"), "light,light");
+    p.run(&db, &["check", "--schema"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--exit-code"]).ok();
+    p.run(&db, &["revert"]).ok();
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), "2");
+    p.run(&db, &["diff", "--from", &db.url, "--to", "migrations@001", "--exit-code"]).ok();
+    // --online is PostgreSQL's.
+    p.run(&db, &["new", "again", "--autogenerate", "--online"]).fails_with(1).stderr_has("--online is for PostgreSQL");
+}
+
+#[test]
+fn every_sqlite_corpus_case_turns_from_into_to_and_back() {
+    let root = repo_path("tests/schema-diff-sqlite");
+    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
+    cases.sort_by_key(|e| e.file_name());
+    assert!(cases.len() >= 3, "the SQLite corpus is missing");
+    for case in cases {
+        let name = case.file_name().to_string_lossy().into_owned();
+        let read = |file: &str| std::fs::read_to_string(case.path().join(file)).unwrap_or_default();
+        let lines = |file: &str| -> Vec<String> {
+            read(file).lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect()
+        };
+        let (from, to) = (read("from.sql"), read("to.sql"));
+        // `data.sql` fills a table `kept` on the first side, whose rows must survive.
+        check_sqlite_direction(&format!("{name} (from → to)"), &from, &to, &lines("renames.txt"), &read("data.sql"));
+        check_sqlite_direction(&format!("{name} (to → from)"), &to, &from, &lines("reverse-renames.txt"), "");
+    }
+}
+
 #[test]
 fn schema_files_are_loaded_into_a_scratch_database_that_is_dropped_after() {
     let target = loaded("CREATE TABLE t (id integer PRIMARY KEY);");

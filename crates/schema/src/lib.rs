@@ -10,7 +10,8 @@
 //! default, NOT NULL, identity, generated, serial), constraints (primary key, unique, foreign
 //! key, check, exclusion), indexes, views and materialized views (recreated when what they read
 //! changes), enum types, domains, sequences, functions and procedures, triggers, row-level
-//! security and policies, comments; renames when they are said ([`renames`]). Aggregates,
+//! security and policies, comments; renames when they are said ([`renames`]). On SQLite:
+//! tables (rebuilt where `ALTER TABLE` cannot change them), indexes, views and triggers. Aggregates,
 //! composite and range types, grants and partitions are compared by definition and reported
 //! when they differ.
 
@@ -27,7 +28,7 @@ pub mod statement;
 pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, diff_with, objects};
 pub use hints::hints;
 pub use introspect::{Exclude, IntrospectError, introspect};
-pub use model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
+pub use model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Other, Schema, Table, View};
 pub use online::{Online, online};
 pub use renames::{Candidate, Rename, Renamed};
 pub use statement::{Hazard, Statement, StatementKind, hazard_notes};

@@ -31,9 +31,21 @@ impl std::fmt::Display for Name {
     }
 }
 
+/// The database engine a schema was read from: the differ writes its dialect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// PostgreSQL.
+    #[default]
+    Postgres,
+    /// SQLite: tables are rebuilt for what `ALTER TABLE` cannot do.
+    Sqlite,
+}
+
 /// Everything a diff compares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schema {
+    /// The engine it was read from.
+    pub engine: Engine,
     /// Namespaces other than the system ones (`public` included).
     pub schemas: Vec<String>,
     /// Ordinary tables, by name.
@@ -172,6 +184,9 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Its constraints, by name.
     pub constraints: BTreeMap<String, Constraint>,
+    /// The `CREATE TABLE` statement, where the engine keeps it (SQLite, whose constraints
+    /// live only there).
+    pub definition: Option<String>,
 }
 
 /// One column.

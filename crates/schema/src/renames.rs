@@ -10,7 +10,7 @@
 //! a `serial` column). A definition this misses only costs a needless drop and create, never a
 //! wrong result: the diff that follows compares the renamed model with the second schema.
 
-use crate::model::{Column, Constraint, ConstraintKind, Index, Name, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, Schema, Table};
 use runner_db::quote_part;
 
 /// A table or column rename, with where it was said, for errors.
@@ -130,6 +130,12 @@ impl std::fmt::Display for Candidate {
 /// schema file after its revision has run; any other rename that does not fit the two schemas
 /// is an error naming where it was said.
 pub fn resolve(renames: &[Rename], from: &Schema, to: &Schema) -> Result<Vec<Rename>, Vec<String>> {
+    // A name given without a schema is in `public`, which on SQLite is `main`.
+    let renames: Vec<Rename> = match from.engine {
+        Engine::Postgres => renames.to_vec(),
+        Engine::Sqlite => renames.iter().map(on_sqlite).collect(),
+    };
+    let renames = renames.as_slice();
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut tables: Vec<&Rename> = renames.iter().filter(|r| matches!(r.what, Renamed::Table { .. })).collect();
@@ -190,6 +196,18 @@ pub fn resolve(renames: &[Rename], from: &Schema, to: &Schema) -> Result<Vec<Ren
     if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
+fn on_sqlite(r: &Rename) -> Rename {
+    let main =
+        |n: &Name| if n.schema == "public" { Name::new(crate::introspect::SQLITE_SCHEMA, &n.name) } else { n.clone() };
+    let what = match &r.what {
+        Renamed::Table { from, to } => Renamed::Table { from: main(from), to: main(to) },
+        Renamed::Column { table, from, to } => {
+            Renamed::Column { table: main(table), from: from.clone(), to: to.clone() }
+        }
+    };
+    Rename { what, origin: r.origin.clone() }
+}
+
 /// `from` with `renames` made (as [`resolve`] returns them), and the statements that make them.
 pub fn apply(from: &Schema, renames: &[Rename]) -> (Schema, Vec<String>) {
     let mut s = from.clone();
@@ -223,6 +241,10 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
     }
     table.name = new.clone();
     s.tables.insert(new.clone(), table);
+    if s.engine == Engine::Sqlite {
+        // SQLite rewrites the name everywhere its statements use it (3.26 on).
+        sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, &old.name, &new.name));
+    }
     let (old_sql, new_sql) = (printed(old), printed(new));
     for i in s.indexes.values_mut().filter(|i| i.table == *old) {
         i.table = new.clone();
@@ -289,6 +311,9 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
 }
 
 fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut Vec<String>) {
+    if s.engine == Engine::Sqlite {
+        sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, old, new));
+    }
     let Some(t) = s.tables.get_mut(table) else { return };
     out.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", table.sql(), quote_part(old), quote_part(new)));
     let mut serial = false;
@@ -349,6 +374,26 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
         for c in p.columns.iter_mut().filter(|c| *c == old) {
             *c = new.to_string();
         }
+    }
+}
+
+/// Every statement a SQLite schema keeps, passed through `rewrite`. (A word that is the
+/// renamed name but means something else is rewritten too: that only makes an object look
+/// changed, and it is rebuilt.)
+fn sqlite_statements(s: &mut Schema, rewrite: &dyn Fn(&str) -> String) {
+    for t in s.tables.values_mut() {
+        if let Some(d) = &mut t.definition {
+            *d = rewrite(d);
+        }
+    }
+    for i in s.indexes.values_mut() {
+        i.definition = rewrite(&i.definition);
+    }
+    for v in s.views.values_mut() {
+        v.query = rewrite(&v.query);
+    }
+    for t in s.triggers.values_mut() {
+        t.definition = rewrite(&t.definition);
     }
 }
 

@@ -67,6 +67,13 @@ pub enum StatementKind {
     },
     /// `ALTER TYPE … ADD VALUE`: the value cannot be used in the transaction that adds it.
     AddEnumValue(Name),
+    /// SQLite's table rebuild (the first of its statements): copies every row twice.
+    RebuildTable {
+        /// The table.
+        table: Name,
+        /// Whether a column of the old table is not in the new one: its values are lost.
+        drops_columns: bool,
+    },
     /// Anything else.
     Other,
 }
@@ -108,6 +115,8 @@ pub enum Hazard {
     Validates,
     /// Adds an enum value that the same transaction cannot use.
     EnumValue,
+    /// Rebuilds a table (SQLite), copying its rows.
+    Rebuilds,
 }
 
 impl Hazard {
@@ -123,6 +132,8 @@ impl Hazard {
                 Hazard::Validates
             }
             StatementKind::AddEnumValue(_) => Hazard::EnumValue,
+            StatementKind::RebuildTable { drops_columns: true, .. } => Hazard::DeletesData,
+            StatementKind::RebuildTable { drops_columns: false, .. } => Hazard::Rebuilds,
             _ => return None,
         })
     }
@@ -148,6 +159,9 @@ impl Hazard {
             }
             Hazard::EnumValue => {
                 "a new enum value cannot be used in the transaction that adds it: if this revision uses it, move that to a revision of its own"
+            }
+            Hazard::Rebuilds => {
+                "rebuilds the table (SQLite cannot alter this in place): every row is copied while the database is locked for writes"
             }
         }
     }

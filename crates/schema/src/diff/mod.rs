@@ -16,8 +16,9 @@
 //! 6. drop schemas.
 
 mod objects;
+pub(crate) mod sqlite;
 
-use crate::model::{Column, Constraint, ConstraintKind, Name, Schema, Table, View};
+use crate::model::{Column, Constraint, ConstraintKind, Engine, Name, Schema, Table, View};
 use crate::renames::{self, Candidate, Rename};
 use crate::statement::{Statement, StatementKind};
 use runner_db::{quote_literal, quote_part};
@@ -99,6 +100,11 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     // Renames first: what follows names the tables and columns by their new names.
     let (renamed, statements) = renames::apply(from, renames);
     out.extend(statements.into_iter().map(Statement::from));
+    if to.engine == Engine::Sqlite {
+        let candidates = renames::candidates(&renamed, to);
+        sqlite::diff(&renamed, to, &mut out);
+        return Diff { statements: out, unhandled: Vec::new(), candidates };
+    }
     let (renamed, statements) = renames::alike(&renamed, to);
     out.extend(statements.into_iter().map(Statement::from));
     let from = &renamed;
@@ -127,7 +133,11 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
         }
     }
     add_constraints(from, to, &mut out);
-    create_views(from, to, &recreated, &mut out);
+    create_views(from, to, &recreated, &mut out, |v: &View| {
+        let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
+        let query = v.query.trim().trim_end_matches(';');
+        format!("CREATE {} {}{with} AS\n{query};", view_kind(v), v.name.sql())
+    });
     let mut rebuilt: BTreeSet<Name> = replaced.clone();
     for (name, i) in &to.indexes {
         if recreated.contains(&i.table) || from.indexes.get(name).is_none_or(|f| f.definition != i.definition) {
@@ -293,8 +303,15 @@ fn drop_views(from: &Schema, names: &BTreeSet<Name>, out: &mut Vec<Statement>) {
     }
 }
 
-/// Creates the views of `to` that are new or were dropped, each after the views it reads.
-fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
+/// Creates the views of `to` that are new or were dropped, each after the views it reads, with
+/// the statement `create` writes for one.
+fn create_views(
+    from: &Schema,
+    to: &Schema,
+    recreated: &BTreeSet<Name>,
+    out: &mut Vec<Statement>,
+    create: impl Fn(&View) -> String,
+) {
     let mut left: Vec<&View> =
         to.views.values().filter(|v| !from.views.contains_key(&v.name) || recreated.contains(&v.name)).collect();
     while !left.is_empty() {
@@ -302,9 +319,7 @@ fn create_views(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
             left.iter().partition(|v| !v.depends_on.iter().any(|d| left.iter().any(|o| o.name == *d)));
         let ready = if ready.is_empty() { wait.clone() } else { ready };
         for v in &ready {
-            let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
-            let query = v.query.trim().trim_end_matches(';');
-            out.push(format!("CREATE {} {}{with} AS\n{query};", view_kind(v), v.name.sql()).into());
+            out.push(create(v).into());
         }
         left.retain(|v| !ready.iter().any(|r| r.name == v.name));
     }
@@ -678,6 +693,7 @@ mod tests {
             name: Name::new("public", name),
             columns: columns.iter().map(|c| column(c)).collect(),
             constraints: BTreeMap::new(),
+            definition: None,
         }
     }
 

@@ -1,6 +1,10 @@
 //! Reading a [`Schema`] from a live database's catalog.
 
 mod postgres;
+pub(crate) mod sqlite;
+
+/// The schema SQLite's tables are named in (`main.users`).
+pub use sqlite::MAIN as SQLITE_SCHEMA;
 
 use crate::model::{Name, Schema};
 use runner_db::{DbError, Dialect, Driver};
@@ -11,9 +15,6 @@ pub enum IntrospectError {
     /// A catalog query failed.
     #[error("reading the schema: {0}")]
     Db(#[from] DbError),
-    /// The differ does not read this database's schema yet.
-    #[error("schema diff is not available for {0} yet")]
-    Unsupported(&'static str),
 }
 
 /// What to leave out: tables runner keeps for itself (its state table) are not the user's schema.
@@ -27,6 +28,6 @@ pub struct Exclude {
 pub async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, IntrospectError> {
     match db.dialect() {
         Dialect::Postgres => postgres::read(db, exclude).await,
-        Dialect::Sqlite => Err(IntrospectError::Unsupported("SQLite")),
+        Dialect::Sqlite => sqlite::read(db, exclude).await,
     }
 }

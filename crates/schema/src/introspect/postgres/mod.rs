@@ -98,6 +98,7 @@ async fn read_tables(
             name,
             columns: Vec::new(),
             constraints: Default::default(),
+            definition: None,
         });
         let Some(column) = opt(&r, 2) else { continue }; // a table without columns
         // A column made by `serial`: its sequence is part of it, and it is written as `serial`.

@@ -1,0 +1,8 @@
+CREATE TABLE kept (id INTEGER PRIMARY KEY, email TEXT, score INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX kept_email ON kept (lower(email)) WHERE email IS NOT NULL;
+CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT);
+CREATE INDEX log_what ON log (what);
+CREATE VIEW v1 AS SELECT id, email, score FROM kept;
+CREATE VIEW v2 AS SELECT id FROM v1 WHERE email IS NOT NULL;
+CREATE VIEW v3 AS SELECT count(*) AS n FROM v2;
+CREATE TRIGGER kept_log AFTER INSERT ON kept BEGIN INSERT INTO log (what) VALUES ('insert ' || NEW.id); END;

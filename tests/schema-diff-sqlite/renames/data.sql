@@ -1,0 +1,1 @@
+INSERT INTO kept_old VALUES (1, 'a@x');

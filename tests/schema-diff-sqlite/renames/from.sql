@@ -1,0 +1,3 @@
+CREATE TABLE kept_old (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+CREATE INDEX kept_email ON kept_old (email);
+CREATE VIEW emails AS SELECT email FROM kept_old;
