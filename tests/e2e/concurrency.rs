@@ -87,11 +87,23 @@ fn create_index_concurrently_applies_while_another_runner_waits() {
 }
 
 on_both!(lock_timeout_names_the_holder, |db: &TestDb| {
-    let sleep = busy_sql(db.kind, 4.0, 8_000_000);
+    let sleep = busy_sql(db.kind, 4.0, 16_000_000);
     let p = Project::new();
     p.file("001_slow.sql", &format!("-- no-transaction\n{sleep}\n{sleep}\n"));
     let holder = spawn(&p, db, &["apply"]);
-    std::thread::sleep(Duration::from_millis(700));
+    // The second runner starts once the first holds the lock (a sleep here raced a loaded
+    // machine), and the first's two long statements outlast the second's one-second wait.
+    let started = std::time::Instant::now();
+    let held = || match db.kind {
+        Kind::Postgres => db.advisory_locks() > 0,
+        Kind::Sqlite => {
+            db.table_exists("runner_state") && db.scalar("SELECT count(*) FROM runner_state WHERE kind = 'lock'") != "0"
+        }
+    };
+    while !held() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(held(), "the first runner never took the lock");
     let r = p.run(db, &["apply", "--lock-timeout", "1"]);
     let runs = wait_all(vec![holder], Duration::from_secs(120));
     assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);

@@ -5,14 +5,16 @@
 use crate::harness::{Kind, Project, TestDb, repo_path};
 
 /// `pg_dump --schema-only` of `db`, without what differs between two databases with the same
-/// schema (the dump's header and `SET` lines).
+/// schema (the dump's header and `SET` lines). Privileges are in it; their lines are sorted,
+/// since pg_dump prints one object's grants in the order they were granted.
 fn dump(db: &TestDb) -> String {
     let out = std::process::Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "--dbname", &db.url])
+        .args(["--schema-only", "--no-owner", "--dbname", &db.url])
         .output()
         .expect("pg_dump runs");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = text
         .lines()
         .filter(|l| {
             // (`\restrict` carries a random key of each dump's own.)
@@ -23,8 +25,12 @@ fn dump(db: &TestDb) -> String {
                 && !l.starts_with("SELECT pg_catalog.set_config")
                 && !l.trim().is_empty()
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect::<Vec<_>>();
+    let (mut grants, mut rest): (Vec<&str>, Vec<&str>) =
+        lines.into_iter().partition(|l| l.starts_with("GRANT ") || l.starts_with("REVOKE "));
+    grants.sort();
+    rest.extend(grants);
+    rest.join("\n")
 }
 
 /// Runs the binary and returns its run with the scratch databases it left on `db`'s server
@@ -254,12 +260,14 @@ fn schema_files_are_loaded_into_a_scratch_database_that_is_dropped_after() {
 fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
     let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (a integer, b integer);");
     let b = loaded(
-        "CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (a integer, b text); \
+        "CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (b integer, a integer); \
          CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);",
     );
     let p = Project::new();
     let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).fails_with(1);
-    for named in ["composite type public.pair (changed)", "aggregate public.total(integer) (added)"] {
+    for named in
+        ["composite type attributes reordered public.pair (changed)", "aggregate public.total(integer) (added)"]
+    {
         assert!(r.stderr.contains(named), "{named} not reported:\n{}", r.stderr);
     }
     let same = p.run(&a, &["diff", "--from", &a.url, "--to", &a.url, "--exit-code"]).ok();
@@ -316,10 +324,14 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
     p.run(&db, &["new", "again", "--autogenerate"]).ok().stdout_has("no changes");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
     // An object the differ does not handle: nothing written without --force.
-    std::fs::write(p.path().join("schema/02_type.sql"), "CREATE TYPE pair AS (a integer, b integer);\n").unwrap();
-    p.run(&db, &["new", "add a type", "--autogenerate"])
+    std::fs::write(
+        p.path().join("schema/02_total.sql"),
+        "CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);\n",
+    )
+    .unwrap();
+    p.run(&db, &["new", "add an aggregate", "--autogenerate"])
         .fails_with(1)
-        .stderr_has("composite type public.pair (added)")
+        .stderr_has("aggregate public.total(integer) (added)")
         .stderr_has("nothing was written");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
 }

@@ -73,6 +73,11 @@ pub struct Schema {
     pub row_security: BTreeMap<Name, (bool, bool)>,
     /// Comments, by what they are on.
     pub comments: BTreeMap<CommentOn, String>,
+    /// Composite types, with their attributes (name, type) in order.
+    pub composites: BTreeMap<Name, Vec<(String, String)>>,
+    /// Privileges granted on tables, views, sequences and schemas, to roles other than the
+    /// object's owner.
+    pub grants: BTreeMap<GrantOn, Vec<Privilege>>,
     /// Objects the differ does not handle yet, by kind and name, with their definition.
     pub others: BTreeMap<(String, Name), Other>,
 }
@@ -291,4 +296,34 @@ pub struct Other {
     pub name: Name,
     /// What the database prints for it; two objects differ when this differs.
     pub definition: String,
+}
+
+/// A grantee's privileges on one object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GrantOn {
+    /// `TABLE` (views and materialized views too), `SEQUENCE` or `SCHEMA`.
+    pub kind: &'static str,
+    /// The object (a schema: its name as `name`).
+    pub object: Name,
+    /// The role, quoted for SQL, or `PUBLIC`.
+    pub grantee: String,
+}
+
+impl GrantOn {
+    /// The object as `GRANT … ON` names it.
+    pub fn sql(&self) -> String {
+        match self.kind {
+            "SCHEMA" => format!("SCHEMA {}", runner_db::quote_part(&self.object.name)),
+            kind => format!("{kind} {}", self.object.sql()),
+        }
+    }
+}
+
+/// One privilege (`SELECT`, `USAGE`, …), and whether the grantee may grant it on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Privilege {
+    /// The privilege, as `GRANT` names it.
+    pub name: String,
+    /// `WITH GRANT OPTION`.
+    pub grantable: bool,
 }

@@ -292,6 +292,27 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
     if let Some(rls) = s.row_security.remove(old) {
         s.row_security.insert(new.clone(), rls);
     }
+    // Grants on the table, and on the sequences of its serial columns (renamed above).
+    let serials: Vec<(String, String)> = s.tables[new]
+        .columns
+        .iter()
+        .filter(|c| is_serial(c))
+        .map(|c| (format!("{}_{}_seq", old.name, c.name), format!("{}_{}_seq", new.name, c.name)))
+        .collect();
+    s.grants = std::mem::take(&mut s.grants)
+        .into_iter()
+        .map(|(mut on, privileges)| {
+            if on.kind == "TABLE" && on.object == *old {
+                on.object = new.clone();
+            } else if on.kind == "SEQUENCE"
+                && on.object.schema == old.schema
+                && let Some((_, seq)) = serials.iter().find(|(o, _)| *o == on.object.name)
+            {
+                on.object = Name::new(&new.schema, seq);
+            }
+            (on, privileges)
+        })
+        .collect();
     s.comments = std::mem::take(&mut s.comments)
         .into_iter()
         .map(|(mut on, text)| {

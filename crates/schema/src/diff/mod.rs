@@ -113,6 +113,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::extensions_before(from, to, &mut out);
     enums_before(from, to, &mut out, &mut unhandled);
     objects::domains_before(from, to, &mut out, &mut unhandled);
+    objects::composites_before(from, to, &mut out, &mut unhandled);
     objects::sequences_before(from, to, &mut out);
     let replaced = functions_before(from, to, &mut out);
     let recreated = views_to_drop(from, to);
@@ -151,6 +152,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::sequences_owned(from, to, &mut out);
     objects::create_dependents(from, to, &recreated, &mut out);
     objects::comments(from, to, &recreated, &rebuilt, &mut out);
+    objects::grants(from, to, &recreated, &mut out);
     for (key, f) in &from.functions {
         if !to.functions.contains_key(key) && !replaced.contains(key) {
             out.push(
@@ -160,6 +162,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     }
     objects::sequences_after(from, to, &mut out);
     objects::domains_after(from, to, &mut out);
+    objects::composites_after(from, to, &mut out);
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
         out.push(format!("DROP TYPE {};", name.sql()).into());
     }
@@ -614,6 +617,8 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     keyed(&mut out, "policy", &from.policies, &to.policies, |(t, n)| format!("{n} on {t}"));
     keyed(&mut out, "row level security", &from.row_security, &to.row_security, ToString::to_string);
     keyed(&mut out, "comment", &from.comments, &to.comments, |on| format!("on {} {on}", on.kind.to_lowercase()));
+    keyed(&mut out, "composite type", &from.composites, &to.composites, ToString::to_string);
+    keyed(&mut out, "grants", &from.grants, &to.grants, |on| format!("on {} to {}", on.object, on.grantee));
     for u in unhandled(from, to) {
         out.push(ObjectDiff { kind: u.kind, name: u.name.to_string(), change: u.change, details: vec![] });
     }

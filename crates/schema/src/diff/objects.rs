@@ -4,7 +4,7 @@
 //! since a recreated object comes back without its comment).
 
 use super::Change;
-use crate::model::{CommentOn, Domain, Name, Schema, Sequence};
+use crate::model::{CommentOn, Domain, GrantOn, Name, Privilege, Schema, Sequence};
 use crate::statement::Statement;
 use runner_db::{quote_literal, quote_part};
 use std::collections::BTreeSet;
@@ -267,5 +267,110 @@ pub(super) fn comments(
         if kept(from, to, recreated, rebuilt, on) {
             out.push(format!("COMMENT ON {} IS NULL;", on.sql()).into());
         }
+    }
+}
+
+/// New composite types and attributes added, dropped or retyped, before the tables that use
+/// them. Attributes can only be added at the end: a new order is reported.
+pub(super) fn composites_before(
+    from: &Schema,
+    to: &Schema,
+    out: &mut Vec<Statement>,
+    unhandled: &mut Vec<super::Unhandled>,
+) {
+    for (name, attributes) in &to.composites {
+        let Some(old) = from.composites.get(name) else {
+            let list: Vec<String> = attributes.iter().map(|(a, t)| format!("{} {t}", quote_part(a))).collect();
+            out.push(format!("CREATE TYPE {} AS ({});", name.sql(), list.join(", ")).into());
+            continue;
+        };
+        if old == attributes {
+            continue;
+        }
+        let kept: Vec<&String> =
+            old.iter().map(|(a, _)| a).filter(|a| attributes.iter().any(|(n, _)| n == *a)).collect();
+        let in_place = attributes.iter().take(kept.len()).map(|(a, _)| a).eq(kept.iter().copied());
+        if !in_place {
+            unhandled.push(super::Unhandled {
+                kind: "composite type attributes reordered".into(),
+                name: name.clone(),
+                change: Change::Changed,
+            });
+            continue;
+        }
+        let alter = |what: String| Statement::from(format!("ALTER TYPE {} {what};", name.sql()));
+        for (a, _) in old.iter().filter(|(a, _)| !attributes.iter().any(|(n, _)| n == a)) {
+            out.push(alter(format!("DROP ATTRIBUTE {}", quote_part(a))));
+        }
+        for (a, t) in attributes {
+            match old.iter().find(|(o, _)| o == a) {
+                Some((_, ot)) if ot != t => out.push(alter(format!("ALTER ATTRIBUTE {} TYPE {t}", quote_part(a)))),
+                Some(_) => {}
+                None => out.push(alter(format!("ADD ATTRIBUTE {} {t}", quote_part(a)))),
+            }
+        }
+    }
+}
+
+/// Composite types that go, after the tables that used them.
+pub(super) fn composites_after(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+    for name in from.composites.keys().filter(|n| !to.composites.contains_key(*n)) {
+        out.push(format!("DROP TYPE {};", name.sql()).into());
+    }
+}
+
+/// The sequences `serial` columns of `s` own (named `table_column_seq`).
+fn serial_sequence(s: &Schema, name: &Name) -> bool {
+    s.tables.values().any(|t| {
+        t.name.schema == name.schema
+            && t.columns.iter().any(|c| {
+                matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
+                    && format!("{}_{}_seq", t.name.name, c.name) == name.name
+            })
+    })
+}
+
+/// Whether the object of a grant is in `s`.
+fn grantable(s: &Schema, on: &GrantOn) -> bool {
+    match on.kind {
+        "TABLE" => s.tables.contains_key(&on.object) || s.views.contains_key(&on.object),
+        "SEQUENCE" => s.sequences.contains_key(&on.object) || serial_sequence(s, &on.object),
+        "SCHEMA" => s.schemas.contains(&on.object.name),
+        _ => false,
+    }
+}
+
+/// Privileges granted and revoked, last: an object the diff creates or recreates (a view
+/// dropped around a change) starts with none of them.
+pub(super) fn grants(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
+    let none = Vec::new();
+    for (on, privileges) in &to.grants {
+        let fresh = !grantable(from, on) || (on.kind == "TABLE" && recreated.contains(&on.object));
+        let had = if fresh { &none } else { from.grants.get(on).unwrap_or(&none) };
+        revoke(on, had.iter().filter(|p| !privileges.contains(p)), out);
+        grant(on, privileges.iter().filter(|p| !had.contains(p)), out);
+    }
+    for (on, privileges) in from.grants.iter().filter(|(on, _)| !to.grants.contains_key(*on)) {
+        let recreated_view = on.kind == "TABLE" && recreated.contains(&on.object);
+        if grantable(to, on) && !recreated_view {
+            revoke(on, privileges.iter(), out);
+        }
+    }
+}
+
+fn grant<'a>(on: &GrantOn, privileges: impl Iterator<Item = &'a Privilege>, out: &mut Vec<Statement>) {
+    let (with, without): (Vec<&Privilege>, Vec<&Privilege>) = privileges.partition(|p| p.grantable);
+    for (list, option) in [(without, ""), (with, " WITH GRANT OPTION")] {
+        if !list.is_empty() {
+            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+            out.push(format!("GRANT {} ON {} TO {}{option};", names.join(", "), on.sql(), on.grantee).into());
+        }
+    }
+}
+
+fn revoke<'a>(on: &GrantOn, privileges: impl Iterator<Item = &'a Privilege>, out: &mut Vec<Statement>) {
+    let names: Vec<&str> = privileges.map(|p| p.name.as_str()).collect();
+    if !names.is_empty() {
+        out.push(format!("REVOKE {} ON {} FROM {};", names.join(", "), on.sql(), on.grantee).into());
     }
 }

@@ -285,19 +285,11 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
             not_extension("pg_proc", "p.oid")
         ),
         format!(
-            "SELECT CASE t.typtype WHEN 'r' THEN 'range type' ELSE 'composite type' END, \
-                    n.nspname, t.typname, \
-                    CASE t.typtype WHEN 'r' THEN '' \
-                         ELSE (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0) END \
+            "SELECT 'range type', n.nspname, t.typname, '' \
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE (t.typtype = 'r' OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+             WHERE t.typtype = 'r' \
                AND {USER_NAMESPACE} AND {}",
             not_extension("pg_type", "t.oid")
-        ),
-        format!(
-            "SELECT 'grants', n.nspname, c.relname, c.relacl::text \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'v', 'm', 'S', 'p') AND {USER_NAMESPACE}"
         ),
     ];
     for q in queries {

@@ -3,7 +3,7 @@
 
 use super::{USER_NAMESPACE, not_extension, opt, text};
 use crate::introspect::{Exclude, IntrospectError};
-use crate::model::{CommentOn, Domain, Name, Policy, Schema, Sequence, Trigger};
+use crate::model::{CommentOn, Domain, GrantOn, Name, Policy, Privilege, Schema, Sequence, Trigger};
 use runner_db::Driver;
 
 pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
@@ -44,7 +44,67 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
             .row_security
             .insert(Name::new(&text(&r, 0), &text(&r, 1)), (text(&r, 2) == "true", text(&r, 3) == "true"));
     }
+    read_composites(db, schema).await?;
+    read_grants(db, exclude, schema).await?;
     read_comments(db, exclude, schema).await
+}
+
+async fn read_composites(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, t.typname, a.attname, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_class c ON c.oid = t.typrelid \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE t.typtype = 'c' AND c.relkind = 'c' AND {USER_NAMESPACE} AND {} ORDER BY 1, 2, a.attnum",
+            not_extension("pg_type", "t.oid")
+        ))
+        .await?;
+    for r in rows {
+        let attributes = schema.composites.entry(Name::new(&text(&r, 0), &text(&r, 1))).or_default();
+        if let Some(a) = opt(&r, 2) {
+            attributes.push((a, text(&r, 3)));
+        }
+    }
+    Ok(())
+}
+
+/// Privileges on relations and schemas, as `aclexplode` lists them, leaving out what the
+/// owner holds by owning (the owner differs from database to database, the grants do not).
+async fn read_grants(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let grantee = "CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END";
+    let queries = [
+        format!(
+            "SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname, {grantee}, \
+                    g.privilege_type, g.is_grantable::text \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) g \
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND g.grantee <> c.relowner AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_class", "c.oid")
+        ),
+        format!(
+            "SELECT 'SCHEMA', n.nspname, n.nspname, {grantee}, g.privilege_type, g.is_grantable::text \
+             FROM pg_namespace n, aclexplode(n.nspacl) g \
+             WHERE g.grantee <> n.nspowner AND n.nspname <> 'public' AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_namespace", "n.oid")
+        ),
+    ];
+    for q in queries {
+        for r in db.query(&q).await? {
+            let kind = match text(&r, 0).as_str() {
+                "SEQUENCE" => "SEQUENCE",
+                "SCHEMA" => "SCHEMA",
+                _ => "TABLE",
+            };
+            let object = Name::new(&text(&r, 1), &text(&r, 2));
+            if exclude.tables.contains(&object) {
+                continue;
+            }
+            let on = GrantOn { kind, object, grantee: text(&r, 3) };
+            let privileges = schema.grants.entry(on).or_default();
+            privileges.push(Privilege { name: text(&r, 4), grantable: text(&r, 5) == "true" });
+            privileges.sort();
+        }
+    }
+    Ok(())
 }
 
 async fn read_sequences(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {

@@ -1,0 +1,10 @@
+DO $$ BEGIN CREATE ROLE runner_test_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE runner_test_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA app;
+CREATE TABLE app.t (id serial PRIMARY KEY, v text);
+CREATE VIEW app.v AS SELECT id FROM app.t;
+CREATE SEQUENCE app.s;
+GRANT SELECT ON app.t TO runner_test_reader;
+GRANT SELECT, INSERT, UPDATE ON app.t TO runner_test_writer;
+GRANT SELECT ON app.v TO runner_test_reader;
+GRANT USAGE ON SEQUENCE app.s TO runner_test_writer;

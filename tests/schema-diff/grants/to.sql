@@ -1,0 +1,13 @@
+DO $$ BEGIN CREATE ROLE runner_test_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE runner_test_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+CREATE SCHEMA app;
+GRANT USAGE ON SCHEMA app TO runner_test_reader;
+CREATE TABLE app.t (id serial PRIMARY KEY, v text);
+CREATE VIEW app.v AS SELECT id, v FROM app.t;
+CREATE SEQUENCE app.s;
+CREATE TABLE app.fresh (id integer);
+GRANT SELECT ON app.t TO runner_test_reader WITH GRANT OPTION;
+GRANT SELECT, INSERT ON app.t TO runner_test_writer;
+GRANT SELECT ON app.v TO runner_test_reader;
+GRANT SELECT ON app.fresh TO PUBLIC;
+GRANT USAGE ON SEQUENCE app.t_id_seq TO runner_test_writer;
