@@ -164,6 +164,10 @@ fn sqlite_statements_that_differ_only_in_form_are_the_same_schema() {
     b.execute("create table \"T\" (\n  id integer primary key, -- the key\n  [name] text default 'A b'\n);\ncreate index T_NAME on t ( name );");
     let p = Project::new();
     p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--exit-code"]).ok().stderr_has("the schemas are the same");
+    // Columns appended are added in place (no rebuild, the table's rows and indexes stay).
+    b.execute("ALTER TABLE t ADD COLUMN theme TEXT DEFAULT 'light'");
+    let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).ok();
+    assert_eq!(r.stdout.trim(), "ALTER TABLE \"t\" ADD COLUMN theme TEXT DEFAULT 'light';", "{}", r.stderr);
     // A literal's case is a difference.
     b.execute("DROP INDEX t_name; DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT DEFAULT 'a b'); CREATE INDEX t_name ON t (name);");
     p.run(&a, &["diff", "--from", &a.url, "--to", &b.url, "--exit-code"]).fails_with(2);

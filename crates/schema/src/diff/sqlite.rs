@@ -26,6 +26,11 @@ pub(crate) enum Token {
 
 /// The tokens of `sql`, without whitespace and comments.
 pub(crate) fn tokens(sql: &str) -> Vec<Token> {
+    spans(sql).into_iter().map(|(t, _)| t).collect()
+}
+
+/// The tokens of `sql`, each with the characters it was written as (start, end).
+fn spans(sql: &str) -> Vec<(Token, (usize, usize))> {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -63,26 +68,26 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             i += 2;
         } else if c == '\'' {
             let (v, next) = quoted(i, '\'');
-            out.push(Token::Text(v));
+            out.push((Token::Text(v), (i, next)));
             i = next;
         } else if c == '"' || c == '`' || c == '[' {
             let (v, next) = quoted(i, if c == '[' { ']' } else { c });
-            out.push(Token::Word(v.to_lowercase()));
+            out.push((Token::Word(v.to_lowercase()), (i, next)));
             i = next;
         } else if c.is_alphabetic() || c == '_' {
             let start = i;
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
                 i += 1;
             }
-            out.push(Token::Word(chars[start..i].iter().collect::<String>().to_lowercase()));
+            out.push((Token::Word(chars[start..i].iter().collect::<String>().to_lowercase()), (start, i)));
         } else if c.is_ascii_digit() {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
                 i += 1;
             }
-            out.push(Token::Other(chars[start..i].iter().collect()));
+            out.push((Token::Other(chars[start..i].iter().collect()), (start, i)));
         } else {
-            out.push(Token::Other(c.to_string()));
+            out.push((Token::Other(c.to_string()), (i, i + 1)));
             i += 1;
         }
     }
@@ -134,16 +139,22 @@ fn statement(sql: &str) -> String {
 /// The statements that turn `from` into `to`, both SQLite schemas.
 pub(super) fn diff(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
     let same = |a: &str, b: &str| normalize(a) == normalize(b);
-    let rebuilt: BTreeSet<&Name> = to
-        .tables
-        .iter()
-        .filter(|(name, t)| {
-            from.tables.get(*name).is_some_and(|f| {
-                body(f.definition.as_deref().unwrap_or_default()) != body(t.definition.as_deref().unwrap_or_default())
-            })
-        })
-        .map(|(name, _)| name)
-        .collect();
+    let definition = |t: &crate::model::Table| t.definition.clone().unwrap_or_default();
+    // Tables whose statement changed: columns appended are added in place, the rest rebuilt.
+    let mut appended: Vec<(&Name, Vec<String>)> = Vec::new();
+    let mut rebuilt: BTreeSet<&Name> = BTreeSet::new();
+    for (name, t) in &to.tables {
+        let Some(f) = from.tables.get(name) else { continue };
+        if body(&definition(f)) == body(&definition(t)) {
+            continue;
+        }
+        match appended_columns(&definition(f), &definition(t)) {
+            Some(columns) => appended.push((name, columns)),
+            None => {
+                rebuilt.insert(name);
+            }
+        }
+    }
     // What is on a table that is dropped or rebuilt goes with it.
     let stays = |table: &Name| to.tables.contains_key(table) && !rebuilt.contains(table);
     for (key, t) in &from.triggers {
@@ -173,6 +184,11 @@ pub(super) fn diff(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
         let _ = name;
         out.push(statement(t.definition.as_deref().unwrap_or_default()).into());
     }
+    for (name, columns) in appended {
+        for c in columns {
+            out.push(format!("ALTER TABLE {} ADD COLUMN {c};", quote_part(&name.name)).into());
+        }
+    }
     for name in &rebuilt {
         rebuild(from, to, name, out);
     }
@@ -190,6 +206,89 @@ pub(super) fn diff(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
             out.push(statement(&t.definition).into());
         }
     }
+}
+
+/// The column definitions `to` appends to `from`'s column list, as written, when that is all
+/// that changed and SQLite's `ALTER TABLE ADD COLUMN` can add each of them (not a key, not
+/// unique, not stored, a constant default, NOT NULL only with a default, a reference only
+/// without one): then no rebuild is needed.
+fn appended_columns(from: &str, to: &str) -> Option<Vec<String>> {
+    let (f, t) = (spans(from), spans(to));
+    let close = |s: &[(Token, (usize, usize))]| -> Option<(usize, usize)> {
+        let open = s.iter().position(|(t, _)| *t == Token::Other("(".into()))?;
+        let mut depth = 0;
+        for (i, (tok, _)) in s.iter().enumerate().skip(open) {
+            match tok {
+                Token::Other(o) if o == "(" => depth += 1,
+                Token::Other(o) if o == ")" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some((open, i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    };
+    let ((fo, fc), (to_open, tc)) = (close(&f)?, close(&t)?);
+    let same = |a: &[(Token, (usize, usize))], b: &[(Token, (usize, usize))]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
+    };
+    let kept = fc - fo;
+    if tc < to_open + kept + 1
+        || !same(&f[fo..fc], &t[to_open..to_open + kept])
+        || !same(&f[fc..], &t[tc..])
+        || t[to_open + kept].0 != Token::Other(",".into())
+    {
+        return None;
+    }
+    let chars: Vec<char> = to.chars().collect();
+    let mut out = Vec::new();
+    let mut column: Vec<&(Token, (usize, usize))> = Vec::new();
+    let mut depth = 0;
+    for tok in t[to_open + kept + 1..tc].iter().chain(std::iter::once(&(Token::Other(",".into()), (0, 0)))) {
+        match &tok.0 {
+            Token::Other(o) if o == "," && depth == 0 => {
+                let (first, last) = (column.first()?, column.last()?);
+                if !addable(&column.iter().map(|t| &t.0).collect::<Vec<_>>()) {
+                    return None;
+                }
+                out.push(chars[first.1.0..last.1.1].iter().collect());
+                column.clear();
+                continue;
+            }
+            Token::Other(o) if o == "(" => depth += 1,
+            Token::Other(o) if o == ")" => depth -= 1,
+            _ => {}
+        }
+        column.push(tok);
+    }
+    Some(out)
+}
+
+/// Whether `ALTER TABLE ADD COLUMN` takes this column definition (SQLite's rules).
+fn addable(column: &[&Token]) -> bool {
+    let word = |w: &str| column.iter().any(|t| **t == Token::Word(w.into()));
+    let Some(Token::Word(_)) = column.first() else { return false };
+    // A table constraint (`PRIMARY KEY (a)`, `CHECK (…)`) starts with a keyword, not a column.
+    if matches!(column.first(), Some(Token::Word(w)) if ["primary", "unique", "check", "foreign", "constraint"].contains(&w.as_str()))
+    {
+        return false;
+    }
+    if word("primary") || word("unique") || word("stored") {
+        return false;
+    }
+    let default = column.iter().position(|t| **t == Token::Word("default".into()));
+    let constant = match default.and_then(|i| column.get(i + 1)) {
+        None => true,
+        Some(Token::Text(_)) => true,
+        Some(Token::Other(o)) => o.starts_with(|c: char| c.is_ascii_digit()) || o == "-" || o == "+",
+        Some(Token::Word(w)) => ["null", "true", "false"].contains(&w.as_str()),
+    };
+    let null_default = default.is_none() || column.get(default.unwrap_or(0) + 1) == Some(&&Token::Word("null".into()));
+    let not_null = column.windows(2).any(|w| *w[0] == Token::Word("not".into()) && *w[1] == Token::Word("null".into()));
+    constant && !(not_null && null_default) && (!word("references") || null_default)
 }
 
 /// SQLite's table rebuild, keeping the rows of the columns both definitions have.
@@ -223,6 +322,32 @@ fn rebuild(from: &Schema, to: &Schema, name: &Name, out: &mut Vec<Statement>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_appended_are_added_in_place_when_sqlite_can() {
+        let from = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT) STRICT";
+        let add = |cols: &str| {
+            appended_columns(from, &format!("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, {cols}) STRICT"))
+        };
+        assert_eq!(add("theme TEXT DEFAULT 'light'"), Some(vec!["theme TEXT DEFAULT 'light'".to_string()]));
+        assert_eq!(add("a INTEGER, b TEXT CHECK (b <> '')").map(|v| v.len()), Some(2));
+        assert_eq!(add("n INTEGER NOT NULL DEFAULT -1"), Some(vec!["n INTEGER NOT NULL DEFAULT -1".to_string()]));
+        // What ADD COLUMN cannot do.
+        for cols in [
+            "n INTEGER NOT NULL",
+            "k TEXT UNIQUE",
+            "at TEXT DEFAULT CURRENT_TIMESTAMP",
+            "at TEXT DEFAULT (datetime('now'))",
+            "g INTEGER GENERATED ALWAYS AS (id * 2) STORED",
+            "r INTEGER REFERENCES u (id) DEFAULT 1",
+            "CHECK (id > 0)",
+        ] {
+            assert_eq!(add(cols), None, "{cols}");
+        }
+        // A column in the middle, or an option changed, is a rebuild.
+        assert_eq!(appended_columns(from, "CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT, name TEXT) STRICT"), None);
+        assert_eq!(appended_columns(from, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, x TEXT)"), None);
+    }
 
     #[test]
     fn statements_compare_by_their_tokens() {
