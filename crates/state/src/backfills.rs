@@ -16,16 +16,25 @@ use runner_db::{DbError, DbValue, Dialect, Driver};
 /// A backfill's row (`S` = [`BackfillStatus`]) or one of its chunks' (`S` = [`ChunkStatus`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgressRow<S> {
+    /// The backfill's name, or the chunk's (`backfill/0003`).
     pub name: String,
+    /// Its recorded status.
     pub status: S,
+    /// Where it has got to, as the backfill engine writes it (the last key, rows done, …).
     pub progress: serde_json::Value,
+    /// Why it failed, for a failed one.
     pub error: Option<String>,
+    /// When it started (RFC 3339).
     pub started_at: Option<String>,
+    /// When its row was last written (RFC 3339).
     pub updated_at: Option<String>,
+    /// How long it has run, in milliseconds.
     pub duration_ms: Option<i64>,
 }
 
+/// A backfill's row.
 pub type BackfillRow = ProgressRow<BackfillStatus>;
+/// A chunk's row: one key range of a backfill.
 pub type ChunkRow = ProgressRow<ChunkStatus>;
 
 impl StateTable {
@@ -101,6 +110,7 @@ impl StateTable {
         db.query(&sql).await?.into_iter().map(|r| self.progress_row(r, BackfillStatus::parse)).collect()
     }
 
+    /// The row of the backfill `name`, if it has one.
     pub async fn load_backfill(&self, db: &mut dyn Driver, name: &str) -> Result<Option<BackfillRow>, StateError> {
         Ok(self.load_backfills(db).await?.into_iter().find(|r| r.name == name))
     }
@@ -147,6 +157,7 @@ impl StateTable {
 /// `FOR UPDATE SKIP LOCKED`, so several workers, in one process or many, never take the same
 /// range and need no coordinator.
 impl StateTable {
+    /// The name of `backfill`'s chunk number `index` (`backfill/0003`).
     pub fn chunk_name(backfill: &str, index: usize) -> String {
         format!("{backfill}/{index:04}")
     }
@@ -156,6 +167,7 @@ impl StateTable {
         starts_with(self.dialect(), "name", &format!("{backfill}/"))
     }
 
+    /// The rows of `backfill`'s chunks, in name order.
     pub async fn load_chunks(&self, db: &mut dyn Driver, backfill: &str) -> Result<Vec<ChunkRow>, StateError> {
         if !self.exists(db).await? {
             return Ok(Vec::new());
@@ -266,6 +278,7 @@ impl StateTable {
         )
     }
 
+    /// The statement that deletes every chunk row of `backfill` (a restart from the beginning).
     pub fn chunks_forget(&self, backfill: &str) -> String {
         format!("DELETE FROM {} WHERE kind = '{CHUNK}' AND {}", self.qualified(), self.chunk_of(backfill))
     }

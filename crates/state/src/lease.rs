@@ -10,6 +10,8 @@ use crate::table::{StateError, StateTable};
 use runner_db::{Dialect, Driver};
 use std::time::Duration;
 
+/// The runner lock as a row of the state table, held by one process until it releases it or
+/// stops renewing it for longer than its time to live.
 pub struct Lease<'t> {
     table: &'t StateTable,
     name: String,
@@ -18,6 +20,7 @@ pub struct Lease<'t> {
 }
 
 impl<'t> Lease<'t> {
+    /// The lease `name` in `table`, for `holder`, expiring `ttl` after its last renewal.
     pub fn new(table: &'t StateTable, name: &str, holder: Owner, ttl: Duration) -> Lease<'t> {
         Lease { table, name: name.to_string(), holder, ttl }
     }
@@ -113,6 +116,7 @@ impl<'t> Lease<'t> {
         Ok(!rows.is_empty())
     }
 
+    /// Gives the lease up, if this holder has it.
     pub async fn release(&self, db: &mut dyn Driver) -> Result<(), StateError> {
         let d = self.table.dialect();
         db.execute(&format!(

@@ -5,6 +5,8 @@
 //! `apply --sql` prints are the same text. The table name is always schema-qualified, because a
 //! revision may change `search_path` before its state row is written in the same transaction.
 
+#![warn(missing_docs)]
+
 mod backfills;
 mod lease;
 mod owner;

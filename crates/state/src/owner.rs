@@ -5,7 +5,9 @@
 /// A process (and optionally one of its workers) that holds something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
+    /// Its process id.
     pub pid: u32,
+    /// The host it runs on.
     pub host: String,
     /// The worker of the process, for backfill range claims.
     pub worker: Option<usize>,
@@ -25,6 +27,7 @@ impl Owner {
         }
     }
 
+    /// An owner as [`Owner::encode`] wrote it; `None` for anything else.
     pub fn parse(s: &str) -> Option<Owner> {
         let rest = s.strip_prefix("pid ")?;
         let (pid, rest) = rest.split_once(" on ")?;

@@ -16,7 +16,9 @@ const RUNNING: &str = SlotStatus::Running.as_str();
 /// over from the runs before it.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RefreshProgress {
+    /// Runs so far.
     pub runs: u64,
+    /// Failed runs so far.
     pub failures: u64,
     /// When the last successful run ended (RFC 3339).
     pub last_success: Option<String>,
@@ -24,24 +26,33 @@ pub struct RefreshProgress {
     pub last_slot: Option<String>,
     /// When the last run started and ended (RFC 3339).
     pub last_started: Option<String>,
+    /// When the last run ended (RFC 3339).
     pub last_finished: Option<String>,
     /// Rows of a rebuilt table.
     pub rows: Option<u64>,
+    /// Attempts the last run took (it retries a lock timeout).
     pub attempts: u32,
 }
 
 /// A refresh's row.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RefreshRow {
+    /// The refresh's name.
     pub name: String,
+    /// How its last run ended.
     pub status: RefreshStatus,
+    /// Its counters and last run.
     pub progress: RefreshProgress,
+    /// Why the last run failed, for a failed one.
     pub error: Option<String>,
+    /// When the last run was recorded (RFC 3339).
     pub last_run_at: Option<String>,
+    /// How long the last run took, in milliseconds.
     pub duration_ms: Option<i64>,
 }
 
 impl StateTable {
+    /// Every refresh's row, in name order (none before the table exists).
     pub async fn load_refreshes(&self, db: &mut dyn Driver) -> Result<Vec<RefreshRow>, StateError> {
         if !self.exists(db).await? {
             return Ok(Vec::new());

@@ -9,23 +9,46 @@ use std::time::Duration;
 /// Version of the table layout this build writes. Bumped with an upgrade step in [`StateTable::ensure`].
 pub const STATE_VERSION: i64 = 1;
 
+/// Why the state table could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
+    /// The database refused a statement or a query.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The table was written by a newer runner.
     #[error(
         "state table {table} has layout version {found}, newer than this runner understands ({STATE_VERSION}); upgrade runner"
     )]
-    NewerVersion { table: String, found: i64 },
+    NewerVersion {
+        /// The table.
+        table: String,
+        /// The layout version it records.
+        found: i64,
+    },
+    /// A row that does not read as what its kind says.
     #[error("state table {table}: unexpected row for `{name}`: {reason}")]
-    BadRow { table: String, name: String, reason: String },
+    BadRow {
+        /// The table.
+        table: String,
+        /// The row's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A table of that name exists and is something else.
     #[error(
         "table {table} exists but is not a runner state table (it has no {} column{}); point --state-table or state_table in runner.toml at another name",
         missing.join(", "),
         if missing.len() == 1 { "" } else { "s" }
     )]
-    NotStateTable { table: String, missing: Vec<String> },
+    NotStateTable {
+        /// The table.
+        table: String,
+        /// The columns a state table has and it lacks.
+        missing: Vec<String>,
+    },
+    /// A state table name runner refuses.
     #[error(
         "state table name `{0}` is not allowed: use letters, digits and `_` (not a digit first), and not a generic name such as `migrations`"
     )]
@@ -77,6 +100,7 @@ impl StateTable {
         Ok(StateTable { dialect, schema: schema.to_string(), name: name.to_string() })
     }
 
+    /// The database the table is on.
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -86,6 +110,7 @@ impl StateTable {
         format!("{}.{}", ident(&self.schema), ident(&self.name))
     }
 
+    /// `schema.name`, unquoted, for messages.
     pub fn display_name(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
