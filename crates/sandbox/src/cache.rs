@@ -139,7 +139,9 @@ pub(crate) fn entry_suffix(engine: &Engine) -> String {
 /// A compiled plugin in the cache folder, as `plugin cache` lists it.
 #[derive(Debug, Clone)]
 pub struct CachedPlugin {
+    /// The cache file.
     pub path: PathBuf,
+    /// Its size.
     pub bytes: u64,
     /// When it was last loaded (or written).
     pub last_used: std::time::SystemTime,

@@ -15,6 +15,7 @@ use wasmtime::{Config, Engine};
 /// How often the epoch advances: the granularity of batch deadlines.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
+/// How a [`Sandbox`] is set up: its cache, its allocator and the stack every plugin gets.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     /// Where compiled plugins are cached; `None` compiles every time.
@@ -75,6 +76,8 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The wasmtime engine and linker every plugin of a run is loaded into, with only runner's
+/// host functions linked: a plugin gets nothing else.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
@@ -84,6 +87,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// An engine set up as `config` says (epoch interruption, fuel off, the pooling allocator
+    /// where the address space allows it).
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let mut cfg = Config::new();
         cfg.wasm_component_model(true)
@@ -134,6 +139,7 @@ impl Sandbox {
         Ok(Sandbox { engine, linker, config, cache })
     }
 
+    /// The stack every plugin call gets, in bytes.
     pub fn max_stack_bytes(&self) -> usize {
         self.config.max_stack_bytes
     }
@@ -168,6 +174,7 @@ impl Sandbox {
         })
     }
 
+    /// The component at `path`, loaded as [`Sandbox::load`] loads bytes.
     pub fn load_file(&self, name: &str, path: &Path, limits: Limits, grants: Grants) -> Result<Plugin, SandboxError> {
         let wasm = std::fs::read(path).map_err(|cause| SandboxError::Read {
             plugin: name.to_string(),

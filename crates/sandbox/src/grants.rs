@@ -6,15 +6,22 @@ use std::collections::BTreeMap;
 /// The capabilities a manifest can grant, by the names manifests and errors use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
+    /// Lines in the host's log.
     Log,
+    /// Configuration values from the manifest.
     Config,
+    /// Read-only queries on the database.
     Lookup,
+    /// Requests to allow-listed origins.
     Http,
+    /// The wall clock (otherwise stopped).
     Clock,
+    /// Random bytes (otherwise a fixed sequence).
     Random,
 }
 
 impl Capability {
+    /// The name manifests and errors use (`lookup`).
     pub fn name(self) -> &'static str {
         match self {
             Capability::Log => "log",
@@ -26,6 +33,7 @@ impl Capability {
         }
     }
 
+    /// The capability a manifest names; `None` for a name it does not know.
     pub fn parse(s: &str) -> Option<Capability> {
         [
             Capability::Log,
@@ -43,6 +51,7 @@ impl Capability {
 /// Read-only queries on the plugin's behalf (capability `lookup`), supplied by the backfill engine.
 #[async_trait::async_trait]
 pub trait Lookup: Send + Sync {
+    /// The rows of `query` with `params`, or why there are none.
     async fn lookup(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, LookupError>;
 }
 
@@ -68,16 +77,21 @@ pub trait HttpAnswers: Send + Sync {
 /// What one plugin is granted. The default grants nothing.
 #[derive(Clone, Default)]
 pub struct Grants {
+    /// `log`.
     pub log: bool,
     /// `config`: the values the plugin may read (granted when non-empty or `config_granted`).
     pub config: BTreeMap<String, String>,
+    /// `config` granted with no values (every read answers `None`).
     pub config_granted: bool,
+    /// `lookup`: what answers the plugin's queries.
     pub lookup: Option<std::sync::Arc<dyn Lookup>>,
     /// `http`: allowed origins, `scheme://host:port`, matched exactly.
     pub http_origins: Vec<String>,
     /// Answers in place of the network for the granted origins (tests only).
     pub http_answers: Option<std::sync::Arc<dyn HttpAnswers>>,
+    /// `clock`.
     pub clock: bool,
+    /// `random`.
     pub random: bool,
 }
 
@@ -96,6 +110,7 @@ impl std::fmt::Debug for Grants {
 }
 
 impl Grants {
+    /// Whether `c` is granted.
     pub fn allows(&self, c: Capability) -> bool {
         match c {
             Capability::Log => self.log,

@@ -110,7 +110,9 @@ impl WasiView for HostState {
 /// one about a dozen), each with its memories and tables; without caps, a component of many
 /// small instances escapes a per-memory limit.
 pub const MAX_INSTANCES: usize = 64;
+/// Memories one plugin instance may create.
 pub const MAX_MEMORIES: usize = 16;
+/// Tables one plugin instance may create.
 pub const MAX_TABLES: usize = 64;
 pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 

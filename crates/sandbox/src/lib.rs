@@ -17,6 +17,8 @@
 //! loops, allocates without bound, recurses, traps or returns an error fails its batch with an
 //! error naming the plugin; the host keeps running.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod engine;
 mod error;
@@ -26,6 +28,8 @@ mod host;
 mod plugin;
 
 /// Host-side bindings of the `runner:plugin/backfill` world (`plugins/wit/world.wit`).
+// Generated: the WIT file is where they are documented.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         world: "backfill",

@@ -31,10 +31,15 @@ impl Default for Limits {
 /// What `runner plugin check` reports.
 #[derive(Debug, Clone)]
 pub struct PluginInfo {
+    /// The plugin's name.
     pub name: String,
+    /// The component's size.
     pub size_bytes: usize,
+    /// The world it was checked against.
     pub world: &'static str,
+    /// What it imports (interfaces and functions).
     pub imports: Vec<String>,
+    /// What it exports.
     pub exports: Vec<String>,
     /// Whether its compiled form came from the cache, went into it, or neither.
     pub cache: CacheUse,
@@ -58,10 +63,12 @@ impl Plugin {
         &self.cache_use
     }
 
+    /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The limits every call gets.
     pub fn limits(&self) -> Limits {
         self.limits
     }
