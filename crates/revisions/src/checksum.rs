@@ -48,6 +48,7 @@ impl Checksum {
         Checksum(s.to_string())
     }
 
+    /// The checksum as stored (hex).
     pub fn as_str(&self) -> &str {
         &self.0
     }

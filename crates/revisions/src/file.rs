@@ -39,6 +39,7 @@ pub enum TxMode {
 /// One direction of a revision.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Script {
+    /// Its statements, in order.
     pub statements: Vec<Statement>,
     /// The file this script was read from (two-file layouts have one per direction).
     pub file: PathBuf,
@@ -56,21 +57,29 @@ pub enum Format {
     Diesel,
 }
 
+/// One revision: its header, both directions, and where it was read from.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Revision {
+    /// Its id (`0042`, `20261203064749`).
     pub id: String,
     /// `None` when the file declared nothing: the layout then orders revisions by name.
     pub parents: Option<Vec<String>>,
+    /// What it does, from its header or its name.
     pub description: String,
+    /// How it is wrapped in transactions.
     pub tx: TxMode,
+    /// The up direction.
     pub up: Script,
+    /// The down direction; `None` for an irreversible revision.
     pub down: Option<Script>,
+    /// The checksum of its up script, compared with the recorded one (drift).
     pub checksum: Checksum,
     /// Backfills that must be complete before this revision runs (expand → backfill → contract).
     pub requires_backfills: Vec<String>,
     /// A manifest in `backfills/` whose plugin runs over its table inside this revision's
     /// transaction, after its SQL (an atomic data migration).
     pub data_migration: Option<String>,
+    /// The layout it was read from.
     pub format: Format,
     /// The file (or folder) that names the revision; what errors point at.
     pub path: PathBuf,
@@ -80,6 +89,7 @@ pub struct Revision {
 }
 
 impl Revision {
+    /// Whether it has a down section.
     pub fn is_reversible(&self) -> bool {
         self.down.is_some()
     }

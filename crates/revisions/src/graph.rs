@@ -7,6 +7,8 @@ use crate::layout;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+/// The revisions of a folder as a graph of parents and children, checked: no cycle, no
+/// missing parent, no duplicate id.
 #[derive(Debug)]
 pub struct Graph {
     dir: PathBuf,
@@ -33,6 +35,8 @@ impl Graph {
         }
     }
 
+    /// The graph of `revs` read from `dir` (`ignored`: the entries that were not revisions),
+    /// or every problem found.
     pub fn build(dir: &Path, mut revs: Vec<Revision>, ignored: Vec<PathBuf>) -> Result<Graph, Problems> {
         let mut errors = Vec::new();
         revs.sort_by_key(|r| name_order(&r.sort_name));
@@ -61,6 +65,7 @@ impl Graph {
         Ok(Graph { dir: dir.to_path_buf(), revisions, index, parents, children, ignored })
     }
 
+    /// The migrations folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -75,6 +80,7 @@ impl Graph {
         &self.ignored
     }
 
+    /// The revision `id`.
     pub fn get(&self, id: &str) -> Option<&Revision> {
         self.index.get(id).map(|&i| &self.revisions[i])
     }
@@ -99,12 +105,14 @@ impl Graph {
         }
     }
 
+    /// The ids of `id`'s parents.
     pub fn parents_of(&self, id: &str) -> Vec<&str> {
         self.position(id)
             .map(|i| self.parents[i].iter().map(|&p| self.revisions[p].id.as_str()).collect())
             .unwrap_or_default()
     }
 
+    /// The ids of the revisions whose parent `id` is.
     pub fn children_of(&self, id: &str) -> Vec<&str> {
         self.position(id)
             .map(|i| self.children[i].iter().map(|&c| self.revisions[c].id.as_str()).collect())

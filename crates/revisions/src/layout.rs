@@ -21,11 +21,15 @@ use std::path::{Path, PathBuf};
 /// The revisions found in a folder, and the entries that were not revisions.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The revisions read.
     pub revisions: Vec<Revision>,
+    /// The files that could not be read as revisions.
     pub errors: Vec<RevisionError>,
+    /// Entries that are not revisions (a README, a backup), reported, not read.
     pub ignored: Vec<PathBuf>,
 }
 
+/// Every revision in `dir`, in any of the layouts runner reads.
 pub fn load_dir(dir: &Path) -> Loaded {
     let mut loaded = Loaded::default();
     let entries = match fs::read_dir(dir) {

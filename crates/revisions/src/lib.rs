@@ -6,6 +6,8 @@
 //! only differ in what they do with the resulting [`Plan`]. sqlx-cli shows the cost of not doing
 //! this (its dry-run re-implements the apply loop and has drifted from the library).
 
+#![warn(missing_docs)]
+
 pub mod checksum;
 pub mod error;
 pub mod file;

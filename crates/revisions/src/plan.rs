@@ -62,7 +62,9 @@ pub enum Order {
 /// What `apply` allows beyond the plain case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ApplyRules {
+    /// What to do with an unfinished no-transaction revision.
     pub unfinished: Unfinished,
+    /// Whether revisions added out of order may be applied.
     pub order: Order,
 }
 
@@ -72,13 +74,16 @@ impl From<Unfinished> for ApplyRules {
     }
 }
 
+/// What a step does to its revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Action {
     /// Run the up script from statement `from` (0 unless resuming).
     Apply {
+        /// The statement to start from.
         from: usize,
     },
+    /// Run the down script.
     Revert,
     /// Record as applied without running anything.
     Stamp,
@@ -86,15 +91,20 @@ pub enum Action {
     Unstamp,
 }
 
+/// One step of a plan.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
+    /// What it does.
     #[serde(flatten)]
     pub action: Action,
+    /// To which revision.
     pub revision: Revision,
 }
 
+/// What a command will do, in order: the same for `--dry-run`, `--sql` and the run itself.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Plan {
+    /// The steps.
     pub steps: Vec<Step>,
     /// `apply` stops before this revision: it requires backfills that are not complete.
     pub gate: Option<Gate>,
@@ -103,7 +113,9 @@ pub struct Plan {
 /// A revision waiting for backfills (expand → backfill → contract).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Gate {
+    /// The revision.
     pub revision: String,
+    /// The backfills it requires that are not complete.
     pub backfills: Vec<String>,
 }
 
@@ -120,6 +132,7 @@ impl std::fmt::Display for Gate {
 }
 
 impl Plan {
+    /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
@@ -130,13 +143,43 @@ impl Plan {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Problem {
     /// An applied revision's file changed since it was applied.
-    Drift { id: String, file: PathBuf, recorded: String, current: String },
+    Drift {
+        /// The revision id.
+        id: String,
+        /// Its file.
+        file: PathBuf,
+        /// The checksum recorded when it was applied.
+        recorded: String,
+        /// The file's checksum now.
+        current: String,
+    },
     /// The database records a revision no file defines.
-    Missing { id: String },
+    Missing {
+        /// The revision id.
+        id: String,
+    },
     /// A no-transaction revision stopped half-way (failed, or the runner was killed).
-    Unfinished { id: String, file: PathBuf, done: usize, total: usize, error: Option<String> },
+    Unfinished {
+        /// The revision id.
+        id: String,
+        /// Its file.
+        file: PathBuf,
+        /// Statements committed.
+        done: usize,
+        /// Statements in it.
+        total: usize,
+        /// The failure, if it failed.
+        error: Option<String>,
+    },
     /// A revision not applied, though one that comes after it is: it was added out of order.
-    OutOfOrder { id: String, file: PathBuf, applied_after: String },
+    OutOfOrder {
+        /// The revision id.
+        id: String,
+        /// Its file.
+        file: PathBuf,
+        /// An applied revision that comes after it.
+        applied_after: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -179,24 +222,40 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Why no plan could be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
+    /// The revision files are not a valid graph.
     #[error(transparent)]
     Revision(#[from] RevisionError),
+    /// History problems that need an operator first.
     #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
     Blocked(Vec<Problem>),
+    /// A revision to revert has no down section.
     #[error(
         "revision `{id}` has no `-- runner:down` section, or one still marked `-- runner:todo` ({}), so it cannot be reverted",
         file.display()
     )]
-    Irreversible { id: String, file: PathBuf },
+    Irreversible {
+        /// The revision id.
+        id: String,
+        /// Its file.
+        file: PathBuf,
+    },
+    /// A target that does not apply to this command.
     #[error("`{0}` is not a valid target here")]
     BadTarget(String),
+    /// More steps asked than revisions applied.
     #[error(
         "`--steps {asked}` goes past the base: only {applied} revision(s) are applied; revert them all with `--to base`"
     )]
-    TooManySteps { asked: u32, applied: usize },
+    TooManySteps {
+        /// Steps asked for.
+        asked: u32,
+        /// Revisions applied.
+        applied: usize,
+    },
 }
 
 /// Problems that block `apply` and `revert`: drift, unknown applied revisions, unfinished

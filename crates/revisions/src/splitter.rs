@@ -12,7 +12,9 @@
 /// One statement of a script and the 1-based line (in its file) where its first token stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Statement {
+    /// Its text.
     pub sql: String,
+    /// The line of its first token.
     pub line: usize,
 }
 
