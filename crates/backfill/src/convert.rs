@@ -3,6 +3,7 @@
 use runner_db::DbValue;
 use runner_sandbox::Value;
 
+/// A database value as the plugin receives it.
 pub fn to_plugin(v: DbValue) -> Value {
     match v {
         DbValue::Null => Value::Null,
@@ -16,6 +17,7 @@ pub fn to_plugin(v: DbValue) -> Value {
     }
 }
 
+/// A plugin's value as the database is given it.
 pub fn from_plugin(v: &Value) -> DbValue {
     match v {
         Value::Null => DbValue::Null,
@@ -39,6 +41,7 @@ pub fn to_json(v: &DbValue) -> serde_json::Value {
     }
 }
 
+/// A key stored in progress JSON as a database value.
 pub fn from_json(v: &serde_json::Value) -> DbValue {
     match v {
         serde_json::Value::Null => DbValue::Null,
@@ -56,10 +59,13 @@ pub fn from_json(v: &serde_json::Value) -> DbValue {
 /// a check built on it errs on the safe side.)
 #[derive(Debug, Hash, PartialEq, Eq)]
 pub enum KeyRepr {
+    /// A single integer key.
     Int(i64),
+    /// Any other key, as text.
     Other(Vec<Option<String>>),
 }
 
+/// The comparable form of a key.
 pub fn key_repr(values: &[Value]) -> KeyRepr {
     match values {
         [Value::Integer(i)] => KeyRepr::Int(*i),

@@ -16,35 +16,76 @@ use runner_sandbox::{Plugin, SandboxError};
 use runner_state::{BackfillStatus, ChunkStatus, Owner, StateError, StateTable};
 use std::time::{Duration, Instant};
 
+/// Why a backfill run failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackfillError {
+    /// A statement or query failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The state table could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The plugin could not be loaded or set up.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    /// A batch failed every attempt.
     #[error(
         "backfill `{name}` failed at the batch after key {after} ({attempts} attempt{}): {error}\nfix the cause, then `runner backfill retry {name}`",
         if *attempts == 1 { "" } else { "s" }
     )]
-    BatchFailed { name: String, after: String, attempts: u32, error: String },
+    BatchFailed {
+        /// The backfill.
+        name: String,
+        /// The last key done before the failing batch.
+        after: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure.
+        error: String,
+    },
     /// SIGINT/SIGTERM while a batch was in flight: it was rolled back, nothing is failed.
     #[error("stopped by a signal")]
     Interrupted,
+    /// A worker task ended without a result (it panicked).
     #[error("a backfill worker stopped unexpectedly: {0}")]
     WorkerStopped(String),
+    /// A data migration (a plugin run inside a revision) failed.
     #[error("data migration `{name}`: {message}")]
-    DataMigration { name: String, message: String },
+    DataMigration {
+        /// The backfill.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The manifest names a table or column the database does not have.
     #[error("backfill `{name}` ({}): {message}", file.display())]
-    Schema { name: String, file: std::path::PathBuf, message: String },
+    Schema {
+        /// The backfill.
+        name: String,
+        /// Its manifest.
+        file: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Rows it should have done are left after every range, and another pass does not help.
     #[error("backfill `{name}` is not complete: {message}")]
-    Incomplete { name: String, message: String },
+    Incomplete {
+        /// The backfill.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The backfill's state does not let this command run it.
     #[error("backfill `{name}` has {status}; {hint}")]
-    NotRunnable { name: String, status: BackfillStatus, hint: String },
+    NotRunnable {
+        /// The backfill.
+        name: String,
+        /// Its recorded status.
+        status: BackfillStatus,
+        /// What to run instead.
+        hint: String,
+    },
 }
 
 impl BackfillError {
@@ -61,6 +102,7 @@ impl BackfillError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Every row done.
     Completed,
     /// It had completed before; nothing was done.
     AlreadyComplete,
@@ -74,13 +116,20 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// What a run did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunReport {
+    /// The backfill.
     pub name: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// Where it got to.
     pub progress: Progress,
+    /// Batches this run committed.
     pub batches: u64,
+    /// Rows this run did.
     pub rows: u64,
+    /// How long the run took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -94,6 +143,7 @@ pub struct RunOptions {
 /// What [`Backfill::finish`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
+    /// Finished: how.
     Done(Outcome),
     /// Rows were left to do after every range; a new range covers them, so run workers again.
     Swept,
@@ -129,16 +179,23 @@ enum ChunkEnd {
 /// What one worker did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkReport {
+    /// Batches this run committed.
     pub batches: u64,
+    /// Rows this run did.
     pub rows: u64,
+    /// Whether an operator paused it.
     pub paused: bool,
     /// Stopped by SIGINT/SIGTERM.
     pub interrupted: bool,
 }
 
+/// One backfill, with its plugin loaded, over one state table.
 pub struct Backfill<'a> {
+    /// The backfill's manifest.
     pub manifest: &'a Manifest,
+    /// Its plugin, loaded.
     pub plugin: &'a Plugin,
+    /// The state table.
     pub state: &'a StateTable,
 }
 
@@ -154,6 +211,7 @@ impl Backfill<'_> {
         statements(db, self.manifest).await
     }
 
+    /// The report of a run that ended with `outcome`, read from the state table.
     pub async fn report(
         &self,
         db: &mut dyn Driver,

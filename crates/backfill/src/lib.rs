@@ -6,6 +6,8 @@
 //! writes the plugin's changes set-based in one transaction together with the checkpoint in the
 //! shared state table.
 
+#![warn(missing_docs)]
+
 mod batch;
 pub mod convert;
 mod data_migration;

@@ -34,15 +34,38 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Why a manifest could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ManifestError {
+    /// The manifest could not be read.
     #[error("{}: cannot read: {cause}", file.display())]
-    Io { file: PathBuf, cause: std::io::Error },
+    Io {
+        /// The manifest file.
+        file: PathBuf,
+        /// Why it could not be read.
+        cause: std::io::Error,
+    },
+    /// The manifest does not parse, or says something it may not.
     #[error("{}:{line}: {message}", file.display())]
-    Invalid { file: PathBuf, line: usize, message: String },
+    Invalid {
+        /// The manifest file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     #[error("backfills `{name}` are defined twice: {} and {}", first.display(), second.display())]
-    Duplicate { name: String, first: PathBuf, second: PathBuf },
+    /// Two manifests define one backfill.
+    Duplicate {
+        /// The backfill.
+        name: String,
+        /// The first manifest.
+        first: PathBuf,
+        /// The second.
+        second: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -93,10 +116,13 @@ pub enum Role {
 /// Where a backfill's plugin comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginSource {
+    /// A component file (relative to the project).
     Path(PathBuf),
     /// Downloaded once, verified against `sha256`, cached under it.
     Url {
+        /// Where to download it.
         url: String,
+        /// The SHA-256 it must have, in hex.
         sha256: String,
     },
     /// Built from its source folder (relative to the project) when it is needed.
@@ -222,39 +248,59 @@ struct CapabilitiesFile {
 /// A validated manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// The backfill's name (`name`, or the file's stem).
     pub name: String,
+    /// What it does.
     pub description: String,
+    /// The manifest file.
     pub file: PathBuf,
     /// The plugin component: a path (relative to the project) or a URL with its SHA-256.
     pub plugin: PluginSource,
+    /// The revision that must be applied before it runs.
     pub requires: Option<String>,
     /// Backfill, data migration or refresh; only backfills are listed and run as backfills.
     pub role: Role,
+    /// The table it reads.
     pub source_table: String,
+    /// The key columns it pages by.
     pub key: Vec<String>,
     /// Columns handed to the plugin: the key first, then the declared columns.
     pub columns: Vec<String>,
+    /// A SQL condition rows must meet (`filter`).
     pub filter: Option<String>,
+    /// What the filter means (rows to do, or rows done).
     pub filter_is: FilterIs,
+    /// The table its changes go to (the source table unless said).
     pub target_table: String,
+    /// The target's key columns.
     pub target_key: Vec<String>,
+    /// Rows per batch to start with.
     pub batch_size: usize,
+    /// The time a batch should take: the batch size adapts to it.
     pub time_target: Duration,
+    /// The smallest batch size it adapts to.
     pub min_size: usize,
+    /// The largest batch size it adapts to.
     pub max_size: usize,
     /// Workers a run uses unless told otherwise (PostgreSQL; SQLite uses one).
     pub workers: usize,
     /// How each worker holds back between batches.
     pub throttle: Throttle,
+    /// What one plugin call may use (time, memory).
     pub limits: Limits,
+    /// How long a batch's write waits for a row lock.
     pub lock_timeout: Duration,
+    /// How long a batch's statements may run.
     pub statement_timeout: Duration,
     /// How long one `lookup` query may run (the server cancels it after that).
     pub lookup_timeout: Duration,
+    /// Attempts per batch before the backfill fails.
     pub max_attempts: u32,
     /// Granted capabilities, by name (for `backfill status`), and the grants themselves.
     pub capabilities: Vec<Capability>,
+    /// The `config` values its plugin may read.
     pub config: BTreeMap<String, String>,
+    /// The origins its plugin may call.
     pub http_origins: Vec<String>,
 }
 
@@ -274,6 +320,7 @@ impl Manifest {
     }
 }
 
+/// The manifest `text` read from `file`, validated; paths in it are relative to `project_dir`.
 pub fn parse(file: &Path, text: &str, project_dir: &Path) -> Result<Manifest, ManifestError> {
     let invalid = |line: usize, message: String| ManifestError::Invalid { file: file.to_path_buf(), line, message };
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);

@@ -9,24 +9,33 @@ pub struct Progress {
     /// Whether the start (upper bound, row count) was done; a backfill paused before it ever ran
     /// has a row but has not started.
     pub started: bool,
+    /// The key of the last row committed.
     pub cursor: Option<Vec<serde_json::Value>>,
+    /// The last key when the backfill started: rows after it are not its work.
     pub upper: Option<Vec<serde_json::Value>>,
+    /// Rows to do, counted when it started.
     pub rows_total: u64,
+    /// Rows done.
     pub rows_done: u64,
+    /// Changes the plugin returned.
     pub changes: u64,
+    /// Batches committed.
     pub batches: u64,
+    /// The batch size it has adapted to.
     pub batch_size: usize,
     /// Rows per second, smoothed.
     pub rate: f64,
     /// Time spent inside the plugin, and in batches up to their write (a checkpoint cannot
     /// include the commit that records it), in milliseconds.
     pub plugin_ms: u64,
+    /// Time spent in batches up to their write, in milliseconds.
     pub batch_ms: u64,
     /// How many key ranges the backfill was split into.
     pub chunks: usize,
     /// Passes over rows left to do after every range was done, and how many were left before
     /// the last one (a pass must leave fewer).
     pub sweeps: u32,
+    /// Rows left before the last sweep.
     pub swept_left: Option<u64>,
 }
 
@@ -42,12 +51,19 @@ pub struct ChunkProgress {
     pub cursor: Option<Vec<serde_json::Value>>,
     /// Rows in the range when the backfill started (0: unknown).
     pub rows_expected: u64,
+    /// Rows done.
     pub rows_done: u64,
+    /// Changes the plugin returned.
     pub changes: u64,
+    /// Batches committed.
     pub batches: u64,
+    /// The batch size it has adapted to.
     pub batch_size: usize,
+    /// Rows per second, smoothed.
     pub rate: f64,
+    /// Time spent inside the plugin, in milliseconds.
     pub plugin_ms: u64,
+    /// Time spent in batches up to their write, in milliseconds.
     pub batch_ms: u64,
     /// The worker holding it: `pid N on HOST #k`.
     pub owner: Option<String>,
@@ -66,10 +82,12 @@ impl ChunkProgress {
         if self.rows_expected > 0 && left <= size + size / 2 { left + 1 } else { size }
     }
 
+    /// The progress a state row's JSON holds (the default for anything else).
     pub fn from_json(v: &serde_json::Value) -> ChunkProgress {
         serde_json::from_value(v.clone()).unwrap_or_default()
     }
 
+    /// As a state row stores it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
@@ -94,10 +112,12 @@ impl Progress {
         p
     }
 
+    /// The progress a state row's JSON holds (the default for anything else).
     pub fn from_json(v: &serde_json::Value) -> Progress {
         serde_json::from_value(v.clone()).unwrap_or_default()
     }
 
+    /// As a state row stores it.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }

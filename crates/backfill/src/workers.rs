@@ -13,13 +13,19 @@ use std::time::Instant;
 
 /// What a run needs: the backfill, where to connect, how many workers.
 pub struct Run {
+    /// The backfill's manifest.
     pub manifest: Arc<Manifest>,
+    /// Its plugin, loaded.
     pub plugin: Arc<Plugin>,
+    /// The state table.
     pub state: StateTable,
+    /// The database, for each worker's connections.
     pub url: DatabaseUrl,
+    /// How workers connect.
     pub connect: ConnectOptions,
     /// Workers in this process (SQLite always uses one).
     pub workers: usize,
+    /// What the run may do.
     pub options: RunOptions,
 }
 
