@@ -11,6 +11,7 @@ use std::sync::Arc;
 /// How `run_backfill` runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BackfillOptions {
+    /// What each backfill run may do.
     pub run: RunOptions,
     /// Workers in this process (PostgreSQL; SQLite always uses one); `None`: the manifest's
     /// `batch.workers`.
@@ -25,25 +26,36 @@ use std::path::PathBuf;
 /// A backfill as `backfill list` / `status` show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BackfillSummary {
+    /// The backfill.
     pub name: String,
+    /// What it does.
     pub description: String,
+    /// Its manifest.
     pub file: PathBuf,
     /// The plugin's path, or its URL and SHA-256.
     pub plugin: String,
+    /// Where it is.
     pub status: BackfillState,
+    /// The revision it waits for.
     pub requires: Option<String>,
     /// Whether the revision it needs is applied (always true without one).
     pub ready: bool,
+    /// Where it has got to.
     pub progress: Progress,
+    /// Why it failed, for a failed one.
     pub error: Option<String>,
+    /// When it started (RFC 3339).
     pub started_at: Option<String>,
+    /// When its row was last written (RFC 3339).
     pub updated_at: Option<String>,
 }
 
 /// An operator's change of a backfill's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusChange {
+    /// `runner backfill pause`.
     Pause,
+    /// `runner backfill resume`.
     Resume,
     /// Run a failed backfill again from its last checkpoint.
     Retry,
@@ -54,15 +66,22 @@ pub enum StatusChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackfillState {
+    /// Not started.
     Pending,
+    /// A live worker works on it.
     Running,
+    /// Recorded as running, and no live worker works on it: the next run continues it.
     Interrupted,
+    /// Paused by an operator.
     Paused,
+    /// Stopped by a failure.
     Failed,
+    /// Every row done.
     Completed,
 }
 
 impl BackfillState {
+    /// The word `backfill status` prints.
     pub fn as_str(self) -> &'static str {
         match self {
             BackfillState::Pending => "pending",
@@ -198,6 +217,7 @@ pub(crate) fn sandbox_config(settings: &crate::settings::Settings) -> SandboxCon
 }
 
 impl Runner {
+    /// The project's backfill manifests, each validated.
     pub fn backfill_manifests(&self) -> Result<Vec<Manifest>, RunnerError> {
         load_manifests(self.settings())
     }
@@ -206,6 +226,7 @@ impl Runner {
         find_manifest(self.settings(), name)
     }
 
+    /// Every backfill with its recorded state.
     pub async fn backfill_status(&mut self) -> Result<Vec<BackfillSummary>, RunnerError> {
         let manifests = self.backfill_manifests()?;
         let history = self.history().await?;

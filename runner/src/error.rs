@@ -9,7 +9,9 @@ use std::path::PathBuf;
 /// Documented exit codes (README "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
+    /// Done as asked.
     Ok = 0,
+    /// Something failed; the message says what.
     Failure = 1,
     /// A bad command line; and `diff --exit-code`: the schemas differ.
     Usage = 2,
@@ -26,41 +28,83 @@ pub enum ExitCode {
     Stopped = 7,
 }
 
+/// Everything the library can fail with; [`RunnerError::exit_code`] maps each to an exit code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunnerError {
+    /// Revision files or their graph need fixing.
     #[error(transparent)]
     Files(#[from] Problems),
+    /// No plan could be made (drift, an unfinished revision, a bad target).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The database refused or could not be reached.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The state table could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// A statement of a revision failed.
     #[error("{0}")]
     Statement(Box<FailedStatement>),
+    /// Another runner held the lock for longer than `--lock-timeout`.
     #[error("timed out after {waited_s}s waiting for the runner lock on {database}, held by {holder}")]
-    LockTimeout { database: String, holder: String, waited_s: u64 },
+    LockTimeout {
+        /// The database, its password masked.
+        database: String,
+        /// Who holds the lock.
+        holder: String,
+        /// How long this runner waited, in seconds.
+        waited_s: u64,
+    },
     /// SIGINT/SIGTERM arrived: nothing more was started.
     #[error("stopped by {signal} before the next revision")]
-    Stopped { signal: &'static str },
+    Stopped {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+    },
     /// The runner lock went away while this runner held it (its connection was closed by the
     /// server or an operator): it stopped before writing anything more.
     #[error(
         "lost the runner lock on {database} ({reason}); stopped before the next revision, since another runner may hold it now. `runner status` shows what was applied"
     )]
-    LockLost { database: String, reason: String },
+    LockLost {
+        /// The database, its password masked.
+        database: String,
+        /// How it was lost.
+        reason: String,
+    },
+    /// `runner.toml` or the environment says something runner cannot use.
     #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Backfill manifests that need fixing; every broken one at once.
     #[error("{}", lines(.0))]
     Manifests(Vec<runner_backfill::ManifestError>),
     /// A backfill name no manifest defines.
     #[error("no backfill `{name}` in {} (known: {})", dir.display(), known_list(known))]
-    UnknownBackfill { name: String, dir: PathBuf, known: Vec<String> },
+    UnknownBackfill {
+        /// The name given.
+        name: String,
+        /// The folder it was looked for in.
+        dir: PathBuf,
+        /// The names there are.
+        known: Vec<String>,
+    },
     /// A revision's `-- data-migration:` that cannot be loaded (unknown, broken manifest).
     #[error("revision `{revision}` ({}): data migration: {cause}", file.display())]
-    DataMigration { revision: String, file: PathBuf, cause: Box<RunnerError> },
+    DataMigration {
+        /// The revision.
+        revision: String,
+        /// Its file.
+        file: PathBuf,
+        /// Why.
+        cause: Box<RunnerError>,
+    },
     /// Pending revisions whose `-- requires-backfill:` names no backfill: they would wait forever.
     #[error("{}", lines(.0))]
     MissingBackfills(Vec<String>),
@@ -72,7 +116,12 @@ pub enum RunnerError {
     RefreshSpecs(Vec<runner_schedule::SpecError>),
     /// A refresh name `runner.toml` does not define.
     #[error("no refresh `{name}` in runner.toml (known: {})", known_list(known))]
-    UnknownRefresh { name: String, known: Vec<String> },
+    UnknownRefresh {
+        /// The name given.
+        name: String,
+        /// The names there are.
+        known: Vec<String>,
+    },
     /// Refreshes the database cannot run as declared (unknown view, CONCURRENTLY without its
     /// unique index, missing table), one line per refresh.
     #[error("{}", lines(.0))]
@@ -80,22 +129,53 @@ pub enum RunnerError {
     /// `runner cron` with no `[[refresh]]` to schedule.
     #[error("no [[refresh]] in runner.toml; nothing to schedule")]
     NoRefreshes,
+    /// A backfill run failed.
     #[error(transparent)]
     Backfill(Box<runner_backfill::BackfillError>),
+    /// A plugin could not be loaded or failed.
     #[error(transparent)]
     Sandbox(Box<runner_sandbox::SandboxError>),
+    /// runner refused to do what was asked (it would lose something, or cannot be done safely).
     #[error(transparent)]
     Refused(#[from] crate::refusal::Refusal),
+    /// A plugin could not be built from its source.
     #[error("plugin {plugin}: cannot build it from {}: {message}", dir.display())]
-    PluginBuild { plugin: String, dir: PathBuf, message: String },
+    PluginBuild {
+        /// The plugin.
+        plugin: String,
+        /// The folder it was looked for in.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A plugin could not be downloaded.
     #[error("plugin {plugin}: cannot download {url}: {message}")]
-    Download { plugin: String, url: String, message: String },
+    Download {
+        /// The plugin.
+        plugin: String,
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A downloaded plugin does not have the SHA-256 its manifest requires.
     #[error("plugin {plugin}: {url} has SHA-256 {actual}, but the manifest requires {expected}; refusing to run it")]
-    ChecksumMismatch { plugin: String, url: String, expected: String, actual: String },
+    ChecksumMismatch {
+        /// The plugin.
+        plugin: String,
+        /// The URL.
+        url: String,
+        /// The SHA-256 the manifest requires.
+        expected: String,
+        /// The SHA-256 of what was downloaded.
+        actual: String,
+    },
+    /// A run stopped by a failure after some of its steps were done.
     #[error("{cause}")]
     Interrupted {
         /// What was done before the failure.
         report: Report,
+        /// The failure.
         cause: Box<RunnerError>,
     },
     /// `runner diff`: a side that cannot be read as a schema (bad files, no dev server).
@@ -107,20 +187,46 @@ pub enum RunnerError {
     Renames(Vec<String>),
     /// `plugin test`: fixture rows, lookups or expected changes that cannot be read as such.
     #[error("{}:{line}: {message}", file.display())]
-    Fixture { file: PathBuf, line: usize, message: String },
+    Fixture {
+        /// Its file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// `plugin test`: the plugin failed on a batch of fixture rows (`first`..=`last`, from 1).
     #[error("fixture rows {first}-{last}: {cause}")]
-    PluginTest { plugin: String, first: usize, last: usize, cause: String },
+    PluginTest {
+        /// The plugin.
+        plugin: String,
+        /// The first row of the batch (from 1).
+        first: usize,
+        /// The last row of the batch.
+        last: usize,
+        /// Why.
+        cause: String,
+    },
+    /// A file or folder could not be read or written.
     #[error("{context}: {cause}")]
-    Io { context: String, cause: std::io::Error },
+    Io {
+        /// What was being done (`reading schema.sql`).
+        context: String,
+        /// Why.
+        cause: std::io::Error,
+    },
 }
 
 /// A revision statement the database rejected, located in its file.
 #[derive(Debug)]
 pub struct FailedStatement {
+    /// The revision.
     pub revision: String,
+    /// The file the statement is in.
     pub file: PathBuf,
+    /// The line of the statement in it.
     pub line: usize,
+    /// What the database said.
     pub failure: StatementFailure,
     /// What stayed committed from this revision (no-transaction revisions only).
     pub committed: Committed,
@@ -140,9 +246,19 @@ pub enum Committed {
     /// Rolled back as a whole.
     Nothing,
     /// A no-transaction revision: this many statements before the failing one are committed.
-    Statements { done: usize, total: usize },
+    Statements {
+        /// Statements committed.
+        done: usize,
+        /// Statements in it.
+        total: usize,
+    },
     /// A no-transaction revert: this many down statements are committed.
-    RevertStatements { done: usize, total: usize },
+    RevertStatements {
+        /// Statements committed.
+        done: usize,
+        /// Statements in it.
+        total: usize,
+    },
 }
 
 fn lines<T: std::fmt::Display>(items: &[T]) -> String {
@@ -180,6 +296,7 @@ fn failure_message(f: &FailedStatement) -> String {
 }
 
 impl RunnerError {
+    /// The documented exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             RunnerError::Files(_)

@@ -36,6 +36,8 @@
 //! place wasmtime is touched), `runner-backfill` (batched, resumable backfills) and
 //! `runner-schedule` (refresh declarations and their cron slots, pure).
 
+#![warn(missing_docs)]
+
 mod autogenerate;
 mod backfills;
 mod build;

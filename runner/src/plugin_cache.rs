@@ -27,8 +27,11 @@ pub enum CachedKind {
 /// One file or folder of the caches.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CachedItem {
+    /// What it is.
     pub kind: CachedKind,
+    /// Where it is.
     pub path: PathBuf,
+    /// Its size.
     pub bytes: u64,
     /// Seconds since it was last used (written, or loaded for compiled plugins).
     pub idle_secs: u64,
@@ -40,12 +43,16 @@ pub struct CachedItem {
 /// Everything in the caches.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CacheReport {
+    /// The compiled plugins' folder, if there is one.
     pub plugin_cache: Option<PathBuf>,
+    /// The plugin toolchains' folder, if there is one.
     pub toolchains: Option<PathBuf>,
+    /// What is in them.
     pub items: Vec<CachedItem>,
 }
 
 impl CacheReport {
+    /// How many items of `kind` there are, and their size.
     pub fn bytes(&self, kind: CachedKind) -> (usize, u64) {
         let of: Vec<&CachedItem> = self.items.iter().filter(|i| i.kind == kind).collect();
         (of.len(), of.iter().map(|i| i.bytes).sum())
@@ -60,6 +67,7 @@ fn pinned_toolchains() -> [String; 2] {
     ]
 }
 
+/// What the plugin caches hold, for `runner plugin cache`.
 pub fn cache_report(settings: &Settings) -> Result<CacheReport, RunnerError> {
     let now = SystemTime::now();
     let idle = |t: SystemTime| now.duration_since(t).unwrap_or_default().as_secs();

@@ -18,11 +18,17 @@ pub fn action_word(a: Action) -> String {
 /// `--dry-run`): the same field names everywhere.
 #[derive(Debug, Clone)]
 pub struct StepDone {
+    /// What it did.
     pub action: Action,
+    /// The revision.
     pub revision: String,
+    /// What the revision does.
     pub description: String,
+    /// Its file.
     pub file: std::path::PathBuf,
+    /// How it ran.
     pub transaction: runner_revisions::TxMode,
+    /// How long it took, in milliseconds.
     pub duration_ms: u64,
 }
 
@@ -71,8 +77,10 @@ pub fn resume_statement(a: Action) -> Option<usize> {
     }
 }
 
+/// What a run did, step by step.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {
+    /// The steps, in order.
     pub steps: Vec<StepDone>,
     /// Where `apply` stopped because a revision waits for backfills.
     pub gate: Option<runner_revisions::Gate>,

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 /// Whether a command may change the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// Commands that change the database.
     ReadWrite,
     /// Read commands: a SQLite file that does not exist yet is read as empty, not created.
     ReadOnly,
@@ -32,8 +33,11 @@ pub struct Runner {
 /// A revision in a status report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RevisionSummary {
+    /// The revision id.
     pub id: String,
+    /// What it does.
     pub description: String,
+    /// Its file.
     pub file: PathBuf,
 }
 
@@ -46,15 +50,25 @@ impl From<&Revision> for RevisionSummary {
 /// `runner status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// The database, its password masked.
     pub database: String,
+    /// Where its URL came from.
     pub database_source: &'static str,
+    /// Which database it is.
     pub dialect: Dialect,
+    /// The state table.
     pub state_table: String,
+    /// The migrations folder.
     pub migrations_dir: PathBuf,
+    /// The revisions the database is at.
     pub current: Vec<String>,
+    /// The heads of the revision graph.
     pub heads: Vec<String>,
+    /// How many revisions are applied.
     pub applied: usize,
+    /// Revisions not applied yet, in the order `apply` runs them.
     pub pending: Vec<RevisionSummary>,
+    /// What needs an operator (drift, unfinished, out of order).
     pub problems: Vec<Problem>,
     /// Backfills and their progress (`--exit-code` looks at revisions only: a database is
     /// usable while a backfill runs).
@@ -79,14 +93,26 @@ impl Status {
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Repaired {
     /// Re-recorded the checksum of an edited revision.
-    AcceptedChecksum { id: String },
+    AcceptedChecksum {
+        /// The revision id.
+        id: String,
+    },
     /// Forgot a revision no file defines.
-    Forgot { id: String },
+    Forgot {
+        /// The revision id.
+        id: String,
+    },
     /// Recorded an unfinished no-transaction revision as applied (`--mark-done`).
-    MarkedApplied { id: String },
+    MarkedApplied {
+        /// The revision id.
+        id: String,
+    },
     /// Left an unfinished no-transaction revision as it is: `repair` marks one done only when
     /// told so, since its remaining statements have not run.
-    LeftUnfinished { id: String },
+    LeftUnfinished {
+        /// The revision id.
+        id: String,
+    },
 }
 
 /// What `repair` may do beyond accepting edits and forgetting revisions without files.
@@ -104,6 +130,7 @@ impl Runner {
         Runner::open(Settings::for_url(url)?, Access::ReadWrite).await
     }
 
+    /// Connects to the database of `settings` and reads its state table (created on the first write).
     pub async fn open(settings: Settings, access: Access) -> Result<Runner, RunnerError> {
         let url = match (access, sqlite_path(&settings.database_url)) {
             (Access::ReadOnly, Some(path)) if !path.exists() => DatabaseUrl::parse("sqlite::memory:")?,
@@ -132,10 +159,12 @@ impl Runner {
         self
     }
 
+    /// The settings it runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
+    /// The state table.
     pub fn state_table(&self) -> &StateTable {
         &self.state
     }
@@ -159,6 +188,7 @@ impl Runner {
         Ok(self.state.load_revisions(self.db.as_mut()).await?)
     }
 
+    /// What `runner status` reports.
     pub async fn status(&mut self) -> Result<Status, RunnerError> {
         let graph = self.graph()?;
         let history = self.history().await?;
@@ -195,12 +225,14 @@ impl Runner {
         Ok(plan::plan_apply(&graph, &history, target, rules)?)
     }
 
+    /// The plan `revert` to `target` would run.
     pub async fn plan_revert(&mut self, target: &Target) -> Result<Plan, RunnerError> {
         let graph = self.graph()?;
         let history = self.history().await?;
         Ok(plan::plan_revert(&graph, &history, target)?)
     }
 
+    /// The plan `stamp` to `target` would run.
     pub async fn plan_stamp(&mut self, target: &Target) -> Result<Plan, RunnerError> {
         let graph = self.graph()?;
         let history = self.history().await?;
@@ -242,10 +274,12 @@ impl Runner {
         if wrong.is_empty() { Ok(()) } else { Err(RunnerError::MissingBackfills(wrong)) }
     }
 
+    /// Reverts to `target`, revision by revision, under the runner lock.
     pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {
         self.run_planned(|g, h| plan::plan_revert(g, h, &target)).await
     }
 
+    /// Records revisions as applied (or forgets them) without running them, up to `target`.
     pub async fn stamp(&mut self, target: Target) -> Result<Report, RunnerError> {
         self.run_planned(|g, h| plan::plan_stamp(g, h, &target)).await
     }

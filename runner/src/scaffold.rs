@@ -117,10 +117,13 @@ fn declares_parents(graph: &Graph) -> bool {
 /// an empty up section and a down section that refuses to revert until it is written.
 #[derive(Debug, Clone, Default)]
 pub struct Body {
+    /// The up section's SQL.
     pub up: String,
+    /// The down section's SQL.
     pub down: String,
 }
 
+/// Writes a new revision file (or pair) whose parent is the graph's head.
 pub fn new_revision(
     graph: &Graph,
     message: &str,

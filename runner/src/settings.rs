@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The project's configuration file, in the project folder.
 pub const CONFIG_FILE: &str = "runner.toml";
 
 /// `runner.toml`.
@@ -28,19 +29,26 @@ pub struct ConfigFile {
     /// The database engine this project is for; with `postgres`, no URL is an error rather than
     /// a fresh SQLite file.
     pub engine: Option<Engine>,
+    /// The database URL.
     pub database_url: Option<String>,
+    /// The migrations folder (default `migrations`).
     pub migrations: Option<PathBuf>,
+    /// The backfill manifests' folder (default `backfills`).
     pub backfills: Option<PathBuf>,
+    /// Where compiled plugins are cached.
     pub plugin_cache: Option<PathBuf>,
     /// Where plugins' `lookup` queries connect (a role that may read only what plugins need);
     /// default: the database URL.
     pub lookup_url: Option<String>,
+    /// The state table's name.
     pub state_table: Option<String>,
+    /// The schema the state table is in (PostgreSQL).
     pub state_schema: Option<String>,
     /// The declared schema (`runner new --autogenerate`): a `.sql` file or a folder of them.
     pub schema: Option<PathBuf>,
     /// A PostgreSQL server where runner may create scratch databases (diff, autogenerate).
     pub dev_url: Option<String>,
+    /// How long to wait for another runner's lock, in seconds.
     pub lock_timeout_secs: Option<u64>,
     /// `[[refresh]]` entries: scheduled refreshes for `runner cron`.
     #[serde(default)]
@@ -57,7 +65,9 @@ pub struct ConfigFile {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    /// PostgreSQL.
     Postgres,
+    /// SQLite.
     Sqlite,
 }
 
@@ -78,7 +88,9 @@ pub struct CronConfig {
     pub listen: Option<String>,
     /// POSTed a JSON event when a refresh fails, and when it recovers.
     pub webhook_url: Option<String>,
+    /// How long one webhook call may take, in seconds.
     pub webhook_timeout_secs: Option<u64>,
+    /// Retries of a failed webhook call.
     pub webhook_retries: Option<u32>,
     /// `/health` answers 503 once a refresh fails this many runs in a row (default 3).
     pub unhealthy_after_failures: Option<u64>,
@@ -88,15 +100,22 @@ pub struct CronConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UrlSource {
+    /// `--database-url`.
     Flag,
+    /// `DATABASE_URL`.
     DatabaseUrl,
+    /// `POSTGRES_URL`.
     PostgresUrl,
+    /// `database_url` in runner.toml.
     ConfigFile,
+    /// The `PG*` variables (`PGHOST`, `PGDATABASE`, …).
     PgEnv,
+    /// Nothing said: a SQLite file in the project folder.
     Default,
 }
 
 impl UrlSource {
+    /// Where the URL came from, as `status` prints it.
     pub fn describe(self) -> &'static str {
         match self {
             UrlSource::Flag => "--database-url",
@@ -112,9 +131,13 @@ impl UrlSource {
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The project folder.
     pub project_dir: PathBuf,
+    /// The database URL.
     pub database_url: DatabaseUrl,
+    /// Where the URL came from.
     pub url_source: UrlSource,
+    /// The migrations folder.
     pub migrations_dir: PathBuf,
     /// Folder of backfill manifests.
     pub backfills_dir: PathBuf,
@@ -127,6 +150,7 @@ pub struct Settings {
     pub cache_key: Option<PathBuf>,
     /// Where `lookup` queries connect; `None`: the database URL.
     pub lookup_url: Option<DatabaseUrl>,
+    /// The state table's name.
     pub state_table: String,
     /// PostgreSQL schema of the state table; `None`: the connection's `current_schema()`.
     pub state_schema: Option<String>,
@@ -134,20 +158,28 @@ pub struct Settings {
     pub schema_path: Option<PathBuf>,
     /// Where scratch databases go (`dev_url`); `None`: the target database's server.
     pub dev_url: Option<String>,
+    /// How long to wait for another runner's lock.
     pub lock_timeout: Duration,
+    /// How long connecting may take.
     pub connect_timeout: Duration,
     /// Scheduled refreshes as written in `runner.toml` (validated when used).
     pub refreshes: Vec<runner_schedule::RefreshFile>,
+    /// `runner cron`'s settings (`[cron]` in runner.toml).
     pub cron: CronConfig,
 }
 
 /// What the command line contributes.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// The project folder.
     pub project_dir: Option<PathBuf>,
+    /// The database URL.
     pub database_url: Option<String>,
+    /// The migrations folder.
     pub migrations_dir: Option<PathBuf>,
+    /// The state table's name.
     pub state_table: Option<String>,
+    /// How long to wait for another runner's lock.
     pub lock_timeout: Option<Duration>,
     /// `[env.NAME]` of runner.toml to use (`--env`); `None`: `RUNNER_ENV`, else the top level.
     pub env: Option<String>,

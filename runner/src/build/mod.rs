@@ -26,6 +26,8 @@ pub enum Language {
 }
 
 impl Language {
+    /// The language of the plugin source folder `dir`, by its files (`Cargo.toml`; `app.py`;
+    /// `package.json` or `app.js`).
     pub fn of(dir: &Path) -> Option<Language> {
         if dir.join("Cargo.toml").is_file() {
             Some(Language::Rust)

@@ -48,8 +48,11 @@ pub struct PluginTest {
 pub struct PluginTestReport {
     /// The plugin's own name and version (`describe`).
     pub plugin: String,
+    /// Fixture rows run.
     pub rows: usize,
+    /// Batches they made.
     pub batches: usize,
+    /// The changes the plugin returned, as JSON.
     pub changes: Vec<serde_json::Value>,
     /// With `--expect`: where the changes differ from the expected ones (empty: as expected).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +66,7 @@ impl PluginTestReport {
     }
 }
 
+/// Runs the plugin `t` names over its fixture rows, with no database.
 pub async fn test_plugin(settings: &Settings, t: &PluginTest) -> Result<PluginTestReport, RunnerError> {
     let manifest = t.backfill.as_deref().map(|name| find_manifest(settings, name)).transpose()?;
     let fixture = fixture::read(&t.rows)?;

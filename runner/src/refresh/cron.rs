@@ -15,7 +15,9 @@ const SLOTS_KEPT: usize = 3;
 /// Metrics and webhooks of a cron process.
 #[derive(Debug, Default)]
 pub struct CronOps {
+    /// Where run counters go, when `/metrics` is served.
     pub metrics: Option<super::ops::SharedMetrics>,
+    /// Where run outcomes are posted, when a webhook is set.
     pub webhook: Option<super::ops::Webhook>,
 }
 

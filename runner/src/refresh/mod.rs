@@ -20,17 +20,23 @@ use runner_state::RefreshStatus;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RefreshOutcome {
+    /// It succeeded.
     Ok {
+        /// How long it took, in milliseconds.
         duration_ms: u64,
+        /// Rows of a rebuilt table.
         rows: Option<u64>,
     },
+    /// It failed.
     Failed {
+        /// Why.
         error: String,
     },
     /// The previous run of this refresh was still going (runs never overlap).
     Overlapping,
     /// The revision it requires is not applied yet.
     Waiting {
+        /// The revision.
         revision: String,
     },
 }
@@ -38,16 +44,25 @@ pub enum RefreshOutcome {
 /// A refresh as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RefreshSummary {
+    /// The refresh.
     pub name: String,
+    /// Its cron schedule.
     pub schedule: String,
     /// `ok` or `failed` after its last run, `None` (JSON `null`, "never" in text) before the first.
     pub last_outcome: Option<RefreshStatus>,
+    /// When it last ran (RFC 3339).
     pub last_run_at: Option<String>,
+    /// How long its last run took, in milliseconds.
     pub last_duration_ms: Option<i64>,
+    /// Why its last run failed, if it did.
     pub last_error: Option<String>,
+    /// Rows of the table its last run rebuilt.
     pub rows: Option<u64>,
+    /// Runs so far.
     pub runs: u64,
+    /// Failed runs so far.
     pub failures: u64,
+    /// When it runs next (RFC 3339), in `runner cron`.
     pub next_run: Option<String>,
 }
 

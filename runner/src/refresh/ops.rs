@@ -11,19 +11,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Counters per refresh, for `/metrics` and `/health`.
 #[derive(Debug, Clone, Default)]
 pub struct RefreshMetrics {
+    /// Runs so far.
     pub runs: u64,
+    /// Failed runs so far.
     pub failures: u64,
     /// Failed runs since the last success.
     pub failing_for: u64,
     /// `None` until a run succeeds: a refresh that never succeeded has no duration to report.
     pub last_duration_s: Option<f64>,
+    /// When the last successful run ended (Unix seconds).
     pub last_success_unix: Option<f64>,
     /// The next slot plus the refresh's grace: past it with no run, the refresh is overdue.
     pub due_by_unix: Option<f64>,
 }
 
+/// What `runner cron` serves on `/metrics` and `/health`.
 #[derive(Debug)]
 pub struct Metrics {
+    /// Counters per refresh, by name.
     pub refreshes: BTreeMap<String, RefreshMetrics>,
     /// `/health` says 503 once a refresh has failed this many runs in a row.
     pub unhealthy_after_failures: u64,
@@ -51,6 +56,7 @@ pub struct Health {
     pub overdue: Vec<String>,
 }
 
+/// The metrics the cron loop writes and the HTTP endpoint reads.
 pub type SharedMetrics = Arc<Mutex<Metrics>>;
 
 pub fn unix_now() -> f64 {
@@ -58,6 +64,7 @@ pub fn unix_now() -> f64 {
 }
 
 impl Metrics {
+    /// Counts one run of `refresh` that ended with `outcome`.
     pub fn record(&mut self, refresh: &str, outcome: &RefreshOutcome) {
         let m = self.refreshes.entry(refresh.to_string()).or_default();
         match outcome {
@@ -81,6 +88,7 @@ impl Metrics {
         self.refreshes.entry(refresh.to_string()).or_default().due_by_unix = due_by_unix;
     }
 
+    /// What `/health` answers at `now_unix`.
     pub fn health(&self, now_unix: f64) -> Health {
         let failing: Vec<String> = self
             .refreshes
@@ -188,8 +196,11 @@ pub async fn serve(addr: &str, metrics: SharedMetrics) -> std::io::Result<std::n
 /// Where and how to deliver webhooks.
 #[derive(Debug, Clone)]
 pub struct Webhook {
+    /// Where to send it.
     pub url: String,
+    /// How long one call may take.
     pub timeout: Duration,
+    /// Retries of a failed call.
     pub retries: u32,
 }
 
