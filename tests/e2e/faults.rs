@@ -68,7 +68,22 @@ on_both!(a_runner_killed_inside_a_transactional_revision_leaves_nothing_behind, 
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // Killed once it is inside the revision's transaction: on PostgreSQL, once its slow
+    // statement is seen running; SQLite's writer holds the file, so there it is given time.
+    match db.kind {
+        Kind::Postgres => {
+            let started = std::time::Instant::now();
+            let running = || {
+                db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(%' AND pid <> pg_backend_pid()")
+                    != "0"
+            };
+            while !running() && started.elapsed() < std::time::Duration::from_secs(30) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(running(), "the revision never started its slow statement");
+        }
+        Kind::Sqlite => std::thread::sleep(std::time::Duration::from_millis(800)),
+    }
     child.kill().unwrap(); // SIGKILL inside the revision's transaction
     child.wait().unwrap();
     // The transaction died with the process: no table, no state row, no lock.
