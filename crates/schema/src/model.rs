@@ -192,6 +192,11 @@ pub struct Table {
     /// The `CREATE TABLE` statement, where the engine keeps it (SQLite, whose constraints
     /// live only there).
     pub definition: Option<String>,
+    /// A partitioned table's key, as `pg_get_partkeydef` prints it (`RANGE (created_at)`).
+    pub partition_by: Option<String>,
+    /// A partition's parent and bound (`FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')`,
+    /// `DEFAULT`). Its columns are the parent's, so it lists none of its own.
+    pub partition_of: Option<(Name, String)>,
 }
 
 /// One column.

@@ -566,8 +566,10 @@ pub fn candidates(from: &Schema, to: &Schema) -> Vec<Candidate> {
     let gone: Vec<&Table> = from.tables.values().filter(|t| !to.tables.contains_key(&t.name)).collect();
     let new: Vec<&Table> = to.tables.values().filter(|t| !from.tables.contains_key(&t.name)).collect();
     // Columns alike but for their names: a table renamed may have had a column renamed too.
+    // (Partitions list no columns of their own: columns are no evidence there.)
     let same_columns = |a: &Table, b: &Table| {
-        a.columns.len() == b.columns.len()
+        !a.columns.is_empty()
+            && a.columns.len() == b.columns.len()
             && a.columns.iter().zip(&b.columns).all(|(x, y)| Column { name: y.name.clone(), ..x.clone() } == *y)
     };
     for g in &gone {

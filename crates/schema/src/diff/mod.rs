@@ -16,6 +16,7 @@
 //! 6. drop schemas.
 
 mod objects;
+mod partitions;
 pub(crate) mod sqlite;
 
 use crate::model::{Column, Constraint, ConstraintKind, Engine, Name, Schema, Table, View};
@@ -125,14 +126,23 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
             alter_columns(f, t, &mut out, &mut unhandled);
         }
     }
-    for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
+    partitions::detach(from, to, &mut out, &mut unhandled);
+    // Partitions before what they are partitions of (which would take them along); created
+    // after it.
+    let mut gone: Vec<&Name> = from.tables.keys().filter(|n| !to.tables.contains_key(*n)).collect();
+    gone.sort_by_key(|n| std::cmp::Reverse(partitions::depth(from, n)));
+    for name in gone {
+        if from.tables[name].partition_of.as_ref().is_some_and(|(parent, _)| !to.tables.contains_key(parent)) {
+            continue; // dropped with its parent
+        }
         out.push(Statement::new(StatementKind::DropTable(name.clone()), format!("DROP TABLE {};", name.sql())));
     }
-    for (name, t) in &to.tables {
-        if !from.tables.contains_key(name) {
-            out.push(create_table(t).into());
-        }
+    let mut new: Vec<&Table> = to.tables.values().filter(|t| !from.tables.contains_key(&t.name)).collect();
+    new.sort_by_key(|t| partitions::depth(to, &t.name));
+    for t in new {
+        out.push(create_table(t).into());
     }
+    partitions::attach(from, to, &mut out);
     add_constraints(from, to, &mut out);
     create_views(from, to, &recreated, &mut out, |v: &View| {
         let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
@@ -146,7 +156,9 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
             let fresh = recreated.contains(&i.table)
                 || !(from.tables.contains_key(&i.table) || from.views.contains_key(&i.table));
             let kind = StatementKind::CreateIndex { table: i.table.clone(), fresh };
-            out.push(Statement::new(kind, format!("{};", i.definition)));
+            // `ON ONLY` is how a partitioned table's index prints; created, it must reach the
+            // partitions too.
+            out.push(Statement::new(kind, format!("{};", i.definition.replacen(" ON ONLY ", " ON ", 1))));
         }
     }
     objects::sequences_owned(from, to, &mut out);
@@ -469,7 +481,12 @@ fn create_table(t: &Table) -> String {
         t.constraints.values().filter(|c| c.kind != ConstraintKind::ForeignKey).collect();
     inline.sort_by_key(|c| (c.kind, c.name.clone()));
     lines.extend(inline.into_iter().map(|c| format!("CONSTRAINT {} {}", quote_part(&c.name), c.definition)));
-    format!("CREATE TABLE {} (\n    {}\n);", t.name.sql(), lines.join(",\n    "))
+    let by = t.partition_by.as_ref().map(|k| format!(" PARTITION BY {k}")).unwrap_or_default();
+    if let Some((parent, bound)) = &t.partition_of {
+        let own = if lines.is_empty() { String::new() } else { format!(" (\n    {}\n)", lines.join(",\n    ")) };
+        return format!("CREATE TABLE {} PARTITION OF {}{own} {bound}{by};", t.name.sql(), parent.sql());
+    }
+    format!("CREATE TABLE {} (\n    {}\n){by};", t.name.sql(), lines.join(",\n    "))
 }
 
 fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
@@ -699,6 +716,8 @@ mod tests {
             columns: columns.iter().map(|c| column(c)).collect(),
             constraints: BTreeMap::new(),
             definition: None,
+            partition_by: None,
+            partition_of: None,
         }
     }
 

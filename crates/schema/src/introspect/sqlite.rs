@@ -32,7 +32,14 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
                 let columns = read_columns(db, &text(r, 1)).await?;
                 schema.tables.insert(
                     name.clone(),
-                    Table { name, columns, constraints: Default::default(), definition: Some(sql) },
+                    Table {
+                        name,
+                        columns,
+                        constraints: Default::default(),
+                        definition: Some(sql),
+                        partition_by: None,
+                        partition_of: None,
+                    },
                 );
             }
             "index" => {

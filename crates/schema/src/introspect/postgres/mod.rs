@@ -35,6 +35,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     schema.schemas = rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
     let mut serials = Vec::new();
     read_tables(db, exclude, &mut schema, &mut serials).await?;
+    read_partitions(db, exclude, &mut schema).await?;
     read_constraints(db, &mut schema).await?;
     read_views(db, &mut schema).await?;
     read_enums(db, &mut schema).await?;
@@ -84,7 +85,7 @@ async fn read_tables(
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
              LEFT JOIN pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
-             WHERE c.relkind = 'r' AND NOT c.relispartition AND {USER_NAMESPACE} AND {} \
+              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {USER_NAMESPACE} AND {} \
              ORDER BY n.nspname, c.relname, a.attnum",
             not_extension("pg_class", "c.oid")
         ))
@@ -99,6 +100,8 @@ async fn read_tables(
             columns: Vec::new(),
             constraints: Default::default(),
             definition: None,
+            partition_by: None,
+            partition_of: None,
         });
         let Some(column) = opt(&r, 2) else { continue }; // a table without columns
         // A column made by `serial`: its sequence is part of it, and it is written as `serial`.
@@ -127,6 +130,48 @@ async fn read_tables(
             generated: opt(&r, 7),
             collation: opt(&r, 8),
         });
+    }
+    Ok(())
+}
+
+/// Partitions (tables of their own whose columns are their parent's) and partition keys.
+async fn read_partitions(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let partitions = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, pn.nspname, p.relname, pg_get_expr(c.relpartbound, c.oid) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent \
+             JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+             WHERE c.relispartition AND c.relkind IN ('r', 'p') AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_class", "c.oid")
+        ))
+        .await?;
+    for r in partitions {
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        if exclude.tables.contains(&name) {
+            continue;
+        }
+        let parent = Name::new(&text(&r, 2), &text(&r, 3));
+        let table = Table {
+            name: name.clone(),
+            columns: Vec::new(),
+            constraints: Default::default(),
+            definition: None,
+            partition_by: None,
+            partition_of: Some((parent, text(&r, 4))),
+        };
+        schema.tables.insert(name, table);
+    }
+    let keys = db
+        .query(&format!(
+            "SELECT n.nspname, c.relname, pg_get_partkeydef(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p' AND {USER_NAMESPACE}"
+        ))
+        .await?;
+    for r in keys {
+        if let Some(t) = schema.tables.get_mut(&Name::new(&text(&r, 0), &text(&r, 1))) {
+            t.partition_by = opt(&r, 2);
+        }
     }
     Ok(())
 }
@@ -166,7 +211,7 @@ async fn read_indexes(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), In
              JOIN pg_namespace n ON n.oid = ic.relnamespace \
              JOIN pg_class tc ON tc.oid = i.indrelid \
              JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
-             WHERE tc.relkind IN ('r', 'm') AND NOT tc.relispartition AND {USER_NAMESPACE} \
+             WHERE tc.relkind IN ('r', 'p', 'm') AND NOT ic.relispartition AND {USER_NAMESPACE} \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) \
                AND {} \
              ORDER BY 1, 2",
@@ -272,10 +317,9 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
     let class = not_extension("pg_class", "c.oid");
     let queries = [
         format!(
-            "SELECT CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'partition' END, \
-                    n.nspname, c.relname, '' \
+            "SELECT 'foreign table', n.nspname, c.relname, '' \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE (c.relkind IN ('p', 'f') OR (c.relkind = 'r' AND c.relispartition)) AND {USER_NAMESPACE} AND {class}"
+             WHERE c.relkind = 'f' AND {USER_NAMESPACE} AND {class}"
         ),
         format!(
             "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END, n.nspname, \

@@ -20,7 +20,7 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
         .query(&format!(
             "SELECT n.nspname, c.relname, tg.tgname, pg_get_triggerdef(tg.oid) \
              FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT tg.tgisinternal AND {USER_NAMESPACE} AND {}",
+             WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND {USER_NAMESPACE} AND {}",
             not_extension("pg_class", "c.oid")
         ))
         .await?

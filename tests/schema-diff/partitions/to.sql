@@ -1,0 +1,12 @@
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text, source text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE INDEX events_kind ON events (kind);
+CREATE INDEX events_source ON events (source);
+CREATE TABLE events_2026_01 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE events_2026_02 PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-04-01');
+CREATE TABLE events_2026_04 PARTITION OF events (CONSTRAINT april CHECK (kind <> 'x')) FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE TABLE regions (code text NOT NULL, name text) PARTITION BY LIST (code);
+CREATE TABLE regions_eu PARTITION OF regions FOR VALUES IN ('de', 'fr', 'it');
+CREATE TABLE regions_us PARTITION OF regions FOR VALUES IN ('us') PARTITION BY HASH (name);
+CREATE TABLE regions_us_0 PARTITION OF regions_us FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE regions_us_1 PARTITION OF regions_us FOR VALUES WITH (MODULUS 2, REMAINDER 1);
