@@ -268,6 +268,8 @@ pub struct View {
     pub options: Vec<String>,
     /// The tables and views it reads, directly.
     pub depends_on: Vec<Name>,
+    /// The functions it calls, keyed as [`Schema::functions`] is (`public.f(integer)`).
+    pub calls: Vec<Name>,
 }
 
 /// A function or procedure (not an aggregate).

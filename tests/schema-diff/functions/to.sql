@@ -5,3 +5,6 @@ CREATE PROCEDURE tidy() LANGUAGE sql AS 'SELECT 2';
 CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS 'SELECT ''c'' || (SELECT count(*) FROM public.t)';
 CREATE FUNCTION positive(x integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT x > 0';
 CREATE TABLE codes (code text DEFAULT next_code(), n integer CHECK (positive(n)), doubled integer GENERATED ALWAYS AS (add_one(n)) STORED);
+CREATE VIEW labels AS SELECT id, public.label(id) AS l FROM t;
+CREATE MATERIALIZED VIEW label_counts AS SELECT public.label(id) AS l, count(*) AS n FROM t GROUP BY 1;
+CREATE UNIQUE INDEX label_counts_l ON label_counts (l);

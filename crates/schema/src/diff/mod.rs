@@ -116,10 +116,12 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::domains_before(from, to, &mut out, &mut unhandled);
     objects::composites_before(from, to, &mut out, &mut unhandled);
     objects::sequences_before(from, to, &mut out);
-    let replaced = functions_before(from, to, &mut out);
-    let recreated = views_to_drop(from, to);
+    // A function whose result type changes is dropped and created, and PostgreSQL refuses to
+    // drop one a view calls: those views go first.
+    let recreated = views_to_drop(from, to, &result_changes(from, to));
     objects::drop_dependents(from, to, &recreated, &mut out);
     drop_views(from, &recreated, &mut out);
+    let replaced = functions_before(from, to, &mut out);
     drop_changed(from, to, &recreated, &mut out);
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
@@ -267,15 +269,28 @@ fn constraints_in<'a>(s: &'a Schema, name: &Name) -> Option<&'a BTreeMap<String,
     s.tables.get(name).map(|t| &t.constraints)
 }
 
-/// The views of `from` that must be dropped: those that go or change, and those that read
-/// (directly or through other views) a table that goes or whose columns change.
-fn views_to_drop(from: &Schema, to: &Schema) -> BTreeSet<Name> {
+/// The functions of `from` that cannot be replaced in place: their result type changes, or a
+/// function becomes a procedure or back.
+fn result_changes(from: &Schema, to: &Schema) -> BTreeSet<Name> {
+    to.functions
+        .iter()
+        .filter(|(key, f)| from.functions.get(*key).is_some_and(|o| o.result != f.result || o.procedure != f.procedure))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// The views of `from` that must be dropped: those that go or change, those that call a
+/// function of `replaced`, and those that read (directly or through other views) a table that
+/// goes or whose columns change, or a view dropped.
+fn views_to_drop(from: &Schema, to: &Schema, replaced: &BTreeSet<Name>) -> BTreeSet<Name> {
     let columns_change =
         |t: &Name| to.tables.get(t).is_none_or(|n| from.tables.get(t).is_some_and(|f| f.columns != n.columns));
     let mut drop: BTreeSet<Name> = from
         .views
         .values()
-        .filter(|v| to.views.get(&v.name).is_none_or(|t| !same_view(v, t)))
+        .filter(|v| {
+            to.views.get(&v.name).is_none_or(|t| !same_view(v, t)) || v.calls.iter().any(|f| replaced.contains(f))
+        })
         .map(|v| v.name.clone())
         .collect();
     loop {

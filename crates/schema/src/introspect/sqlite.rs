@@ -58,7 +58,10 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
         let words = words(&sql);
         let depends_on =
             names.iter().filter(|n| **n != name && words.contains(&n.name.to_lowercase())).cloned().collect();
-        schema.views.insert(name.clone(), View { name, materialized: false, query: sql, options: vec![], depends_on });
+        schema.views.insert(
+            name.clone(),
+            View { name, materialized: false, query: sql, options: vec![], depends_on, calls: vec![] },
+        );
     }
     Ok(schema)
 }

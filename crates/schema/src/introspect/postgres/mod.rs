@@ -236,7 +236,12 @@ async fn read_views(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Intr
                     (SELECT string_agg(DISTINCT quote_ident(dn.nspname) || '.' || quote_ident(dc.relname), ',') \
                        FROM pg_rewrite rw JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid \
                        JOIN pg_class dc ON dc.oid = d.refobjid JOIN pg_namespace dn ON dn.oid = dc.relnamespace \
-                      WHERE rw.ev_class = c.oid AND d.refobjid <> c.oid AND dc.relkind IN ('r', 'v', 'm', 'p')) \
+                      WHERE rw.ev_class = c.oid AND d.refobjid <> c.oid AND dc.relkind IN ('r', 'v', 'm', 'p')), \
+                    (SELECT string_agg(DISTINCT pn.nspname || chr(31) || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', chr(30)) \
+                       FROM pg_rewrite rw JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid \
+                        AND d.refclassid = 'pg_proc'::regclass \
+                       JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace pn ON pn.oid = p.pronamespace \
+                      WHERE rw.ev_class = c.oid AND pn.nspname NOT IN ('pg_catalog', 'information_schema')) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('v', 'm') AND {USER_NAMESPACE} AND {} \
              ORDER BY 1, 2",
@@ -247,8 +252,19 @@ async fn read_views(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Intr
         let name = Name::new(&text(&r, 0), &text(&r, 1));
         let depends_on = text(&r, 5).split(',').filter(|s| !s.is_empty()).map(parse_qualified).collect();
         let options = text(&r, 4).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        let view =
-            View { name: name.clone(), materialized: text(&r, 2) == "m", query: text(&r, 3), options, depends_on };
+        let calls = text(&r, 6)
+            .split('\u{1e}')
+            .filter_map(|f| f.split_once('\u{1f}'))
+            .map(|(schema, function)| Name::new(schema, function))
+            .collect();
+        let view = View {
+            name: name.clone(),
+            materialized: text(&r, 2) == "m",
+            query: text(&r, 3),
+            options,
+            depends_on,
+            calls,
+        };
         schema.views.insert(name, view);
     }
     Ok(())
