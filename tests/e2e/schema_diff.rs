@@ -265,7 +265,7 @@ fn objects_the_differ_does_not_handle_are_named_and_the_command_fails() {
     let a = loaded("CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (a integer, b integer);");
     let b = loaded(
         "CREATE TABLE t (id integer PRIMARY KEY); CREATE TYPE pair AS (b integer, a integer); \
-         CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);",
+         CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer, MSFUNC = int4pl, MINVFUNC = int4mi, MSTYPE = integer);",
     );
     let p = Project::new();
     let r = p.run(&a, &["diff", "--from", &a.url, "--to", &b.url]).fails_with(1);
@@ -330,7 +330,7 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
     // An object the differ does not handle: nothing written without --force.
     std::fs::write(
         p.path().join("schema/02_total.sql"),
-        "CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer);\n",
+        "CREATE AGGREGATE total (integer) (SFUNC = int4pl, STYPE = integer, MSFUNC = int4pl, MINVFUNC = int4mi, MSTYPE = integer);\n",
     )
     .unwrap();
     p.run(&db, &["new", "add an aggregate", "--autogenerate"])

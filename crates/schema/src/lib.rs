@@ -10,10 +10,11 @@
 //! default, NOT NULL, identity, generated, serial), constraints (primary key, unique, foreign
 //! key, check, exclusion), indexes, views and materialized views (recreated when what they read
 //! changes), enum, composite and domain types, sequences, functions and procedures, triggers,
-//! row-level security and policies, comments, grants, partitioned tables and partitions;
-//! renames when they are said ([`renames`]). On SQLite: tables (rebuilt where `ALTER TABLE`
-//! cannot change them), indexes, views and triggers. Aggregates, range types and foreign tables
-//! are compared by definition and reported when they differ.
+//! row-level security and policies, comments, grants, partitioned tables and partitions,
+//! range types, plain aggregates; renames when they are said ([`renames`]). On SQLite: tables
+//! (rebuilt where `ALTER TABLE` cannot change them), indexes, views and triggers. Ordered-set
+//! and moving aggregates, window functions and foreign tables are compared by definition and
+//! reported when they differ.
 
 #![warn(missing_docs)]
 

@@ -75,6 +75,11 @@ pub struct Schema {
     pub comments: BTreeMap<CommentOn, String>,
     /// Composite types, with their attributes (name, type) in order.
     pub composites: BTreeMap<Name, Vec<(String, String)>>,
+    /// Range types, with the options of their `CREATE TYPE … AS RANGE (…)`.
+    pub ranges: BTreeMap<Name, String>,
+    /// Plain aggregates (not ordered-set, not moving), by name and arguments, with their
+    /// `CREATE AGGREGATE` statement and state type.
+    pub aggregates: BTreeMap<Name, Aggregate>,
     /// Privileges granted on tables, views, sequences and schemas, to roles other than the
     /// object's owner.
     pub grants: BTreeMap<GrantOn, Vec<Privilege>>,
@@ -333,4 +338,15 @@ pub struct Privilege {
     pub name: String,
     /// `WITH GRANT OPTION`.
     pub grantable: bool,
+}
+
+/// A plain aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aggregate {
+    /// `"schema"."name"(args)`, as `DROP AGGREGATE` takes it.
+    pub signature: String,
+    /// Its state type (`CREATE OR REPLACE` cannot change it).
+    pub state_type: String,
+    /// The `CREATE AGGREGATE` statement that makes it.
+    pub definition: String,
 }

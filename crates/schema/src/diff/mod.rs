@@ -115,6 +115,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     enums_before(from, to, &mut out, &mut unhandled);
     objects::domains_before(from, to, &mut out, &mut unhandled);
     objects::composites_before(from, to, &mut out, &mut unhandled);
+    objects::ranges_before(from, to, &mut out, &mut unhandled);
     objects::sequences_before(from, to, &mut out);
     // A function whose result type changes is dropped and created, and PostgreSQL refuses to
     // drop one a view calls: those views go first.
@@ -122,6 +123,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::drop_dependents(from, to, &recreated, &mut out);
     drop_views(from, &recreated, &mut out);
     let replaced = functions_before(from, to, &mut out);
+    objects::aggregates_after_functions(from, to, &mut out);
     drop_changed(from, to, &recreated, &mut out);
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
@@ -167,6 +169,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::create_dependents(from, to, &recreated, &mut out);
     objects::comments(from, to, &recreated, &rebuilt, &mut out);
     objects::grants(from, to, &recreated, &mut out);
+    objects::aggregates_drop(from, to, &mut out);
     for (key, f) in &from.functions {
         if !to.functions.contains_key(key) && !replaced.contains(key) {
             out.push(
@@ -177,6 +180,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::sequences_after(from, to, &mut out);
     objects::domains_after(from, to, &mut out);
     objects::composites_after(from, to, &mut out);
+    objects::ranges_after(from, to, &mut out);
     for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
         out.push(format!("DROP TYPE {};", name.sql()).into());
     }
@@ -650,6 +654,8 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     keyed(&mut out, "row level security", &from.row_security, &to.row_security, ToString::to_string);
     keyed(&mut out, "comment", &from.comments, &to.comments, |on| format!("on {} {on}", on.kind.to_lowercase()));
     keyed(&mut out, "composite type", &from.composites, &to.composites, ToString::to_string);
+    keyed(&mut out, "range type", &from.ranges, &to.ranges, ToString::to_string);
+    keyed(&mut out, "aggregate", &from.aggregates, &to.aggregates, ToString::to_string);
     keyed(&mut out, "grants", &from.grants, &to.grants, |on| format!("on {} to {}", on.object, on.grantee));
     for u in unhandled(from, to) {
         out.push(ObjectDiff { kind: u.kind, name: u.name.to_string(), change: u.change, details: vec![] });

@@ -374,3 +374,56 @@ fn revoke<'a>(on: &GrantOn, privileges: impl Iterator<Item = &'a Privilege>, out
         out.push(format!("REVOKE {} ON {} FROM {};", names.join(", "), on.sql(), on.grantee).into());
     }
 }
+
+/// New range types, before the tables and functions that use them; one whose options change
+/// would need every use rebuilt: reported.
+pub(super) fn ranges_before(
+    from: &Schema,
+    to: &Schema,
+    out: &mut Vec<Statement>,
+    unhandled: &mut Vec<super::Unhandled>,
+) {
+    for (name, options) in &to.ranges {
+        match from.ranges.get(name) {
+            None => out.push(format!("CREATE TYPE {} AS RANGE ({options});", name.sql()).into()),
+            Some(old) if old != options => unhandled.push(super::Unhandled {
+                kind: "range type".into(),
+                name: name.clone(),
+                change: Change::Changed,
+            }),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Range types that go, after what used them.
+pub(super) fn ranges_after(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+    for name in from.ranges.keys().filter(|n| !to.ranges.contains_key(*n)) {
+        out.push(format!("DROP TYPE {};", name.sql()).into());
+    }
+}
+
+/// New and changed aggregates, after the functions they are made of: replaced in place, or
+/// dropped and created when their state type changes (which `CREATE OR REPLACE` cannot do).
+pub(super) fn aggregates_after_functions(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+    for (key, a) in &to.aggregates {
+        match from.aggregates.get(key) {
+            Some(old) if old == a => {}
+            Some(old) if old.state_type != a.state_type => {
+                out.push(format!("DROP AGGREGATE {};", old.signature).into());
+                out.push(a.definition.clone().into());
+            }
+            Some(_) => out.push(a.definition.replacen("CREATE AGGREGATE", "CREATE OR REPLACE AGGREGATE", 1).into()),
+            None => out.push(a.definition.clone().into()),
+        }
+    }
+}
+
+/// Aggregates that go, before the functions they are made of.
+pub(super) fn aggregates_drop(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+    for (key, a) in &from.aggregates {
+        if !to.aggregates.contains_key(key) {
+            out.push(format!("DROP AGGREGATE {};", a.signature).into());
+        }
+    }
+}

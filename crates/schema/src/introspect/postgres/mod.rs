@@ -291,7 +291,9 @@ async fn read_functions(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), 
             "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), (p.prokind = 'p')::text, \
                     coalesce(pg_get_function_result(p.oid), ''), pg_get_functiondef(p.oid) \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE p.prokind IN ('f', 'p') AND {USER_NAMESPACE} AND {} ORDER BY 1, 2, 3",
+             WHERE p.prokind IN ('f', 'p') AND {USER_NAMESPACE} AND {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i') \
+             ORDER BY 1, 2, 3",
             not_extension("pg_proc", "p.oid")
         ))
         .await?;
@@ -341,15 +343,10 @@ async fn read_others(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), Int
             "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' ELSE 'window function' END, n.nspname, \
                     p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', '' \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE p.prokind IN ('a', 'w') AND {USER_NAMESPACE} AND {}",
-            not_extension("pg_proc", "p.oid")
-        ),
-        format!(
-            "SELECT 'range type', n.nspname, t.typname, '' \
-             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             WHERE t.typtype = 'r' \
+             LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid \
+             WHERE (p.prokind = 'w' OR (p.prokind = 'a' AND (a.aggkind <> 'n' OR a.aggmtransfn <> 0))) \
                AND {USER_NAMESPACE} AND {}",
-            not_extension("pg_type", "t.oid")
+            not_extension("pg_proc", "p.oid")
         ),
     ];
     for q in queries {

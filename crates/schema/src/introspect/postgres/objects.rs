@@ -3,7 +3,7 @@
 
 use super::{USER_NAMESPACE, not_extension, opt, text};
 use crate::introspect::{Exclude, IntrospectError};
-use crate::model::{CommentOn, Domain, GrantOn, Name, Policy, Privilege, Schema, Sequence, Trigger};
+use crate::model::{Aggregate, CommentOn, Domain, GrantOn, Name, Policy, Privilege, Schema, Sequence, Trigger};
 use runner_db::Driver;
 
 pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
@@ -45,8 +45,70 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
             .insert(Name::new(&text(&r, 0), &text(&r, 1)), (text(&r, 2) == "true", text(&r, 3) == "true"));
     }
     read_composites(db, schema).await?;
+    read_ranges(db, schema).await?;
+    read_aggregates(db, schema).await?;
     read_grants(db, exclude, schema).await?;
     read_comments(db, exclude, schema).await
+}
+
+async fn read_ranges(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, t.typname, concat_ws(', ', \
+                    'SUBTYPE = ' || format_type(r.rngsubtype, NULL), \
+                    'SUBTYPE_OPCLASS = ' || quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname), \
+                    CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation \
+                         THEN 'COLLATION = ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END, \
+                    CASE WHEN r.rngcanonical <> 0 THEN 'CANONICAL = ' || r.rngcanonical::regproc::text END, \
+                    CASE WHEN r.rngsubdiff <> 0 THEN 'SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text END, \
+                    'MULTIRANGE_TYPE_NAME = ' || quote_ident(mn.nspname) || '.' || quote_ident(mt.typname)) \
+             FROM pg_range r JOIN pg_type t ON t.oid = r.rngtypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+             JOIN pg_type st ON st.oid = r.rngsubtype \
+             JOIN pg_opclass opc ON opc.oid = r.rngsubopc JOIN pg_namespace opn ON opn.oid = opc.opcnamespace \
+             LEFT JOIN pg_collation co ON co.oid = r.rngcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+             JOIN pg_type mt ON mt.oid = r.rngmultitypid JOIN pg_namespace mn ON mn.oid = mt.typnamespace \
+             WHERE {USER_NAMESPACE} AND {}",
+            not_extension("pg_type", "t.oid")
+        ))
+        .await?;
+    for r in rows {
+        schema.ranges.insert(Name::new(&text(&r, 0), &text(&r, 1)), text(&r, 2));
+    }
+    Ok(())
+}
+
+async fn read_aggregates(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
+    let rows = db
+        .query(&format!(
+            "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), format_type(a.aggtranstype, NULL), \
+                    concat_ws(', ', \
+                    'SFUNC = ' || a.aggtransfn::regproc::text, \
+                    'STYPE = ' || format_type(a.aggtranstype, NULL), \
+                    CASE WHEN a.aggtransspace <> 0 THEN 'SSPACE = ' || a.aggtransspace END, \
+                    CASE WHEN a.aggfinalfn <> 0 THEN 'FINALFUNC = ' || a.aggfinalfn::regproc::text END, \
+                    CASE WHEN a.aggfinalextra THEN 'FINALFUNC_EXTRA' END, \
+                    CASE WHEN a.aggcombinefn <> 0 THEN 'COMBINEFUNC = ' || a.aggcombinefn::regproc::text END, \
+                    CASE WHEN a.aggserialfn <> 0 THEN 'SERIALFUNC = ' || a.aggserialfn::regproc::text END, \
+                    CASE WHEN a.aggdeserialfn <> 0 THEN 'DESERIALFUNC = ' || a.aggdeserialfn::regproc::text END, \
+                    CASE WHEN a.agginitval IS NOT NULL THEN 'INITCOND = ' || quote_literal(a.agginitval) END, \
+                    CASE WHEN a.aggsortop <> 0 THEN 'SORTOP = ' || a.aggsortop::regoperator::text END, \
+                    CASE p.proparallel WHEN 's' THEN 'PARALLEL = SAFE' WHEN 'r' THEN 'PARALLEL = RESTRICTED' END) \
+             FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE a.aggkind = 'n' AND a.aggmtransfn = 0 AND {USER_NAMESPACE} AND {}",
+            not_extension("pg_proc", "p.oid")
+        ))
+        .await?;
+    for r in rows {
+        let name = Name::new(&text(&r, 0), &text(&r, 1));
+        let signature = format!("{}({})", name.sql(), text(&r, 2));
+        let aggregate = Aggregate {
+            definition: format!("CREATE AGGREGATE {signature} ({});", text(&r, 4)),
+            signature,
+            state_type: text(&r, 3),
+        };
+        schema.aggregates.insert(Name::new(&name.schema, &format!("{}({})", name.name, text(&r, 2))), aggregate);
+    }
+    Ok(())
 }
 
 async fn read_composites(db: &mut dyn Driver, schema: &mut Schema) -> Result<(), IntrospectError> {
