@@ -111,7 +111,7 @@ fn a_connection_cut_mid_revision_is_reported_and_a_rerun_completes() {
     loop {
         let cut = db.scalar(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name LIKE 'runner pid%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+             WHERE datname = current_database() AND application_name LIKE 'runner pid%' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
         );
         if cut != "0" {
             break;

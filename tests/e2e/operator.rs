@@ -277,7 +277,7 @@ fn sigterm_mid_revision_cancels_it_on_the_server_rolls_back_and_releases_the_loc
     p.file("001_slow.sql", "CREATE TABLE half (x integer);\nSELECT pg_sleep(60);\n");
     p.file("002_next.sql", "CREATE TABLE next (x integer);\n");
     let sleeping = || {
-        db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()") != "0"
+        db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()") != "0"
     };
     let r = signalled(&p, &db, &["apply"], "TERM", sleeping);
     let r = r.fails_with(7).stderr_has("received SIGTERM: stopping").stderr_has("stopped by SIGTERM");

@@ -42,7 +42,7 @@ fn a_server_restart_mid_revision_is_reported_and_a_rerun_completes() {
         &cluster,
         &db,
         &mut child,
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'runner pid%' AND query LIKE '%pg_sleep%'",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'runner pid%' AND query LIKE '%pg_sleep%'",
     );
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -313,9 +313,10 @@ pub struct Other {
 /// A grantee's privileges on one object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GrantOn {
-    /// `TABLE` (views and materialized views too), `SEQUENCE` or `SCHEMA`.
+    /// `TABLE` (views and materialized views too), `SEQUENCE`, `SCHEMA`, `FUNCTION` or
+    /// `PROCEDURE`.
     pub kind: &'static str,
-    /// The object (a schema: its name as `name`).
+    /// The object (a schema: its name as `name`; a function: keyed as [`Schema::functions`]).
     pub object: Name,
     /// The role, quoted for SQL, or `PUBLIC`.
     pub grantee: String,
@@ -326,6 +327,10 @@ impl GrantOn {
     pub fn sql(&self) -> String {
         match self.kind {
             "SCHEMA" => format!("SCHEMA {}", runner_db::quote_part(&self.object.name)),
+            kind @ ("FUNCTION" | "PROCEDURE") => {
+                let (name, args) = self.object.name.split_once('(').unwrap_or((&self.object.name, ")"));
+                format!("{kind} {}({args}", Name::new(&self.object.schema, name).sql())
+            }
             kind => format!("{kind} {}", self.object.sql()),
         }
     }

@@ -8,3 +8,6 @@ GRANT SELECT ON app.t TO runner_test_reader;
 GRANT SELECT, INSERT, UPDATE ON app.t TO runner_test_writer;
 GRANT SELECT ON app.v TO runner_test_reader;
 GRANT USAGE ON SEQUENCE app.s TO runner_test_writer;
+CREATE FUNCTION app.open_fn() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION app.closed_fn() RETURNS integer LANGUAGE sql AS 'SELECT 2';
+REVOKE EXECUTE ON FUNCTION app.closed_fn() FROM PUBLIC;

@@ -168,7 +168,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     objects::sequences_owned(from, to, &mut out);
     objects::create_dependents(from, to, &recreated, &mut out);
     objects::comments(from, to, &recreated, &rebuilt, &mut out);
-    objects::grants(from, to, &recreated, &mut out);
+    objects::grants(from, to, &recreated, &rebuilt, &mut out);
     objects::aggregates_drop(from, to, &mut out);
     for (key, f) in &from.functions {
         if !to.functions.contains_key(key) && !replaced.contains(key) {

@@ -336,24 +336,54 @@ fn grantable(s: &Schema, on: &GrantOn) -> bool {
         "TABLE" => s.tables.contains_key(&on.object) || s.views.contains_key(&on.object),
         "SEQUENCE" => s.sequences.contains_key(&on.object) || serial_sequence(s, &on.object),
         "SCHEMA" => s.schemas.contains(&on.object.name),
+        "FUNCTION" | "PROCEDURE" => s.functions.contains_key(&on.object),
         _ => false,
     }
 }
 
+/// What a grantee holds on an object the diff creates: nothing, but for a function's
+/// `EXECUTE` for PUBLIC, which PostgreSQL gives every new function.
+fn created_with(on: &GrantOn) -> Vec<Privilege> {
+    match on.kind {
+        "FUNCTION" | "PROCEDURE" if on.grantee == "PUBLIC" => {
+            vec![Privilege { name: "EXECUTE".into(), grantable: false }]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Privileges granted and revoked, last: an object the diff creates or recreates (a view
-/// dropped around a change) starts with none of them.
-pub(super) fn grants(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
-    let none = Vec::new();
+/// dropped around a change, a function dropped and created: `rebuilt`) starts with what a new
+/// one has.
+pub(super) fn grants(
+    from: &Schema,
+    to: &Schema,
+    recreated: &BTreeSet<Name>,
+    rebuilt: &BTreeSet<Name>,
+    out: &mut Vec<Statement>,
+) {
+    let fresh = |on: &GrantOn| {
+        !grantable(from, on)
+            || (on.kind == "TABLE" && recreated.contains(&on.object))
+            || (matches!(on.kind, "FUNCTION" | "PROCEDURE") && rebuilt.contains(&on.object))
+    };
     for (on, privileges) in &to.grants {
-        let fresh = !grantable(from, on) || (on.kind == "TABLE" && recreated.contains(&on.object));
-        let had = if fresh { &none } else { from.grants.get(on).unwrap_or(&none) };
+        let had = if fresh(on) { created_with(on) } else { from.grants.get(on).cloned().unwrap_or_default() };
         revoke(on, had.iter().filter(|p| !privileges.contains(p)), out);
         grant(on, privileges.iter().filter(|p| !had.contains(p)), out);
     }
     for (on, privileges) in from.grants.iter().filter(|(on, _)| !to.grants.contains_key(*on)) {
-        let recreated_view = on.kind == "TABLE" && recreated.contains(&on.object);
-        if grantable(to, on) && !recreated_view {
+        if grantable(to, on) && !fresh(on) {
             revoke(on, privileges.iter(), out);
+        }
+    }
+    // A function created here that is not to be PUBLIC's loses what every new one has.
+    for key in to.functions.keys() {
+        for kind in ["FUNCTION", "PROCEDURE"] {
+            let on = GrantOn { kind, object: key.clone(), grantee: "PUBLIC".into() };
+            if to.functions[key].procedure == (kind == "PROCEDURE") && fresh(&on) && !to.grants.contains_key(&on) {
+                revoke(&on, created_with(&on).iter(), out);
+            }
         }
     }
 }

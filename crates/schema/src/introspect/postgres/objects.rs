@@ -143,6 +143,17 @@ async fn read_grants(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema
             not_extension("pg_class", "c.oid")
         ),
         format!(
+            // A function's ACL is NULL until changed, which means EXECUTE for PUBLIC.
+            "SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, \
+                    p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', {grantee}, \
+                    g.privilege_type, g.is_grantable::text \
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, \
+                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) g \
+             WHERE p.prokind IN ('f', 'p') AND g.grantee <> p.proowner AND {USER_NAMESPACE} AND {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')",
+            not_extension("pg_proc", "p.oid")
+        ),
+        format!(
             "SELECT 'SCHEMA', n.nspname, n.nspname, {grantee}, g.privilege_type, g.is_grantable::text \
              FROM pg_namespace n, aclexplode(n.nspacl) g \
              WHERE g.grantee <> n.nspowner AND n.nspname <> 'public' AND {USER_NAMESPACE} AND {}",
@@ -154,6 +165,8 @@ async fn read_grants(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema
             let kind = match text(&r, 0).as_str() {
                 "SEQUENCE" => "SEQUENCE",
                 "SCHEMA" => "SCHEMA",
+                "FUNCTION" => "FUNCTION",
+                "PROCEDURE" => "PROCEDURE",
                 _ => "TABLE",
             };
             let object = Name::new(&text(&r, 1), &text(&r, 2));
