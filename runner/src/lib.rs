@@ -64,6 +64,7 @@ mod revisions;
 mod runner;
 pub mod scaffold;
 mod schema_diff;
+mod scratch;
 pub mod settings;
 pub mod toolchain;
 

@@ -269,6 +269,8 @@ pub(crate) async fn with_scratch_database<T>(
             "cannot create a scratch database on {server} ({e}); set --dev-url to a server where this role may create databases"
         )));
     }
+    // Known to the abort path until it is dropped below.
+    let live = crate::scratch::live(crate::scratch::Scratch::Database { server: server.clone(), name: name.clone() });
     let result = async {
         let mut url = url::Url::parse(server.expose())
             .map_err(|_| RunnerError::SchemaDiff("the dev server must be given as a postgres:// URL".into()))?;
@@ -299,6 +301,7 @@ pub(crate) async fn with_scratch_database<T>(
             Err(e) => Err(e),
         };
     }
+    std::mem::drop(live);
     if let Err(e) = dropped {
         tracing::warn!(database = %name, error = %e, "could not drop the scratch database; drop it by hand");
     }
@@ -318,6 +321,7 @@ async fn with_scratch_file<T>(
     ));
     std::fs::create_dir_all(&dir)
         .map_err(|cause| RunnerError::Io { context: format!("creating {}", dir.display()), cause })?;
+    let _live = crate::scratch::live(crate::scratch::Scratch::Folder(dir.clone()));
     let result = async {
         let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("scratch.db").display()))?;
         let mut db = runner_db::connect(&url, &ConnectOptions::default()).await?;

@@ -525,6 +525,18 @@ fn check_schema_lists_what_was_changed_by_hand_object_by_object() {
 
 #[test]
 fn sigint_during_a_diff_stops_it_and_drops_its_scratch_database() {
+    sigint_during_a_diff(1);
+}
+
+/// Two signals in a row: whichever wins (the stop's own drop or the abort's), nothing is left.
+/// (The abort path itself is tested in `runner/src/scratch.rs`: here the stop usually wins.)
+#[test]
+fn a_second_sigint_aborts_and_still_drops_the_scratch_database() {
+    sigint_during_a_diff(2);
+}
+
+/// A diff loading a slow schema file, sent SIGINT `times` times in a row.
+fn sigint_during_a_diff(times: usize) {
     let target = loaded("CREATE TABLE t (id integer PRIMARY KEY);");
     let p = Project::new();
     std::fs::write(p.path().join("slow.sql"), "CREATE TABLE t (id integer PRIMARY KEY);\nSELECT pg_sleep(60);\n")
@@ -542,10 +554,14 @@ fn sigint_during_a_diff_stops_it_and_drops_its_scratch_database() {
             "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '{scratch}' AND query LIKE '%pg_sleep(60)%'"
         )) == "1"
     });
-    std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    for _ in 0..times {
+        std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    }
     let run = crate::harness::Run::from(child.wait_with_output().unwrap());
     assert_eq!(run.code, 7, "{}", run.stderr);
-    assert!(run.stderr.contains("the scratch databases dropped; nothing else was written"), "{}", run.stderr);
+    if times == 1 {
+        assert!(run.stderr.contains("the scratch databases dropped; nothing else was written"), "{}", run.stderr);
+    }
     assert_eq!(
         target.scalar(&format!("SELECT count(*) FROM pg_database WHERE datname LIKE '{scratch}'")),
         "0",

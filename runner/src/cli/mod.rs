@@ -656,6 +656,10 @@ async fn stop_on_signals() {
     runner_db::interrupt::cancel_in_flight().await;
     if let Some(second) = next_signal().await {
         errln!("received {} again: aborting", second.name());
+        // Scratch databases are dropped on the way out of their work; aborting skips that.
+        for left in crate::scratch::drop_leftovers(std::time::Duration::from_secs(5)).await {
+            errln!("left behind: {left}; drop it by hand");
+        }
         std::process::exit(ExitCode::Stopped as i32);
     }
 }
