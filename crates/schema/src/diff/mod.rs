@@ -376,7 +376,7 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
         let kept = constraints_in(to, table);
         for c in f.constraints.values() {
             let goes = match kept {
-                Some(k) => k.get(&c.name) != Some(c),
+                Some(k) => k.get(&c.name).is_none_or(|n| n != c && !only_validated(c, n)),
                 // A table that goes takes its constraints with it, but its foreign keys must go
                 // first: another table that goes may be what they reference.
                 None => c.kind == ConstraintKind::ForeignKey,
@@ -508,6 +508,12 @@ fn create_table(t: &Table) -> String {
     format!("CREATE TABLE {} (\n    {}\n){by};", t.name.sql(), lines.join(",\n    "))
 }
 
+/// Whether `new` is `old` validated: `VALIDATE CONSTRAINT` checks the rows without the lock
+/// that dropping and adding it would take.
+fn only_validated(old: &Constraint, new: &Constraint) -> bool {
+    old.kind == new.kind && old.definition == format!("{} NOT VALID", new.definition)
+}
+
 fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
     let mut adds: Vec<(ConstraintKind, Statement)> = Vec::new();
     for (table, t) in &to.tables {
@@ -518,6 +524,13 @@ fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
                 // A new table has its other constraints inline.
                 None => c.kind == ConstraintKind::ForeignKey,
             };
+            if let Some(old) = existing.and_then(|e| e.get(&c.name))
+                && only_validated(old, c)
+            {
+                let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", table.sql(), quote_part(&c.name));
+                adds.push((c.kind, Statement::from(sql)));
+                continue;
+            }
             if needed {
                 let sql =
                     format!("ALTER TABLE {} ADD CONSTRAINT {} {};", table.sql(), quote_part(&c.name), c.definition);
