@@ -82,13 +82,18 @@ fn check_direction(case: &str, from: &str, to: &str, renames: &[String], unhandl
     assert_eq!(again.code, 0, "{case}: a second diff is not empty:\n{}", again.stdout);
 }
 
+/// The case folders of a corpus, in name order; at least `least` of them.
+fn corpus(dir: &str, least: usize) -> Vec<std::fs::DirEntry> {
+    let mut cases: Vec<_> =
+        std::fs::read_dir(repo_path(dir)).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
+    cases.sort_by_key(|e| e.file_name());
+    assert!(cases.len() >= least, "the corpus in {dir} is missing");
+    cases
+}
+
 #[test]
 fn every_corpus_case_turns_from_into_to_and_back() {
-    let root = repo_path("tests/schema-diff");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
-    cases.sort_by_key(|e| e.file_name());
-    assert!(cases.len() >= 7, "the corpus is missing");
-    for case in cases {
+    for case in corpus("tests/schema-diff", 7) {
         let name = case.file_name().to_string_lossy().into_owned();
         let from = std::fs::read_to_string(case.path().join("from.sql")).unwrap();
         let to = std::fs::read_to_string(case.path().join("to.sql")).unwrap();
@@ -217,11 +222,7 @@ fn autogenerate_on_sqlite_needs_no_server_and_keeps_the_rows() {
 
 #[test]
 fn every_sqlite_corpus_case_turns_from_into_to_and_back() {
-    let root = repo_path("tests/schema-diff-sqlite");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
-    cases.sort_by_key(|e| e.file_name());
-    assert!(cases.len() >= 3, "the SQLite corpus is missing");
-    for case in cases {
+    for case in corpus("tests/schema-diff-sqlite", 3) {
         let name = case.file_name().to_string_lossy().into_owned();
         let read = |file: &str| std::fs::read_to_string(case.path().join(file)).unwrap_or_default();
         let lines = |file: &str| -> Vec<String> {

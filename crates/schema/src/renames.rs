@@ -12,6 +12,7 @@
 
 use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, Schema, Table};
 use runner_db::quote_part;
+use std::collections::BTreeMap;
 
 /// A table or column rename, with where it was said, for errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,28 +268,8 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
     }
     // What is keyed by the table follows it (the definitions that print its name are
     // compared as they are: a trigger or policy that differs only by it is created again).
-    s.triggers = std::mem::take(&mut s.triggers)
-        .into_iter()
-        .map(|((t, n), mut trigger)| {
-            if t == *old {
-                trigger.table = new.clone();
-                ((new.clone(), n), trigger)
-            } else {
-                ((t, n), trigger)
-            }
-        })
-        .collect();
-    s.policies = std::mem::take(&mut s.policies)
-        .into_iter()
-        .map(|((t, n), mut policy)| {
-            if t == *old {
-                policy.table = new.clone();
-                ((new.clone(), n), policy)
-            } else {
-                ((t, n), policy)
-            }
-        })
-        .collect();
+    rekey(&mut s.triggers, old, new, |t| &mut t.table);
+    rekey(&mut s.policies, old, new, |p| &mut p.table);
     if let Some(rls) = s.row_security.remove(old) {
         s.row_security.insert(new.clone(), rls);
     }
@@ -327,6 +308,18 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
             && t == old
         {
             *t = new.clone();
+        }
+    }
+}
+
+/// Entries keyed by (table, name) whose table is `old`, moved to `new` (and their own record of
+/// the table with them).
+fn rekey<V>(map: &mut BTreeMap<(Name, String), V>, old: &Name, new: &Name, table: impl Fn(&mut V) -> &mut Name) {
+    let moved: Vec<(Name, String)> = map.keys().filter(|(t, _)| t == old).cloned().collect();
+    for key in moved {
+        if let Some(mut v) = map.remove(&key) {
+            *table(&mut v) = new.clone();
+            map.insert((new.clone(), key.1), v);
         }
     }
 }
