@@ -335,3 +335,35 @@ async fn with_scratch_file<T>(
     }
     result
 }
+
+/// About how many rows each of `tables` holds in the database at `url`, for hazard notes:
+/// PostgreSQL's planner estimate (`reltuples`, none before the first ANALYZE), SQLite's count up
+/// to a million and one. Read-only; a database that cannot be read gives no sizes, not an error
+/// (the revision may be written before its database exists).
+pub(crate) async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    if tables.is_empty() {
+        return out;
+    }
+    let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
+    let Ok(mut db) = runner_db::connect(url, &options).await else { return out };
+    for t in tables {
+        let sql = match url.dialect() {
+            Dialect::Postgres => format!(
+                "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = {} AND c.relname = {} AND c.reltuples >= 0",
+                runner_db::quote_literal(&t.schema),
+                runner_db::quote_literal(&t.name)
+            ),
+            Dialect::Sqlite => {
+                format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1000001)", runner_db::quote_part(&t.name))
+            }
+        };
+        let n = db.query(&sql).await.ok().and_then(|rows| rows.first()?.first()?.as_ref()?.parse::<u64>().ok());
+        if let Some(n) = n {
+            out.insert(t.clone(), n);
+        }
+    }
+    db.close().await;
+    out
+}

@@ -200,6 +200,8 @@ fn autogenerate_on_sqlite_needs_no_server_and_keeps_the_rows() {
     let pid = child.id();
     let made = crate::harness::Run::from(child.wait_with_output().unwrap()).ok();
     assert!(made.stderr.contains("hazard: rebuilds the table"), "{}", made.stderr);
+    // The database the revision is for says how many rows that is.
+    assert!(made.stderr.contains("[main.users has about 2 rows]"), "{}", made.stderr);
     let text = revision_text(&p, "add_theme");
     assert!(text.contains("CREATE TEMP TABLE \"runner_rebuild_users\""), "{text}");
     // Its scratch databases were files of its own, and are gone.

@@ -32,4 +32,4 @@ pub use introspect::{Exclude, IntrospectError, introspect};
 pub use model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Other, Schema, Table, View};
 pub use online::{Online, online};
 pub use renames::{Candidate, Rename, Renamed};
-pub use statement::{Hazard, Statement, StatementKind, hazard_notes};
+pub use statement::{Hazard, Statement, StatementKind, hazard_notes, hazard_notes_sized};

@@ -83,6 +83,22 @@ impl Statement {
     pub fn new(kind: StatementKind, sql: String) -> Statement {
         Statement { sql, kind }
     }
+
+    /// The table whose rows the statement works on, where it has one.
+    pub fn table(&self) -> Option<&Name> {
+        match &self.kind {
+            StatementKind::DropTable(t) => Some(t),
+            StatementKind::DropColumn { table }
+            | StatementKind::AddRequiredColumn { table, .. }
+            | StatementKind::AlterType { table }
+            | StatementKind::SetNotNull { table, .. }
+            | StatementKind::CreateIndex { table, fresh: false }
+            | StatementKind::DropIndex { table, .. }
+            | StatementKind::AddConstraint { table, .. }
+            | StatementKind::RebuildTable { table, .. } => Some(table),
+            _ => None,
+        }
+    }
 }
 
 impl From<String> for Statement {
@@ -117,6 +133,8 @@ pub enum Hazard {
     EnumValue,
     /// Rebuilds a table (SQLite), copying its rows.
     Rebuilds,
+    /// Builds a unique index for a new key, which fails on duplicates.
+    BuildsUnique,
 }
 
 impl Hazard {
@@ -130,6 +148,9 @@ impl Hazard {
             StatementKind::CreateIndex { fresh: false, .. } => Hazard::BlocksWrites,
             StatementKind::AddConstraint { kind: ConstraintKind::ForeignKey | ConstraintKind::Check, .. } => {
                 Hazard::Validates
+            }
+            StatementKind::AddConstraint { kind: ConstraintKind::PrimaryKey | ConstraintKind::Unique, .. } => {
+                Hazard::BuildsUnique
             }
             StatementKind::AddEnumValue(_) => Hazard::EnumValue,
             StatementKind::RebuildTable { drops_columns: true, .. } => Hazard::DeletesData,
@@ -160,6 +181,9 @@ impl Hazard {
             Hazard::EnumValue => {
                 "a new enum value cannot be used in the transaction that adds it: if this revision uses it, move that to a revision of its own"
             }
+            Hazard::BuildsUnique => {
+                "builds a unique index while blocking writes, and fails if the rows hold duplicates (on a big table: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX)"
+            }
             Hazard::Rebuilds => {
                 "rebuilds the table (SQLite cannot alter this in place): every row is copied while the database is locked for writes"
             }
@@ -170,11 +194,21 @@ impl Hazard {
 /// Comment lines for the top of a generated revision: each hazardous statement's first line
 /// with what it risks.
 pub fn hazard_notes(statements: &[Statement]) -> Vec<String> {
+    hazard_notes_sized(statements, &std::collections::BTreeMap::new())
+}
+
+/// [`hazard_notes`], each saying how many rows its table holds where `rows` knows (the
+/// database the revision is for, read by the caller): a hazard on ten rows is no hazard.
+pub fn hazard_notes_sized(statements: &[Statement], rows: &std::collections::BTreeMap<Name, u64>) -> Vec<String> {
     statements
         .iter()
         .filter_map(|s| {
             let h = Hazard::of(s)?;
-            Some(format!("-- hazard: {}: {}", h.advice(), s.sql.lines().next().unwrap_or_default()))
+            let size = match s.table().and_then(|t| rows.get(t)) {
+                Some(n) => format!(" [{} has about {n} rows]", s.table().map(ToString::to_string).unwrap_or_default()),
+                None => String::new(),
+            };
+            Some(format!("-- hazard: {}: {}{size}", h.advice(), s.sql.lines().next().unwrap_or_default()))
         })
         .collect()
 }

@@ -82,13 +82,17 @@ pub async fn autogenerate(
         return Ok(ExitCode::Failure);
     }
     let two = found.revisions.len() > 1;
+    // The database the revision is for says how big the tables its hazards touch are.
+    let touched: Vec<runner_schema::Name> =
+        found.revisions.iter().flat_map(|r| r.up.iter().filter_map(|s| s.table().cloned())).collect();
+    let sizes = crate::schema_diff::table_sizes(&settings.database_url, &touched).await;
     for (i, revision) in found.revisions.iter().enumerate() {
         // The notes about the whole change go into the first revision.
         let mut notes: Vec<String> = Vec::new();
         if i == 0 {
             notes.extend(found.candidates.iter().map(|c| format!("-- hazard: {c}")));
         }
-        notes.extend(runner_schema::hazard_notes(&revision.up));
+        notes.extend(runner_schema::hazard_notes_sized(&revision.up, &sizes));
         for h in &notes {
             errln!("{}", h.trim_start_matches("-- "));
         }

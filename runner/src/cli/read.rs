@@ -298,7 +298,19 @@ pub async fn diff(
         for c in &diff.candidates {
             errln!("hazard: {c}");
         }
-        for note in runner_schema::hazard_notes(&diff.statements) {
+        // Where the first side is a database, it says how big the tables the hazards touch are.
+        let sizes = match &from {
+            crate::SchemaSource::Database(url) => match runner_db::DatabaseUrl::parse(url) {
+                Ok(url) => {
+                    let touched: Vec<runner_schema::Name> =
+                        diff.statements.iter().filter_map(|s| s.table().cloned()).collect();
+                    crate::schema_diff::table_sizes(&url, &touched).await
+                }
+                Err(_) => Default::default(),
+            },
+            _ => Default::default(),
+        };
+        for note in runner_schema::hazard_notes_sized(&diff.statements, &sizes) {
             errln!("{}", note.trim_start_matches("-- "));
         }
         for s in &diff.statements {
