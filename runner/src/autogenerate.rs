@@ -12,6 +12,9 @@ use runner_db::{DatabaseUrl, Driver};
 use runner_revisions::TxMode;
 use runner_schema::{Candidate, Exclude, Rename, Schema, Statement, Unhandled};
 
+/// How long an `--online` revision's statements wait for a lock before they fail.
+const ONLINE_LOCK_TIMEOUT: &str = "5s";
+
 /// Whether the revision may hold locks for as long as its statements take, or must not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Locking {
@@ -128,14 +131,15 @@ pub async fn autogenerate(
         {
             check.run("down", &first_down.statements, TxMode::PerRevision, &head).await?;
         }
+        // Online, a lock the revision waits for must not hold the application up behind it: a
+        // statement that waits longer fails, and the revision can run again.
+        let waits = |set: &str| Statement::from(format!("{set} lock_timeout = '{}';", ONLINE_LOCK_TIMEOUT));
         if !split.transactional.is_empty() {
-            found.revisions.push(Generated {
-                up: split.transactional,
-                down: first_down.statements,
-                tx: TxMode::PerRevision,
-            });
+            let up = std::iter::once(waits("SET LOCAL")).chain(split.transactional).collect();
+            found.revisions.push(Generated { up, down: first_down.statements, tx: TxMode::PerRevision });
         }
-        found.revisions.push(Generated { up: split.concurrent, down: second_down, tx: TxMode::None });
+        let up = std::iter::once(waits("SET")).chain(split.concurrent).collect();
+        found.revisions.push(Generated { up, down: second_down, tx: TxMode::None });
         Ok(found)
     })
     .await

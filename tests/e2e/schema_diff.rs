@@ -395,6 +395,8 @@ fn a_rename_said_in_the_schema_file_keeps_the_rows_both_ways() {
     std::fs::write(p.path().join("schema.sql"), &hinted).unwrap();
     let r = p.run(&db, &["new", "rename users", "--autogenerate"]).ok();
     assert!(!r.stderr.contains("is dropped"), "{}", r.stderr);
+    // No data is lost, but running code that names the old table breaks: said.
+    assert!(r.stderr.contains("hazard: renames what the running application may still use"), "{}", r.stderr);
     let text = revision_text(&p, "rename_users");
     let (up, down) = text.split_once("-- runner:down").unwrap();
     assert!(up.contains("ALTER TABLE \"public\".\"users\" RENAME TO \"accounts\";"), "{text}");
@@ -446,6 +448,11 @@ fn online_puts_what_would_lock_a_table_into_a_concurrent_revision_that_can_be_re
         "{first}"
     );
     assert!(second.contains("-- transaction: none"), "{second}");
+    // Neither waits for a lock long enough to hold the application up behind it.
+    assert!(
+        first.contains("SET LOCAL lock_timeout = '5s';") && second.contains("SET lock_timeout = '5s';"),
+        "{first}\n{second}"
+    );
     for s in [
         "CREATE INDEX CONCURRENTLY users_email ON public.users",
         "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"users_team_old\";",

@@ -11,6 +11,7 @@
 //! wrong result: the diff that follows compares the renamed model with the second schema.
 
 use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, Schema, Table};
+use crate::statement::{Statement, StatementKind};
 use runner_db::quote_part;
 use std::collections::BTreeMap;
 
@@ -210,7 +211,7 @@ fn on_sqlite(r: &Rename) -> Rename {
 }
 
 /// `from` with `renames` made (as [`resolve`] returns them), and the statements that make them.
-pub fn apply(from: &Schema, renames: &[Rename]) -> (Schema, Vec<String>) {
+pub fn apply(from: &Schema, renames: &[Rename]) -> (Schema, Vec<Statement>) {
     let mut s = from.clone();
     let mut out = Vec::new();
     for r in renames {
@@ -222,23 +223,23 @@ pub fn apply(from: &Schema, renames: &[Rename]) -> (Schema, Vec<String>) {
     (s, out)
 }
 
-fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<String>) {
+fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>) {
     let Some(mut table) = s.tables.remove(old) else { return };
+    let renames = |sql: String| Statement::new(StatementKind::Rename { table: new.clone() }, sql);
     if old.schema != new.schema {
-        out.push(format!("ALTER TABLE {} SET SCHEMA {};", old.sql(), quote_part(&new.schema)));
+        out.push(renames(format!("ALTER TABLE {} SET SCHEMA {};", old.sql(), quote_part(&new.schema))));
     }
     if old.name != new.name {
         let moved = Name::new(&new.schema, &old.name);
-        out.push(format!("ALTER TABLE {} RENAME TO {};", moved.sql(), quote_part(&new.name)));
+        out.push(renames(format!("ALTER TABLE {} RENAME TO {};", moved.sql(), quote_part(&new.name))));
     }
     // The sequence of a `serial` column is named for its table: renamed with it, it stays serial.
     for c in table.columns.iter().filter(|c| is_serial(c)) {
         let seq = Name::new(&new.schema, &format!("{}_{}_seq", old.name, c.name));
-        out.push(format!(
-            "ALTER SEQUENCE {} RENAME TO {};",
-            seq.sql(),
-            quote_part(&format!("{}_{}_seq", new.name, c.name))
-        ));
+        out.push(
+            format!("ALTER SEQUENCE {} RENAME TO {};", seq.sql(), quote_part(&format!("{}_{}_seq", new.name, c.name)))
+                .into(),
+        );
     }
     table.name = new.clone();
     s.tables.insert(new.clone(), table);
@@ -324,12 +325,15 @@ fn rekey<V>(map: &mut BTreeMap<(Name, String), V>, old: &Name, new: &Name, table
     }
 }
 
-fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut Vec<String>) {
+fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut Vec<Statement>) {
     if s.engine == Engine::Sqlite {
         sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, old, new));
     }
     let Some(t) = s.tables.get_mut(table) else { return };
-    out.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", table.sql(), quote_part(old), quote_part(new)));
+    out.push(Statement::new(
+        StatementKind::Rename { table: table.clone() },
+        format!("ALTER TABLE {} RENAME COLUMN {} TO {};", table.sql(), quote_part(old), quote_part(new)),
+    ));
     let mut serial = false;
     for c in &mut t.columns {
         if c.name == old {
@@ -342,11 +346,10 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
     }
     if serial {
         let seq = Name::new(&table.schema, &format!("{}_{old}_seq", table.name));
-        out.push(format!(
-            "ALTER SEQUENCE {} RENAME TO {};",
-            seq.sql(),
-            quote_part(&format!("{}_{new}_seq", table.name))
-        ));
+        out.push(
+            format!("ALTER SEQUENCE {} RENAME TO {};", seq.sql(), quote_part(&format!("{}_{new}_seq", table.name)))
+                .into(),
+        );
     }
     for c in t.constraints.values_mut() {
         c.definition = rename_in_constraint(c, old, new);

@@ -67,6 +67,12 @@ pub enum StatementKind {
     },
     /// `ALTER TYPE … ADD VALUE`: the value cannot be used in the transaction that adds it.
     AddEnumValue(Name),
+    /// A table or column renamed (or moved to another schema): what the application runs
+    /// under the old name fails from then on.
+    Rename {
+        /// The table, by its new name.
+        table: Name,
+    },
     /// SQLite's table rebuild (the first of its statements): copies every row twice.
     RebuildTable {
         /// The table.
@@ -135,6 +141,8 @@ pub enum Hazard {
     Rebuilds,
     /// Builds a unique index for a new key, which fails on duplicates.
     BuildsUnique,
+    /// Renames what running code names.
+    BreaksClients,
 }
 
 impl Hazard {
@@ -155,6 +163,7 @@ impl Hazard {
             StatementKind::AddEnumValue(_) => Hazard::EnumValue,
             StatementKind::RebuildTable { drops_columns: true, .. } => Hazard::DeletesData,
             StatementKind::RebuildTable { drops_columns: false, .. } => Hazard::Rebuilds,
+            StatementKind::Rename { .. } => Hazard::BreaksClients,
             _ => return None,
         })
     }
@@ -180,6 +189,9 @@ impl Hazard {
             }
             Hazard::EnumValue => {
                 "a new enum value cannot be used in the transaction that adds it: if this revision uses it, move that to a revision of its own"
+            }
+            Hazard::BreaksClients => {
+                "renames what the running application may still use: deploy the code that uses the new name with it, or add the new name, move, then drop the old (expand, backfill, contract)"
             }
             Hazard::BuildsUnique => {
                 "builds a unique index while blocking writes, and fails if the rows hold duplicates (on a big table: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX)"

@@ -100,7 +100,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     }
     // Renames first: what follows names the tables and columns by their new names.
     let (renamed, statements) = renames::apply(from, renames);
-    out.extend(statements.into_iter().map(Statement::from));
+    out.extend(statements);
     if to.engine == Engine::Sqlite {
         let candidates = renames::candidates(&renamed, to);
         sqlite::diff(&renamed, to, &mut out);
