@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchemaSource {
     /// A live database.
-    Database(String),
+    Database(DatabaseUrl),
     /// A `.sql` file or a folder of them.
     Files(PathBuf),
     /// The project's revisions, applied to head.
@@ -28,17 +28,17 @@ pub enum SchemaSource {
 
 impl SchemaSource {
     /// A URL (`postgres://`, `postgresql://`, `sqlite:`) is a database; anything else a path.
-    pub fn parse(s: &str) -> SchemaSource {
+    pub fn parse(s: &str) -> Result<SchemaSource, RunnerError> {
         let lower = s.to_ascii_lowercase();
-        if s == "migrations" {
+        Ok(if s == "migrations" {
             SchemaSource::Migrations
         } else if let Some(rev) = s.strip_prefix("migrations@") {
             SchemaSource::MigrationsAt(rev.to_string())
         } else if ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| lower.starts_with(p)) {
-            SchemaSource::Database(s.to_string())
+            SchemaSource::Database(DatabaseUrl::parse(s)?)
         } else {
             SchemaSource::Files(PathBuf::from(s))
-        }
+        })
     }
 }
 
@@ -111,8 +111,7 @@ pub async fn schema_drift(
 ) -> Result<Vec<runner_schema::ObjectDiff>, RunnerError> {
     let exclude = exclude(settings);
     let head = read(settings, &SchemaSource::Migrations, dev_url, &exclude).await?;
-    let live =
-        read(settings, &SchemaSource::Database(settings.database_url.expose().to_string()), dev_url, &exclude).await?;
+    let live = read(settings, &SchemaSource::Database(settings.database_url.clone()), dev_url, &exclude).await?;
     same_engine(&head, &live)?;
     Ok(runner_schema::objects(&head, &live))
 }
@@ -174,9 +173,8 @@ pub(crate) async fn read(
 ) -> Result<Schema, RunnerError> {
     match source {
         SchemaSource::Database(url) => {
-            let url = DatabaseUrl::parse(url)?;
             let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
-            let mut db = runner_db::connect(&url, &options).await?;
+            let mut db = runner_db::connect(url, &options).await?;
             let schema = introspect(db.as_mut(), exclude).await;
             db.close().await;
             schema

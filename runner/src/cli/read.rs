@@ -282,7 +282,7 @@ pub async fn diff(
     renames: &[String],
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
-    let (from, to) = (crate::SchemaSource::parse(from), crate::SchemaSource::parse(to));
+    let (from, to) = (crate::SchemaSource::parse(from)?, crate::SchemaSource::parse(to)?);
     let diff = crate::diff_schemas(settings, &from, &to, dev_url, renames).await?;
     if out.json {
         json(&serde_json::json!({
@@ -300,14 +300,11 @@ pub async fn diff(
         }
         // Where the first side is a database, it says how big the tables the hazards touch are.
         let sizes = match &from {
-            crate::SchemaSource::Database(url) => match runner_db::DatabaseUrl::parse(url) {
-                Ok(url) => {
-                    let touched: Vec<runner_schema::Name> =
-                        diff.statements.iter().filter_map(|s| s.table().cloned()).collect();
-                    crate::schema_diff::table_sizes(&url, &touched).await
-                }
-                Err(_) => Default::default(),
-            },
+            crate::SchemaSource::Database(url) => {
+                let touched: Vec<runner_schema::Name> =
+                    diff.statements.iter().filter_map(|s| s.table().cloned()).collect();
+                crate::schema_diff::table_sizes(url, &touched).await
+            }
             _ => Default::default(),
         };
         for note in runner_schema::hazard_notes_sized(&diff.statements, &sizes) {
