@@ -27,6 +27,13 @@ state_table = "runner_state"
 
 # How long to wait for another runner to finish before giving up.
 lock_timeout_secs = 60
+
+# The schema you want, as plain DDL (a .sql file, or a folder of them loaded in name order):
+# `runner new "message" --autogenerate` writes the revision from the revisions' head to it.
+# schema = "schema.sql"
+# Where autogenerate may create scratch databases (default: the database's own server; SQLite
+# needs none).
+# dev_url = "postgres://app@localhost:5432/postgres"
 "#;
 
 /// What `runner new` writes in the down section: until it is replaced with SQL, the revision is
