@@ -120,8 +120,11 @@ fn private_dir(dir: &Path) -> bool {
 /// Writes `wasm` to `path` through a temporary name, so a reader never sees half a file.
 fn store(path: &Path, wasm: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("a file in a folder");
+    // Unique per write: two threads of one process may store at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let partial =
-        dir.join(format!(".{}.{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+        dir.join(format!(".{}.{}.{n}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     std::fs::write(&partial, wasm)?;
     std::fs::rename(&partial, path)
 }
@@ -133,9 +136,11 @@ pub struct WorkDir(pub PathBuf);
 impl WorkDir {
     pub fn new() -> std::io::Result<WorkDir> {
         use std::os::unix::fs::DirBuilderExt;
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "runner-build-{}-{}",
+            "runner-build-{}-{}-{}",
             std::process::id(),
+            MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         ));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;

@@ -59,6 +59,10 @@ pub fn build_plugin(plugin: &str, dir: &Path, dirs: &BuildDirs) -> Result<Vec<u8
     if !dir.is_dir() {
         return Err(fail("no such folder".into()));
     }
+    // One build at a time in this process: both sides of a diff replay their revisions at once,
+    // and the second build of a plugin then finds the first one kept instead of repeating it.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match Language::of(dir) {
         Some(Language::Rust) => rust::build(plugin, dir, &fail),
         Some(Language::Python) => python::build(plugin, dir, dirs, &fail),
