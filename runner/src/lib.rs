@@ -90,5 +90,6 @@ pub use runner_revisions::{Graph, Plan, Target};
 pub use runner_schedule::Refresh;
 pub use runner_schema::{Change, Diff, ObjectDiff, Unhandled};
 pub use runner_state::{BackfillStatus, RefreshStatus, StateTable};
-pub use schema_diff::{SchemaSource, diff_schemas, schema_drift};
+pub use schema_diff::{SchemaSource, diff_schemas, schema_drift, table_sizes};
+pub use scratch::drop_leftovers as drop_scratch_databases;
 pub use settings::Settings;

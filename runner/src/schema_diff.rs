@@ -338,7 +338,7 @@ async fn with_scratch_file<T>(
 /// PostgreSQL's planner estimate (`reltuples`, none before the first ANALYZE), SQLite's count up
 /// to a million and one. Read-only; a database that cannot be read gives no sizes, not an error
 /// (the revision may be written before its database exists).
-pub(crate) async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
+pub async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
     // Sizes are a courtesy: a database that is slow to answer does not hold the command up.
     tokio::time::timeout(std::time::Duration::from_secs(3), read_sizes(url, tables)).await.unwrap_or_default()
 }

@@ -38,9 +38,10 @@ impl Drop for Live {
     }
 }
 
-/// Drops every scratch database still live, each within `patience`; returns what it could not
-/// drop, described for the operator.
-pub(crate) async fn drop_leftovers(patience: Duration) -> Vec<String> {
+/// Drops every scratch database `diff` and autogenerate still have open, each within
+/// `patience`, and returns what it could not drop, described for the operator: for an
+/// application that aborts its own work on a signal, as the CLI does on a second Ctrl-C.
+pub async fn drop_leftovers(patience: Duration) -> Vec<String> {
     let all: Vec<Scratch> = LIVE.lock().map(|all| all.iter().map(|(_, s)| s.clone()).collect()).unwrap_or_default();
     let mut left = Vec::new();
     for s in all {
