@@ -105,28 +105,45 @@ fn first_line_no_transaction(text: &str) -> bool {
 
 fn read_up_down(stem: &str, up: &Path, down: Option<&Path>) -> Result<Revision, RevisionError> {
     let up_text = read_file(up)?;
-    let down_text = down.map(read_file).transpose()?;
-    let (id, description) = file::id_from_name(stem);
-    let mut parts = vec![up_text.as_str()];
-    if let Some(d) = &down_text {
-        parts.push(d);
+    let down = down.map(|d| read_file(d).map(|t| (d.to_path_buf(), t))).transpose()?;
+    let tx = if first_line_no_transaction(&up_text) { TxMode::None } else { TxMode::PerRevision };
+    let layout = Pair { name: stem, tx, format: Format::UpDownFiles, path: up };
+    Ok(layout.revision((up.to_path_buf(), up_text), down))
+}
+
+/// A revision kept as an up file and an optional down file, with no header of its own: its id
+/// and description come from its name, its checksum covers both files.
+struct Pair<'a> {
+    name: &'a str,
+    tx: TxMode,
+    format: Format,
+    /// What names the revision (the up file, or diesel's folder).
+    path: &'a Path,
+}
+
+impl Pair<'_> {
+    fn revision(self, up: (PathBuf, String), down: Option<(PathBuf, String)>) -> Revision {
+        let (id, description) = file::id_from_name(self.name);
+        let mut parts = vec![up.1.as_str()];
+        if let Some((_, d)) = &down {
+            parts.push(d);
+        }
+        let checksum = Checksum::of_parts(&parts);
+        Revision {
+            id,
+            parents: None,
+            description,
+            tx: self.tx,
+            up: Script { statements: splitter::split(&up.1, 1), file: up.0 },
+            down: down.map(|(file, text)| Script { statements: splitter::split(&text, 1), file }),
+            checksum,
+            requires_backfills: Vec::new(),
+            data_migration: None,
+            format: self.format,
+            path: self.path.to_path_buf(),
+            sort_name: self.name.to_string(),
+        }
     }
-    Ok(Revision {
-        id,
-        parents: None,
-        description,
-        tx: if first_line_no_transaction(&up_text) { TxMode::None } else { TxMode::PerRevision },
-        up: Script { statements: splitter::split(&up_text, 1), file: up.to_path_buf() },
-        down: down
-            .zip(down_text.as_deref())
-            .map(|(p, t)| Script { statements: splitter::split(t, 1), file: p.to_path_buf() }),
-        checksum: Checksum::of_parts(&parts),
-        requires_backfills: Vec::new(),
-        data_migration: None,
-        format: Format::UpDownFiles,
-        path: up.to_path_buf(),
-        sort_name: stem.to_string(),
-    })
 }
 
 #[derive(serde::Deserialize)]
@@ -153,23 +170,6 @@ fn read_diesel(dir: &Path) -> Result<Revision, RevisionError> {
             tx = TxMode::None;
         }
     }
-    let (id, description) = file::id_from_name(name);
-    let mut parts = vec![up_text.as_str()];
-    if let Some(d) = &down_text {
-        parts.push(d);
-    }
-    Ok(Revision {
-        id,
-        parents: None,
-        description,
-        tx,
-        up: Script { statements: splitter::split(&up_text, 1), file: up_path },
-        down: down_text.as_deref().map(|t| Script { statements: splitter::split(t, 1), file: down_path.clone() }),
-        checksum: Checksum::of_parts(&parts),
-        requires_backfills: Vec::new(),
-        data_migration: None,
-        format: Format::Diesel,
-        path: dir.to_path_buf(),
-        sort_name: name.to_string(),
-    })
+    let down = down_text.map(|t| (down_path, t));
+    Ok(Pair { name, tx, format: Format::Diesel, path: dir }.revision((up_path, up_text), down))
 }
