@@ -223,6 +223,13 @@ pub struct Column {
     pub generated: Option<String>,
 }
 
+impl Column {
+    /// Whether it is a `serial` column (its sequence, `table_column_seq`, is part of it).
+    pub fn is_serial(&self) -> bool {
+        matches!(self.data_type.as_str(), "serial" | "bigserial" | "smallserial")
+    }
+}
+
 /// The kinds of table constraints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum ConstraintKind {

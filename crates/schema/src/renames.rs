@@ -234,7 +234,7 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
         out.push(renames(format!("ALTER TABLE {} RENAME TO {};", moved.sql(), quote_part(&new.name))));
     }
     // The sequence of a `serial` column is named for its table: renamed with it, it stays serial.
-    for c in table.columns.iter().filter(|c| is_serial(c)) {
+    for c in table.columns.iter().filter(|c| c.is_serial()) {
         let seq = Name::new(&new.schema, &format!("{}_{}_seq", old.name, c.name));
         out.push(
             format!("ALTER SEQUENCE {} RENAME TO {};", seq.sql(), quote_part(&format!("{}_{}_seq", new.name, c.name)))
@@ -278,7 +278,7 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
     let serials: Vec<(String, String)> = s.tables[new]
         .columns
         .iter()
-        .filter(|c| is_serial(c))
+        .filter(|c| c.is_serial())
         .map(|c| (format!("{}_{}_seq", old.name, c.name), format!("{}_{}_seq", new.name, c.name)))
         .collect();
     s.grants = std::mem::take(&mut s.grants)
@@ -338,7 +338,7 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
     for c in &mut t.columns {
         if c.name == old {
             c.name = new.to_string();
-            serial = is_serial(c);
+            serial = c.is_serial();
         }
         if let Some(g) = &c.generated {
             c.generated = Some(rename_ident(g, old, new));
@@ -425,9 +425,6 @@ fn rename_in_constraint(c: &Constraint, old: &str, new: &str) -> String {
     rename_ident(&c.definition, old, new)
 }
 
-fn is_serial(c: &Column) -> bool {
-    matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
-}
 
 /// A name as PostgreSQL's catalog functions print it: bare when it is lower-case letters,
 /// digits and `_`, quoted otherwise. (PostgreSQL also quotes keywords; a keyword printed bare

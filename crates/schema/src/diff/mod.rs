@@ -393,9 +393,6 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
     out.extend(drops.into_iter().map(|(_, sql)| Statement::from(sql)));
 }
 
-fn is_serial(c: &Column) -> bool {
-    matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
-}
 
 fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
     let table = to.name.sql();
@@ -406,7 +403,7 @@ fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: 
     for t in &to.columns {
         match from.columns.iter().find(|f| f.name == t.name) {
             // Becoming or ceasing to be `serial` means creating or dropping its sequence.
-            Some(f) if f != t && (is_serial(f) || is_serial(t)) => unhandled.push(Unhandled {
+            Some(f) if f != t && (f.is_serial() || t.is_serial()) => unhandled.push(Unhandled {
                 kind: "serial column".into(),
                 name: Name::new(&to.name.schema, &format!("{}.{}", to.name.name, t.name)),
                 change: Change::Changed,
@@ -414,7 +411,7 @@ fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: 
             Some(f) if f != t => change_column(&to.name, f, t, out),
             Some(_) => {}
             None => {
-                let fills = t.default.is_some() || t.identity.is_some() || t.generated.is_some() || is_serial(t);
+                let fills = t.default.is_some() || t.identity.is_some() || t.generated.is_some() || t.is_serial();
                 let kind = if t.not_null && !fills {
                     StatementKind::AddRequiredColumn { table: to.name.clone(), column: t.name.clone() }
                 } else {

@@ -324,7 +324,7 @@ fn serial_sequence(s: &Schema, name: &Name) -> bool {
     s.tables.values().any(|t| {
         t.name.schema == name.schema
             && t.columns.iter().any(|c| {
-                matches!(c.data_type.as_str(), "serial" | "bigserial" | "smallserial")
+                c.is_serial()
                     && format!("{}_{}_seq", t.name.name, c.name) == name.name
             })
     })
