@@ -118,6 +118,9 @@ pub async fn autogenerate(
         }
         // The state between the two revisions is what the first one leaves: read, not guessed.
         if !check.apply("up", &split.transactional, TxMode::PerRevision).await? {
+            // Failed and noted: what --force writes is the change as one plain revision.
+            let down = runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?;
+            found.revisions = vec![Generated { up: up.statements, down: down.statements, tx: TxMode::PerRevision }];
             return Ok(found);
         }
         let between = introspect(check.db, &exclude).await?;

@@ -341,6 +341,13 @@ fn autogenerate_writes_a_revision_from_the_head_to_the_declared_schema_and_back(
         .stderr_has("aggregate public.total(integer) (added)")
         .stderr_has("nothing was written");
     assert_eq!(std::fs::read_dir(p.migrations()).unwrap().count(), 2);
+    // --force writes it, with the note saying what to write by hand (there is no SQL for it).
+    p.run(&db, &["new", "add an aggregate", "--autogenerate", "--force"]).ok().stdout_has("created ");
+    let forced = revision_text(&p, "add_an_aggregate");
+    assert!(
+        forced.contains("-- runner: not handled, write it by hand: aggregate public.total(integer) (added)"),
+        "{forced}"
+    );
 }
 
 /// The revision file `runner new` wrote last, by its message.

@@ -425,7 +425,6 @@ fn rename_in_constraint(c: &Constraint, old: &str, new: &str) -> String {
     rename_ident(&c.definition, old, new)
 }
 
-
 /// A name as PostgreSQL's catalog functions print it: bare when it is lower-case letters,
 /// digits and `_`, quoted otherwise. (PostgreSQL also quotes keywords; a keyword printed bare
 /// here only makes a definition look changed.)

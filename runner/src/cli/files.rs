@@ -81,12 +81,18 @@ pub async fn autogenerate(
         errln!("nothing was written; --force writes the revision anyway, with these notes in it");
         return Ok(ExitCode::Failure);
     }
-    let two = found.revisions.len() > 1;
+    // Only objects the differ does not handle: --force writes a revision of notes alone.
+    let revisions = if found.revisions.is_empty() {
+        vec![crate::Generated { up: Vec::new(), down: Vec::new(), tx: runner_revisions::TxMode::PerRevision }]
+    } else {
+        found.revisions.clone()
+    };
+    let two = revisions.len() > 1;
     // The database the revision is for says how big the tables its hazards touch are.
     let touched: Vec<runner_schema::Name> =
-        found.revisions.iter().flat_map(|r| r.up.iter().filter_map(|s| s.table().cloned())).collect();
+        revisions.iter().flat_map(|r| r.up.iter().filter_map(|s| s.table().cloned())).collect();
     let sizes = crate::schema_diff::table_sizes(&settings.database_url, &touched).await;
-    for (i, revision) in found.revisions.iter().enumerate() {
+    for (i, revision) in revisions.iter().enumerate() {
         // The notes about the whole change go into the first revision.
         let mut notes: Vec<String> = Vec::new();
         if i == 0 {

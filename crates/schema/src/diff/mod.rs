@@ -393,7 +393,6 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
     out.extend(drops.into_iter().map(|(_, sql)| Statement::from(sql)));
 }
 
-
 fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
     let table = to.name.sql();
     for c in from.columns.iter().filter(|c| !to.columns.iter().any(|t| t.name == c.name)) {

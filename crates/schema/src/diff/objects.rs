@@ -323,10 +323,7 @@ pub(super) fn composites_after(from: &Schema, to: &Schema, out: &mut Vec<Stateme
 fn serial_sequence(s: &Schema, name: &Name) -> bool {
     s.tables.values().any(|t| {
         t.name.schema == name.schema
-            && t.columns.iter().any(|c| {
-                c.is_serial()
-                    && format!("{}_{}_seq", t.name.name, c.name) == name.name
-            })
+            && t.columns.iter().any(|c| c.is_serial() && format!("{}_{}_seq", t.name.name, c.name) == name.name)
     })
 }
 
