@@ -345,6 +345,8 @@ pub async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections
 
 async fn read_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
     let mut out = std::collections::BTreeMap::new();
+    // One query a table, however many statements touch it.
+    let tables: std::collections::BTreeSet<&Name> = tables.iter().collect();
     if tables.is_empty() {
         return out;
     }
@@ -364,7 +366,7 @@ async fn read_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTr
         };
         let n = db.query(&sql).await.ok().and_then(|rows| rows.first()?.first()?.as_ref()?.parse::<u64>().ok());
         if let Some(n) = n {
-            out.insert(t.clone(), n);
+            out.insert((*t).clone(), n);
         }
     }
     db.close().await;
