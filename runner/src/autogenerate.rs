@@ -125,10 +125,9 @@ pub async fn autogenerate(
         }
         let between = introspect(check.db, &exclude).await?;
         let first_down = runner_schema::diff_with(&between, &head, &back).map_err(RunnerError::Renames)?;
-        // The concurrent revision's down runs outside a transaction too: its index
-        // statements are concurrent as well.
-        let back_split = runner_schema::online(&runner_schema::diff(&desired, &between).statements);
-        let second_down: Vec<Statement> = back_split.transactional.into_iter().chain(back_split.concurrent).collect();
+        // The concurrent revision's down runs outside a transaction too: its index statements
+        // are concurrent as well, in the order the diff gave.
+        let second_down = runner_schema::concurrent_in_order(&runner_schema::diff(&desired, &between).statements);
         if check.run("up (concurrent part)", &split.concurrent, TxMode::None, &desired).await?
             && check.run("down (concurrent part)", &second_down, TxMode::None, &between).await?
         {

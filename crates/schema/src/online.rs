@@ -25,6 +25,27 @@ pub struct Online {
 /// `statements` (a diff's, in order) split for `--online`.
 pub fn online(statements: &[Statement]) -> Online {
     let mut out = Online::default();
+    for (s, online) in statements.iter().zip(placed(statements)) {
+        match online {
+            Some(concurrent) => out.concurrent.extend(concurrent),
+            None => out.transactional.push(s.clone()),
+        }
+    }
+    out
+}
+
+/// `statements` as a `transaction: none` revision runs them, in their order: each that
+/// `--online` would move out of the transaction in its concurrent form, the rest as they are.
+pub fn concurrent_in_order(statements: &[Statement]) -> Vec<Statement> {
+    statements
+        .iter()
+        .zip(placed(statements))
+        .flat_map(|(s, online)| online.unwrap_or_else(|| vec![s.clone()]))
+        .collect()
+}
+
+/// For each statement, its concurrent form, or `None` where it stays in the transaction.
+fn placed(statements: &[Statement]) -> Vec<Option<Vec<Statement>>> {
     // An index whose table the first part retypes is rebuilt there anyway; one whose name a
     // constraint of the first part takes must be gone before it.
     let retyped: Vec<&Name> = statements
@@ -42,18 +63,21 @@ pub fn online(statements: &[Statement]) -> Online {
         })
         .collect();
     let other = |sql: String| Statement::new(StatementKind::Other, sql);
-    for s in statements {
-        match &s.kind {
+    statements
+        .iter()
+        .map(|s| match &s.kind {
             StatementKind::CreateIndex { fresh: false, .. } => {
                 let (head, rest) = s.sql.split_once("INDEX ").unwrap_or(("", &s.sql));
                 let name = rest.split(" ON ").next().unwrap_or_default();
-                out.concurrent.push(other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", qualified_index(name, s))));
-                out.concurrent.push(other(format!("{head}INDEX CONCURRENTLY {rest}")));
+                Some(vec![
+                    other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", qualified_index(name, s))),
+                    other(format!("{head}INDEX CONCURRENTLY {rest}")),
+                ])
             }
             StatementKind::DropIndex { index, table }
                 if !retyped.contains(&table) && !taken.contains(&index.name.as_str()) =>
             {
-                out.concurrent.push(other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", index.sql())));
+                Some(vec![other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", index.sql()))])
             }
             StatementKind::AddConstraint { table, name, kind: ConstraintKind::ForeignKey | ConstraintKind::Check }
                 if !s.sql.trim_end_matches(';').ends_with("NOT VALID") =>
@@ -61,25 +85,26 @@ pub fn online(statements: &[Statement]) -> Online {
                 let constraint = quote_part(name);
                 let add = s.sql.trim_end().trim_end_matches(';');
                 // Dropped first, so that a rerun after a failed validation starts again.
-                out.concurrent
-                    .push(other(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {constraint};", table.sql())));
-                out.concurrent.push(other(format!("{add} NOT VALID;")));
-                out.concurrent.push(other(format!("ALTER TABLE {} VALIDATE CONSTRAINT {constraint};", table.sql())));
+                Some(vec![
+                    other(format!("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {constraint};", table.sql())),
+                    other(format!("{add} NOT VALID;")),
+                    other(format!("ALTER TABLE {} VALIDATE CONSTRAINT {constraint};", table.sql())),
+                ])
             }
             StatementKind::SetNotNull { table, column } => {
                 let (t, c) = (table.sql(), quote_part(column));
                 let check = quote_part(&not_null_check(&table.name, column));
-                out.concurrent.push(other(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check};")));
-                out.concurrent
-                    .push(other(format!("ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID;")));
-                out.concurrent.push(other(format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check};")));
-                out.concurrent.push(other(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;")));
-                out.concurrent.push(other(format!("ALTER TABLE {t} DROP CONSTRAINT {check};")));
+                Some(vec![
+                    other(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check};")),
+                    other(format!("ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID;")),
+                    other(format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check};")),
+                    other(format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;")),
+                    other(format!("ALTER TABLE {t} DROP CONSTRAINT {check};")),
+                ])
             }
-            _ => out.transactional.push(s.clone()),
-        }
-    }
-    out
+            _ => None,
+        })
+        .collect()
 }
 
 /// The name of the check that stands in for NOT NULL while it is validated.
@@ -160,6 +185,29 @@ mod tests {
                 "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_fk\" FOREIGN KEY (c) REFERENCES public.u(id) NOT VALID;",
                 "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_fk\";",
                 "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"old\";",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_concurrent_revision_keeps_the_order_it_was_given() {
+        let t = Name::new("public", "t");
+        let statements = vec![
+            st(StatementKind::Other, "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT \"c\";"),
+            st(
+                StatementKind::CreateIndex { table: t.clone(), fresh: false },
+                "CREATE INDEX i ON public.t USING btree (c);",
+            ),
+            st(StatementKind::Other, "ALTER TABLE \"public\".\"t\" DROP COLUMN \"d\";"),
+        ];
+        let sql: Vec<String> = concurrent_in_order(&statements).into_iter().map(|s| s.sql).collect();
+        assert_eq!(
+            sql,
+            [
+                statements[0].sql.as_str(),
+                "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"i\";",
+                "CREATE INDEX CONCURRENTLY i ON public.t USING btree (c);",
+                statements[2].sql.as_str(),
             ]
         );
     }
