@@ -799,4 +799,40 @@ mod tests {
             assert!(note.starts_with(&format!("-- hazard: {what}")) && note.contains(statement), "{notes:#?}");
         }
     }
+
+    fn with_constraint(t: &mut Table, name: &str, kind: ConstraintKind, definition: &str) {
+        t.constraints.insert(name.into(), Constraint { name: name.into(), kind, definition: definition.into() });
+    }
+
+    #[test]
+    fn a_constraint_that_only_becomes_valid_is_validated_in_place() {
+        let (mut from, mut to) = (Schema::default(), Schema::default());
+        let (mut f, mut t) = (table("t", &["id"]), table("t", &["id"]));
+        with_constraint(&mut f, "c", ConstraintKind::Check, "CHECK ((id > 0)) NOT VALID");
+        with_constraint(&mut t, "c", ConstraintKind::Check, "CHECK ((id > 0))");
+        from.tables.insert(f.name.clone(), f);
+        to.tables.insert(t.name.clone(), t);
+        let sql: Vec<String> = diff(&from, &to).statements.into_iter().map(|s| s.sql).collect();
+        assert_eq!(sql, ["ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"c\";"]);
+    }
+
+    #[test]
+    fn constraints_and_indexes_that_only_change_name_are_renamed() {
+        let (mut from, mut to) = (Schema::default(), Schema::default());
+        let (mut f, mut t) = (table("t", &["id"]), table("t", &["id"]));
+        with_constraint(&mut f, "old_pkey", ConstraintKind::PrimaryKey, "PRIMARY KEY (id)");
+        with_constraint(&mut t, "t_pkey", ConstraintKind::PrimaryKey, "PRIMARY KEY (id)");
+        from.tables.insert(f.name.clone(), f);
+        to.tables.insert(t.name.clone(), t);
+        from.indexes.insert(Name::new("public", "old_id"), index("old_id", "t"));
+        to.indexes.insert(Name::new("public", "t_id"), index("t_id", "t"));
+        let sql: Vec<String> = diff(&from, &to).statements.into_iter().map(|s| s.sql).collect();
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE \"public\".\"t\" RENAME CONSTRAINT \"old_pkey\" TO \"t_pkey\";",
+                "ALTER INDEX \"public\".\"old_id\" RENAME TO \"t_id\";",
+            ]
+        );
+    }
 }
