@@ -109,7 +109,9 @@ fn placed(statements: &[Statement]) -> Vec<Option<Vec<Statement>>> {
 
 /// The name of the check that stands in for NOT NULL while it is validated.
 fn not_null_check(table: &str, column: &str) -> String {
-    let name = format!("{table}_{column}_not_null");
+    // runner's own prefix: a check of the user's by the natural name (`t_c_not_null`) is
+    // never the one dropped and re-added here.
+    let name = format!("runner_not_null_{table}_{column}");
     // PostgreSQL keeps 63 bytes of a name; cut on a character boundary so both uses agree.
     let mut end = name.len().min(63);
     while !name.is_char_boundary(end) {
@@ -176,11 +178,11 @@ mod tests {
             [
                 "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_c\";",
                 "CREATE UNIQUE INDEX CONCURRENTLY t_c ON public.t USING btree (c);",
-                "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT IF EXISTS \"t_c_not_null\";",
-                "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_c_not_null\" CHECK (\"c\" IS NOT NULL) NOT VALID;",
-                "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_c_not_null\";",
+                "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT IF EXISTS \"runner_not_null_t_c\";",
+                "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"runner_not_null_t_c\" CHECK (\"c\" IS NOT NULL) NOT VALID;",
+                "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"runner_not_null_t_c\";",
                 "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"c\" SET NOT NULL;",
-                "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT \"t_c_not_null\";",
+                "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT \"runner_not_null_t_c\";",
                 "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT IF EXISTS \"t_fk\";",
                 "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_fk\" FOREIGN KEY (c) REFERENCES public.u(id) NOT VALID;",
                 "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_fk\";",
