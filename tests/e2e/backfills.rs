@@ -207,7 +207,7 @@ fn plugin_check_validates_without_running() {
     let wrong = plugin("wrong_world");
     p.run(&db, &["plugin", "check", wrong.to_str().unwrap()])
         .fails_with(5)
-        .stderr_has("does not implement the runner:plugin/backfill@0.1.0 world");
+        .stderr_has("implements neither runner:plugin/backfill@0.1.0 nor runner:plugin/backfill-columns@0.1.0");
     let junk = p.path().join("junk.wasm");
     std::fs::write(&junk, b"not wasm").unwrap();
     p.run(&db, &["plugin", "check", junk.to_str().unwrap()])

@@ -5,7 +5,7 @@ use crate::cache::{Cache, CacheUse};
 use crate::error::SandboxError;
 use crate::grants::Grants;
 use crate::host::HostState;
-use crate::plugin::{Limits, Plugin, PluginInfo};
+use crate::plugin::{Limits, Plugin, PluginInfo, Pre};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +127,9 @@ impl Sandbox {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(e.to_string()))?;
         Backfill::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .and_then(|()| {
+                crate::columns_bindings::runner::plugin::columns::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            })
             .map_err(|e| SandboxError::Engine(e.to_string()))?;
         let cache = match (&config.cache_dir, &config.cache_key) {
             (None, _) => Err("no cache folder is configured".to_string()),
@@ -159,8 +162,9 @@ impl Sandbox {
                 message: with_build_hint(message),
             })
         })?;
-        let pre = self.linker.instantiate_pre(&component).and_then(crate::bindings::BackfillPre::new).map_err(|e| {
-            SandboxError::WrongWorld { plugin: name.to_string(), message: with_build_hint(root_cause(&e)) }
+        let pre = self.pre(&component).map_err(|e| SandboxError::WrongWorld {
+            plugin: name.to_string(),
+            message: with_build_hint(root_cause(&e)),
         })?;
         Ok(Plugin {
             name: Arc::from(name),
@@ -171,6 +175,22 @@ impl Sandbox {
             grants: Arc::new(grants),
             stack_bytes: self.config.max_stack_bytes,
             cache_use,
+        })
+    }
+
+    /// `component` linked against the world it implements. Which one that is shows in its imports:
+    /// only the columns world uses the `columns` interface, so a component that fits neither is
+    /// told what is wrong against the world it tried.
+    fn pre(&self, component: &Component) -> wasmtime::Result<Pre> {
+        let pre = self.linker.instantiate_pre(component)?;
+        let columns = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name.starts_with("runner:plugin/columns@"));
+        Ok(if columns {
+            Pre::Columns(crate::columns_bindings::BackfillColumnsPre::new(pre)?)
+        } else {
+            Pre::Rows(crate::bindings::BackfillPre::new(pre)?)
         })
     }
 

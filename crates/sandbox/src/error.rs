@@ -27,7 +27,9 @@ pub enum SandboxError {
         message: String,
     },
     /// The component does not export or import what runner's plugin world says.
-    #[error("plugin {plugin}: does not implement the runner:plugin/backfill@0.1.0 world: {message}")]
+    #[error(
+        "plugin {plugin}: implements neither runner:plugin/backfill@0.1.0 nor runner:plugin/backfill-columns@0.1.0: {message}"
+    )]
     WrongWorld {
         /// The plugin's name.
         plugin: String,

@@ -147,6 +147,8 @@ impl ResourceLimiter for HostState {
 
 impl types::Host for HostState {}
 
+impl crate::columns_bindings::runner::plugin::columns::Host for HostState {}
+
 impl host::Host for HostState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         self.require(Capability::Log)?;

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod columns;
 mod engine;
 mod error;
 mod grants;
@@ -40,7 +41,27 @@ pub mod bindings {
     });
 }
 
+/// Host-side bindings of the `runner:plugin/backfill-columns` world, sharing the `types` and
+/// `host` interfaces of [`bindings`]: one host implementation serves both worlds.
+#[allow(missing_docs)]
+pub mod columns_bindings {
+    wasmtime::component::bindgen!({
+        world: "backfill-columns",
+        path: "../../plugins/wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        additional_derives: [PartialEq],
+        with: {
+            "runner:plugin/types": crate::bindings::runner::plugin::types,
+            "runner:plugin/host": crate::bindings::runner::plugin::host,
+        },
+    });
+}
+
 pub use bindings::runner::plugin::types::{Assignment, Batch, Change, HttpRequest, HttpResponse, Level, Update, Value};
+pub use columns_bindings::runner::plugin::columns::{
+    Batch as ColumnBatch, Column, NamedColumn, Output as ColumnOutput, Updates,
+};
 pub use engine::{Allocation, MAX_MEMORY_BYTES, Sandbox, SandboxConfig};
 pub use error::SandboxError;
 
@@ -60,6 +81,7 @@ pub fn content_hash(wasm: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(wasm))
 }
+pub use columns::MAX_COLUMN_NAME;
 pub use grants::{Capability, Grants, HttpAnswers, Lookup, LookupError};
 pub use host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
-pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo};
+pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo, World};

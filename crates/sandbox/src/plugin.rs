@@ -2,6 +2,7 @@
 
 use crate::bindings::{Backfill, BackfillPre};
 use crate::cache::CacheUse;
+use crate::columns_bindings::{BackfillColumns, BackfillColumnsPre};
 use crate::error::SandboxError;
 use crate::grants::Grants;
 use crate::host::HostState;
@@ -45,11 +46,43 @@ pub struct PluginInfo {
     pub cache: CacheUse,
 }
 
+/// Which of runner's worlds a plugin implements. Both take the same host, grants and limits;
+/// they differ in the shape of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `runner:plugin/backfill`: a batch is a list of rows, the answer a list of changes.
+    Rows,
+    /// `runner:plugin/backfill-columns`: a batch is a list of columns, the answer columns to set
+    /// on rows of the batch (and changes by key).
+    Columns,
+}
+
+impl World {
+    /// Its full name, with package and version.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Rows => "runner:plugin/backfill@0.1.0",
+            World::Columns => "runner:plugin/backfill-columns@0.1.0",
+        }
+    }
+}
+
+/// A component pre-linked against its world.
+pub(crate) enum Pre {
+    Rows(BackfillPre<HostState>),
+    Columns(BackfillColumnsPre<HostState>),
+}
+
+enum Instance {
+    Rows(Backfill),
+    Columns(BackfillColumns),
+}
+
 /// Built by [`crate::Sandbox::load`].
 pub struct Plugin {
     pub(crate) name: Arc<str>,
     pub(crate) engine: Engine,
-    pub(crate) pre: BackfillPre<HostState>,
+    pub(crate) pre: Pre,
     pub(crate) component: Component,
     pub(crate) limits: Limits,
     pub(crate) grants: Arc<Grants>,
@@ -73,7 +106,15 @@ impl Plugin {
         self.limits
     }
 
-    async fn instance(&self) -> Result<(Store<HostState>, Backfill), SandboxError> {
+    /// The world it implements.
+    pub fn world(&self) -> World {
+        match self.pre {
+            Pre::Rows(_) => World::Rows,
+            Pre::Columns(_) => World::Columns,
+        }
+    }
+
+    async fn instance(&self) -> Result<(Store<HostState>, Instance), SandboxError> {
         let state =
             HostState::new(self.name.clone(), self.grants.clone(), self.limits.memory_bytes, self.limits.http_timeout);
         let mut store = Store::new(&self.engine, state);
@@ -81,7 +122,11 @@ impl Plugin {
         let ticks = (self.limits.batch_timeout.as_millis() / crate::engine::TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
-        match self.pre.instantiate_async(&mut store).await {
+        let instance = match &self.pre {
+            Pre::Rows(pre) => pre.instantiate_async(&mut store).await.map(Instance::Rows),
+            Pre::Columns(pre) => pre.instantiate_async(&mut store).await.map(Instance::Columns),
+        };
+        match instance {
             Ok(instance) => Ok((store, instance)),
             Err(e) => Err(self.classify(&store, e)),
         }
@@ -97,7 +142,11 @@ impl Plugin {
     pub async fn describe(&self) -> Result<String, SandboxError> {
         self.within_time_limit(async {
             let (mut store, instance) = self.instance().await?;
-            let described = instance.call_describe(&mut store).await.map_err(|e| self.classify(&store, e))?;
+            let described = match instance {
+                Instance::Rows(i) => i.call_describe(&mut store).await,
+                Instance::Columns(i) => i.call_describe(&mut store).await,
+            };
+            let described = described.map_err(|e| self.classify(&store, e))?;
             Ok(bounded(described))
         })
         .await
@@ -108,7 +157,23 @@ impl Plugin {
     pub async fn process(&self, batch: &Batch) -> Result<Vec<Change>, SandboxError> {
         self.within_time_limit(async {
             let (mut store, instance) = self.instance().await?;
-            match instance.call_process(&mut store, batch).await {
+            let answer = match instance {
+                Instance::Rows(i) => i.call_process(&mut store, batch).await,
+                Instance::Columns(i) => {
+                    let columns = crate::columns::batch(batch);
+                    match i.call_process(&mut store, &columns).await {
+                        Ok(Ok(output)) => {
+                            let changes = crate::columns::changes(batch, output).map_err(|message| {
+                                SandboxError::BadOutput { plugin: self.name.to_string(), message: bounded(message) }
+                            })?;
+                            Ok(Ok(changes))
+                        }
+                        Ok(Err(message)) => Ok(Err(message)),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match answer {
                 Ok(Ok(changes)) => Ok(changes),
                 // A guest that catches a refused allocation (Python's MemoryError, through the
                 // SDK) reports it as an error value: it is still the memory limit, and a smaller
@@ -190,7 +255,7 @@ impl Plugin {
         PluginInfo {
             name: self.name.to_string(),
             size_bytes: size,
-            world: "runner:plugin/backfill@0.1.0",
+            world: self.world().name(),
             imports: ty.imports(engine).map(|(n, _)| n.to_string()).collect(),
             exports: ty.exports(engine).map(|(n, _)| n.to_string()).collect(),
             cache: self.cache_use.clone(),

@@ -183,7 +183,9 @@ fn components_of_another_world_and_garbage_are_rejected_at_load() {
     let e = sandbox().load("wrong", &wasm("wrong_world"), limits(), Grants::default()).err().unwrap();
     assert!(matches!(e, SandboxError::WrongWorld { .. }), "{e:?}");
     assert!(
-        e.to_string().starts_with("plugin wrong: does not implement the runner:plugin/backfill@0.1.0 world"),
+        e.to_string().starts_with(
+            "plugin wrong: implements neither runner:plugin/backfill@0.1.0 nor runner:plugin/backfill-columns@0.1.0"
+        ),
         "{e}"
     );
     // A JavaScript runtime's default `fetch` support: the error says how to build without it.
@@ -276,6 +278,6 @@ fn a_corpus_of_hostile_plugins_each_fails_with_its_own_message() {
         assert!(e.to_lowercase().contains(&message.to_lowercase()), "{cmd}: expected {message:?} in {e}");
     }
     let e = sandbox().load("wrong", &wasm("wrong_world"), tight, Grants::default()).err().unwrap().to_string();
-    assert!(e.contains("does not implement the runner:plugin/backfill@0.1.0 world"), "{e}");
+    assert!(e.contains("implements neither runner:plugin/backfill@0.1.0 nor"), "{e}");
     assert_eq!(out(&rt.block_on(plugin.process(&batch("noop", 0))).unwrap()), Value::Text("ok".into()));
 }

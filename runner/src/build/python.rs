@@ -39,7 +39,7 @@ pub fn build(plugin: &str, dir: &Path, dirs: &BuildDirs, fail: Fail) -> Result<V
         .map_err(|e| fail(format!("cannot write the build folder {}: {e}", work.0.display())))?;
     tracing::info!(plugin, dir = %dir.display(), "building the plugin (componentize-py {COMPONENTIZE_PY}; about 20 s)");
     let mut cmd = tool.command();
-    cmd.arg("-d").arg(&wit).args(["-w", "backfill", "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
+    cmd.arg("-d").arg(&wit).args(["-w", "backfill-columns", "componentize", "-p"]).arg(dir).arg("-p").arg(&sdk);
     cmd.args(["app", "-o"]).arg(&out);
     let wasm = match cmd.output() {
         Ok(o) if o.status.success() => {
