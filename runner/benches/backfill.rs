@@ -4,8 +4,9 @@
 //! - (b) the row-by-row pattern of hand-written backfill scripts (select ids, then one `UPDATE`
 //!   per row, each committed), timed on a sample of rows and extrapolated;
 //! - (c) `runner` with the score-band WASM plugin, 1 worker and 2 workers;
-//! - (d) `runner`, 1 worker, with the same plugin written in Python and in JavaScript (built by
-//!   runner from `plugins/examples-{py,js}/score-band`; null when a toolchain is missing).
+//! - (d) `runner`, 1 worker, with the same plugin written in Python and in JavaScript, each row by
+//!   row and a column at a time (`plugins/examples-{py,js}/score-band{,-columns}`, built by
+//!   runner; null when a toolchain is missing).
 //!
 //! Each variant gets its own freshly built, identical table, so none inherits another's dead
 //! tuples. Environment: `BENCH_DATABASE_URL` (a PostgreSQL server; the benchmark creates and
@@ -111,7 +112,12 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         // (d)'s plugins, built from source and compiled into the runs' cache before any is timed.
         let mut polyglot: Vec<(&str, Option<std::path::PathBuf>, Vec<Duration>)> = Vec::new();
-        for (lang, src) in [("python", "plugins/examples-py/score-band"), ("js", "plugins/examples-js/score-band")] {
+        for (lang, src) in [
+            ("python", "plugins/examples-py/score-band"),
+            ("python-columns", "plugins/examples-py/score-band-columns"),
+            ("js", "plugins/examples-js/score-band"),
+            ("js-columns", "plugins/examples-js/score-band-columns"),
+        ] {
             let settings = Settings::for_url(&url).unwrap();
             let source = runner_backfill::PluginSource::Build(
                 std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(src),
@@ -169,7 +175,7 @@ fn main() {
             // (d) the same with the Python and JavaScript plugins, 1 worker.
             for (lang, path, times) in polyglot.iter_mut() {
                 let Some(path) = path else { continue };
-                let t = format!("t_{lang}_{run}");
+                let t = format!("t_{}_{run}", lang.replace('-', "_"));
                 make_table(db.as_mut(), &t, rows).await;
                 project(dir.path(), &t, path);
                 times.push(runner_run(&url, dir.path(), &t, 1).await.0);
@@ -289,6 +295,10 @@ fn main() {
                 "plugin_cached_ms": s(plugin_cached) * 1e3,
                 "plugin_share": plugin_share,
                 "python_1w_s": polyglot_s.iter().find(|(l, _)| *l == "python").and_then(|(_, d)| *d),
+                "python_columns_1w_s": polyglot_s.iter().find(|(l, _)| *l == "python-columns").and_then(|(_, d)| *d),
+                "python_columns_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "python-columns").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),
+                "js_columns_1w_s": polyglot_s.iter().find(|(l, _)| *l == "js-columns").and_then(|(_, d)| *d),
+                "js_columns_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "js-columns").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),
                 "js_1w_s": polyglot_s.iter().find(|(l, _)| *l == "js").and_then(|(_, d)| *d),
                 "python_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "python").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),
                 "js_vs_rust_1w": polyglot_s.iter().find(|(l, _)| *l == "js").and_then(|(_, d)| d.map(|d| d / s(runner_1w))),

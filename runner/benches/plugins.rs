@@ -5,8 +5,9 @@
 //! - per-row time in the plugin, over batches of 5,000 rows (`process`).
 //!
 //! Ratios: pooling against on-demand allocation, and each language against Rust. Python and
-//! JavaScript are built by runner from `plugins/examples-{py,js}/score-band` (installing their
-//! toolchains on first use); a language whose build fails is reported as null with the reason.
+//! JavaScript are built by runner from `plugins/examples-{py,js}/score-band` (and a column at a
+//! time, `py-cols` and `js-cols`, from `score-band-columns` beside them), installing their
+//! toolchains on first use; a language whose build fails is reported as null with the reason.
 //! Compiled forms come from the user's plugin cache. `BENCH_ITERS` scales the repetitions
 //! (default 1). Prints a table, then one JSON line.
 
@@ -68,7 +69,12 @@ fn main() {
         let settings = Settings::for_url("sqlite::memory:").unwrap();
         let mut components: Vec<(&str, Result<Vec<u8>, String>)> =
             vec![("rust", Ok(std::fs::read(support::built_plugins().join("score_band.wasm")).unwrap()))];
-        for (lang, dir) in [("python", "plugins/examples-py/score-band"), ("js", "plugins/examples-js/score-band")] {
+        for (lang, dir) in [
+            ("python", "plugins/examples-py/score-band"),
+            ("py-cols", "plugins/examples-py/score-band-columns"),
+            ("js", "plugins/examples-js/score-band"),
+            ("js-cols", "plugins/examples-js/score-band-columns"),
+        ] {
             let built = runner::plugin_component(&settings, lang, &PluginSource::Build(repo(dir))).await;
             components.push((lang, built.map_err(|e| e.to_string())));
         }

@@ -1,6 +1,7 @@
 //! Plugins written in Python and JavaScript, built from source by runner itself (componentize-py
 //! and componentize-qjs, installed on first use): the same backfill gives the same table as the
-//! Rust plugin, and an exception reaches the operator as one line.
+//! Rust plugin (row by row and a column at a time in each), and an exception reaches the operator
+//! as one line.
 
 use crate::harness::{Kind, Project, TestDb, plugin, repo_path};
 use crate::on_both;
@@ -32,13 +33,19 @@ fn bands_manifest(plugin: &str, table: &str) -> String {
 
 on_both!(rust_python_and_js_score_band_give_identical_tables, |db: &TestDb| {
     let p = Project::new();
-    let tables = ["scores_rust", "scores_python", "scores_js"];
+    let tables = ["scores_rust", "scores_python", "scores_pycols", "scores_js", "scores_jscols"];
     p.file("001_scores.sql", &tables.map(|t| scores(db.kind, t)).concat());
     p.backfill("bands_rust", &bands_manifest(&format!("\"{}\"", plugin("score_band").display()), "scores_rust"));
     let source = |lang: &str| {
         format!("{{ build = \"{}\" }}", repo_path(&format!("plugins/examples-{lang}/score-band")).display())
     };
     p.backfill("bands_python", &bands_manifest(&source("py"), "scores_python"));
+    // The same bands a column at a time (rows.ints, rows.set).
+    let columns = |lang: &str| {
+        format!("{{ build = \"{}\" }}", repo_path(&format!("plugins/examples-{lang}/score-band-columns")).display())
+    };
+    p.backfill("bands_pycols", &bands_manifest(&columns("py"), "scores_pycols"));
+    p.backfill("bands_jscols", &bands_manifest(&columns("js"), "scores_jscols"));
     p.backfill("bands_js", &bands_manifest(&source("js"), "scores_js"));
     p.run(db, &["apply", "--with-backfills"]).ok();
     for table in tables {
@@ -47,7 +54,7 @@ on_both!(rust_python_and_js_score_band_give_identical_tables, |db: &TestDb| {
     let differ = |a: &str, b: &str| {
         db.scalar(&format!("SELECT count(*) FROM (SELECT id, band FROM {a} EXCEPT SELECT id, band FROM {b}) d"))
     };
-    for other in ["scores_python", "scores_js"] {
+    for other in ["scores_python", "scores_pycols", "scores_js", "scores_jscols"] {
         assert_eq!(differ("scores_rust", other), "0", "{other}");
         assert_eq!(differ(other, "scores_rust"), "0", "{other}");
         assert_eq!(db.scalar(&format!("SELECT count(DISTINCT band) FROM {other}")), "5");

@@ -93,27 +93,33 @@ def _assignments(columns):
 
 
 # What each typed accessor accepts: the column's case, the value's case inside a mixed column,
-# and what to call it in an error.
-_INT = (_c.Column_Integers, (_t.Value_Integer,), "an integer")
-_FLOAT = (_c.Column_Floats, (_t.Value_Float, _t.Value_Integer), "a number")
-_TEXT = (_c.Column_Texts, (_t.Value_Text,), "text")
-_BOOL = (_c.Column_Booleans, (_t.Value_Boolean,), "a boolean")
-_BYTES = (_c.Column_Bytes, (_t.Value_Bytes,), "bytes")
+# and what to call it in an error. Accessors name them by position, a cheap key per call.
+_ACCEPTS = (
+    (_c.Column_Integers, (_t.Value_Integer,), "an integer"),
+    (_c.Column_Floats, (_t.Value_Float, _t.Value_Integer), "a number"),
+    (_c.Column_Texts, (_t.Value_Text,), "text"),
+    (_c.Column_Booleans, (_t.Value_Boolean,), "a boolean"),
+    (_c.Column_Bytes, (_t.Value_Bytes,), "bytes"),
+)
+_INT, _FLOAT, _TEXT, _BOOL, _BYTES = range(5)
+_NONE = type(None)
 
 _CASES = {bool: _c.Column_Booleans, int: _c.Column_Integers, float: _c.Column_Floats, str: _c.Column_Texts, bytes: _c.Column_Bytes}
 
 
 def _column(values):
     """Python values as one column, in the case that holds them all."""
-    kinds = {type(v) for v in values if v is not None}
+    kinds = set(map(type, values))
+    nulls = _NONE in kinds
+    kinds.discard(_NONE)
     case = _CASES.get(kinds.pop()) if len(kinds) == 1 else None if kinds else _c.Column_Integers
     if case is _c.Column_Integers:
-        present = [v for v in values if v is not None]
+        present = [v for v in values if v is not None] if nulls else values
         if present and (min(present) < _I64[0] or max(present) >= _I64[1]):
             raise PluginError(f"integer {max(present, key=abs)} does not fit in 64 bits")
     if case is None:
         return _c.Column_Values([value(v) for v in values])
-    return case(list(values))
+    return case(values)
 
 
 class Rows:
@@ -128,7 +134,7 @@ class Rows:
         self._cases = [c.values for c in batch.columns]
         self._index = {c: i for i, c in enumerate(self.columns)}
         self._n = batch.rows
-        self._typed = {}
+        self._typed = ({}, {}, {}, {}, {})
         # Columns set with `set`, by the rows they cover (None: all).
         self._sets = {}
 
@@ -153,13 +159,13 @@ class Rows:
         return case.value
 
     def _of(self, column, accepts):
-        typed = self._typed.get((column, accepts))
+        typed = self._typed[accepts].get(column)
         if typed is None:
-            typed = self._typed[(column, accepts)] = self._convert(column, accepts)
+            typed = self._typed[accepts][column] = self._convert(column, accepts)
         return typed
 
     def _convert(self, column, accepts):
-        case, cells, what = accepts
+        case, cells, what = _ACCEPTS[accepts]
         got = self._case(column)
         values = got.value
         if isinstance(got, case):
@@ -204,7 +210,8 @@ class Rows:
         """Sets `column` of the target rows to `values`: one value per row of the batch, or per
         position in `rows` (the rows to change; the others are left alone). A row may be set by
         calls with the same `rows` only."""
-        values = list(values)
+        if not isinstance(values, list):
+            values = list(values)
         expected = self._n if rows is None else len(rows)
         if len(values) != expected:
             raise PluginError(f"set(`{column}`): {len(values)} values for {expected} rows")
@@ -216,11 +223,15 @@ class Rows:
                    for rows, cols in self._sets.items()]
         changes = []
         by_columns = {}
+        names, group = None, None
         for item in result or ():
-            if isinstance(item, _RowUpdate):
-                group = by_columns.get(item.names)
-                if group is None:
-                    group = by_columns[item.names] = ([], [[] for _ in item.names])
+            if type(item) is _RowUpdate:
+                # Most rows set the same columns as the row before.
+                if item.names != names:
+                    names = item.names
+                    group = by_columns.get(names)
+                    if group is None:
+                        group = by_columns[names] = ([], [[] for _ in names])
                 group[0].append(item.row)
                 for values, v in zip(group[1], item.values):
                     values.append(v)
@@ -286,8 +297,9 @@ class Row:
 
     def update(self, columns=None, **more):
         """Sets columns of the target row with this row's key: `row.update(band="gold")`."""
-        columns = dict(columns or {}, **more) if columns else more
-        return _RowUpdate(self._i, tuple(columns), tuple(columns.values()))
+        if columns:
+            more = dict(columns, **more)
+        return _RowUpdate(self._i, tuple(more), tuple(more.values()))
 
     def delete(self):
         """Deletes the target row with this row's key."""

@@ -54,7 +54,7 @@ pub fn build(plugin: &str, dir: &Path, dirs: &BuildDirs, fail: Fail) -> Result<V
         .map_err(|e| fail(format!("cannot write the build folder {}: {e}", work.0.display())))?;
     tracing::info!(plugin, dir = %dir.display(), "building the plugin (componentize-qjs {COMPONENTIZE_QJS}; a few seconds)");
     let mut cmd = tool.command();
-    cmd.args(["--sync", "--world", "backfill", "--wit"]).arg(&wit).arg("--js").arg(src.join("app.js"));
+    cmd.args(["--sync", "--world", "backfill-columns", "--wit"]).arg(&wit).arg("--js").arg(src.join("app.js"));
     cmd.arg("--module-root").arg(&src).arg("-o").arg(&out);
     let wasm = match cmd.output() {
         Ok(o) if o.status.success() => {
