@@ -172,3 +172,25 @@ on_both!(a_runner_killed_mid_revision_leaves_a_resumable_record, |db: &TestDb| {
     assert!(db.table_exists("k3"));
     p.run(db, &["status", "--exit-code"]).ok();
 });
+
+/// A resumed no-transaction revision runs in a new session: the settings its first statements
+/// made (here the schema later statements create in) are made again before it continues.
+#[test]
+fn a_resumed_no_transaction_revision_sets_its_session_settings_again() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    let revision = |third: &str| {
+        format!(
+            "-- transaction: none\nCREATE SCHEMA app;\nSET search_path = app;\n{third}\nCREATE TABLE later (id integer);\n"
+        )
+    };
+    p.file("001_app.sql", &revision("CREATE TABLE broken (id integer REFERENCES nowhere (id));"));
+    p.run(&db, &["apply"]).fails_with(1).stderr_has("2 of 4 statements were committed");
+    // The operator fixes the statement that failed, then resumes at it.
+    p.file("001_app.sql", &revision("CREATE TABLE fixed (id integer);"));
+    p.run(&db, &["apply", "--resume"]).ok().stdout_has("resume at statement 3");
+    assert_eq!(
+        db.scalar("SELECT string_agg(table_schema || '.' || table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_name IN ('fixed', 'later')"),
+        "app.fixed,app.later"
+    );
+}

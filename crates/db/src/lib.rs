@@ -13,6 +13,7 @@ mod error;
 mod ident;
 pub mod interrupt;
 mod postgres;
+mod session;
 mod sqlite;
 mod url;
 mod value;

@@ -108,6 +108,14 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy) -> Vec<Unit> {
                 ))
             };
             out.push(Unit::Alone(progress(from)));
+            // A resumed run is a new session: what the statements already done set for the
+            // session (the `lock_timeout` an online revision starts with) is set again first.
+            let settings = rev.up.statements[..from.min(total)]
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| state.dialect().is_session_setting(&s.sql))
+                .map(|(index, s)| Unit::Alone(Sql { text: s.sql.clone(), origin: Origin::Revision { index } }));
+            out.extend(settings);
             for (i, sql) in body.into_iter().enumerate() {
                 out.push(Unit::Alone(sql));
                 if from + i + 1 < total {
