@@ -21,6 +21,7 @@
 pub mod diff;
 pub mod hints;
 pub mod introspect;
+mod lex;
 pub mod model;
 pub mod online;
 pub mod renames;

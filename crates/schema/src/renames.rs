@@ -442,65 +442,25 @@ fn printed(n: &Name) -> String {
 /// string literals, not qualified by another name (`t.old`), not a function's name (`old(`)
 /// and not a type (`::old`).
 pub(crate) fn rename_ident(sql: &str, old: &str, new: &str) -> String {
-    let chars: Vec<char> = sql.chars().collect();
+    use crate::lex::{Kind, Quoting, lex};
+    let lexed = lex(sql, Quoting::Postgres);
+    let chars = &lexed.chars;
     let mut out = String::with_capacity(sql.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            let start = i;
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == '\'' {
-                    if chars.get(i + 1) == Some(&'\'') {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            i = (i + 1).min(chars.len());
-            out.extend(&chars[start..i]);
+    let mut copied = 0;
+    for t in &lexed.tokens {
+        if !matches!(t.kind, Kind::Word | Kind::Quoted) || t.value != old {
             continue;
         }
-        let (token, value): (usize, String) = if c == '"' {
-            let mut j = i + 1;
-            let mut v = String::new();
-            while j < chars.len() {
-                if chars[j] == '"' {
-                    if chars.get(j + 1) == Some(&'"') {
-                        v.push('"');
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                v.push(chars[j]);
-                j += 1;
-            }
-            (((j + 1).min(chars.len())), v)
-        } else if c.is_alphabetic() || c == '_' {
-            let mut j = i;
-            while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$') {
-                j += 1;
-            }
-            (j, chars[i..j].iter().collect())
-        } else {
-            out.push(c);
-            i += 1;
-            continue;
-        };
-        let before: String = chars[..i].iter().rev().take(2).collect();
+        let before: String = chars[..t.start].iter().rev().take(2).collect();
         let qualified = before.starts_with('.') || before == "::";
-        let call = chars.get(token) == Some(&'(');
-        if value == old && !qualified && !call {
+        let call = chars.get(t.end) == Some(&'(');
+        if !qualified && !call {
+            out.extend(&chars[copied..t.start]);
             out.push_str(&printed_part(new));
-        } else {
-            out.extend(&chars[i..token]);
+            copied = t.end;
         }
-        i = token;
     }
+    out.extend(&chars[copied..]);
     out
 }
 

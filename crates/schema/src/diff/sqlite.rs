@@ -31,67 +31,19 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
 
 /// The tokens of `sql`, each with the characters it was written as (start, end).
 fn spans(sql: &str) -> Vec<(Token, (usize, usize))> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    // The body of a quoted token starting at `i` (doubled quotes are one), and where it ends.
-    let quoted = |i: usize, close: char| {
-        let mut j = i + 1;
-        let mut v = String::new();
-        while j < chars.len() {
-            if chars[j] == close {
-                if chars.get(j + 1) == Some(&close) && close != ']' {
-                    v.push(close);
-                    j += 2;
-                    continue;
-                }
-                break;
-            }
-            v.push(chars[j]);
-            j += 1;
-        }
-        (v, j + 1)
-    };
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                i += 1;
-            }
-            i += 2;
-        } else if c == '\'' {
-            let (v, next) = quoted(i, '\'');
-            out.push((Token::Text(v), (i, next)));
-            i = next;
-        } else if c == '"' || c == '`' || c == '[' {
-            let (v, next) = quoted(i, if c == '[' { ']' } else { c });
-            out.push((Token::Word(v.to_lowercase()), (i, next)));
-            i = next;
-        } else if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
-                i += 1;
-            }
-            out.push((Token::Word(chars[start..i].iter().collect::<String>().to_lowercase()), (start, i)));
-        } else if c.is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
-            out.push((Token::Other(chars[start..i].iter().collect()), (start, i)));
-        } else {
-            out.push((Token::Other(c.to_string()), (i, i + 1)));
-            i += 1;
-        }
-    }
-    out
+    use crate::lex::{Kind, Quoting, lex};
+    lex(sql, Quoting::Sqlite)
+        .tokens
+        .into_iter()
+        .map(|t| {
+            let token = match t.kind {
+                Kind::Word | Kind::Quoted => Token::Word(t.value.to_lowercase()),
+                Kind::Text => Token::Text(t.value),
+                Kind::Other => Token::Other(t.value),
+            };
+            (token, (t.start, t.end))
+        })
+        .collect()
 }
 
 /// `sql` as its tokens, one space apart, words quoted: equal for two statements that differ
