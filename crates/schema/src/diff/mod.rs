@@ -19,7 +19,7 @@ mod objects;
 mod partitions;
 pub(crate) mod sqlite;
 
-use crate::model::{Column, Constraint, ConstraintKind, Engine, Name, Schema, Table, View};
+use crate::model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Schema, Table, View};
 use crate::renames::{self, Candidate, Rename};
 use crate::statement::{Statement, StatementKind};
 use runner_db::{quote_literal, quote_part};
@@ -603,58 +603,15 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
         push("schema", s.clone(), Change::Dropped, vec![]);
     }
-    for (name, t) in &to.tables {
-        match from.tables.get(name) {
-            None => push("table", name.to_string(), Change::Added, vec![]),
-            Some(f) if f != t => push("table", name.to_string(), Change::Changed, table_details(f, t)),
-            Some(_) => {}
-        }
-    }
-    for name in from.tables.keys().filter(|n| !to.tables.contains_key(*n)) {
-        push("table", name.to_string(), Change::Dropped, vec![]);
-    }
-    for (name, i) in &to.indexes {
-        match from.indexes.get(name) {
-            None => push("index", name.to_string(), Change::Added, vec![]),
-            Some(f) if f.definition != i.definition => push("index", name.to_string(), Change::Changed, vec![]),
-            Some(_) => {}
-        }
-    }
-    for name in from.indexes.keys().filter(|n| !to.indexes.contains_key(*n)) {
-        push("index", name.to_string(), Change::Dropped, vec![]);
-    }
-    for (name, v) in &to.views {
-        let kind = if v.materialized { "materialized view" } else { "view" };
-        match from.views.get(name) {
-            None => push(kind, name.to_string(), Change::Added, vec![]),
-            Some(f) if !same_view(f, v) => push(kind, name.to_string(), Change::Changed, vec![]),
-            Some(_) => {}
-        }
-    }
-    for (name, v) in from.views.iter().filter(|(n, _)| !to.views.contains_key(*n)) {
-        push(if v.materialized { "materialized view" } else { "view" }, name.to_string(), Change::Dropped, vec![]);
-    }
-    for (name, labels) in &to.enums {
-        match from.enums.get(name) {
-            None => push("enum type", name.to_string(), Change::Added, vec![]),
-            Some(f) if f != labels => push("enum type", name.to_string(), Change::Changed, vec![]),
-            Some(_) => {}
-        }
-    }
-    for name in from.enums.keys().filter(|n| !to.enums.contains_key(*n)) {
-        push("enum type", name.to_string(), Change::Dropped, vec![]);
-    }
-    for (key, f) in &to.functions {
-        let kind = if f.procedure { "procedure" } else { "function" };
-        match from.functions.get(key) {
-            None => push(kind, key.to_string(), Change::Added, vec![]),
-            Some(old) if old.definition != f.definition => push(kind, key.to_string(), Change::Changed, vec![]),
-            Some(_) => {}
-        }
-    }
-    for (key, f) in from.functions.iter().filter(|(k, _)| !to.functions.contains_key(*k)) {
-        push(if f.procedure { "procedure" } else { "function" }, key.to_string(), Change::Dropped, vec![]);
-    }
+    each(&mut out, &from.tables, &to.tables, |_| "table", ToString::to_string, |f, t| f == t, table_details);
+    let index = |f: &Index, t: &Index| f.definition == t.definition;
+    each(&mut out, &from.indexes, &to.indexes, |_| "index", ToString::to_string, index, nothing);
+    let view = |v: &View| if v.materialized { "materialized view" } else { "view" };
+    each(&mut out, &from.views, &to.views, view, ToString::to_string, same_view, nothing);
+    keyed(&mut out, "enum type", &from.enums, &to.enums, ToString::to_string);
+    let function = |f: &Function| if f.procedure { "procedure" } else { "function" };
+    let definition = |a: &Function, b: &Function| a.definition == b.definition;
+    each(&mut out, &from.functions, &to.functions, function, ToString::to_string, definition, nothing);
     keyed(&mut out, "extension", &from.extensions, &to.extensions, |n| n.clone());
     keyed(&mut out, "sequence", &from.sequences, &to.sequences, ToString::to_string);
     keyed(&mut out, "domain", &from.domains, &to.domains, ToString::to_string);
@@ -672,25 +629,45 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     out
 }
 
-/// The entries of one map that differ, as drift.
+/// The entries of one map that differ, as drift, all of one kind and compared whole.
 fn keyed<K: Ord, V: PartialEq>(
     out: &mut Vec<ObjectDiff>,
-    kind: &str,
+    kind: &'static str,
     from: &BTreeMap<K, V>,
     to: &BTreeMap<K, V>,
     name: impl Fn(&K) -> String,
 ) {
-    let mut push =
-        |k: &K, change| out.push(ObjectDiff { kind: kind.to_string(), name: name(k), change, details: vec![] });
+    each(out, from, to, |_| kind, name, |a, b| a == b, nothing);
+}
+
+/// No details: what a changed object other than a table reports.
+fn nothing<V>(_: &V, _: &V) -> Vec<String> {
+    vec![]
+}
+
+/// The entries of one map that differ, as drift: each added, dropped or (not `same`) changed,
+/// named by its key, of the kind its value says, with what differs inside it.
+fn each<K: Ord, V>(
+    out: &mut Vec<ObjectDiff>,
+    from: &BTreeMap<K, V>,
+    to: &BTreeMap<K, V>,
+    kind: impl Fn(&V) -> &'static str,
+    name: impl Fn(&K) -> String,
+    same: impl Fn(&V, &V) -> bool,
+    details: impl Fn(&V, &V) -> Vec<String>,
+) {
+    let mut push = |k: &K, v: &V, change, details| {
+        out.push(ObjectDiff { kind: kind(v).to_string(), name: name(k), change, details })
+    };
     for (k, v) in to {
         match from.get(k) {
-            None => push(k, Change::Added),
-            Some(f) if f != v => push(k, Change::Changed),
+            None => push(k, v, Change::Added, vec![]),
+            Some(f) if !same(f, v) => push(k, v, Change::Changed, details(f, v)),
             Some(_) => {}
         }
     }
-    for k in from.keys().filter(|k| !to.contains_key(*k)) {
-        push(k, Change::Dropped);
+    for (k, v) in from.iter().filter(|(k, _)| !to.contains_key(*k)) {
+        push(k, v, Change::Dropped, vec![]);
     }
 }
 
