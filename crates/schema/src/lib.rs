@@ -30,7 +30,9 @@ pub mod statement;
 pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, diff_with, objects};
 pub use hints::hints;
 pub use introspect::{Exclude, IntrospectError, introspect};
-pub use model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Other, Schema, Table, View};
+pub use model::{
+    Column, Constraint, ConstraintKind, Engine, Function, Index, Name, ObjectKind, Other, Schema, Table, View,
+};
 pub use online::{Online, concurrent_in_order, online};
 pub use renames::{Candidate, Rename, Renamed};
 pub use statement::{Hazard, Statement, StatementKind, hazard_notes, hazard_notes_sized};

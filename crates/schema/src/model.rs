@@ -151,11 +151,93 @@ pub struct Policy {
     pub columns: Vec<String>,
 }
 
+/// The kind of object a comment or a grant is on, as `COMMENT ON` and `GRANT … ON` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    /// A table (for grants also a view or a materialized view).
+    Table,
+    /// A foreign table.
+    ForeignTable,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+    /// A sequence.
+    Sequence,
+    /// An index.
+    Index,
+    /// A table's or view's column.
+    Column,
+    /// A function.
+    Function,
+    /// A procedure.
+    Procedure,
+    /// A type (enum or domain).
+    Type,
+    /// A schema.
+    Schema,
+}
+
+impl ObjectKind {
+    /// The keyword SQL names it by (`MATERIALIZED VIEW`).
+    pub fn sql(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "TABLE",
+            ObjectKind::ForeignTable => "FOREIGN TABLE",
+            ObjectKind::View => "VIEW",
+            ObjectKind::MaterializedView => "MATERIALIZED VIEW",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Index => "INDEX",
+            ObjectKind::Column => "COLUMN",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Procedure => "PROCEDURE",
+            ObjectKind::Type => "TYPE",
+            ObjectKind::Schema => "SCHEMA",
+        }
+    }
+
+    /// The kind a catalog query names by its keyword; a table for anything else.
+    pub fn from_sql(keyword: &str) -> ObjectKind {
+        const ALL: [ObjectKind; 11] = [
+            ObjectKind::Table,
+            ObjectKind::ForeignTable,
+            ObjectKind::View,
+            ObjectKind::MaterializedView,
+            ObjectKind::Sequence,
+            ObjectKind::Index,
+            ObjectKind::Column,
+            ObjectKind::Function,
+            ObjectKind::Procedure,
+            ObjectKind::Type,
+            ObjectKind::Schema,
+        ];
+        ALL.into_iter().find(|k| k.sql() == keyword).unwrap_or(ObjectKind::Table)
+    }
+
+    /// A function or a procedure.
+    pub fn is_routine(self) -> bool {
+        matches!(self, ObjectKind::Function | ObjectKind::Procedure)
+    }
+}
+
+// Ordered by keyword, as the statements that comment and grant have always been ordered.
+impl Ord for ObjectKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.sql().cmp(other.sql())
+    }
+}
+
+impl PartialOrd for ObjectKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// What a comment is on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CommentOn {
-    /// `TABLE`, `VIEW`, `MATERIALIZED VIEW`, `SEQUENCE`, `INDEX`, `COLUMN`, `FUNCTION`, `TYPE`, `SCHEMA`.
-    pub kind: &'static str,
+    /// A table, view, materialized view, sequence, index, column, function, type or schema.
+    pub kind: ObjectKind,
     /// The table, view, sequence, index, function or type (for a schema: its name as `name`).
     pub object: Name,
     /// The column, for `COLUMN`; a function's arguments, for `FUNCTION`.
@@ -165,11 +247,12 @@ pub struct CommentOn {
 impl CommentOn {
     /// The object as `COMMENT ON` names it.
     pub fn sql(&self) -> String {
+        let kind = self.kind.sql();
         match (self.kind, &self.sub) {
-            ("SCHEMA", _) => format!("SCHEMA {}", runner_db::quote_part(&self.object.name)),
-            ("COLUMN", Some(c)) => format!("COLUMN {}.{}", self.object.sql(), runner_db::quote_part(c)),
-            ("FUNCTION" | "PROCEDURE", Some(args)) => format!("{} {}({args})", self.kind, self.object.sql()),
-            (kind, _) => format!("{kind} {}", self.object.sql()),
+            (ObjectKind::Schema, _) => format!("{kind} {}", runner_db::quote_part(&self.object.name)),
+            (ObjectKind::Column, Some(c)) => format!("{kind} {}.{}", self.object.sql(), runner_db::quote_part(c)),
+            (k, Some(args)) if k.is_routine() => format!("{kind} {}({args})", self.object.sql()),
+            _ => format!("{kind} {}", self.object.sql()),
         }
     }
 }
@@ -177,9 +260,9 @@ impl CommentOn {
 impl std::fmt::Display for CommentOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.sub {
-            Some(c) if self.kind == "COLUMN" => write!(f, "{}.{c}", self.object),
+            Some(c) if self.kind == ObjectKind::Column => write!(f, "{}.{c}", self.object),
             Some(args) => write!(f, "{}({args})", self.object),
-            None if self.kind == "SCHEMA" => write!(f, "{}", self.object.name),
+            None if self.kind == ObjectKind::Schema => write!(f, "{}", self.object.name),
             None => write!(f, "{}", self.object),
         }
     }
@@ -320,9 +403,8 @@ pub struct Other {
 /// A grantee's privileges on one object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GrantOn {
-    /// `TABLE` (views and materialized views too), `SEQUENCE`, `SCHEMA`, `FUNCTION` or
-    /// `PROCEDURE`.
-    pub kind: &'static str,
+    /// A table (views and materialized views too), sequence, schema, function or procedure.
+    pub kind: ObjectKind,
     /// The object (a schema: its name as `name`; a function: keyed as [`Schema::functions`]).
     pub object: Name,
     /// The role, quoted for SQL, or `PUBLIC`.
@@ -332,13 +414,14 @@ pub struct GrantOn {
 impl GrantOn {
     /// The object as `GRANT … ON` names it.
     pub fn sql(&self) -> String {
+        let kind = self.kind.sql();
         match self.kind {
-            "SCHEMA" => format!("SCHEMA {}", runner_db::quote_part(&self.object.name)),
-            kind @ ("FUNCTION" | "PROCEDURE") => {
+            ObjectKind::Schema => format!("{kind} {}", runner_db::quote_part(&self.object.name)),
+            k if k.is_routine() => {
                 let (name, args) = self.object.name.split_once('(').unwrap_or((&self.object.name, ")"));
                 format!("{kind} {}({args}", Name::new(&self.object.schema, name).sql())
             }
-            kind => format!("{kind} {}", self.object.sql()),
+            _ => format!("{kind} {}", self.object.sql()),
         }
     }
 }

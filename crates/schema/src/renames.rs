@@ -10,7 +10,7 @@
 //! a `serial` column). A definition this misses only costs a needless drop and create, never a
 //! wrong result: the diff that follows compares the renamed model with the second schema.
 
-use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, ObjectKind, Schema, Table};
 use crate::statement::{Statement, StatementKind};
 use runner_db::quote_part;
 use std::collections::BTreeMap;
@@ -284,9 +284,9 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
     s.grants = std::mem::take(&mut s.grants)
         .into_iter()
         .map(|(mut on, privileges)| {
-            if on.kind == "TABLE" && on.object == *old {
+            if on.kind == ObjectKind::Table && on.object == *old {
                 on.object = new.clone();
-            } else if on.kind == "SEQUENCE"
+            } else if on.kind == ObjectKind::Sequence
                 && on.object.schema == old.schema
                 && let Some((_, seq)) = serials.iter().find(|(o, _)| *o == on.object.name)
             {
@@ -298,7 +298,7 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
     s.comments = std::mem::take(&mut s.comments)
         .into_iter()
         .map(|(mut on, text)| {
-            if on.object == *old && matches!(on.kind, "TABLE" | "COLUMN") {
+            if on.object == *old && matches!(on.kind, ObjectKind::Table | ObjectKind::Column) {
                 on.object = new.clone();
             }
             (on, text)
@@ -373,7 +373,7 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
     s.comments = std::mem::take(&mut s.comments)
         .into_iter()
         .map(|(mut on, text)| {
-            if on.kind == "COLUMN" && on.object == *table && on.sub.as_deref() == Some(old) {
+            if on.kind == ObjectKind::Column && on.object == *table && on.sub.as_deref() == Some(old) {
                 on.sub = Some(new.to_string());
             }
             (on, text)

@@ -618,7 +618,7 @@ pub fn objects(from: &Schema, to: &Schema) -> Vec<ObjectDiff> {
     keyed(&mut out, "trigger", &from.triggers, &to.triggers, |(t, n)| format!("{n} on {t}"));
     keyed(&mut out, "policy", &from.policies, &to.policies, |(t, n)| format!("{n} on {t}"));
     keyed(&mut out, "row level security", &from.row_security, &to.row_security, ToString::to_string);
-    keyed(&mut out, "comment", &from.comments, &to.comments, |on| format!("on {} {on}", on.kind.to_lowercase()));
+    keyed(&mut out, "comment", &from.comments, &to.comments, |on| format!("on {} {on}", on.kind.sql().to_lowercase()));
     keyed(&mut out, "composite type", &from.composites, &to.composites, ToString::to_string);
     keyed(&mut out, "range type", &from.ranges, &to.ranges, ToString::to_string);
     keyed(&mut out, "aggregate", &from.aggregates, &to.aggregates, ToString::to_string);

@@ -4,7 +4,7 @@
 //! since a recreated object comes back without its comment).
 
 use super::Change;
-use crate::model::{CommentOn, Domain, GrantOn, Name, Privilege, Schema, Sequence};
+use crate::model::{CommentOn, Domain, GrantOn, Name, ObjectKind, Privilege, Schema, Sequence};
 use crate::statement::Statement;
 use runner_db::{quote_literal, quote_part};
 use std::collections::BTreeSet;
@@ -215,11 +215,11 @@ pub(super) fn create_dependents(from: &Schema, to: &Schema, recreated: &BTreeSet
 fn kept(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, rebuilt: &BTreeSet<Name>, on: &CommentOn) -> bool {
     let o = &on.object;
     match on.kind {
-        "TABLE" | "FOREIGN TABLE" => from.tables.contains_key(o) && to.tables.contains_key(o),
-        "VIEW" | "MATERIALIZED VIEW" => {
+        ObjectKind::Table | ObjectKind::ForeignTable => from.tables.contains_key(o) && to.tables.contains_key(o),
+        ObjectKind::View | ObjectKind::MaterializedView => {
             from.views.contains_key(o) && to.views.contains_key(o) && !recreated.contains(o)
         }
-        "COLUMN" => {
+        ObjectKind::Column => {
             let column = |s: &Schema| {
                 s.tables.get(o).and_then(|t| t.columns.iter().find(|c| Some(&c.name) == on.sub.as_ref()).cloned())
             };
@@ -233,18 +233,17 @@ fn kept(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, rebuilt: &BTreeS
                 _ => false,
             }
         }
-        "SEQUENCE" => to.sequences.contains_key(o) && from.sequences.contains_key(o),
-        "INDEX" => !rebuilt.contains(o) && from.indexes.contains_key(o) == to.indexes.contains_key(o),
-        "FUNCTION" | "PROCEDURE" => {
+        ObjectKind::Sequence => to.sequences.contains_key(o) && from.sequences.contains_key(o),
+        ObjectKind::Index => !rebuilt.contains(o) && from.indexes.contains_key(o) == to.indexes.contains_key(o),
+        ObjectKind::Function | ObjectKind::Procedure => {
             let key = Name::new(&o.schema, &format!("{}({})", o.name, on.sub.clone().unwrap_or_default()));
             from.functions.contains_key(&key) && to.functions.contains_key(&key) && !rebuilt.contains(&key)
         }
-        "TYPE" => {
+        ObjectKind::Type => {
             (to.enums.contains_key(o) && from.enums.contains_key(o))
                 || (to.domains.contains_key(o) && from.domains.contains_key(o))
         }
-        "SCHEMA" => to.schemas.contains(&o.name) && from.schemas.contains(&o.name),
-        _ => false,
+        ObjectKind::Schema => to.schemas.contains(&o.name) && from.schemas.contains(&o.name),
     }
 }
 
@@ -330,10 +329,10 @@ fn serial_sequence(s: &Schema, name: &Name) -> bool {
 /// Whether the object of a grant is in `s`.
 fn grantable(s: &Schema, on: &GrantOn) -> bool {
     match on.kind {
-        "TABLE" => s.tables.contains_key(&on.object) || s.views.contains_key(&on.object),
-        "SEQUENCE" => s.sequences.contains_key(&on.object) || serial_sequence(s, &on.object),
-        "SCHEMA" => s.schemas.contains(&on.object.name),
-        "FUNCTION" | "PROCEDURE" => s.functions.contains_key(&on.object),
+        ObjectKind::Table => s.tables.contains_key(&on.object) || s.views.contains_key(&on.object),
+        ObjectKind::Sequence => s.sequences.contains_key(&on.object) || serial_sequence(s, &on.object),
+        ObjectKind::Schema => s.schemas.contains(&on.object.name),
+        ObjectKind::Function | ObjectKind::Procedure => s.functions.contains_key(&on.object),
         _ => false,
     }
 }
@@ -342,7 +341,7 @@ fn grantable(s: &Schema, on: &GrantOn) -> bool {
 /// `EXECUTE` for PUBLIC, which PostgreSQL gives every new function.
 fn created_with(on: &GrantOn) -> Vec<Privilege> {
     match on.kind {
-        "FUNCTION" | "PROCEDURE" if on.grantee == "PUBLIC" => {
+        k if k.is_routine() && on.grantee == "PUBLIC" => {
             vec![Privilege { name: "EXECUTE".into(), grantable: false }]
         }
         _ => Vec::new(),
@@ -361,8 +360,8 @@ pub(super) fn grants(
 ) {
     let fresh = |on: &GrantOn| {
         !grantable(from, on)
-            || (on.kind == "TABLE" && recreated.contains(&on.object))
-            || (matches!(on.kind, "FUNCTION" | "PROCEDURE") && rebuilt.contains(&on.object))
+            || (on.kind == ObjectKind::Table && recreated.contains(&on.object))
+            || (on.kind.is_routine() && rebuilt.contains(&on.object))
     };
     for (on, privileges) in &to.grants {
         let had = if fresh(on) { created_with(on) } else { from.grants.get(on).cloned().unwrap_or_default() };
@@ -376,9 +375,12 @@ pub(super) fn grants(
     }
     // A function created here that is not to be PUBLIC's loses what every new one has.
     for key in to.functions.keys() {
-        for kind in ["FUNCTION", "PROCEDURE"] {
+        for kind in [ObjectKind::Function, ObjectKind::Procedure] {
             let on = GrantOn { kind, object: key.clone(), grantee: "PUBLIC".into() };
-            if to.functions[key].procedure == (kind == "PROCEDURE") && fresh(&on) && !to.grants.contains_key(&on) {
+            if to.functions[key].procedure == (kind == ObjectKind::Procedure)
+                && fresh(&on)
+                && !to.grants.contains_key(&on)
+            {
                 revoke(&on, created_with(&on).iter(), out);
             }
         }

@@ -3,7 +3,9 @@
 
 use super::{USER_NAMESPACE, not_extension, opt, text};
 use crate::introspect::{Exclude, IntrospectError};
-use crate::model::{Aggregate, CommentOn, Domain, GrantOn, Name, Policy, Privilege, Schema, Sequence, Trigger};
+use crate::model::{
+    Aggregate, CommentOn, Domain, GrantOn, Name, ObjectKind, Policy, Privilege, Schema, Sequence, Trigger,
+};
 use runner_db::Driver;
 
 pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema) -> Result<(), IntrospectError> {
@@ -162,13 +164,7 @@ async fn read_grants(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema
     ];
     for q in queries {
         for r in db.query(&q).await? {
-            let kind = match text(&r, 0).as_str() {
-                "SEQUENCE" => "SEQUENCE",
-                "SCHEMA" => "SCHEMA",
-                "FUNCTION" => "FUNCTION",
-                "PROCEDURE" => "PROCEDURE",
-                _ => "TABLE",
-            };
+            let kind = ObjectKind::from_sql(&text(&r, 0));
             let object = Name::new(&text(&r, 1), &text(&r, 2));
             if exclude.tables.contains(&object) {
                 continue;
@@ -334,27 +330,12 @@ async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sche
     ];
     for q in queries {
         for r in db.query(&q).await? {
-            let kind = match text(&r, 0).as_str() {
-                "COLUMN" => "COLUMN",
-                "VIEW" => "VIEW",
-                "MATERIALIZED VIEW" => "MATERIALIZED VIEW",
-                "SEQUENCE" => "SEQUENCE",
-                "INDEX" => "INDEX",
-                "FOREIGN TABLE" => "FOREIGN TABLE",
-                "FUNCTION" => "FUNCTION",
-                "PROCEDURE" => "PROCEDURE",
-                "TYPE" => "TYPE",
-                "SCHEMA" => "SCHEMA",
-                _ => "TABLE",
-            };
+            let kind = ObjectKind::from_sql(&text(&r, 0));
             let object = Name::new(&text(&r, 1), &text(&r, 2));
             if exclude.tables.contains(&object) {
                 continue;
             }
-            let sub = match kind {
-                "COLUMN" | "FUNCTION" | "PROCEDURE" => Some(text(&r, 3)),
-                _ => None,
-            };
+            let sub = (kind == ObjectKind::Column || kind.is_routine()).then(|| text(&r, 3));
             schema.comments.insert(CommentOn { kind, object, sub }, text(&r, 4));
         }
     }
