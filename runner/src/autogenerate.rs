@@ -83,7 +83,7 @@ pub async fn autogenerate(
         let head = introspect(db, &exclude).await?;
         crate::schema_diff::same_engine(&head, &desired)?;
         if locking == Locking::Online && head.engine == runner_schema::Engine::Sqlite {
-            return Err(RunnerError::SchemaDiff(
+            return Err(RunnerError::Usage(
                 "--online is for PostgreSQL: a SQLite database takes one writer at a time, whatever the revision does"
                     .into(),
             ));

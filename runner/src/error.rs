@@ -181,6 +181,10 @@ pub enum RunnerError {
     /// `runner diff`: a side that cannot be read as a schema (bad files, no dev server).
     #[error("{0}")]
     SchemaDiff(String),
+    /// An option the database at hand has no use for (`--online` on SQLite): a bad command
+    /// line, found once the database is known.
+    #[error("{0}")]
+    Usage(String),
     /// `--rename` arguments or `-- runner:renamed-from` hints that do not fit the two schemas,
     /// one line each, naming where they were said. Nothing was diffed.
     #[error("{}", .0.join("\n"))]
@@ -321,6 +325,7 @@ impl RunnerError {
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect
             }
+            RunnerError::Usage(_) => ExitCode::Usage,
             RunnerError::Stopped { .. } => ExitCode::Stopped,
             _ if runner_db::interrupt::requested().is_some() => ExitCode::Stopped,
             RunnerError::Interrupted { cause, .. } => cause.exit_code(),

@@ -219,7 +219,7 @@ fn autogenerate_on_sqlite_needs_no_server_and_keeps_the_rows() {
     assert_eq!(db.scalar("SELECT count(*) FROM users"), "2");
     p.run(&db, &["diff", "--from", &db.url, "--to", "migrations@001", "--exit-code"]).ok();
     // --online is PostgreSQL's.
-    p.run(&db, &["new", "again", "--autogenerate", "--online"]).fails_with(1).stderr_has("--online is for PostgreSQL");
+    p.run(&db, &["new", "again", "--autogenerate", "--online"]).fails_with(2).stderr_has("--online is for PostgreSQL");
 }
 
 #[test]

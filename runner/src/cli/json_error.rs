@@ -68,6 +68,7 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::Interrupted { .. } => "interrupted",
         RunnerError::Fixture { .. } => "fixture",
         RunnerError::SchemaDiff(_) => "schema_diff",
+        RunnerError::Usage(_) => "usage",
         RunnerError::Renames(_) => "renames",
         RunnerError::PluginTest { .. } => "plugin",
         RunnerError::Io { .. } => "io",
