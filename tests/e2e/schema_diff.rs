@@ -586,3 +586,24 @@ fn sigint_during_a_diff(times: usize) {
         run.stderr
     );
 }
+
+/// Both sides of a diff replay their revisions at once; a plugin built from source that both
+/// need is built once, and the second side finds it kept.
+#[test]
+fn a_plugin_both_sides_of_a_diff_need_is_built_once() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, band text);\n");
+    // Sources no earlier run kept: this run has to build them.
+    let example = std::fs::read_to_string(repo_path("plugins/examples-js/score-band/app.js")).unwrap();
+    std::fs::create_dir(p.path().join("plug")).unwrap();
+    let fresh = format!("// {:?}\n{example}", std::time::SystemTime::now());
+    std::fs::write(p.path().join("plug/app.js"), fresh).unwrap();
+    p.backfill(
+        "bands",
+        "plugin = { build = \"plug\" }\nrequires = \"001\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\nfilter = \"band IS NULL\"\n",
+    );
+    let r = p.run(&db, &["diff", "--from", "migrations", "--to", "migrations"]).ok();
+    assert_eq!(r.stderr.matches("building the plugin").count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("the schemas are the same") && r.stdout.trim().is_empty(), "{}", r.stdout);
+}

@@ -153,3 +153,35 @@ impl Drop for WorkDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_folders_are_fresh_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (WorkDir::new().unwrap(), WorkDir::new().unwrap());
+        assert_ne!(a.0, b.0);
+        assert_eq!(std::fs::metadata(&a.0).unwrap().permissions().mode() & 0o777, 0o700);
+        let path = a.0.clone();
+        drop(a);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn concurrent_stores_leave_one_whole_file_and_no_partial_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.wasm");
+        let contents: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 1 << 20]).collect();
+        std::thread::scope(|s| {
+            for c in &contents {
+                let path = &path;
+                s.spawn(move || store(path, c).unwrap());
+            }
+        });
+        let kept = std::fs::read(&path).unwrap();
+        assert!(contents.contains(&kept), "a whole file of one writer");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    }
+}
