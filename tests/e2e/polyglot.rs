@@ -117,6 +117,36 @@ fn a_python_exception_reaches_the_operator_as_one_line() {
 }
 
 #[test]
+fn the_python_sdk_refuses_columns_that_do_not_fit_the_batch_or_the_database() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&db, "py", &["fine", "short-set", "fine"], "");
+    p.run(&db, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("returned an error: set(`out`): 1 values for 3 rows (app.py:");
+    let huge = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&huge, "py", &["fine", "huge"], "");
+    p.run(&huge, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("returned an error: integer 1180591620717411303424 does not fit in 64 bits");
+    for db in [&db, &huge] {
+        assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
+    }
+}
+
+#[test]
+fn the_js_sdk_refuses_columns_that_do_not_fit_the_batch_or_javascript() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&db, "js", &["fine", "short-set", "fine"], "");
+    p.run(&db, &["backfill", "run", "fails"]).fails_with(1).stderr_has("set(`out`): 1 values for 3 rows");
+    let huge = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&huge, "js", &["fine", "huge"], "");
+    p.run(&huge, &["backfill", "run", "fails"]).fails_with(1).stderr_has("column `out`: an integer beyond 2^53");
+    for db in [&db, &huge] {
+        assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
+    }
+}
+
+#[test]
 fn a_memory_error_python_catches_is_still_the_memory_limit() {
     let db = TestDb::new(Kind::Sqlite);
     let p = fails_project(&db, "py", &["fine", "alloc"], "memory_mb = 128\n");

@@ -42,11 +42,11 @@ export class PluginError extends Error {
   }
 }
 
-function exactInteger(n, what) {
+/** `n`, if a JavaScript number holds it exactly; `outbound` when the plugin made it. */
+function exactInteger(n, what, outbound = false) {
   if (!Number.isSafeInteger(n)) {
-    throw new PluginError(
-      `${what}: an integer beyond 2^53 (it arrived as ${n}), which JavaScript numbers cannot hold exactly`,
-    );
+    const seen = outbound ? `${n}` : `it arrived as ${n}`;
+    throw new PluginError(`${what}: an integer beyond 2^53 (${seen}), which JavaScript numbers cannot hold exactly`);
   }
   return n;
 }
@@ -58,9 +58,9 @@ export function value(v, what = "a value") {
     case "boolean":
       return { tag: "boolean", val: v };
     case "number":
-      return Number.isInteger(v) ? { tag: "integer", val: exactInteger(v, what) } : { tag: "float", val: v };
+      return Number.isInteger(v) ? { tag: "integer", val: exactInteger(v, what, true) } : { tag: "float", val: v };
     case "bigint":
-      return { tag: "integer", val: exactInteger(Number(v), what) };
+      return { tag: "integer", val: exactInteger(Number(v), what, true) };
     case "string":
       return { tag: "text", val: v };
   }
@@ -126,7 +126,7 @@ function toColumn(values, name) {
   switch (kind) {
     case null:
     case "integers":
-      return { tag: "integers", val: nulls((v) => exactInteger(v, what)) };
+      return { tag: "integers", val: nulls((v) => exactInteger(v, what, true)) };
     case "floats":
       return { tag: "floats", val: nulls(Number) };
     case "texts":
@@ -315,7 +315,10 @@ export class Row {
   raw(column) {
     const c = this._rows._case(column);
     const v = c.val[this._i];
-    return c.tag === "values" ? v : value(v, `column \`${column}\``);
+    if (c.tag === "values") return v;
+    // A key that lost precision on the way in would name another row.
+    if (c.tag === "integers" && v !== null) exactInteger(v, `column \`${column}\``);
+    return value(v, `column \`${column}\``);
   }
 
   /** The column's value as a JavaScript value (null for NULL). */

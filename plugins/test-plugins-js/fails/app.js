@@ -1,7 +1,7 @@
 // Fails on purpose, for the tests, by a row's `cmd`: `throw` throws a TypeError inside the SDK's
-// wrapper, `type` reads a text column as an integer (a PluginError), `alloc` asks for more than
-// the memory limit, `raw` throws an Error outside the wrapper, and any other row echoes its `n`
-// (so an integer beyond 2^53 fails in the SDK instead of turning into its neighbour).
+// wrapper, `type` reads a text column as an integer (a PluginError), `alloc` passes the memory limit,
+// `raw` throws outside the wrapper, `short-set` sets too few values, `huge` answers 2^60, and any other
+// row echoes its `n` (so an integer beyond 2^53 fails in the SDK instead of turning into its neighbour).
 
 import { Rows, backfill } from "runner-plugin";
 
@@ -17,12 +17,20 @@ function outcome(row) {
       return row.int("cmd");
     case "alloc":
       return new Array(64 * 1024 * 1024).fill(1.5).length;
+    case "huge":
+      return 2 ** 60;
     default:
       return row.int("n");
   }
 }
 
-const inner = backfill("fails 1.0.0", (rows) => rows.map((row) => row.update({ out: String(outcome(row)) })));
+const inner = backfill("fails 1.0.0", (rows) => {
+  if (rows.texts("cmd").includes("short-set")) rows.set("out", ["too few"]);
+  return rows.map((row) => {
+    const out = outcome(row);
+    return row.update({ out: typeof out === "number" && out > 2 ** 53 ? out : String(out) });
+  });
+});
 
 export const describe = inner.describe;
 

@@ -1,6 +1,6 @@
-"""Fails on purpose, for the tests, by a row's `cmd`: `divide` raises in the SDK's wrapper (a value),
-`alloc` asks for more than the memory limit (MemoryError, caught by the SDK), `raw` raises outside
-the wrapper, so the exception escapes into componentize-py's runtime and traps the component."""
+"""Fails on purpose, for the tests, by a row's `cmd`: `divide` raises in the SDK's wrapper, `alloc` passes
+the memory limit (MemoryError, caught by the SDK), `raw` raises outside the wrapper (the component traps),
+`short-set` sets a column with fewer values than rows, and `huge` sets an integer beyond 64 bits."""
 
 from runner_plugin import Rows, backfill
 
@@ -15,10 +15,14 @@ def outcome(cmd):
     if cmd == "alloc":
         # More than any test's memory limit: the host refuses it, Python raises MemoryError.
         return str(len(bytearray(512 * 1024 * 1024)))
+    if cmd == "huge":
+        return 2**70
     return "ok"
 
 
 def process(rows: Rows):
+    if "short-set" in rows.texts("cmd"):
+        rows.set("out", ["too few"])
     return [row.update(out=outcome(row.text("cmd"))) for row in rows]
 
 
