@@ -111,7 +111,10 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
         for &r in &rows {
             match set_before.get_mut(r as usize) {
                 None => return Err(format!("updates[{g}] names row {r}, but the batch has {n} rows")),
-                Some(true) => return Err(format!("updates[{g}] sets row {r}, which an earlier update set")),
+                Some(true) => {
+                    let which = key_text(batch, &key, r as usize);
+                    return Err(format!("updates[{g}] sets row {r} ({which}), which an earlier update set"));
+                }
                 Some(seen) => *seen = true,
             }
         }
@@ -155,6 +158,22 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
     }
     changes.extend(output.changes);
     Ok(changes)
+}
+
+/// Row `r`'s key as an operator reads it: `id = 10`.
+fn key_text(batch: &Batch, key: &[usize], r: usize) -> String {
+    let value = |v: &Value| match v {
+        Value::Null => "NULL".to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Bytes(b) => format!("{} bytes", b.len()),
+    };
+    key.iter()
+        .map(|&p| format!("{} = {}", batch.columns[p], batch.rows[r].get(p).map_or("NULL".into(), value)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -218,7 +237,7 @@ mod tests {
         let err = changes_of(set(None, "band", one())).unwrap_err();
         assert!(err.contains("has 1 values for column `band` and 3 rows"), "{err}");
         let err = changes_of(set(Some(vec![1, 1]), "band", Column::Integers(vec![Some(1), Some(2)]))).unwrap_err();
-        assert!(err.contains("sets row 1, which an earlier update set"), "{err}");
+        assert!(err.contains("sets row 1 (id = 2), which an earlier update set"), "{err}");
         let mut twice = set(Some(vec![0]), "band", one());
         let again = twice.updates[0].clone();
         twice.updates.push(again);

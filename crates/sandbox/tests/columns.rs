@@ -43,7 +43,7 @@ fn an_answer_that_does_not_fit_the_batch_fails_it_with_what_is_wrong() {
     let cases = [
         ("short", 0, "updates[0] has 2 values for column `out` and 3 rows"),
         ("outside", 3, "updates[0] names row 3, but the batch has 3 rows"),
-        ("twice", 0, "updates[1] sets row 0, which an earlier update set"),
+        ("twice", 0, "updates[1] sets row 0 (id = 10), which an earlier update set"),
     ];
     for (cmd, n, message) in cases {
         match run(cmd, n) {
