@@ -10,6 +10,11 @@ use crate::{Assignment, Batch, Change, Column, ColumnBatch, ColumnOutput, NamedC
 /// row it sets, so an unbounded one would let a plugin multiply its memory into the host's.
 pub const MAX_COLUMN_NAME: usize = 256;
 
+/// The most bytes of column names one answer may make the host copy (a name once per row it
+/// sets): many columns on many rows could otherwise turn a plugin's few megabytes into the
+/// host's gigabytes. A batch of 10,000 rows setting ten 30-byte names needs 3 MB.
+pub const MAX_NAME_COPIES: usize = 32 << 20;
+
 /// `rows` by column, each column in the one case that holds all its values.
 pub(crate) fn batch(rows: &Batch) -> ColumnBatch {
     let columns = rows
@@ -106,6 +111,7 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
         .collect::<Result<_, _>>()?;
     let mut set_before = vec![false; n];
     let mut changes = Vec::new();
+    let mut name_copies = 0usize;
     for (g, group) in output.updates.into_iter().enumerate() {
         let rows: Vec<u32> = group.rows.unwrap_or_else(|| (0..n as u32).collect());
         for &r in &rows {
@@ -128,6 +134,12 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
             }
             if set.iter().any(|(name, _): &(String, _)| *name == c.name) {
                 return Err(format!("updates[{g}] sets column `{}` twice", c.name));
+            }
+            name_copies = name_copies.saturating_add(c.name.len().saturating_mul(rows.len()));
+            if name_copies > MAX_NAME_COPIES {
+                return Err(format!(
+                    "updates[{g}]: the answer's column names, copied to every row they set, would take more than {MAX_NAME_COPIES} bytes"
+                ));
             }
             if len(&c.values) != rows.len() {
                 return Err(format!(
@@ -246,6 +258,32 @@ mod tests {
         let again = same_name.updates[0].set[0].clone();
         same_name.updates[0].set.push(again);
         assert!(changes_of(same_name).unwrap_err().contains("sets column `band` twice"));
+    }
+
+    #[test]
+    fn the_bytes_of_names_copied_to_rows_are_bounded() {
+        let rows = 4096;
+        let batch = Batch {
+            columns: vec!["id".into()],
+            key: vec!["id".into()],
+            rows: (0..rows).map(|i| vec![Value::Integer(i)]).collect(),
+        };
+        // Columns of 256-byte names on every row: 32 of them are the whole budget, 33 are over.
+        let answer = |columns: usize| ColumnOutput {
+            updates: vec![Updates {
+                rows: None,
+                set: (0..columns)
+                    .map(|c| NamedColumn {
+                        name: format!("{c:0>256}"),
+                        values: Column::Integers(vec![None; rows as usize]),
+                    })
+                    .collect(),
+            }],
+            changes: vec![],
+        };
+        assert_eq!(changes(&batch, answer(32)).unwrap().len(), rows as usize);
+        let err = changes(&batch, answer(33)).unwrap_err();
+        assert!(err.contains("would take more than 33554432 bytes"), "{err}");
     }
 
     #[test]
