@@ -219,7 +219,7 @@ export class Rows {
     }
     if (accepts.tag === "floats" && got.tag === "integers") return checkedIntegers(values, column);
     if (values.every((v) => v === null)) return values;
-    throw new PluginError(`column \`${column}\`: expected ${accepts.what}, got ${got.tag.replace(/s$/, "")}`);
+    throw new PluginError(`column \`${column}\`: expected ${accepts.what}, got ${got.tag === "bytes" ? "bytes" : got.tag.replace(/s$/, "")}`);
   }
 
   /** The column as integers (null for NULL); a PluginError if it holds anything else. */

@@ -243,7 +243,12 @@ class Rows:
 
 
 def _name(case):
-    return type(case).__name__.split("_", 1)[-1].lower()
+    """What a value or a column holds, as an error says it: `text`, `integer`, `bytes`."""
+    name = type(case).__name__.split("_", 1)[-1].lower()
+    return _SINGULAR.get(name, name)
+
+
+_SINGULAR = {"booleans": "boolean", "integers": "integer", "floats": "float", "texts": "text", "values": "mixed values"}
 
 
 class _RowUpdate:
