@@ -128,8 +128,27 @@ fn the_python_sdk_refuses_columns_that_do_not_fit_the_batch_or_the_database() {
     p.run(&huge, &["backfill", "run", "fails"])
         .fails_with(1)
         .stderr_has("returned an error: integer 1180591620717411303424 does not fit in 64 bits");
-    for db in [&db, &huge] {
+    let outside = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&outside, "py", &["fine", "bad-rows"], "");
+    p.run(&outside, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("set(`out`): 99 is not a row of this batch (0 to 1, or a Row) (app.py:");
+    for db in [&db, &huge, &outside] {
         assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
+    }
+}
+
+/// `rows.set(column, values, rows)` with the rows as `Row` objects, beside `row.update` for the
+/// others, in both SDKs.
+#[test]
+fn rows_chosen_as_row_objects_are_set_by_column_beside_updates_by_row() {
+    for lang in ["py", "js"] {
+        let db = TestDb::new(Kind::Sqlite);
+        let p = fails_project(&db, lang, &["fine", "picked", "fine"], "");
+        p.run(&db, &["backfill", "run", "fails"]).ok();
+        let outs = db.scalar("SELECT group_concat(out, ',') FROM (SELECT out FROM items ORDER BY id)");
+        let fine = if lang == "py" { "ok" } else { "null" };
+        assert_eq!(outs, format!("{fine},picked,{fine}"), "{lang}");
     }
 }
 
@@ -141,7 +160,12 @@ fn the_js_sdk_refuses_columns_that_do_not_fit_the_batch_or_javascript() {
     let huge = TestDb::new(Kind::Sqlite);
     let p = fails_project(&huge, "js", &["fine", "huge"], "");
     p.run(&huge, &["backfill", "run", "fails"]).fails_with(1).stderr_has("column `out`: an integer beyond 2^53");
-    for db in [&db, &huge] {
+    let outside = TestDb::new(Kind::Sqlite);
+    let p = fails_project(&outside, "js", &["fine", "bad-rows"], "");
+    p.run(&outside, &["backfill", "run", "fails"])
+        .fails_with(1)
+        .stderr_has("set(`out`): 99 is not a row of this batch (0 to 1, or a Row)");
+    for db in [&db, &huge, &outside] {
         assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
     }
 }

@@ -248,12 +248,21 @@ export class Rows {
   }
 
   /**
-   * Sets `column` of the target rows to `values`: one value per row of the batch, or per position
-   * in `rows` (the rows to change; the others are left alone). A row may be set by calls with the
-   * same `rows` only.
+   * Sets `column` of the target rows to `values`: one value per row of the batch, or per entry of
+   * `rows` (the rows to change, as positions or `Row`s; the others are left alone). A row may be
+   * set by calls with the same `rows` only.
    */
   set(column, values, rows = null) {
     values = Array.from(values);
+    if (rows !== null) {
+      rows = Array.from(rows, (r) => (r instanceof Row ? r._i : r));
+      const bad = rows.findIndex((r) => !Number.isInteger(r) || r < 0 || r >= this._n);
+      if (bad >= 0) {
+        throw new PluginError(
+          `set(\`${column}\`): ${String(rows[bad])} is not a row of this batch (0 to ${this._n - 1}, or a Row)`,
+        );
+      }
+    }
     const expected = rows === null ? this._n : rows.length;
     if (values.length !== expected) {
       throw new PluginError(`set(\`${column}\`): ${values.length} values for ${expected} rows`);
@@ -261,7 +270,7 @@ export class Rows {
     const key = rows === null ? "" : rows.join(",");
     let group = this._sets.get(key);
     if (group === undefined) {
-      group = { rows: rows === null ? null : Array.from(rows), set: new Map() };
+      group = { rows, set: new Map() };
       this._sets.set(key, group);
     }
     group.set.set(column, toColumn(values, column));

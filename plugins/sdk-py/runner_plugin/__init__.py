@@ -208,10 +208,15 @@ class Rows:
 
     def set(self, column, values, rows=None):
         """Sets `column` of the target rows to `values`: one value per row of the batch, or per
-        position in `rows` (the rows to change; the others are left alone). A row may be set by
-        calls with the same `rows` only."""
+        entry of `rows` (the rows to change, as positions or `Row`s; the others are left alone).
+        A row may be set by calls with the same `rows` only."""
         if not isinstance(values, list):
             values = list(values)
+        if rows is not None:
+            rows = [r._i if type(r) is Row else r for r in rows]
+            for r in rows:
+                if type(r) is not int or not 0 <= r < self._n:
+                    raise PluginError(f"set(`{column}`): {r!r} is not a row of this batch (0 to {self._n - 1}, or a Row)")
         expected = self._n if rows is None else len(rows)
         if len(values) != expected:
             raise PluginError(f"set(`{column}`): {len(values)} values for {expected} rows")

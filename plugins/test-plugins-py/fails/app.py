@@ -1,6 +1,6 @@
 """Fails on purpose, for the tests, by a row's `cmd`: `divide` raises in the SDK's wrapper, `alloc` passes
 the memory limit (MemoryError, caught by the SDK), `raw` raises outside the wrapper (the component traps),
-`short-set` sets a column with fewer values than rows, and `huge` sets an integer beyond 64 bits."""
+`short-set`/`bad-rows` set a column badly, `huge` sets an integer beyond 64 bits, `picked` by Row."""
 
 from runner_plugin import Rows, backfill
 
@@ -21,9 +21,15 @@ def outcome(cmd):
 
 
 def process(rows: Rows):
-    if "short-set" in rows.texts("cmd"):
+    cmds = rows.texts("cmd")
+    if "short-set" in cmds:
         rows.set("out", ["too few"])
-    return [row.update(out=outcome(row.text("cmd"))) for row in rows]
+    if "bad-rows" in cmds:
+        rows.set("out", ["x"], rows=[99])
+    # Rows chosen as Row objects, set by column; the rest by row.
+    picked = [row for row in rows if row.text("cmd") == "picked"]
+    rows.set("out", ["picked"] * len(picked), rows=picked)
+    return [row.update(out=outcome(row.text("cmd"))) for row in rows if row.text("cmd") != "picked"]
 
 
 class WitWorld(backfill("fails 1.0.0", process)):
