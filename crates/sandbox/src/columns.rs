@@ -113,6 +113,10 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
     let mut changes = Vec::new();
     let mut name_copies = 0usize;
     for (g, group) in output.updates.into_iter().enumerate() {
+        // Setting nothing changes no row, so it claims none (the SDKs send `row.update()` so).
+        if group.set.is_empty() {
+            continue;
+        }
         let rows: Vec<u32> = group.rows.unwrap_or_else(|| (0..n as u32).collect());
         for &r in &rows {
             match set_before.get_mut(r as usize) {
@@ -150,9 +154,6 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
                 ));
             }
             set.push((c.name, values(c.values).into_iter()));
-        }
-        if set.is_empty() {
-            continue;
         }
         changes.reserve(rows.len());
         for &r in &rows {
@@ -284,6 +285,13 @@ mod tests {
         assert_eq!(changes(&batch, answer(32)).unwrap().len(), rows as usize);
         let err = changes(&batch, answer(33)).unwrap_err();
         assert!(err.contains("would take more than 33554432 bytes"), "{err}");
+    }
+
+    #[test]
+    fn an_update_that_sets_nothing_does_not_claim_its_rows() {
+        let mut out = set(Some(vec![0]), "band", Column::Integers(vec![Some(1)]));
+        out.updates.insert(0, Updates { rows: None, set: vec![] });
+        assert_eq!(changes_of(out).unwrap().len(), 1);
     }
 
     #[test]
