@@ -190,13 +190,8 @@ pub async fn plugin_wasm(
             crate::download::fetch_plugin(plugin, url, sha256, settings.plugin_cache.as_deref()).await
         }
         PluginSource::Build(dir) => {
-            let (name, folder) = (plugin.to_string(), dir.clone());
-            let dirs = crate::build::BuildDirs {
-                builds: settings.plugin_cache.as_ref().map(|c| c.join("builds")),
-                toolchains: settings.toolchains.clone(),
-                key: settings.cache_key.clone(),
-            };
-            tokio::task::spawn_blocking(move || crate::build::build_plugin(&name, &folder, &dirs)).await.map_err(
+            let (name, folder, ctx) = (plugin.to_string(), dir.clone(), build_context(settings));
+            tokio::task::spawn_blocking(move || crate::build::plugin_component(&name, &folder, &ctx)).await.map_err(
                 |e| RunnerError::PluginBuild {
                     plugin: plugin.to_string(),
                     dir: dir.clone(),
@@ -204,6 +199,61 @@ pub async fn plugin_wasm(
                 },
             )?
         }
+    }
+}
+
+/// Where builds are off (`builds = "never"`), refuses unless every plugin the manifests build
+/// from source has its locked component: a deploy finds out before it changes anything, not
+/// when it reaches the backfill.
+pub(crate) fn require_locked_plugins(settings: &crate::settings::Settings) -> Result<(), RunnerError> {
+    if settings.builds != crate::build::Builds::Never {
+        return Ok(());
+    }
+    let ctx = build_context(settings);
+    for m in load_manifests(settings)? {
+        if let PluginSource::Build(dir) = &m.plugin {
+            crate::build::check_locked(dir, &ctx).map_err(|why| RunnerError::PluginNotLocked {
+                plugin: m.name.clone(),
+                dir: dir.clone(),
+                why,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds every plugin the project's manifests build from source and locks it
+/// (`runner plugin build`): components in the built-plugins folder, `plugins.lock` updated.
+pub async fn lock_plugins(settings: &crate::settings::Settings) -> Result<Vec<crate::build::LockedBuild>, RunnerError> {
+    let mut folders: Vec<(std::path::PathBuf, Vec<String>)> = Vec::new();
+    for m in load_manifests(settings)? {
+        if let PluginSource::Build(dir) = &m.plugin {
+            match folders.iter_mut().find(|(d, _)| d == dir) {
+                Some((_, names)) => names.push(m.name.clone()),
+                None => folders.push((dir.clone(), vec![m.name.clone()])),
+            }
+        }
+    }
+    let ctx = build_context(settings);
+    tokio::task::spawn_blocking(move || crate::build::lock_plugins(&folders, &ctx)).await.map_err(|e| {
+        RunnerError::Io { context: "building plugins".into(), cause: std::io::Error::other(e.to_string()) }
+    })?
+}
+
+/// Where builds from source keep things, the lock, and whether building is allowed, as the
+/// settings say.
+pub(crate) fn build_context(settings: &crate::settings::Settings) -> crate::build::BuildContext {
+    crate::build::BuildContext {
+        dirs: crate::build::BuildDirs {
+            cache: settings.plugin_cache.clone(),
+            builds: settings.plugin_cache.as_ref().map(|c| c.join("builds")),
+            toolchains: settings.toolchains.clone(),
+            key: settings.cache_key.clone(),
+        },
+        project: settings.project_dir.clone(),
+        lock: settings.plugin_lock.clone(),
+        built: settings.built_plugins.clone(),
+        builds: settings.builds,
     }
 }
 

@@ -67,6 +67,7 @@ pub(crate) async fn apply_with_backfills(
     options: BackfillOptions,
     observer: &mut dyn DeployObserver,
 ) -> Result<Deploy, RunnerError> {
+    crate::backfills::require_locked_plugins(runner.settings())?;
     let mut deploy = Deploy::default();
     loop {
         let report = runner.apply_with(target.clone(), rules).await?;

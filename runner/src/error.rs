@@ -148,6 +148,18 @@ pub enum RunnerError {
         /// What is wrong.
         message: String,
     },
+    /// Builds are off here (`builds = "never"`) and the plugin has no usable locked component.
+    #[error(
+        "plugin {plugin}: builds are off here (builds = \"never\") and {why}; run `runner plugin build` where builds are allowed, then ship plugins.lock with the built-plugins folder"
+    )]
+    PluginNotLocked {
+        /// The plugin.
+        plugin: String,
+        /// Its source folder.
+        dir: PathBuf,
+        /// What is wrong with its lock entry or component.
+        why: String,
+    },
     /// A plugin could not be downloaded.
     #[error("plugin {plugin}: cannot download {url}: {message}")]
     Download {
@@ -317,6 +329,7 @@ impl RunnerError {
             | RunnerError::NoRefreshes
             | RunnerError::Fixture { .. }
             | RunnerError::Renames(_)
+            | RunnerError::PluginNotLocked { .. }
             | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid

@@ -12,6 +12,7 @@
 //! `runner.toml` comes before the PG* variables because those are often set for `psql` on a
 //! developer's machine, while a project's own file names the project's database deliberately.
 
+use crate::build::Builds;
 use crate::error::RunnerError;
 use runner_db::DatabaseUrl;
 use serde::Deserialize as _;
@@ -37,6 +38,10 @@ pub struct ConfigFile {
     pub backfills: Option<PathBuf>,
     /// Where compiled plugins are cached.
     pub plugin_cache: Option<PathBuf>,
+    /// Whether plugins may be built from source here (`allow` or `never`).
+    pub builds: Option<Builds>,
+    /// Where `runner plugin build` keeps the components `plugins.lock` names.
+    pub built_plugins: Option<PathBuf>,
     /// Where plugins' `lookup` queries connect (a role that may read only what plugins need);
     /// default: the database URL.
     pub lookup_url: Option<String>,
@@ -148,6 +153,13 @@ pub struct Settings {
     pub toolchains: Option<PathBuf>,
     /// The per-user key that signs compiled plugins in the cache, kept outside it.
     pub cache_key: Option<PathBuf>,
+    /// Whether plugins may be built from source: `builds` in runner.toml or `RUNNER_BUILDS`;
+    /// by default `never` where the selected `[env.NAME]` is a PostgreSQL one, else `allow`.
+    pub builds: Builds,
+    /// `plugins.lock`, in the project folder.
+    pub plugin_lock: PathBuf,
+    /// Where the components `plugins.lock` names are kept (`built_plugins`, default `.runner/built`).
+    pub built_plugins: PathBuf,
     /// Where `lookup` queries connect; `None`: the database URL.
     pub lookup_url: Option<DatabaseUrl>,
     /// The state table's name.
@@ -198,6 +210,9 @@ impl Settings {
             plugin_cache: default_plugin_cache(),
             toolchains: default_toolchains(),
             cache_key: default_cache_key(),
+            builds: Builds::Allow,
+            plugin_lock: PathBuf::from(crate::build::lock::LOCK_FILE),
+            built_plugins: PathBuf::from(DEFAULT_BUILT_PLUGINS),
             lookup_url: None,
             state_table: "runner_state".into(),
             state_schema: None,
@@ -262,6 +277,22 @@ impl Settings {
             config.backfills.as_ref().map_or_else(|| project_dir.join("backfills"), |b| project_dir.join(b));
         let plugin_cache =
             config.plugin_cache.as_ref().map_or_else(default_plugin_cache, |c| Some(project_dir.join(c)));
+        let builds = match env_get("RUNNER_BUILDS").as_deref() {
+            Some("allow") => Builds::Allow,
+            Some("never") => Builds::Never,
+            Some(other) => {
+                return Err(RunnerError::Config {
+                    path: config_path,
+                    message: format!("RUNNER_BUILDS is `{other}`; it must be `allow` or `never`"),
+                });
+            }
+            // A named PostgreSQL environment is a deploy: it runs what was built and locked.
+            None => config.builds.unwrap_or(if selected.is_some() && config.engine == Some(Engine::Postgres) {
+                Builds::Never
+            } else {
+                Builds::Allow
+            }),
+        };
         let lookup_url = match env_get("RUNNER_LOOKUP_URL").or(config.lookup_url.clone()) {
             Some(u) => Some(DatabaseUrl::parse(&relative_sqlite(&u, &project_dir))?),
             None => None,
@@ -274,6 +305,10 @@ impl Settings {
             plugin_cache,
             toolchains: default_toolchains(),
             cache_key: default_cache_key(),
+            builds,
+            plugin_lock: project_dir.join(crate::build::lock::LOCK_FILE),
+            built_plugins: project_dir
+                .join(config.built_plugins.as_deref().unwrap_or(Path::new(DEFAULT_BUILT_PLUGINS))),
             lookup_url,
             state_table: over.state_table.or(config.state_table).unwrap_or_else(|| "runner_state".into()),
             state_schema: config.state_schema,
@@ -290,6 +325,9 @@ impl Settings {
         })
     }
 }
+
+/// Where `runner plugin build` keeps components, relative to the project.
+const DEFAULT_BUILT_PLUGINS: &str = ".runner/built";
 
 /// `$XDG_CACHE_HOME/runner/plugins`, else `~/.cache/runner/plugins`, else none: never a shared
 /// folder such as `/tmp`, where another user could plant compiled code.

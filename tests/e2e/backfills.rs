@@ -726,16 +726,13 @@ fn a_plugin_named_by_its_source_folder_is_built_and_a_folder_that_is_not_one_is_
     let db = TestDb::new(Kind::Sqlite);
     let p = Project::new();
     p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, band text);\nINSERT INTO scores VALUES (1, 2500, NULL), (2, 10, NULL);\n");
-    let source = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/examples/score-band")
-        .canonicalize()
-        .unwrap();
     let manifest = |plugin: &str| {
         format!(
             "plugin = {plugin}\nrequires = \"001\"\n[source]\ntable = \"scores\"\nkey = [\"id\"]\ncolumns = [\"points\"]\nfilter = \"band IS NULL\"\n"
         )
     };
-    p.backfill("bands", &manifest(&format!("{{ build = \"{}\" }}", source.display())));
+    // (The sample project builds the Rust example from source: `examples`.)
+    p.backfill("bands", &manifest(&p.plugin_source("plugins/examples-js/score-band", "band")));
     p.run(&db, &["apply", "--with-backfills"]).ok().stdout_has("backfill bands: completed; 2 rows");
     assert_eq!(db.scalar("SELECT band FROM scores WHERE id = 1"), "platinum");
     std::fs::create_dir_all(p.path().join("js-plugin")).unwrap();

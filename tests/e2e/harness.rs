@@ -517,6 +517,27 @@ pub fn plugin(name: &str) -> PathBuf {
 }
 
 impl Project {
+    /// Copies the repository's plugin folder `repo_rel` (`plugins/examples-py/score-band`)
+    /// into the project as `plugins/<name>`, and returns the manifest's `plugin` value that
+    /// builds it: a manifest may only build folders inside its project.
+    pub fn plugin_source(&self, repo_rel: &str, name: &str) -> String {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap().flatten() {
+                let target = to.join(e.file_name());
+                if e.file_type().unwrap().is_dir() {
+                    if e.file_name() != "target" && e.file_name() != "__pycache__" {
+                        copy(&e.path(), &target);
+                    }
+                } else {
+                    std::fs::copy(e.path(), target).unwrap();
+                }
+            }
+        }
+        copy(&repo_path(repo_rel), &self.path().join("plugins").join(name));
+        format!("{{ build = \"plugins/{name}\" }}")
+    }
+
     /// Writes `backfills/<name>.toml`.
     pub fn backfill(&self, name: &str, text: &str) -> &Project {
         let dir = self.path().join("backfills");

@@ -15,6 +15,7 @@
 //! | `library` | the embedding API |
 //! | `faults` | many deploys at once: four `apply --with-backfills` do every revision and row once |
 //! | `refreshes` | scheduled refreshes: on demand, bad specs named at start-up, every second, three replicas |
+//! | `build_trust` | plugins built from source: what a build script can reach, isolated toolchains, one rule for plugin files, locked artifacts |
 //! | `backfills` | backfills with a real plugin: once per row, SIGKILL and resume, failures, pause, limits, capabilities |
 //! | `operator` | what runner reports is what happened: closed pipes, marker typos, … |
 //! | `plugin_test` | `runner plugin test`: fixture rows (JSON, CSV) without a database, grants, lookups, `--expect` |
@@ -29,6 +30,7 @@ mod harness;
 mod audit;
 mod backfills;
 mod bad_input;
+mod build_trust;
 mod concurrency;
 mod examples;
 mod failures;

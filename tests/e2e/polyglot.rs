@@ -3,7 +3,7 @@
 //! Rust plugin (row by row and a column at a time in each), and an exception reaches the operator
 //! as one line.
 
-use crate::harness::{Kind, Project, TestDb, plugin, repo_path};
+use crate::harness::{Kind, Project, TestDb, plugin};
 use crate::on_both;
 
 /// `scores_<lang>` tables with the same points: every band, both sides of each bound, NULLs
@@ -36,13 +36,11 @@ on_both!(rust_python_and_js_score_band_give_identical_tables, |db: &TestDb| {
     let tables = ["scores_rust", "scores_python", "scores_pycols", "scores_js", "scores_jscols"];
     p.file("001_scores.sql", &tables.map(|t| scores(db.kind, t)).concat());
     p.backfill("bands_rust", &bands_manifest(&format!("\"{}\"", plugin("score_band").display()), "scores_rust"));
-    let source = |lang: &str| {
-        format!("{{ build = \"{}\" }}", repo_path(&format!("plugins/examples-{lang}/score-band")).display())
-    };
+    let source = |lang: &str| p.plugin_source(&format!("plugins/examples-{lang}/score-band"), &format!("band-{lang}"));
     p.backfill("bands_python", &bands_manifest(&source("py"), "scores_python"));
     // The same bands a column at a time (rows.ints, rows.set).
     let columns = |lang: &str| {
-        format!("{{ build = \"{}\" }}", repo_path(&format!("plugins/examples-{lang}/score-band-columns")).display())
+        p.plugin_source(&format!("plugins/examples-{lang}/score-band-columns"), &format!("band-cols-{lang}"))
     };
     p.backfill("bands_pycols", &bands_manifest(&columns("py"), "scores_pycols"));
     p.backfill("bands_jscols", &bands_manifest(&columns("js"), "scores_jscols"));
@@ -88,8 +86,8 @@ fn fails_project(db: &TestDb, lang: &str, cmds: &[&str], limits: &str) -> Projec
     p.backfill(
         "fails",
         &format!(
-            "plugin = {{ build = \"{}\" }}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n[limits]\nmax_attempts = 1\n{limits}",
-            repo_path(&format!("plugins/test-plugins-{lang}/fails")).display()
+            "plugin = {}\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"cmd\", \"n\"]\n[limits]\nmax_attempts = 1\n{limits}",
+            p.plugin_source(&format!("plugins/test-plugins-{lang}/fails"), "fails")
         ),
     );
     p.run(db, &["apply"]).ok();

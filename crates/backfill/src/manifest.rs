@@ -474,9 +474,34 @@ fn plugin_source(
             }
             PluginSource::Url { url, sha256: sha256.to_ascii_lowercase() }
         }
-        PluginFile::Build { build } if build.is_absolute() => PluginSource::Build(build),
-        PluginFile::Build { build } => PluginSource::Build(project_dir.join(build)),
+        PluginFile::Build { build } => PluginSource::Build(build_dir(&build, project_dir, line_of)?),
     })
+}
+
+/// A `build` folder: inside the project, named relative to it. Building runs the folder's code,
+/// so a manifest must not point the build at the rest of the machine: no absolute path, no
+/// `..`, and no symbolic link out of the project on the way.
+fn build_dir(build: &Path, project_dir: &Path, line_of: &dyn Fn(&str) -> usize) -> Result<PathBuf, LineError> {
+    use std::path::Component;
+    let shown = build.display();
+    if build.is_absolute() || build.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err((
+            line_of("build"),
+            format!(
+                "build = \"{shown}\" must name a folder inside the project, relative to it (no absolute path, no `..`)"
+            ),
+        ));
+    }
+    let dir = project_dir.join(build);
+    if let (Ok(real), Ok(root)) = (dir.canonicalize(), project_dir.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err((
+            line_of("build"),
+            format!("build = \"{shown}\" leads out of the project through a symbolic link (to {})", real.display()),
+        ));
+    }
+    Ok(dir)
 }
 
 /// Every manifest in `dir` (`*.toml`), sorted by name. A missing folder has none.
@@ -548,6 +573,23 @@ mod tests {
         assert!(e.contains(":8: http origin `example.com` must be scheme://host:port"), "{e}");
         let e = p(&format!("{OK}[batch]\nsize = 10\nmin_size = 100\n")).unwrap_err().to_string();
         assert!(e.contains("batch sizes must satisfy"), "{e}");
+    }
+
+    #[test]
+    fn a_build_folder_stays_inside_the_project() {
+        let with =
+            |build: &str| OK.replace("plugin = \"plugins/x.wasm\"", &format!("plugin = {{ build = \"{build}\" }}"));
+        assert_eq!(p(&with("plugins/x")).unwrap().plugin, PluginSource::Build("/proj/plugins/x".into()));
+        for bad in ["/opt/evil", "../evil", "plugins/../../evil"] {
+            let e = p(&with(bad)).unwrap_err().to_string();
+            assert!(e.contains(":1: build = ") && e.contains("must name a folder inside the project"), "{bad}: {e}");
+        }
+        let project = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join("plugins")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), project.path().join("plugins/x")).unwrap();
+        let e = parse(Path::new("b.toml"), &with("plugins/x"), project.path()).unwrap_err().to_string();
+        assert!(e.contains("leads out of the project through a symbolic link"), "{e}");
     }
 
     #[test]

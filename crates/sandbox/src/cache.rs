@@ -35,6 +35,11 @@ pub enum CacheUse {
 /// A verified cache folder and the key that signs its entries.
 pub(crate) struct Cache {
     dir: PathBuf,
+    key_file: PathBuf,
+}
+
+/// The key as read for one use of the cache.
+struct Signer {
     key: [u8; KEY_BYTES],
 }
 
@@ -43,14 +48,25 @@ impl Cache {
     /// why the cache cannot be trusted; the caller then compiles without it.
     pub(crate) fn open(dir: &Path, key_file: &Path) -> Result<Cache, String> {
         private_dir(dir)?;
-        let key = load_key(key_file)?;
-        Ok(Cache { dir: dir.to_path_buf(), key })
+        load_key(key_file)?;
+        Ok(Cache { dir: dir.to_path_buf(), key_file: key_file.to_path_buf() })
     }
 
-    /// Compiles `wasm`, or loads its compiled form from a verified entry.
+    /// Compiles `wasm`, or loads its compiled form from a verified entry. The key is read for
+    /// every plugin, not once: a key retired meanwhile ([`retire_key`]) takes effect at once.
     pub(crate) fn compile(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, CacheUse)> {
+        let signer = match load_key(&self.key_file) {
+            Ok(key) => Signer { key },
+            Err(e) => return Component::new(engine, wasm).map(|c| (c, CacheUse::Uncached(e))),
+        };
+        signer.compile(&self.dir, engine, wasm)
+    }
+}
+
+impl Signer {
+    fn compile(&self, dir: &Path, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, CacheUse)> {
         let name = entry_name(engine, wasm);
-        let path = self.dir.join(&name);
+        let path = dir.join(&name);
         match std::fs::read(&path) {
             Ok(bytes) => match self.verified(&name, &bytes) {
                 Some(compiled) => {
@@ -155,7 +171,7 @@ pub struct CachedPlugin {
 /// (components built from source) carries it, so that a file planted or swapped in the cache is
 /// noticed instead of run.
 pub fn seal(key_file: &Path, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let cache = Cache { dir: PathBuf::new(), key: load_key(key_file)? };
+    let cache = Signer { key: load_key(key_file)? };
     let mut out = cache.mac(name, bytes).finalize().into_bytes().to_vec();
     out.extend_from_slice(bytes);
     Ok(out)
@@ -163,8 +179,45 @@ pub fn seal(key_file: &Path, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String
 
 /// The bytes of what [`seal`] made for `name`, if its signature checks out with this user's key.
 pub fn unseal(key_file: &Path, name: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-    let cache = Cache { dir: PathBuf::new(), key: load_key(key_file).ok()? };
+    let cache = Signer { key: load_key(key_file).ok()? };
     cache.verified(name, sealed).map(<[u8]>::to_vec)
+}
+
+/// Creates the signing key at `key_file` if there is none yet (mode 0600, in a private folder):
+/// done before a plugin build runs, so that the build finds a key it cannot reach rather than
+/// room to put one of its own.
+pub fn ensure_key(key_file: &Path) -> Result<(), String> {
+    load_key(key_file).map(|_| ())
+}
+
+/// Replaces the signing key at `key_file` with a new one: everything signed with the old key
+/// (compiled plugins, kept builds) is then compiled or built again rather than trusted. For
+/// when something that could read the old key ran, such as a plugin build that could not be
+/// kept away from it.
+pub fn retire_key(key_file: &Path) -> Result<(), String> {
+    let parent = key_file.parent().ok_or_else(|| format!("{} has no folder", key_file.display()))?;
+    private_dir(parent)?;
+    let fresh = fresh_key();
+    let tmp = parent.join(format!(".cache.key.{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(hex::encode(fresh).as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, key_file));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot replace {}: {e}", key_file.display())
+    })
+}
+
+fn fresh_key() -> [u8; KEY_BYTES] {
+    use rand::Rng;
+    let mut key = [0u8; KEY_BYTES];
+    rand::rng().fill_bytes(&mut key);
+    key
 }
 
 /// The compiled plugins in `dir` (none if it cannot be read).
@@ -218,12 +271,7 @@ pub fn private_dir(dir: &Path) -> Result<(), String> {
 fn load_key(path: &Path) -> Result<[u8; KEY_BYTES], String> {
     let parent = path.parent().ok_or_else(|| format!("{} has no folder", path.display()))?;
     private_dir(parent)?;
-    let fresh = {
-        use rand::Rng;
-        let mut key = [0u8; KEY_BYTES];
-        rand::rng().fill_bytes(&mut key);
-        key
-    };
+    let fresh = fresh_key();
     match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut f) => {
             f.write_all(hex::encode(fresh).as_bytes())

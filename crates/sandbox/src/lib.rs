@@ -69,7 +69,7 @@ pub use error::SandboxError;
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
-pub use cache::{CacheUse, CachedPlugin, private_dir, seal, unseal};
+pub use cache::{CacheUse, CachedPlugin, ensure_key, private_dir, retire_key, seal, unseal};
 
 /// The WIT world every plugin implements (`plugins/wit/world.wit`), for the builders that need
 /// it as a file (componentize-py, componentize-js).

@@ -235,6 +235,31 @@ fn compiled_plugins_are_cached_by_content_hash() {
 }
 
 #[test]
+fn an_entry_signed_with_a_retired_key_is_compiled_again_not_loaded() {
+    use runner_sandbox::CacheUse;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("cache.key");
+    let s = Sandbox::new(SandboxConfig {
+        cache_dir: Some(dir.path().into()),
+        cache_key: Some(key.clone()),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let bytes = wasm("score_band");
+    assert_eq!(s.load("a", &bytes, limits(), Grants::default()).unwrap().cache_use(), &CacheUse::Stored);
+    assert_eq!(s.load("a", &bytes, limits(), Grants::default()).unwrap().cache_use(), &CacheUse::Hit);
+    // Whoever held the old key could have signed this entry: the same sandbox no longer trusts it.
+    let old = std::fs::read(&key).unwrap();
+    runner_sandbox::retire_key(&key).unwrap();
+    assert_ne!(std::fs::read(&key).unwrap(), old);
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(s.load("a", &bytes, limits(), Grants::default()).unwrap().cache_use(), &CacheUse::Stored);
+    assert_eq!(s.load("a", &bytes, limits(), Grants::default()).unwrap().cache_use(), &CacheUse::Hit);
+}
+
+#[test]
 fn the_score_band_example_derives_bands() {
     let plugin = sandbox().load("score-band", &wasm("score_band"), limits(), Grants::default()).unwrap();
     let batch = Batch {

@@ -1,11 +1,13 @@
 //! Builds kept for next time. A Python build takes about 20 seconds, so a component built from
-//! source is kept under a hash of everything that goes into it (the plugin's files, the SDK, the
-//! WIT world and the toolchain version): a second build of the same sources is a file read. Kept
-//! builds are run as they are found, so they are read and written only in a folder of this
-//! user's that nobody else can write, and signed with the user's cache key (as compiled plugins
-//! are): a file swapped or planted there is built again, not run.
+//! source is kept under a hash of everything that goes into it (the plugin's files as
+//! [`Sources`] lists them, the SDK, the WIT world and the toolchain version): a second build of
+//! the same sources is a file read. Kept builds are run as they are found, so they are read and
+//! written only in a folder of this user's that nobody else can write, and signed with the
+//! user's cache key (as compiled plugins are), which builds cannot reach ([`super::confine`]):
+//! a file swapped or planted there is built again, not run.
 
 use super::BuildDirs;
+use super::sources::Sources;
 use std::path::{Path, PathBuf};
 
 /// Where a build of these sources is kept, if it can be.
@@ -17,8 +19,8 @@ pub struct Kept {
 impl Kept {
     /// The place for the build of `dir` with `parts` (toolchain version, SDK files, WIT world),
     /// under `<builds>/<prefix>-<hash>.wasm`.
-    pub fn new(dirs: &BuildDirs, prefix: &str, dir: &Path, parts: &[&str]) -> std::io::Result<Kept> {
-        let hash = source_hash(dir, parts)?;
+    pub fn new(dirs: &BuildDirs, prefix: &str, sources: &Sources, parts: &[&str]) -> std::io::Result<Kept> {
+        let hash = sources.hash(parts)?;
         let path = dirs
             .builds
             .as_ref()
@@ -59,50 +61,6 @@ impl Kept {
 /// that one entry copied over another does not verify.
 fn entry_name(path: &Path) -> String {
     path.file_name().unwrap_or_default().to_string_lossy().into_owned()
-}
-
-/// Every file of the plugin's folder (but caches, hidden files and built components), by
-/// relative path and contents, with `parts`.
-fn source_hash(dir: &Path, parts: &[&str]) -> std::io::Result<String> {
-    let mut files = Vec::new();
-    collect(dir, dir, &mut files)?;
-    files.sort();
-    let mut all = Vec::new();
-    for part in parts {
-        push(&mut all, part.as_bytes());
-    }
-    for rel in files {
-        push(&mut all, rel.to_string_lossy().as_bytes());
-        push(&mut all, &std::fs::read(dir.join(&rel))?);
-    }
-    Ok(runner_sandbox::content_hash(&all))
-}
-
-/// Length-prefixed, so that no two different sets of files give the same bytes.
-fn push(all: &mut Vec<u8>, part: &[u8]) {
-    all.extend_from_slice(&(part.len() as u64).to_le_bytes());
-    all.extend_from_slice(part);
-}
-
-/// Whether a file or folder of a plugin's folder is part of its sources.
-pub fn is_source(name: &str) -> bool {
-    !(name.starts_with('.') || name == "__pycache__" || name.ends_with(".wasm"))
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if !is_source(&entry.file_name().to_string_lossy()) {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            collect(root, &path, out)?;
-        } else {
-            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
-        }
-    }
-    Ok(())
 }
 
 /// Whether kept builds may be read from and written to `dir`: the compiled-plugin cache's rule

@@ -46,3 +46,10 @@ pub fn ensure(
     let _ = std::fs::remove_dir_all(&partial);
     Ok(dir)
 }
+
+/// Holds the toolchains folder to the plugin cache's rule: this user's, and writable by nobody
+/// else (created so if missing). A toolchain is native code that runner runs, so a folder that
+/// another user could write into would let them swap it.
+pub fn private(toolchains: &Path) -> Result<(), String> {
+    runner_sandbox::private_dir(toolchains).map_err(|why| format!("the plugin toolchains folder cannot be used: {why}"))
+}

@@ -219,6 +219,38 @@ pub async fn plugin_check(settings: &Settings, path: &Path, out: OutputArgs) -> 
     Ok(ExitCode::Ok)
 }
 
+pub async fn plugin_build(settings: &Settings, out: OutputArgs) -> Result<ExitCode, RunnerError> {
+    let locked = crate::lock_plugins(settings).await?;
+    if out.json {
+        json(&serde_json::json!({
+            "lock": settings.plugin_lock, "built_plugins": settings.built_plugins, "plugins": locked,
+        }));
+        return Ok(ExitCode::Ok);
+    }
+    if locked.is_empty() {
+        outln!("no manifest builds a plugin from source: nothing to lock");
+        return Ok(ExitCode::Ok);
+    }
+    outln!(
+        "locked {} plugin folder{} in {} (components in {}):",
+        locked.len(),
+        if locked.len() == 1 { "" } else { "s" },
+        settings.plugin_lock.display(),
+        settings.built_plugins.display()
+    );
+    for l in &locked {
+        outln!(
+            "  {} ({}): sha256 {}, {} KB, {}",
+            l.build,
+            l.plugins.join(", "),
+            &l.component[..16],
+            l.bytes.div_ceil(1024),
+            if l.changed { "locked now" } else { "unchanged" }
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
 pub async fn plugin_test(
     settings: &Settings,
     test: &crate::PluginTest,

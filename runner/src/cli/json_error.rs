@@ -64,6 +64,7 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::Sandbox(_) => "plugin",
         RunnerError::Refused(_) => "refused",
         RunnerError::PluginBuild { .. } => "plugin_build",
+        RunnerError::PluginNotLocked { .. } => "plugin_lock",
         RunnerError::Download { .. } | RunnerError::ChecksumMismatch { .. } => "plugin_download",
         RunnerError::Interrupted { .. } => "interrupted",
         RunnerError::Fixture { .. } => "fixture",
@@ -81,7 +82,9 @@ fn location(e: &RunnerError) -> (Option<String>, Option<usize>) {
     match e {
         RunnerError::Statement(f) => (Some(f.file.display().to_string()), Some(f.line).filter(|l| *l > 0)),
         RunnerError::Config { path, .. } => (Some(path.display().to_string()), None),
-        RunnerError::PluginBuild { dir, .. } => (Some(dir.display().to_string()), None),
+        RunnerError::PluginBuild { dir, .. } | RunnerError::PluginNotLocked { dir, .. } => {
+            (Some(dir.display().to_string()), None)
+        }
         RunnerError::Fixture { file, line, .. } => (Some(file.display().to_string()), Some(*line)),
         RunnerError::Files(p) => match p.0.first() {
             Some(R::Parse { file, line, .. }) => (Some(file.display().to_string()), Some(*line)),

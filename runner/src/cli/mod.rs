@@ -519,6 +519,16 @@ pub enum PluginCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Build every `build =` plugin of the project and lock it: each component goes to the
+    /// built-plugins folder under its SHA-256 and into plugins.lock, which production
+    /// (builds = "never") loads instead of building.
+    #[command(
+        after_help = "Examples:\n  runner plugin build\n  runner plugin build --json\n\nCommit plugins.lock; ship the built-plugins folder (.runner/built by default) with the deploy, or commit it too."
+    )]
+    Build {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// What the plugin caches hold (compiled plugins, builds from source, toolchains), or prune them.
     #[command(
         after_help = "Examples:\n  runner plugin cache\n  runner plugin cache prune\n  runner plugin cache prune --older-than 7\n  runner plugin cache prune --all"
@@ -696,6 +706,7 @@ fn json_output(command: &Command) -> bool {
         ) => out,
         Command::Plugin(
             PluginCommand::Check { out, .. }
+            | PluginCommand::Build { out }
             | PluginCommand::Test { out, .. }
             | PluginCommand::Cache { action: Some(CacheCommand::Prune { out, .. }), .. },
         ) => out,
@@ -791,6 +802,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&settings(g)?, &file, out).await,
+        Command::Plugin(PluginCommand::Build { out }) => backfill::plugin_build(&settings(g)?, out).await,
         Command::Plugin(PluginCommand::Cache { action: None, out }) => backfill::plugin_cache(&settings(g)?, out),
         Command::Plugin(PluginCommand::Cache {
             action: Some(CacheCommand::Prune { older_than, all, out }), ..
