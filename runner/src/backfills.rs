@@ -160,7 +160,10 @@ fn worked_on(chunk: &runner_state::ChunkRow) -> bool {
 
 /// The project's backfill manifests; every broken one is reported at once.
 pub(crate) fn load_manifests(settings: &crate::settings::Settings) -> Result<Vec<Manifest>, RunnerError> {
-    runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir).map_err(RunnerError::Manifests)
+    let manifests = runner_backfill::manifest::load_dir(&settings.backfills_dir, &settings.project_dir)
+        .map_err(RunnerError::Manifests)?;
+    let refused = runner_backfill::manifest::refuse_runner_tables(&manifests, &[settings.state_table.as_str()]);
+    if refused.is_empty() { Ok(manifests) } else { Err(RunnerError::Manifests(refused)) }
 }
 
 /// The manifest named `name`, or an error listing the names there are.

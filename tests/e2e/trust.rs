@@ -389,3 +389,23 @@ fn a_lookup_answer_is_bounded_in_rows() {
     let over = db.scalar("SELECT out FROM t WHERE id = 2");
     assert!(over.contains("more than 10000 rows"), "{over}");
 }
+
+on_both!(a_manifest_that_names_runner_s_state_table_is_refused_before_anything_runs, |db: &TestDb| {
+    // Before, a plugin whose target was the state table marked the backfill a contract revision
+    // waits for `completed`, and `apply` then ran that revision over rows never filled.
+    let p = probe_project(db, "integer PRIMARY KEY", &numbered(db.kind, 5), "");
+    p.file("002_contract.sql", "-- requires-backfill: fill\nALTER TABLE t ADD COLUMN contracted integer;\n");
+    p.backfill(
+        "forge",
+        "plugin = \"x.wasm\"\n[source]\ntable = \"t\"\nkey = [\"id\"]\n[target]\ntable = \"Runner_State\"\nkey = [\"kind\"]\n",
+    );
+    p.run(db, &["apply", "--with-backfills"])
+        .fails_with(5)
+        .stderr_has("forge.toml:6: the target table `Runner_State` is runner's own state table");
+    assert!(!db.table_exists("t"), "nothing ran");
+    std::fs::remove_file(p.path().join("backfills/forge.toml")).unwrap();
+    p.backfill("peek", "plugin = \"x.wasm\"\n[source]\ntable = \"public.runner_state\"\nkey = [\"kind\", \"name\"]\n");
+    p.run(db, &["check"])
+        .fails_with(5)
+        .stderr_has("the source table `public.runner_state` is runner's own state table");
+});

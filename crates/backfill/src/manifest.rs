@@ -504,6 +504,38 @@ fn build_dir(build: &Path, project_dir: &Path, line_of: &dyn Fn(&str) -> usize) 
     Ok(dir)
 }
 
+/// Errors for the manifests that read or write one of runner's own tables (`runner_tables`: the
+/// state table, which holds revisions, backfill progress, refresh slots and SQLite's lease). A
+/// plugin that could write there could mark a backfill completed, so that a revision gated on
+/// it runs over rows never filled, or a revision applied that never ran.
+pub fn refuse_runner_tables(manifests: &[Manifest], runner_tables: &[&str]) -> Vec<ManifestError> {
+    let is_runner_table = |t: &str| {
+        // Plain identifiers fold to one case, and a schema may be put before any name.
+        let name = t.rsplit('.').next().unwrap_or(t);
+        runner_tables.iter().any(|r| r.eq_ignore_ascii_case(name))
+    };
+    let mut out = Vec::new();
+    for m in manifests {
+        for (what, table) in [("source", &m.source_table), ("target", &m.target_table)] {
+            if is_runner_table(table) {
+                let line = std::fs::read_to_string(&m.file)
+                    .ok()
+                    .and_then(|t| t.lines().position(|l| l.contains(table.as_str())))
+                    .map_or(1, |i| i + 1);
+                out.push(ManifestError::Invalid {
+                    file: m.file.clone(),
+                    line,
+                    message: format!(
+                        "the {what} table `{table}` is runner's own state table: a plugin may not read or write it"
+                    ),
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Every manifest in `dir` (`*.toml`), sorted by name. A missing folder has none.
 pub fn load_dir(dir: &Path, project_dir: &Path) -> Result<Vec<Manifest>, Vec<ManifestError>> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
