@@ -381,3 +381,54 @@ on_both!(slot_rows_are_pruned_as_a_schedule_runs, |db: &TestDb| {
     assert!(runs >= 5, "{runs} runs");
     assert!(slots <= 4, "{slots} slot rows kept after {runs} runs");
 });
+
+#[test]
+fn a_webhook_redirect_is_a_failed_delivery_and_sends_nothing_on() {
+    // Before, a 307 re-sent the event, error text included, to wherever it pointed.
+    let db = TestDb::new(Kind::Sqlite);
+    let (elsewhere, got) = webhook_receiver();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.read(&mut [0u8; 8192]);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(answer.as_bytes());
+        }
+    });
+    let p = Project::new();
+    p.file("001_t.sql", "CREATE TABLE summary (n bigint);\n");
+    std::fs::write(
+        p.path().join("runner.toml"),
+        format!("[cron]\nwebhook_url = \"{hook}\"\nwebhook_timeout_secs = 1\nwebhook_retries = 2\n\n[[refresh]]\nname = \"summary\"\nschedule = \"* * * * * *\"\ntable = \"summary\"\nquery = \"SELECT count(*) FROM missing_table\"\nretries = 0\n"),
+    )
+    .unwrap();
+    p.run(&db, &["apply"]).ok();
+    let mut child = p
+        .command(&db, &["cron", "--for", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("webhook not delivered") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.contains("answered with a redirect, which runner does not follow"), "{said}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "a redirect is not retried");
+    assert!(got.lock().unwrap().is_empty(), "the event went on to the redirect's target");
+}

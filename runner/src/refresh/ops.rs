@@ -206,12 +206,16 @@ pub struct Webhook {
 
 impl Webhook {
     /// Sends `event` in a task of its own, retrying with backoff; failures are logged, never
-    /// raised: a notification must not stop the schedule.
+    /// raised: a notification must not stop the schedule. Redirects are not followed: the event
+    /// (an error text among it) goes to the configured address or nowhere, and a redirect is a
+    /// failed delivery, not retried, since the same address would only redirect again.
     pub fn notify(&self, event: serde_json::Value) {
         let hook = self.clone();
         tokio::spawn(async move {
             runner_sandbox::install_tls_provider();
-            let client = match reqwest::Client::builder().timeout(hook.timeout).build() {
+            let client =
+                reqwest::Client::builder().timeout(hook.timeout).redirect(reqwest::redirect::Policy::none()).build();
+            let client = match client {
                 Ok(c) => c,
                 Err(e) => return tracing::warn!(error = %e, "webhook client"),
             };
@@ -224,6 +228,13 @@ impl Webhook {
                     .await;
                 match sent {
                     Ok(r) if r.status().is_success() => return,
+                    Ok(r) if r.status().is_redirection() => {
+                        return tracing::error!(
+                            url = %runner_db::mask_url(&hook.url),
+                            status = r.status().as_u16(),
+                            "webhook not delivered: the receiver answered with a redirect, which runner does not follow; set webhook_url to the final address"
+                        );
+                    }
                     Ok(r) => {
                         tracing::warn!(url = %runner_db::mask_url(&hook.url), status = r.status().as_u16(), attempt, "webhook refused")
                     }
