@@ -432,3 +432,79 @@ fn a_webhook_redirect_is_a_failed_delivery_and_sends_nothing_on() {
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "a redirect is not retried");
     assert!(got.lock().unwrap().is_empty(), "the event went on to the redirect's target");
 }
+
+#[test]
+fn idle_connections_to_the_endpoint_cannot_take_cron_s_file_handles() {
+    // Before, every idle connection held a file handle for 5 s: 300 of them used up the
+    // process's handles, a refresh failed to open what it needed, and cron exited 1.
+    let db = TestDb::new(Kind::Postgres);
+    let p = summary_project(&db);
+    p.run(&db, &["apply"]).ok();
+    let port = free_port();
+    let cmd = p.command(&db, &["cron", "--for", "12", "--listen", &format!("127.0.0.1:{port}")]);
+    // The same command under a small handle limit.
+    let mut limited = std::process::Command::new("sh");
+    limited
+        .arg("-c")
+        .arg("ulimit -n 100 && exec \"$0\" \"$@\"")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .current_dir(p.path())
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = limited.spawn().unwrap();
+    wait_until(std::time::Duration::from_secs(30), "the endpoint", || http(port, "GET", "/metrics").is_some());
+    let idle: Vec<std::net::TcpStream> =
+        (0..300).filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    let before = ok_slots(&db);
+    wait_until(std::time::Duration::from_secs(30), "refreshes to go on beside 300 idle connections", || {
+        ok_slots(&db) >= before + 2
+    });
+    wait_until(std::time::Duration::from_secs(30), "/health to answer beside them", || {
+        http(port, "GET", "/health").is_some_and(|h| h.starts_with("HTTP/1.1 200"))
+    });
+    drop(idle);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_database_error_in_one_slot_is_logged_counted_and_the_next_slot_runs() {
+    // Before, any database error in a slot (claiming it, recording it) ended the whole process.
+    let db = TestDb::new(Kind::Postgres);
+    let p = summary_project(&db);
+    p.run(&db, &["apply"]).ok();
+    let port = free_port();
+    let child = p
+        .command(&db, &["cron", "--for", "30", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(std::time::Duration::from_secs(30), "a first slot", || ok_slots(&db) >= 1);
+    // Cut every connection cron holds, again and again, until one slot has failed for it.
+    let errors = || {
+        http(port, "GET", "/metrics")
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("runner_cron_slot_errors_total{refresh=\"summary\"} "))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    wait_until(std::time::Duration::from_secs(25), "a slot to fail on a cut connection", || {
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'runner%' AND pid <> pg_backend_pid()",
+        );
+        errors() >= 1.0
+    });
+    let after_error = ok_slots(&db);
+    wait_until(std::time::Duration::from_secs(25), "later slots to run", || ok_slots(&db) > after_error);
+    let stderr = {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "cron ended on a slot's error:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(stderr.contains("the slot failed; cron goes on with the next one"), "{stderr}");
+}

@@ -383,13 +383,16 @@ Examples:
         out: OutputArgs,
     },
     /// Run the `[[refresh]]` schedules of runner.toml until SIGINT/SIGTERM; safe on many replicas.
-    #[command(after_help = "Examples:\n  runner cron --listen 127.0.0.1:9187\n  runner cron --for 60")]
+    #[command(
+        after_help = "Examples:\n  runner cron --listen 9187\n  runner cron --listen 0.0.0.0:9187\n  runner cron --for 60"
+    )]
     Cron {
         /// Stop after this many seconds (default: run until stopped).
         #[arg(long, value_name = "SECS")]
         r#for: Option<u64>,
-        /// Serve /health and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9187.
-        #[arg(long, value_name = "ADDR")]
+        /// Serve /health and /metrics (Prometheus): a port alone listens on loopback (9187),
+        /// HOST:PORT where given (0.0.0.0:9187).
+        #[arg(long, value_name = "[HOST:]PORT")]
         listen: Option<String>,
     },
     /// Accept edited revisions and forget revisions whose files are gone. An unfinished

@@ -30,6 +30,13 @@ impl CronOps {
         }
     }
 
+    /// Counts a slot that failed with a database error.
+    fn slot_error(&self, refresh: &str) {
+        if let Some(mut m) = self.metrics.as_ref().and_then(|m| m.lock().ok()) {
+            m.slot_error(refresh);
+        }
+    }
+
     /// Counts a run, and notifies on the transitions operators care about: a failure (after
     /// success or on the first run) and a recovery.
     fn observe(&self, refresh: &str, before: Option<RefreshStatus>, outcome: &RefreshOutcome, slot: DateTime<Utc>) {
@@ -76,7 +83,7 @@ impl Runner {
         let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(specs.len());
         for r in &specs {
             if let Some(slot) = r.missed_slot(now) {
-                runs += self.run_slot(r, slot, &owner, ops).await? as u64;
+                runs += self.run_slot_or_go_on(r, slot, &owner, ops).await? as u64;
             }
             next.push(r.next_slot(now));
             ops.expect(r, next[next.len() - 1]);
@@ -95,10 +102,37 @@ impl Runner {
             }
             for (i, r) in specs.iter().enumerate() {
                 let Some(slot) = next[i].filter(|s| *s <= Utc::now()) else { continue };
-                runs += self.run_slot(r, slot, &owner, ops).await? as u64;
+                runs += self.run_slot_or_go_on(r, slot, &owner, ops).await? as u64;
                 // A late replica skips slots that passed while it was busy, rather than bursting.
                 next[i] = r.next_slot(slot.max(Utc::now() - chrono::Duration::milliseconds(1)));
                 ops.expect(r, next[i]);
+            }
+        }
+    }
+
+    /// [`Runner::run_slot`], where a database error (claiming the slot, running the refresh,
+    /// recording it) costs this slot only: it is logged and counted, a lost connection is
+    /// opened again, and the next slot is tried as usual. Only a configuration error (a
+    /// manifest or refresh that became invalid) ends cron.
+    async fn run_slot_or_go_on(
+        &mut self,
+        r: &Refresh,
+        slot: DateTime<Utc>,
+        owner: &str,
+        ops: &CronOps,
+    ) -> Result<bool, RunnerError> {
+        match self.run_slot(r, slot, owner, ops).await {
+            Ok(ran) => Ok(ran),
+            Err(e) if e.exit_code() == crate::error::ExitCode::Invalid => Err(e),
+            Err(e) => {
+                tracing::error!(refresh = %r.name, slot = %slot.to_rfc3339(), error = %e, "the slot failed; cron goes on with the next one");
+                ops.slot_error(&r.name);
+                if e.is_connection_lost()
+                    && let Err(again) = self.db_mut().reconnect().await
+                {
+                    tracing::warn!(error = %again, "cannot reach the database yet; trying again at the next slot");
+                }
+                Ok(false)
             }
         }
     }

@@ -23,6 +23,8 @@ pub struct RefreshMetrics {
     pub last_success_unix: Option<f64>,
     /// The next slot plus the refresh's grace: past it with no run, the refresh is overdue.
     pub due_by_unix: Option<f64>,
+    /// Slots that could not be claimed, run or recorded (a database error), so far.
+    pub slot_errors: u64,
 }
 
 /// What `runner cron` serves on `/metrics` and `/health`.
@@ -83,6 +85,12 @@ impl Metrics {
         }
     }
 
+    /// Counts a slot of `refresh` that failed with a database error: cron goes on with the
+    /// next slot, and operators see the count.
+    pub fn slot_error(&mut self, refresh: &str) {
+        self.refreshes.entry(refresh.to_string()).or_default().slot_errors += 1;
+    }
+
     /// Sets when `refresh` must have run next (its next slot plus grace).
     pub fn expect(&mut self, refresh: &str, due_by_unix: Option<f64>) {
         self.refreshes.entry(refresh.to_string()).or_default().due_by_unix = due_by_unix;
@@ -114,10 +122,13 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         type Series = (&'static str, &'static str, &'static str, fn(&RefreshMetrics) -> Option<f64>);
-        let series: [Series; 4] = [
+        let series: [Series; 5] = [
             ("runner_refresh_runs_total", "counter", "Refresh runs by this process.", |m| Some(m.runs as f64)),
             ("runner_refresh_failures_total", "counter", "Failed refresh runs by this process.", |m| {
                 Some(m.failures as f64)
+            }),
+            ("runner_cron_slot_errors_total", "counter", "Slots that failed with a database error.", |m| {
+                Some(m.slot_errors as f64)
             }),
             ("runner_refresh_last_duration_seconds", "gauge", "Duration of the last successful run.", |m| {
                 m.last_duration_s
@@ -138,59 +149,121 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /health` and `GET /metrics` on `addr` until the process ends.
+/// Connections the endpoint serves at once; more are closed as soon as they are accepted.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// How long one connection may take, request and answer: a probe asks at once, so an idle
+/// connection is dropped quickly instead of holding a file handle.
+const CONNECTION_TIME: Duration = Duration::from_secs(2);
+
+/// Where `--listen` binds: a port alone (`9187`) or `:9187` is on loopback; an address with a
+/// host (`0.0.0.0:9187`) is taken as it is.
+pub fn listen_address(addr: &str) -> String {
+    if addr.parse::<u16>().is_ok() {
+        format!("127.0.0.1:{addr}")
+    } else if addr.starts_with(':') {
+        format!("127.0.0.1{addr}")
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Serves `GET /health` and `GET /metrics` on `addr` (see [`listen_address`]) until the
+/// process ends. At most [`MAX_CONNECTIONS`] at a time, each for at most two seconds; a failing
+/// `accept` (no file handles left) is retried after a pause that grows to a second, so the
+/// endpoint never spins nor takes the refreshes' handles with it.
 pub async fn serve(addr: &str, metrics: SharedMetrics) -> std::io::Result<std::net::SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind(listen_address(addr)).await?;
     let local = listener.local_addr()?;
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     tokio::spawn(async move {
+        let mut pause = Duration::from_millis(10);
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    pause = Duration::from_millis(10);
+                    stream
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the /health endpoint cannot accept a connection; pausing");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let Some(slot) = Open::take(&open) else {
+                drop(stream);
+                continue;
+            };
             let metrics = metrics.clone();
             tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                // The whole request head, however the client's writes were split into segments
-                // (closing with part of it unread would reset the connection before the answer).
-                let mut buf = Vec::with_capacity(1024);
-                let read_head = async {
-                    let mut chunk = [0u8; 1024];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(5), read_head).await;
-                let request = String::from_utf8_lossy(&buf);
-                let mut words = request.split_whitespace();
-                let method = words.next().unwrap_or("");
-                let path = words.next().unwrap_or("/");
-                let (status, kind, body) = match (method, path) {
-                    ("GET", "/health") => {
-                        let health = metrics.lock().map(|m| m.health(unix_now())).ok();
-                        match health {
-                            Some(h) => {
-                                let code = if h.status == "ok" { "200 OK" } else { "503 Service Unavailable" };
-                                (code, "application/json", serde_json::to_string(&h).unwrap_or_default())
-                            }
-                            None => ("500 Internal Server Error", "text/plain", "metrics unavailable\n".into()),
-                        }
-                    }
-                    ("GET", "/metrics") => {
-                        ("200 OK", "text/plain; version=0.0.4", metrics.lock().map(|m| m.render()).unwrap_or_default())
-                    }
-                    (_, "/health" | "/metrics") => ("405 Method Not Allowed", "text/plain", "GET only\n".to_string()),
-                    _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-                };
-                let allow = if status.starts_with("405") { "allow: GET\r\n" } else { "" };
-                let _ = stream
-                    .write_all(format!("HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n{allow}connection: close\r\n\r\n{body}", body.len()).as_bytes())
-                    .await;
-                let _ = stream.shutdown().await;
+                let _slot = slot;
+                let _ = tokio::time::timeout(CONNECTION_TIME, answer(stream, &metrics)).await;
             });
         }
     });
     Ok(local)
+}
+
+/// One of the endpoint's [`MAX_CONNECTIONS`], given back when dropped.
+struct Open(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Open {
+    fn take(count: &Arc<std::sync::atomic::AtomicUsize>) -> Option<Open> {
+        use std::sync::atomic::Ordering;
+        let taken = count.fetch_add(1, Ordering::SeqCst);
+        let open = Open(count.clone());
+        (taken < MAX_CONNECTIONS).then_some(open)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Reads one request and answers it.
+async fn answer(mut stream: tokio::net::TcpStream, metrics: &SharedMetrics) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The whole request head, however the client's writes were split into segments (closing
+    // with part of it unread would reset the connection before the answer).
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let request = String::from_utf8_lossy(&buf);
+    let mut words = request.split_whitespace();
+    let method = words.next().unwrap_or("");
+    let path = words.next().unwrap_or("/");
+    let (status, kind, body) = match (method, path) {
+        ("GET", "/health") => {
+            let health = metrics.lock().map(|m| m.health(unix_now())).ok();
+            match health {
+                Some(h) => {
+                    let code = if h.status == "ok" { "200 OK" } else { "503 Service Unavailable" };
+                    (code, "application/json", serde_json::to_string(&h).unwrap_or_default())
+                }
+                None => ("500 Internal Server Error", "text/plain", "metrics unavailable\n".into()),
+            }
+        }
+        ("GET", "/metrics") => {
+            ("200 OK", "text/plain; version=0.0.4", metrics.lock().map(|m| m.render()).unwrap_or_default())
+        }
+        (_, "/health" | "/metrics") => ("405 Method Not Allowed", "text/plain", "GET only\n".to_string()),
+        _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+    };
+    let allow = if status.starts_with("405") { "allow: GET\r\n" } else { "" };
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n{allow}connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Where and how to deliver webhooks.
@@ -275,6 +348,14 @@ mod tests {
         m.expect("r", Some(100.0));
         assert_eq!(m.health(99.0).status, "ok");
         assert_eq!(m.health(101.0).overdue, vec!["r".to_string()]);
+    }
+
+    #[test]
+    fn a_port_alone_listens_on_loopback_and_a_host_is_taken_as_given() {
+        assert_eq!(listen_address("9187"), "127.0.0.1:9187");
+        assert_eq!(listen_address(":9187"), "127.0.0.1:9187");
+        assert_eq!(listen_address("0.0.0.0:9187"), "0.0.0.0:9187");
+        assert_eq!(listen_address("[::1]:9187"), "[::1]:9187");
     }
 
     #[test]
