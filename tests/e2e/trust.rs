@@ -409,3 +409,48 @@ on_both!(a_manifest_that_names_runner_s_state_table_is_refused_before_anything_r
         .fails_with(5)
         .stderr_has("the source table `public.runner_state` is runner's own state table");
 });
+
+/// Row 1 of a `t` keyed by `key_type`, holding `id`, asks the plugin to sleep and then to change
+/// it by the key spelt `spelt`; the application changes the row meanwhile. The plugin's stale
+/// change must not overwrite the application's.
+fn a_key_spelt_otherwise_is_still_guarded(kind: Kind, key_type: &str, id: &str, spelt: &str) {
+    let db = &TestDb::new(kind);
+    let p = probe_project(
+        db,
+        key_type,
+        &format!("INSERT INTO t (id, cmd, n, url) VALUES ({id}, 'rekey-sleep', 1500, '{spelt}');"),
+        "\n[limits]\nplugin_timeout_ms = 60000\n\n[capabilities]\nlog = true\n",
+    );
+    p.run(db, &["apply"]).ok();
+    let mut child = run_until_plugin_sleeps(&p, db);
+    // (`n` too: SQLite's guard compares the columns the plugin read.)
+    db.execute("UPDATE t SET out = 'application', n = 0");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        db.scalar("SELECT out FROM t"),
+        "application",
+        "{key_type}: the change keyed `{spelt}` was written unguarded over the application's"
+    );
+}
+
+on_both!(a_change_keyed_by_another_spelling_of_a_batch_key_is_guarded_like_the_row_itself, |db: &TestDb| {
+    // Before, the guard matched a change to its batch row by the exact value returned: the
+    // integer key 1 returned as the text '1' (or a uuid in capitals, 1.5 for 1.50) was written
+    // unguarded and overwrote what the application had written meanwhile.
+    a_key_spelt_otherwise_is_still_guarded(db.kind, "integer PRIMARY KEY", "1", "1");
+    match db.kind {
+        Kind::Postgres => {
+            a_key_spelt_otherwise_is_still_guarded(
+                db.kind,
+                "uuid PRIMARY KEY",
+                "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+                "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            );
+            a_key_spelt_otherwise_is_still_guarded(db.kind, "numeric(12,2) PRIMARY KEY", "1.50", "1.5");
+        }
+        Kind::Sqlite => {
+            a_key_spelt_otherwise_is_still_guarded(db.kind, "text COLLATE NOCASE PRIMARY KEY", "'abc'", "ABC");
+        }
+    }
+});

@@ -105,8 +105,11 @@ impl Backfill<'_> {
         };
         let read_ms = started.elapsed().as_millis() as u64;
         let tp = Instant::now();
-        let changes: Vec<Change> = self.plugin.process(&batch).await?;
+        let mut changes: Vec<Change> = self.plugin.process(&batch).await?;
         let plugin_ms = tp.elapsed().as_millis() as u64;
+        if let Some(seen) = &seen {
+            self.rekey_by_value(db, stmts, &mut changes, seen).await?;
+        }
         // The next batch may be read before this one commits only if this one's writes cannot
         // touch it: changes to another table, or to this batch's own rows.
         let own_table = self.manifest.target_table == self.manifest.source_table;
@@ -135,6 +138,57 @@ impl Backfill<'_> {
             ranged: reach.in_range,
             started,
         }))
+    }
+
+    /// Rewrites the keys of changes that name a batch row by another spelling of its key (see
+    /// `write.rs`) to that row's key, asking the database which row each names. Nothing to ask
+    /// in the usual case, where the plugin hands back the keys it was given.
+    async fn rekey_by_value(
+        &self,
+        db: &mut dyn Driver,
+        stmts: &Statements<'_>,
+        changes: &mut [Change],
+        seen: &Seen,
+    ) -> Result<(), BatchError> {
+        let unmatched = crate::write::unmatched(changes, seen);
+        if unmatched.is_empty() {
+            return Ok(());
+        }
+        let refused = |e: DbError| match e {
+            e if e.is_connection_lost() => BatchError::Db(e),
+            e => BatchError::Output {
+                plugin: self.manifest.name.clone(),
+                message: format!("a change names a key that is not a value of the key's type: {}", e.reason()),
+            },
+        };
+        let key_len = stmts.target_key.len();
+        let mut canonical = HashMap::new();
+        let mut name = |given: &[Value], row: &[DbValue]| {
+            let key: Vec<Value> = row.iter().cloned().map(to_plugin).collect();
+            if seen.has(&key) {
+                canonical.insert(crate::convert::key_repr(given), key);
+            }
+        };
+        for (i, (sql, params)) in stmts.resolve(&unmatched).into_iter().enumerate() {
+            let found = db.fetch(&sql, &params).await.map_err(refused)?;
+            for row in &found.rows {
+                match db.dialect() {
+                    // (position from 1, key…) per key that names a row.
+                    Dialect::Postgres => {
+                        let at = match row.first() {
+                            Some(DbValue::Int(n)) => *n as usize,
+                            _ => continue,
+                        };
+                        if let Some(given) = unmatched.get(at.wrapping_sub(1)) {
+                            name(given, &row[1..=key_len]);
+                        }
+                    }
+                    Dialect::Sqlite => name(&unmatched[i], &row[..key_len]),
+                }
+            }
+        }
+        crate::write::rekey(changes, &canonical);
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -8,6 +8,12 @@
 //! statement must change exactly the rows it names, or the batch's transaction is rolled back
 //! and the batch is read and computed again, from the current rows. A row the plugin names that
 //! is not in its batch is written unguarded: the plugin saw nothing of it to be stale about.
+//!
+//! Which rows are the batch's is decided by value in the key columns' own types, as the write's
+//! own `WHERE` decides it: a key the plugin spells otherwise than the batch read it (the integer
+//! 1 as the text `'1'`, a uuid in capitals, `1.5` for a `numeric` 1.50, `'ABC'` under a
+//! case-blind collation) is looked up in the table ([`Statements::resolve`]) and, when it names a
+//! row of the batch, rewritten to that row's key ([`rekey`]) so that the guard applies to it.
 
 use crate::convert::{KeyRepr, from_plugin, key_repr};
 use crate::sql::{KeyRange, Statements, ident};
@@ -54,7 +60,96 @@ impl Seen {
     }
 }
 
+impl Seen {
+    /// Whether `key`, exactly as given, is the key of one of the batch's rows.
+    pub fn has(&self, key: &[Value]) -> bool {
+        self.rows.contains_key(&key_repr(key))
+    }
+}
+
+/// The keys of `changes`' updates and deletes that are not, as the plugin spelt them, the key of
+/// a batch row: the ones to look up by value ([`Statements::resolve`]). Each once; none in the
+/// usual case, where a plugin hands back the keys it was given.
+pub fn unmatched(changes: &[Change], seen: &Seen) -> Vec<Vec<Value>> {
+    let mut asked = HashSet::new();
+    let mut out = Vec::new();
+    for c in changes {
+        let key = match c {
+            Change::Update(u) => &u.key,
+            Change::Delete(k) => k,
+            _ => continue,
+        };
+        if !seen.has(key) && asked.insert(key_repr(key)) {
+            out.push(key.clone());
+        }
+    }
+    out
+}
+
+/// Rewrites the keys of `changes` that `canonical` maps (a key as the plugin spelt it, to the
+/// key of the batch row it names), so that the guard finds those rows.
+pub fn rekey(changes: &mut [Change], canonical: &HashMap<KeyRepr, Vec<Value>>) {
+    if canonical.is_empty() {
+        return;
+    }
+    for c in changes {
+        let key = match c {
+            Change::Update(u) => &mut u.key,
+            Change::Delete(k) => k,
+            _ => continue,
+        };
+        if let Some(k) = canonical.get(&key_repr(key)) {
+            *key = k.clone();
+        }
+    }
+}
+
 impl Statements<'_> {
+    /// Queries that find the row each of `keys` names, comparing in the key columns' own types as
+    /// the write does, and return its key as a batch reads it. PostgreSQL: one query answering
+    /// `(position from 1, key…)` per key that names a row; SQLite: one query per key, answering
+    /// its row's key if there is one.
+    pub fn resolve(&self, keys: &[Vec<Value>]) -> Vec<(String, Vec<DbValue>)> {
+        let t = ident(self.target);
+        let read: Vec<String> = self.target_key.iter().map(|k| self.read_column_of("t", k)).collect();
+        match self.dialect {
+            Dialect::Postgres => {
+                let names: Vec<String> = (0..self.target_key.len()).map(|i| format!("k{i}")).collect();
+                let arrays: Vec<String> = (1..=self.target_key.len()).map(|i| format!("${i}::text[]")).collect();
+                let on: Vec<String> = self
+                    .target_key
+                    .iter()
+                    .zip(&names)
+                    .map(|(k, n)| format!("t.{} = v.{n}{}", ident(k), self.cast(k)))
+                    .collect();
+                let params = (0..self.target_key.len())
+                    .map(|i| DbValue::TextArray(keys.iter().map(|k| from_plugin(&k[i]).to_text()).collect()))
+                    .collect();
+                let sql = format!(
+                    "SELECT v.i, {} FROM {t} AS t JOIN unnest({}) WITH ORDINALITY AS v({}, i) ON {}",
+                    read.join(", "),
+                    arrays.join(", "),
+                    names.join(", "),
+                    on.join(" AND ")
+                );
+                vec![(sql, params)]
+            }
+            Dialect::Sqlite => keys
+                .iter()
+                .map(|key| {
+                    let on: Vec<String> = self
+                        .target_key
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| format!("t.{} = ${}", ident(k), i + 1))
+                        .collect();
+                    let sql = format!("SELECT {} FROM {t} AS t WHERE {} LIMIT 1", read.join(", "), on.join(" AND "));
+                    (sql, key.iter().map(from_plugin).collect())
+                })
+                .collect(),
+        }
+    }
+
     /// The statements that write `changes`. With `range`, the range every update and delete
     /// falls in (the batch's own), PostgreSQL's updates and deletes are bounded by it. With
     /// `seen` (the target is the batch's own table and key), changes to the batch's rows are
@@ -456,5 +551,69 @@ fn signature(c: &Change) -> (u8, Vec<&str>) {
         Change::Insert(a) => (1, a.iter().map(|x| x.column.as_str()).collect()),
         Change::Upsert(a) => (2, a.iter().map(|x| x.column.as_str()).collect()),
         Change::Delete(_) => (3, Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(key: Value) -> Change {
+        Change::Update(runner_sandbox::Update {
+            key: vec![key],
+            set: vec![Assignment { column: "out".into(), value: Value::Text("x".into()) }],
+        })
+    }
+
+    #[test]
+    fn a_key_spelt_otherwise_is_asked_for_once_and_rewritten_to_the_batch_s() {
+        let rows = vec![vec![Value::Integer(1), Value::Text("a".into())], vec![Value::Integer(2), Value::Null]];
+        let seen = Seen::values(&rows, 1);
+        let mut changes = vec![
+            update(Value::Integer(1)),
+            update(Value::Text("1".into())),
+            update(Value::Text("1".into())),
+            update(Value::Integer(7)),
+            Change::Delete(vec![Value::Text("2".into())]),
+        ];
+        let asked = unmatched(&changes, &seen);
+        assert_eq!(asked, [vec![Value::Text("1".into())], vec![Value::Integer(7)], vec![Value::Text("2".into())]]);
+        let canonical: HashMap<KeyRepr, Vec<Value>> = [
+            (key_repr(&[Value::Text("1".into())]), vec![Value::Integer(1)]),
+            (key_repr(&[Value::Text("2".into())]), vec![Value::Integer(2)]),
+        ]
+        .into_iter()
+        .collect();
+        rekey(&mut changes, &canonical);
+        assert!(unmatched(&changes, &seen) == [vec![Value::Integer(7)]], "{changes:?}");
+    }
+
+    #[test]
+    fn the_lookup_compares_in_the_key_s_own_type_and_reads_the_key_as_a_batch_does() {
+        let key = vec!["id".to_string()];
+        let types: HashMap<String, String> = [("id".to_string(), "uuid".to_string())].into_iter().collect();
+        let s = Statements {
+            dialect: Dialect::Postgres,
+            source: "t",
+            key: &key,
+            columns: &key,
+            filter: None,
+            target: "t",
+            target_key: &key,
+            source_types: types.clone(),
+            target_types: types,
+        };
+        let q = s.resolve(&[vec![Value::Text("A0EE".into())]]);
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            q[0].0,
+            "SELECT v.i, t.\"id\"::text FROM \"t\" AS t JOIN unnest($1::text[]) WITH ORDINALITY AS v(k0, i) ON t.\"id\" = v.k0::uuid"
+        );
+        let sqlite =
+            Statements { dialect: Dialect::Sqlite, source_types: HashMap::new(), target_types: HashMap::new(), ..s };
+        let q = sqlite.resolve(&[vec![Value::Text("1".into())], vec![Value::Integer(2)]]);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[1].0, "SELECT t.\"id\" FROM \"t\" AS t WHERE t.\"id\" = $1 LIMIT 1");
+        assert_eq!(q[1].1, [DbValue::Int(2)]);
     }
 }

@@ -72,6 +72,18 @@ impl Plugin for Probe {
                     std::thread::sleep(std::time::Duration::from_millis(n as u64));
                     Value::from("slept")
                 }
+                // As log-sleep, then changes its own row by a key spelt as `url` says (`'1'` for
+                // the integer 1, a uuid in capitals): another spelling of a batch row's key.
+                "rekey-sleep" => {
+                    host::log(Level::Info, "probe sleeping");
+                    std::thread::sleep(std::time::Duration::from_millis(n as u64));
+                    let key = row.text("url")?.unwrap_or_default().to_string();
+                    out.push(Change::Update(Update {
+                        key: vec![Value::Text(key)],
+                        set: vec![Assignment { column: "out".into(), value: Value::from("stale") }],
+                    }));
+                    continue;
+                }
                 // Leaves the row unchanged (it keeps matching a backfill's filter).
                 "skip" => continue,
                 // Also marks the row with key n: a change outside the batch's own rows.
