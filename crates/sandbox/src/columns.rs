@@ -10,10 +10,21 @@ use crate::{Assignment, Batch, Change, Column, ColumnBatch, ColumnOutput, NamedC
 /// row it sets, so an unbounded one would let a plugin multiply its memory into the host's.
 pub const MAX_COLUMN_NAME: usize = 256;
 
-/// The most bytes of column names one answer may make the host copy (a name once per row it
-/// sets): many columns on many rows could otherwise turn a plugin's few megabytes into the
-/// host's gigabytes. A batch of 10,000 rows setting ten 30-byte names needs 3 MB.
-pub const MAX_NAME_COPIES: usize = 32 << 20;
+/// How much of the host's memory the changes built from one answer may take, for a plugin whose
+/// memory limit is `memory_bytes`: four times that limit, and at least 64 MiB. An answer names
+/// each value once, but the host builds a change per row with the column's name and a value per
+/// cell, so a few megabytes of columns (200 columns of NULLs over 100,000 rows is 40 MB as
+/// booleans) would otherwise become the host's gigabytes. A batch of 10,000 rows setting ten
+/// columns takes about 9 MB.
+pub fn answer_budget(memory_bytes: usize) -> usize {
+    memory_bytes.saturating_mul(4).max(64 << 20)
+}
+
+/// What the host builds for one cell an answer sets: the change's assignment (name and value),
+/// the name's copy, and the value on its way there.
+fn cell_bytes(name: &str) -> usize {
+    std::mem::size_of::<Assignment>() + std::mem::size_of::<Value>() + name.len()
+}
 
 /// `rows` by column, each column in the one case that holds all its values.
 pub(crate) fn batch(rows: &Batch) -> ColumnBatch {
@@ -101,8 +112,9 @@ fn values(c: Column) -> Vec<Value> {
 
 /// A plugin's output as changes by key, in the order it gave them (updates first). An error says
 /// what is wrong with the output: a row outside the batch or set twice, a column whose length is
-/// not its rows', a name set twice or too long.
-pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>, String> {
+/// not its rows', a name set twice or too long, or changes that would take more than `budget`
+/// bytes of the host's memory ([`answer_budget`]), which is found out before they are built.
+pub(crate) fn changes(batch: &Batch, output: ColumnOutput, budget: usize) -> Result<Vec<Change>, String> {
     let n = batch.rows.len();
     let key: Vec<usize> = batch
         .key
@@ -111,7 +123,12 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
         .collect::<Result<_, _>>()?;
     let mut set_before = vec![false; n];
     let mut changes = Vec::new();
-    let mut name_copies = 0usize;
+    let mut built = 0usize;
+    let over = |g: usize| {
+        format!(
+            "updates[{g}]: the changes this answer makes would take more than {budget} bytes of runner's memory (four times the plugin's memory limit); set fewer columns at once, or let batches be smaller (`[batch] max_size`)"
+        )
+    };
     for (g, group) in output.updates.into_iter().enumerate() {
         // Setting nothing changes no row, so it claims none (the SDKs send `row.update()` so).
         if group.set.is_empty() {
@@ -128,6 +145,11 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
                 Some(seen) => *seen = true,
             }
         }
+        let per_row = std::mem::size_of::<Change>() + key.len() * std::mem::size_of::<Value>();
+        built = built.saturating_add(rows.len().saturating_mul(per_row));
+        if built > budget {
+            return Err(over(g));
+        }
         let mut set = Vec::with_capacity(group.set.len());
         for c in group.set {
             if c.name.len() > MAX_COLUMN_NAME {
@@ -139,11 +161,9 @@ pub(crate) fn changes(batch: &Batch, output: ColumnOutput) -> Result<Vec<Change>
             if set.iter().any(|(name, _): &(String, _)| *name == c.name) {
                 return Err(format!("updates[{g}] sets column `{}` twice", c.name));
             }
-            name_copies = name_copies.saturating_add(c.name.len().saturating_mul(rows.len()));
-            if name_copies > MAX_NAME_COPIES {
-                return Err(format!(
-                    "updates[{g}]: the answer's column names, copied to every row they set, would take more than {MAX_NAME_COPIES} bytes"
-                ));
+            built = built.saturating_add(cell_bytes(&c.name).saturating_mul(rows.len()));
+            if built > budget {
+                return Err(over(g));
             }
             if len(&c.values) != rows.len() {
                 return Err(format!(
@@ -226,7 +246,7 @@ mod tests {
     #[test]
     fn updates_become_changes_keyed_by_the_rows_they_name() {
         let out = set(Some(vec![2, 0]), "band", Column::Texts(vec![Some("gold".into()), None]));
-        let changes = changes(&rows(), out).unwrap();
+        let changes = changes(&rows(), out, answer_budget(0)).unwrap();
         let expected = |id, value| {
             Change::Update(Update {
                 key: vec![Value::Integer(id)],
@@ -239,7 +259,7 @@ mod tests {
     }
 
     fn changes_of(out: ColumnOutput) -> Result<Vec<Change>, String> {
-        changes(&rows(), out)
+        changes(&rows(), out, answer_budget(0))
     }
 
     #[test]
@@ -262,29 +282,34 @@ mod tests {
     }
 
     #[test]
-    fn the_bytes_of_names_copied_to_rows_are_bounded() {
+    fn what_the_host_builds_from_an_answer_is_bounded_in_proportion_to_the_plugin_s_memory() {
+        assert_eq!(answer_budget(16 << 20), 64 << 20, "at least 64 MiB");
+        assert_eq!(answer_budget(64 << 20), 256 << 20, "four times the limit");
         let rows = 4096;
         let batch = Batch {
             columns: vec!["id".into()],
             key: vec!["id".into()],
             rows: (0..rows).map(|i| vec![Value::Integer(i)]).collect(),
         };
-        // Columns of 256-byte names on every row: 32 of them are the whole budget, 33 are over.
+        // Columns of 256-byte names on every row (about 350 bytes a cell): a budget of 45 of
+        // them takes 45 and refuses 46, before building any.
         let answer = |columns: usize| ColumnOutput {
             updates: vec![Updates {
                 rows: None,
                 set: (0..columns)
                     .map(|c| NamedColumn {
                         name: format!("{c:0>256}"),
-                        values: Column::Integers(vec![None; rows as usize]),
+                        values: Column::Booleans(vec![None; rows as usize]),
                     })
                     .collect(),
             }],
             changes: vec![],
         };
-        assert_eq!(changes(&batch, answer(32)).unwrap().len(), rows as usize);
-        let err = changes(&batch, answer(33)).unwrap_err();
-        assert!(err.contains("would take more than 33554432 bytes"), "{err}");
+        let per_row = std::mem::size_of::<Change>() + std::mem::size_of::<Value>();
+        let budget = rows as usize * (per_row + 45 * cell_bytes(&"0".repeat(256)));
+        assert_eq!(changes(&batch, answer(45), budget).unwrap().len(), rows as usize);
+        let err = changes(&batch, answer(46), budget).unwrap_err();
+        assert!(err.contains(&format!("would take more than {budget} bytes of runner's memory")), "{err}");
     }
 
     #[test]

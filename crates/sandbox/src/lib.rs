@@ -81,7 +81,7 @@ pub fn content_hash(wasm: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(wasm))
 }
-pub use columns::{MAX_COLUMN_NAME, MAX_NAME_COPIES};
+pub use columns::{MAX_COLUMN_NAME, answer_budget};
 pub use grants::{Capability, Grants, HttpAnswers, Lookup, LookupError};
 pub use host::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 pub use plugin::{Limits, MAX_PLUGIN_MESSAGE, Plugin, PluginInfo, World};

@@ -163,7 +163,8 @@ impl Plugin {
                     let columns = crate::columns::batch(batch);
                     match i.call_process(&mut store, &columns).await {
                         Ok(Ok(output)) => {
-                            let changes = crate::columns::changes(batch, output).map_err(|message| {
+                            let budget = crate::columns::answer_budget(self.limits.memory_bytes);
+                            let changes = crate::columns::changes(batch, output, budget).map_err(|message| {
                                 SandboxError::BadOutput { plugin: self.name.to_string(), message: bounded(message) }
                             })?;
                             Ok(Ok(changes))

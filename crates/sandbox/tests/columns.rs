@@ -61,3 +61,30 @@ fn an_answer_that_does_not_fit_the_batch_fails_it_with_what_is_wrong() {
     let e = run("long-name", 1 << 20).unwrap_err();
     assert!(e.to_string().contains("a column whose name has 1048576 bytes (at most 256)"), "{e}");
 }
+
+#[test]
+fn what_the_host_builds_from_one_answer_is_bounded_by_the_plugin_s_memory_limit() {
+    // Before, 200 columns of NULLs over 100,000 rows (40 MB in the plugin) took the host from
+    // 126 MB to 1.1 GB. With a 16 MiB plugin the host builds at most 64 MiB from an answer.
+    let limits = runner_sandbox::Limits { memory_bytes: 16 << 20, ..limits() };
+    let plugin = sandbox().load("columns-probe", &wasm("columns_probe"), limits, Grants::default()).unwrap();
+    let wide = |columns: i64| Batch {
+        columns: vec!["id".into(), "cmd".into(), "n".into()],
+        key: vec!["id".into()],
+        rows: (0..20_000)
+            .map(|i| vec![Value::Integer(i), Value::Text("wide".into()), Value::Integer(columns)])
+            .collect(),
+    };
+    let within = rt().block_on(plugin.process(&wide(10))).unwrap();
+    assert_eq!(within.len(), 20_000);
+    assert!(matches!(&within[0], Change::Update(u) if u.set.len() == 10));
+    match rt().block_on(plugin.process(&wide(60))) {
+        Err(SandboxError::BadOutput { message, .. }) => {
+            assert!(
+                message.contains(&format!("would take more than {} bytes of runner's memory", 64 << 20)),
+                "{message}"
+            )
+        }
+        other => panic!("{:?}", other.map(|c| c.len())),
+    }
+}

@@ -49,6 +49,13 @@ impl Guest for Probe {
             "twice" => vec![set(None, "out".into(), echo()), set(None, "out".into(), echo())],
             // A column name of n bytes.
             "long-name" => vec![set(None, "o".repeat(n as usize), echo())],
+            // n columns of NULLs on every row: two bytes a cell here, a change per cell in the host.
+            "wide" => vec![Updates {
+                rows: None,
+                set: (0..n)
+                    .map(|c| NamedColumn { name: format!("c{c}"), values: Column::Booleans(vec![None; rows as usize]) })
+                    .collect(),
+            }],
             other => return Err(format!("unknown cmd {other}")),
         };
         Ok(Output { updates, changes: vec![] })
