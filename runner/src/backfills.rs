@@ -388,7 +388,9 @@ impl Runner {
         let lookup: Option<Arc<dyn runner_sandbox::Lookup>> =
             if manifest.capabilities.contains(&runner_sandbox::Capability::Lookup) {
                 let url = self.settings().lookup_url.as_ref().unwrap_or(&self.settings().database_url);
-                Some(Arc::new(crate::lookup::DbLookup::open(url, manifest.lookup_timeout).await?))
+                Some(Arc::new(
+                    crate::lookup::DbLookup::open(url, manifest.lookup_timeout, manifest.limits.memory_bytes).await?,
+                ))
             } else {
                 None
             };

@@ -454,3 +454,66 @@ on_both!(a_change_keyed_by_another_spelling_of_a_batch_key_is_guarded_like_the_r
         }
     }
 });
+
+/// The largest the runner process has been so far, in bytes (`VmHWM`).
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+on_both!(a_lookup_answer_is_bounded_in_bytes_and_the_host_never_holds_more, |db: &TestDb| {
+    // Before, 10 rows of 100 MB took runner to 1.96 GB (SQLite) and 620 MB (PostgreSQL) with a
+    // plugin of 16 MB: the answer was read whole, then found too big for the plugin.
+    let huge = match db.kind {
+        Kind::Postgres => "SELECT repeat('x', 100000000) FROM generate_series(1, 10)",
+        Kind::Sqlite => {
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 10) SELECT zeroblob(100000000) FROM g"
+        }
+    };
+    let p = lookup_project(
+        db,
+        &[huge, "SELECT 'small'"],
+        "\n[limits]\nmemory_mb = 16\nplugin_timeout_ms = 60000\nlookup_timeout_ms = 30000\n",
+    );
+    p.run(db, &["apply"]).ok();
+    // Row 3 sleeps after the two lookups, while the peak is read.
+    db.execute("INSERT INTO t (id, cmd, n) VALUES (3, 'log-sleep', 3000)");
+    std::fs::write(
+        p.path().join("backfills/fill.toml"),
+        std::fs::read_to_string(p.path().join("backfills/fill.toml"))
+            .unwrap()
+            .replace("lookup = true", "lookup = true\nlog = true"),
+    )
+    .unwrap();
+    let mut child = run_until_plugin_sleeps(&p, db);
+    let peak = peak_memory(child.id());
+    assert!(child.wait().unwrap().success());
+    assert!(peak < 400 << 20, "runner grew to {} MB for a lookup answer", peak >> 20);
+    let out = db.scalar("SELECT out FROM t WHERE id = 1");
+    assert!(out.starts_with("lookup error:") && out.contains("more than 16777216 bytes"), "{out}");
+    assert!(db.scalar("SELECT out FROM t WHERE id = 2").starts_with("1 rows"), "a lookup within the bound answers");
+});
+
+#[test]
+fn a_lookup_on_sqlite_stops_at_its_time_limit() {
+    // Before, only the batch's deadline stopped a runaway lookup on SQLite.
+    let db = TestDb::new(Kind::Sqlite);
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let p = lookup_project(
+        &db,
+        &[endless],
+        "\n[limits]\nlookup_timeout_ms = 300\nplugin_timeout_ms = 120000\nmax_attempts = 1\n",
+    );
+    p.run(&db, &["apply", "--with-backfills"])
+        .fails_with(1)
+        .stderr_has("a lookup could not be answered: the query took longer than its limit of 300ms");
+}

@@ -106,10 +106,17 @@ pub trait Driver: Send {
 
     /// Runs one query for someone the database must not trust (a plugin's `lookup`): in a
     /// read-only transaction this call opens and always rolls back, so nothing the query sets
-    /// (settings, roles) outlives it, under `timeout` (PostgreSQL cancels it on the server).
-    /// PostgreSQL also drops session-level advisory locks the query took, which a rollback keeps.
-    async fn read_only_query(&mut self, sql: &str, params: &[DbValue], timeout: Duration)
-    -> Result<TypedRows, DbError>;
+    /// (settings, roles) outlives it, within `limits`: the time (PostgreSQL cancels the query on
+    /// the server, SQLite interrupts it), and the rows and bytes of the answer, which are read
+    /// one row at a time and stop at the limit ([`DbError::AnswerTooLarge`]), so that the answer
+    /// never takes more memory than that. PostgreSQL also drops session-level advisory locks the
+    /// query took, which a rollback keeps.
+    async fn read_only_query(
+        &mut self,
+        sql: &str,
+        params: &[DbValue],
+        limits: &ReadLimits,
+    ) -> Result<TypedRows, DbError>;
 
     /// Runs parameterised statements in one transaction, as [`Driver::transaction`] does.
     async fn transaction_with(&mut self, statements: &[(String, Vec<DbValue>)]) -> Result<(), DbError> {
@@ -158,6 +165,43 @@ pub trait Driver: Send {
 
     /// Closes every connection (releasing any advisory lock).
     async fn close(self: Box<Self>);
+}
+
+/// What one untrusted read ([`Driver::read_only_query`]) may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// How long it may run.
+    pub timeout: Duration,
+    /// The most rows its answer may have.
+    pub max_rows: usize,
+    /// The most bytes its answer may take in memory (a single value too).
+    pub max_bytes: usize,
+}
+
+/// Rows of an answer as they arrive, refusing more than `limits` allow.
+pub(crate) struct Bounded<'l> {
+    limits: &'l ReadLimits,
+    bytes: usize,
+    pub(crate) rows: Vec<Vec<DbValue>>,
+}
+
+impl<'l> Bounded<'l> {
+    pub(crate) fn new(limits: &'l ReadLimits) -> Self {
+        Bounded { limits, bytes: 0, rows: Vec::new() }
+    }
+
+    /// Takes one more row, or refuses it for the limit it would pass.
+    pub(crate) fn push(&mut self, row: Vec<DbValue>) -> Result<(), DbError> {
+        if self.rows.len() >= self.limits.max_rows {
+            return Err(DbError::AnswerTooLarge { limit: format!("{} rows", self.limits.max_rows) });
+        }
+        self.bytes = self.bytes.saturating_add(row.iter().map(DbValue::size).sum());
+        if self.bytes > self.limits.max_bytes {
+            return Err(DbError::AnswerTooLarge { limit: format!("{} bytes", self.limits.max_bytes) });
+        }
+        self.rows.push(row);
+        Ok(())
+    }
 }
 
 /// Opens a driver for `url`.

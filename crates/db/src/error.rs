@@ -128,6 +128,18 @@ pub enum DbError {
     /// An operation this database does not have (e.g. advisory locks on SQLite).
     #[error("{0} is not supported by this database")]
     Unsupported(&'static str),
+    /// A query ran past its time limit and was stopped (SQLite, which has no statement timeout).
+    #[error("the query took longer than its limit of {}ms", limit.as_millis())]
+    TimedOut {
+        /// The limit.
+        limit: std::time::Duration,
+    },
+    /// An untrusted read's answer passed its limit ([`crate::ReadLimits`]): reading stopped there.
+    #[error("the answer has more than {limit}")]
+    AnswerTooLarge {
+        /// The limit it passed, with its unit (`10000 rows`, `16777216 bytes`).
+        limit: String,
+    },
 }
 
 impl DbError {
@@ -161,7 +173,13 @@ impl DbError {
 
     /// The statement ran past its `statement_timeout` (or was cancelled) and was stopped.
     pub fn is_statement_timeout(&self) -> bool {
-        self.code() == Some(sqlstate::QUERY_CANCELED)
+        matches!(self, DbError::TimedOut { .. }) || self.code() == Some(sqlstate::QUERY_CANCELED)
+    }
+
+    /// SQLite stopped a statement because its progress handler said so (a time limit):
+    /// `SQLITE_INTERRUPT`.
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.code() == Some("9")
     }
 
     /// PostgreSQL raised division by zero: how a guard statement (`SELECT 1 / count(*) …`)

@@ -18,7 +18,7 @@ mod sqlite;
 mod url;
 mod value;
 
-pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, connect};
+pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, connect};
 pub use error::{DbError, StatementFailure};
 pub use ident::{is_plain_name, is_plain_table, quote_ident, quote_literal, quote_part};
 pub use url::{DatabaseUrl, mask_url};

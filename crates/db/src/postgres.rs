@@ -1,6 +1,8 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
-use crate::driver::{ConnectOptions, Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
+use crate::driver::{
+    Bounded, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
+};
 use crate::error::{DbError, connection_lost, statement_failure};
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
@@ -157,28 +159,26 @@ impl Driver for PgDriver {
         &mut self,
         sql: &str,
         params: &[DbValue],
-        timeout: std::time::Duration,
+        limits: &ReadLimits,
     ) -> Result<TypedRows, DbError> {
         // The SELECT takes the transaction's snapshot, after which PostgreSQL refuses to make it
         // read-write ("must be set before any query"), whatever the query tries.
-        let ms = timeout.as_millis().max(1);
+        let ms = limits.timeout.as_millis().max(1);
         let open = format!(
             "BEGIN TRANSACTION READ ONLY; SELECT set_config('statement_timeout', '{ms}ms', true), \
              set_config('lock_timeout', '{ms}ms', true), set_config('idle_in_transaction_session_timeout', '{}ms', true)",
             ms.saturating_mul(10)
         );
         sqlx::raw_sql(user_sql(&open)).execute(&mut self.conn).await.map_err(DbError::query("BEGIN READ ONLY"))?;
-        let result = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(DbError::statement(0));
+        let guarded = row_size_guard(sql, limits.max_bytes);
+        let result = self.read_bounded(&guarded, params, limits).await;
         let end = sqlx::raw_sql("ROLLBACK; SELECT pg_advisory_unlock_all()")
             .execute(&mut self.conn)
             .await
             .map_err(DbError::query("ROLLBACK"));
         let rows = result?;
         end?;
-        typed_rows(&rows)
+        Ok(rows)
     }
 
     async fn transaction_expecting(
@@ -310,14 +310,69 @@ impl Driver for PgDriver {
 }
 
 /// Maps PostgreSQL's basic types; anything else must be cast to text by the query.
-fn typed_rows(rows: &[sqlx::postgres::PgRow]) -> Result<TypedRows, DbError> {
+/// The marker of the error [`row_size_guard`] raises, in the text PostgreSQL reports back.
+const ROW_TOO_LARGE: &str = "runner: a lookup row larger than";
+
+/// `sql` with every row of its answer checked on the server: a row larger than `max_bytes`
+/// (`pg_column_size` of the whole row) fails the query there, before it is sent. The host bounds
+/// the answer as it reads it, but the driver receives a row whole, and one row may hold a
+/// gigabyte. A cast of text to integer is the way plain SQL raises an error carrying a message.
+fn row_size_guard(sql: &str, max_bytes: usize) -> String {
+    format!(
+        "SELECT * FROM ({sql}\n) AS runner_answer WHERE CASE WHEN pg_column_size(runner_answer) > {max_bytes} \
+         THEN ('{ROW_TOO_LARGE} {max_bytes} bytes: ' || pg_column_size(runner_answer))::integer > 0 ELSE true END"
+    )
+}
+
+impl PgDriver {
+    /// Reads `sql`'s answer one row at a time within `limits`.
+    async fn read_bounded(&mut self, sql: &str, params: &[DbValue], limits: &ReadLimits) -> Result<TypedRows, DbError> {
+        use futures_util::TryStreamExt;
+        let mut stream =
+            bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone())).fetch(&mut self.conn);
+        let mut bounded = Bounded::new(limits);
+        let mut shape: Option<(Vec<String>, Vec<String>)> = None;
+        loop {
+            let row = match stream.try_next().await {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) if e.as_database_error().is_some_and(|d| d.message().contains(ROW_TOO_LARGE)) => {
+                    return Err(DbError::AnswerTooLarge { limit: format!("{} bytes in one row", limits.max_bytes) });
+                }
+                Err(e) => return Err(DbError::statement(0)(e)),
+            };
+            let (columns, types) = shape.get_or_insert_with(|| columns_of(&row));
+            bounded.push(decode(&row, columns, types)?)?;
+        }
+        let columns = shape.map(|(c, _)| c).unwrap_or_default();
+        Ok(TypedRows { columns, rows: bounded.rows })
+    }
+}
+
+/// A row's column names and type names.
+fn columns_of(row: &sqlx::postgres::PgRow) -> (Vec<String>, Vec<String>) {
     use sqlx::{Column, Row as _, TypeInfo};
+    (
+        row.columns().iter().map(|c| c.name().to_string()).collect(),
+        row.columns().iter().map(|c| c.type_info().name().to_string()).collect(),
+    )
+}
+
+fn typed_rows(rows: &[sqlx::postgres::PgRow]) -> Result<TypedRows, DbError> {
     let Some(first) = rows.first() else { return Ok(TypedRows::default()) };
-    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_string()).collect();
-    let types: Vec<String> = first.columns().iter().map(|c| c.type_info().name().to_string()).collect();
+    let (columns, types) = columns_of(first);
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let mut values = Vec::with_capacity(types.len());
+        out.push(decode(r, &columns, &types)?);
+    }
+    Ok(TypedRows { columns, rows: out })
+}
+
+/// One row's values, by its columns' types.
+fn decode(r: &sqlx::postgres::PgRow, columns: &[String], types: &[String]) -> Result<Vec<DbValue>, DbError> {
+    use sqlx::Row as _;
+    let mut values = Vec::with_capacity(types.len());
+    {
         for (i, ty) in types.iter().enumerate() {
             let get = DbError::query("decoding a column");
             let v = match ty.as_str() {
@@ -339,7 +394,6 @@ fn typed_rows(rows: &[sqlx::postgres::PgRow]) -> Result<TypedRows, DbError> {
             };
             values.push(v.map_err(get)?);
         }
-        out.push(values);
     }
-    Ok(TypedRows { columns, rows: out })
+    Ok(values)
 }

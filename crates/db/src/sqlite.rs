@@ -1,7 +1,9 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
-use crate::driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, Row, bind_values, rows_as_text, user_sql};
+use crate::driver::{
+    Access, Bounded, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
+};
 use crate::error::{DbError, statement_failure};
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
@@ -9,7 +11,6 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection};
 use std::str::FromStr;
-use std::time::Duration;
 
 pub struct SqliteDriver {
     conn: SqliteConnection,
@@ -76,13 +77,27 @@ impl Driver for SqliteDriver {
         &mut self,
         sql: &str,
         params: &[DbValue],
-        _timeout: Duration,
+        limits: &ReadLimits,
     ) -> Result<TypedRows, DbError> {
-        // SQLite has no statement timeout; the caller's own time limit bounds the wait.
+        // SQLite has no statement timeout: a progress handler interrupts the query at the
+        // deadline. No string, blob or row may be longer than the answer may be, so no single
+        // value grows past it inside SQLite either.
+        let deadline = std::time::Instant::now() + limits.timeout;
+        {
+            let mut handle = self.conn.lock_handle().await.map_err(DbError::query("locking the connection"))?;
+            handle.set_progress_handler(1000, move || std::time::Instant::now() < deadline);
+            set_length_limit(&mut handle, limits.max_bytes);
+        }
         self.run("BEGIN DEFERRED", "BEGIN").await?;
-        let result = self.fetch(sql, params).await;
+        let result = self.read_bounded(sql, params, limits).await;
         let end = self.run("ROLLBACK", "ROLLBACK").await;
-        let rows = result?;
+        if let Ok(mut handle) = self.conn.lock_handle().await {
+            handle.remove_progress_handler();
+        }
+        let rows = result.map_err(|e| match e {
+            e if e.is_interrupted() => DbError::TimedOut { limit: limits.timeout },
+            e => e,
+        })?;
         end?;
         Ok(rows)
     }
@@ -204,14 +219,58 @@ impl SqliteDriver {
 }
 
 /// SQLite values carry their own type, whatever the column declares.
+impl SqliteDriver {
+    /// Reads `sql`'s answer one row at a time within `limits`' rows and bytes.
+    async fn read_bounded(&mut self, sql: &str, params: &[DbValue], limits: &ReadLimits) -> Result<TypedRows, DbError> {
+        use futures_util::TryStreamExt;
+        use sqlx::{Column, Row as _};
+        let mut stream =
+            bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}"))).fetch(&mut self.conn);
+        let mut bounded = Bounded::new(limits);
+        let mut columns: Option<Vec<String>> = None;
+        let failed = |e: sqlx::Error| match (DbError::Statement { failure: statement_failure(0, &e) }) {
+            // SQLITE_TOOBIG: a value or row longer than SQLITE_LIMIT_LENGTH, which is the bound.
+            e if e.code() == Some("18") => {
+                DbError::AnswerTooLarge { limit: format!("{} bytes in one value", limits.max_bytes) }
+            }
+            e => e,
+        };
+        while let Some(row) = stream.try_next().await.map_err(failed)? {
+            let names = columns.get_or_insert_with(|| row.columns().iter().map(|c| c.name().to_string()).collect());
+            bounded.push(decode(&row, names.len())?)?;
+        }
+        Ok(TypedRows { columns: columns.unwrap_or_default(), rows: bounded.rows })
+    }
+}
+
+/// Sets `SQLITE_LIMIT_LENGTH` (the longest string, blob or row) of this connection to `bytes`.
+fn set_length_limit(handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>, bytes: usize) {
+    let limit = i32::try_from(bytes).unwrap_or(i32::MAX);
+    // SAFETY: the handle is this connection's own, open, and locked for this call's duration
+    // (`LockedSqliteHandle`); `sqlite3_limit` only reads and sets a field of it.
+    #[allow(unsafe_code)]
+    unsafe {
+        libsqlite3_sys::sqlite3_limit(handle.as_raw_handle().as_ptr(), libsqlite3_sys::SQLITE_LIMIT_LENGTH, limit);
+    }
+}
+
 fn typed_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<TypedRows, DbError> {
-    use sqlx::{Column, Row as _, TypeInfo, ValueRef};
+    use sqlx::{Column, Row as _};
     let Some(first) = rows.first() else { return Ok(TypedRows::default()) };
     let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_string()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let mut values = Vec::with_capacity(columns.len());
-        for i in 0..columns.len() {
+        out.push(decode(r, columns.len())?);
+    }
+    Ok(TypedRows { columns, rows: out })
+}
+
+/// One row's `n` values, by the type each value has (SQLite types values, not columns).
+fn decode(r: &sqlx::sqlite::SqliteRow, n: usize) -> Result<Vec<DbValue>, DbError> {
+    use sqlx::{Row as _, TypeInfo, ValueRef};
+    let mut values = Vec::with_capacity(n);
+    {
+        for i in 0..n {
             let raw = r.try_get_raw(i).map_err(DbError::query("reading a column"))?;
             let kind = if raw.is_null() { "NULL".to_string() } else { raw.type_info().name().to_string() };
             let get = DbError::query("decoding a column");
@@ -224,7 +283,6 @@ fn typed_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<TypedRows, DbError> {
             };
             values.push(v.map_err(get)?);
         }
-        out.push(values);
     }
-    Ok(TypedRows { columns, rows: out })
+    Ok(values)
 }

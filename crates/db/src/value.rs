@@ -22,6 +22,18 @@ pub enum DbValue {
 }
 
 impl DbValue {
+    /// About how many bytes of memory the value takes: what an answer is bounded by.
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<DbValue>()
+            + match self {
+                DbValue::Text(t) => t.len(),
+                DbValue::Bytes(b) => b.len(),
+                DbValue::TextArray(a) => a.iter().map(|t| t.as_ref().map_or(0, String::len) + 24).sum(),
+                DbValue::IntArray(a) => a.len() * 16,
+                _ => 0,
+            }
+    }
+
     /// The value as PostgreSQL text input (what `::type` casts parse), `None` for NULL.
     pub fn to_text(&self) -> Option<String> {
         match self {
