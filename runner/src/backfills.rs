@@ -360,6 +360,32 @@ impl Runner {
         Ok(out)
     }
 
+    /// The lookup connection of `manifest`'s plugin: `lookup_url`, else the database URL, and
+    /// refused when its role can do more than read (see `lookup.rs`).
+    pub(crate) async fn open_lookup(&mut self, manifest: &Manifest) -> Result<crate::lookup::DbLookup, RunnerError> {
+        let writer = runner_db::session_role(self.db_mut()).await?;
+        let url = self.settings().lookup_url.clone().unwrap_or_else(|| self.settings().database_url.clone());
+        crate::lookup::DbLookup::open(
+            &manifest.name,
+            &url,
+            manifest.lookup_timeout,
+            manifest.limits.memory_bytes,
+            writer.as_deref(),
+        )
+        .await
+    }
+
+    /// Refuses, before anything runs, a backfill whose lookups would go through a role that can
+    /// do more than read: a deploy finds out before its first revision, not at the backfill.
+    pub(crate) async fn require_safe_lookups(&mut self) -> Result<(), RunnerError> {
+        for m in self.backfill_manifests()? {
+            if m.role == Role::Backfill && m.capabilities.contains(&runner_sandbox::Capability::Lookup) {
+                self.open_lookup(&m).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn sandbox(&mut self) -> Result<&Sandbox, RunnerError> {
         if self.sandbox.is_none() {
             self.sandbox = Some(Sandbox::new(sandbox_config(self.settings()))?);
@@ -387,10 +413,7 @@ impl Runner {
         }
         let lookup: Option<Arc<dyn runner_sandbox::Lookup>> =
             if manifest.capabilities.contains(&runner_sandbox::Capability::Lookup) {
-                let url = self.settings().lookup_url.as_ref().unwrap_or(&self.settings().database_url);
-                Some(Arc::new(
-                    crate::lookup::DbLookup::open(url, manifest.lookup_timeout, manifest.limits.memory_bytes).await?,
-                ))
+                Some(Arc::new(self.open_lookup(&manifest).await?))
             } else {
                 None
             };

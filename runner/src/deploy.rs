@@ -68,6 +68,7 @@ pub(crate) async fn apply_with_backfills(
     observer: &mut dyn DeployObserver,
 ) -> Result<Deploy, RunnerError> {
     crate::backfills::require_locked_plugins(runner.settings())?;
+    runner.require_safe_lookups().await?;
     let mut deploy = Deploy::default();
     loop {
         let report = runner.apply_with(target.clone(), rules).await?;

@@ -160,6 +160,19 @@ pub enum RunnerError {
         /// What is wrong with its lock entry or component.
         why: String,
     },
+    /// A plugin's lookups would go through a role that can do more than read.
+    #[error(
+        "plugin {plugin}: lookups through role `{role}` are refused: it {}. A lookup runs the plugin's SQL: give lookups a role of their own that may read and do nothing else, and set lookup_url in runner.toml (or RUNNER_LOOKUP_URL) to it (README \"What a lookup can do\")",
+        problems.join("; it ")
+    )]
+    LookupRole {
+        /// The plugin.
+        plugin: String,
+        /// The role lookups would run as.
+        role: String,
+        /// What it could do besides reading.
+        problems: Vec<String>,
+    },
     /// A plugin could not be downloaded.
     #[error("plugin {plugin}: cannot download {url}: {message}")]
     Download {
@@ -330,6 +343,7 @@ impl RunnerError {
             | RunnerError::Fixture { .. }
             | RunnerError::Renames(_)
             | RunnerError::PluginNotLocked { .. }
+            | RunnerError::LookupRole { .. }
             | RunnerError::State(StateError::NotStateTable { .. } | StateError::BadName(_)) => ExitCode::Invalid,
             RunnerError::Backfill(e) if matches!(**e, runner_backfill::BackfillError::Schema { .. }) => {
                 ExitCode::Invalid

@@ -503,6 +503,11 @@ on_both!(a_data_migration_commits_or_rolls_back_with_its_revision, |db: &TestDb|
 on_both!(the_lookup_capability_queries_through_a_read_only_connection, |db: &TestDb| {
     let p = items_project(db, 20, 10);
     p.backfill("items", &manifest("\n[capabilities]\nlookup = true\n"));
+    if db.kind == Kind::Postgres {
+        // Lookups go through a role that may only read (see `trust`).
+        let (_, url) = db.role("reader", "");
+        std::fs::write(p.path().join("runner.toml"), format!("lookup_url = \"{url}\"\n")).unwrap();
+    }
     p.run(db, &["apply"]).ok();
     db.execute("UPDATE items SET cmd = 'lookup'");
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");

@@ -56,6 +56,11 @@ async fn try_connect(url: &str) -> Result<Box<dyn Driver>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A connection of its own to `url` (an application's session, say).
+pub fn session(url: &str) -> Box<dyn Driver> {
+    rt().block_on(try_connect(url)).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
 /// A PostgreSQL cluster of the test's own: initdb + pg_ctl in a temporary folder, as the
 /// `postgres` user when running as root. Tests that stop or restart a server use one, so the
 /// shared server never goes down under other tests.
@@ -321,6 +326,26 @@ impl TestDb {
         self.query(sql).into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
     }
 
+    /// A login role of this database's own, `<database>_<suffix>`, with `attributes` (e.g.
+    /// `REPLICATION`), that may connect and read every table of `public` (those created later
+    /// too); its URL. Dropped with the database.
+    pub fn role(&self, suffix: &str, attributes: &str) -> (String, String) {
+        assert_eq!(self.kind, Kind::Postgres, "roles are PostgreSQL's");
+        let role = format!("{}_{suffix}", self.name);
+        rt().block_on(async {
+            let mut admin = try_connect(&self.admin).await.unwrap();
+            admin.execute(&format!("CREATE ROLE {role} LOGIN {attributes}")).await.unwrap();
+            admin.execute(&format!("GRANT CONNECT ON DATABASE {} TO {role}", self.name)).await.unwrap();
+            admin.close().await;
+        });
+        self.execute(&format!(
+            "GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; \
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}"
+        ));
+        let base = self.url.rsplit_once('/').unwrap().0.replacen("postgres@", &format!("{role}@"), 1);
+        (role, format!("{base}/{}", self.name))
+    }
+
     /// Advisory locks held in this database by anyone.
     pub fn advisory_locks(&self) -> usize {
         self.scalar(&format!(
@@ -339,6 +364,22 @@ impl Drop for TestDb {
             rt().block_on(async {
                 if let Ok(mut db) = try_connect(&self.admin).await {
                     let _ = db.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    // A replication slot named after it (a lookup test's payload, should a
+                    // regression let it through) would hold the shared server's WAL forever.
+                    let _ = db
+                        .execute(&format!(
+                            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE '{name}\\_%'"
+                        ))
+                        .await;
+                    // The roles of this database's own (`TestDb::role`), now that nothing of
+                    // theirs is left.
+                    if let Ok(roles) =
+                        db.query(&format!("SELECT rolname FROM pg_roles WHERE rolname LIKE '{name}\\_%'")).await
+                    {
+                        for r in roles.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+                            let _ = db.execute(&format!("DROP ROLE IF EXISTS {r}")).await;
+                        }
+                    }
                     db.close().await;
                 }
             });

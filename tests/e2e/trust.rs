@@ -165,8 +165,16 @@ fn lookup_project(db: &TestDb, queries: &[&str], extra: &str) -> Project {
         ),
     );
     p.backfill("fill", &probe_manifest("t", &format!("{extra}\n[capabilities]\nlookup = true\n")));
-    let _ = db;
+    reader_for_lookups(db, &p);
     p
+}
+
+/// On PostgreSQL, lookups through a role of their own that may only read (`lookup_url`).
+fn reader_for_lookups(db: &TestDb, p: &Project) {
+    if db.kind == Kind::Postgres {
+        let (_, url) = db.role("reader", "");
+        std::fs::write(p.path().join("runner.toml"), format!("lookup_url = \"{url}\"\n")).unwrap();
+    }
 }
 
 #[test]
@@ -516,4 +524,95 @@ fn a_lookup_on_sqlite_stops_at_its_time_limit() {
     p.run(&db, &["apply", "--with-backfills"])
         .fails_with(1)
         .stderr_has("a lookup could not be answered: the query took longer than its limit of 300ms");
+}
+
+#[test]
+fn a_lookup_can_change_nothing_outside_its_transaction_whatever_it_calls() {
+    // Before, a lookup's read-only transaction let functions act: through the deploy's
+    // superuser `dblink_exec` inserted a row and `pg_create_physical_replication_slot` left a
+    // slot holding WAL, and as a non-superuser `pg_terminate_backend` killed a session of the
+    // application's (its own role's). Lookups now need a role that can only read.
+    let db = TestDb::new(Kind::Postgres);
+    db.execute("CREATE EXTENSION dblink");
+    let (app, app_url) = db.role("app", "");
+    let slot = format!("{}_slot", db.name);
+    let payloads = [
+        format!("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE usename = '{app}'"),
+        format!("SELECT dblink_exec('dbname={} user=postgres', 'INSERT INTO secrets VALUES (''pwned'')')", db.name),
+        format!("SELECT pg_create_physical_replication_slot('{slot}')::text"),
+        "SELECT pg_read_file('/etc/hostname')".to_string(),
+        format!(
+            "SELECT set_config('role', 'postgres', true) || pg_cancel_backend(pid)::text FROM pg_stat_activity WHERE usename = '{app}'"
+        ),
+    ];
+    let p = lookup_project(&db, &payloads.iter().map(String::as_str).collect::<Vec<_>>(), "");
+    let reader_toml = std::fs::read_to_string(p.path().join("runner.toml")).unwrap();
+    let reader = format!("{}_reader", db.name);
+    let mut application = crate::harness::session(&app_url);
+    let nothing_changed = |db: &TestDb| {
+        assert_eq!(db.scalar("SELECT string_agg(s, ',') FROM secrets"), "keep");
+        assert_eq!(db.scalar(&format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'")), "0");
+    };
+
+    // Through the deploy's own role (no lookup_url): a superuser, and the role runner writes with.
+    std::fs::remove_file(p.path().join("runner.toml")).unwrap();
+    p.run(&db, &["apply", "--with-backfills"])
+        .fails_with(5)
+        .stderr_has("plugin fill: lookups through role `postgres` are refused: it is a superuser")
+        .stderr_has("is the role runner writes with");
+    assert!(!db.table_exists("t"), "nothing ran");
+
+    // A role of its own, but one that may run dblink (granted to PUBLIC by the extension).
+    std::fs::write(p.path().join("runner.toml"), &reader_toml).unwrap();
+    p.run(&db, &["apply", "--with-backfills"])
+        .fails_with(5)
+        .stderr_has(&format!("lookups through role `{reader}` are refused: it may execute dblink, dblink_connect"));
+    assert!(!db.table_exists("t"), "nothing ran");
+
+    // Only reading: every payload fails at the database, and nothing outside changed.
+    db.execute("REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC");
+    p.run(&db, &["apply", "--with-backfills"]).ok().stdout_has("completed");
+    for (q, r) in payloads.iter().zip(db.query("SELECT out FROM t ORDER BY id")) {
+        let out = r[0].clone().unwrap_or_default();
+        assert!(out.starts_with("lookup error:") && out.contains("SQLSTATE 42501"), "{q}: {out}");
+    }
+    nothing_changed(&db);
+    let alive = |s: &mut Box<dyn runner_db::Driver>| crate::harness::rt().block_on(s.query("SELECT 1")).is_ok();
+    assert!(alive(&mut application), "the application's session was ended");
+
+    // Each power that acts outside is refused by name, before the backfill runs.
+    p.run(&db, &["backfill", "reset", "fill", "--confirm"]).ok();
+    for (grant, revoke, says) in [
+        (
+            format!("GRANT pg_signal_backend TO {reader}"),
+            format!("REVOKE pg_signal_backend FROM {reader}"),
+            "is a member of pg_signal_backend".to_string(),
+        ),
+        (
+            format!("GRANT pg_read_server_files TO {reader}"),
+            format!("REVOKE pg_read_server_files FROM {reader}"),
+            "is a member of pg_read_server_files".to_string(),
+        ),
+        (
+            format!("GRANT {app} TO {reader}"),
+            format!("REVOKE {app} FROM {reader}"),
+            format!("can take the privileges of {app} (SET ROLE)"),
+        ),
+        (
+            format!("ALTER ROLE {reader} REPLICATION"),
+            format!("ALTER ROLE {reader} NOREPLICATION"),
+            "has REPLICATION".to_string(),
+        ),
+        (
+            format!("GRANT EXECUTE ON FUNCTION dblink_exec(text, text) TO {reader}"),
+            format!("REVOKE EXECUTE ON FUNCTION dblink_exec(text, text) FROM {reader}"),
+            "may execute dblink_exec".to_string(),
+        ),
+    ] {
+        db.execute(&grant);
+        p.run(&db, &["backfill", "run", "fill"]).fails_with(5).stderr_has(&says);
+        db.execute(&revoke);
+    }
+    nothing_changed(&db);
+    assert!(alive(&mut application));
 }

@@ -65,6 +65,7 @@ fn kind(e: &RunnerError) -> &'static str {
         RunnerError::Refused(_) => "refused",
         RunnerError::PluginBuild { .. } => "plugin_build",
         RunnerError::PluginNotLocked { .. } => "plugin_lock",
+        RunnerError::LookupRole { .. } => "lookup_role",
         RunnerError::Download { .. } | RunnerError::ChecksumMismatch { .. } => "plugin_download",
         RunnerError::Interrupted { .. } => "interrupted",
         RunnerError::Fixture { .. } => "fixture",
