@@ -194,3 +194,23 @@ fn a_resumed_no_transaction_revision_sets_its_session_settings_again() {
         "app.fixed,app.later"
     );
 }
+
+#[test]
+fn a_failing_transactional_revision_runs_once_and_names_its_statement() {
+    // Before, a failing revision was run a second time, one statement at a time, to find the
+    // failing one: `nextval` (which a rollback keeps) moved twice, a slow statement ran twice.
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_s.sql", "CREATE SEQUENCE s;\n");
+    p.file(
+        "002_fails.sql",
+        "CREATE TABLE x (a int);\nSELECT nextval('s');\nINSERT INTO x VALUES (1);\nSELECT 1 / 0;\n",
+    );
+    p.run(&db, &["apply"]).fails_with(1).stderr_has("002_fails.sql:4").stderr_has("division by zero");
+    assert_eq!(db.scalar("SELECT last_value FROM s"), "1", "the revision ran more than once");
+    // A revision PostgreSQL cannot parse ran nothing: no rollback of a transaction that never
+    // began, so no "there is no transaction in progress" before the real error.
+    p.file("002_fails.sql", "CREATE TABLE x (a int);\nSELEC oops;\n");
+    let r = p.run(&db, &["apply"]).fails_with(1).stderr_has("002_fails.sql:2").stderr_has("syntax error");
+    assert!(!r.stderr.contains("no transaction in progress"), "{}", r.stderr);
+}

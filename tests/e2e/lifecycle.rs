@@ -106,33 +106,11 @@ on_both!(dry_run_and_sql_change_nothing_and_sql_is_runnable, |db: &TestDb| {
     assert!(!db.table_exists("runner_state"), "--sql must not touch the database");
     assert!(script.contains("CREATE TABLE players") && script.contains("INSERT INTO"), "{script}");
     // The offline script does what apply does: feed it to the database and runner agrees.
-    match db.kind {
-        Kind::Postgres => {
-            let out = std::process::Command::new("psql")
-                .args([db.url.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .and_then(|mut c| {
-                    use std::io::Write;
-                    c.stdin.take().unwrap().write_all(script.as_bytes())?;
-                    c.wait_with_output()
-                })
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        }
-        Kind::Sqlite => {
-            crate::harness::rt().block_on(async {
-                let url = runner_db::DatabaseUrl::parse(&db.url).unwrap();
-                let mut d = runner_db::connect(&url, &Default::default()).await.unwrap();
-                for stmt in runner_revisions::splitter::split(&script, 1) {
-                    d.execute(&stmt.sql).await.unwrap_or_else(|e| panic!("{}: {e}", stmt.sql));
-                }
-                d.close().await;
-            });
-        }
-    }
+    let out = match db.kind {
+        Kind::Postgres => crate::offline::psql(&db.url, &script),
+        Kind::Sqlite => crate::offline::sqlite3(&db.url, &script),
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     p.run(db, &["status", "--exit-code"]).ok();
     p.run(db, &["apply"]).ok().stdout_has("Nothing to apply");
 });

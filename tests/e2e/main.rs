@@ -11,6 +11,7 @@
 //! | `concurrency` | two runners at once; `CREATE INDEX CONCURRENTLY` while another runner waits; lock timeout |
 //! | `layouts` | sqlx and diesel folders read in place, adopted with `stamp` |
 //! | `messy_sql` | real-world files: plpgsql bodies, escape strings, `BEGIN ATOMIC`, session state |
+//! | `offline` | `apply --sql` piped into psql and the sqlite3 shell: stops at the first error, records only what happened |
 //! | `sqlite_rules` | foreign keys off during a revision, `foreign_key_check` before commit |
 //! | `library` | the embedding API |
 //! | `faults` | many deploys at once: four `apply --with-backfills` do every revision and row once |
@@ -39,6 +40,7 @@ mod layouts;
 mod library;
 mod lifecycle;
 mod messy_sql;
+mod offline;
 mod operator;
 mod plugin_test;
 mod polyglot;

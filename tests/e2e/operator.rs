@@ -281,6 +281,8 @@ fn sigterm_mid_revision_cancels_it_on_the_server_rolls_back_and_releases_the_loc
     };
     let r = signalled(&p, &db, &["apply"], "TERM", sleeping);
     let r = r.fails_with(7).stderr_has("received SIGTERM: stopping").stderr_has("stopped by SIGTERM");
+    // The statement in flight is named (before, the revision's first one was).
+    assert!(r.stderr.contains("001_slow.sql:2"), "{}", r.stderr);
     assert!(!sleeping(), "the revision went on running on the server:\n{}", r.stderr);
     assert_eq!(db.advisory_locks(), 0, "the lock was not released");
     assert!(!db.table_exists("half") && !db.table_exists("next"), "the revision was not rolled back");

@@ -16,6 +16,7 @@ mod postgres;
 mod role;
 mod session;
 mod sqlite;
+mod transaction_rules;
 mod url;
 mod value;
 

@@ -95,44 +95,61 @@ impl Driver for PgDriver {
     }
 
     async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        // One round trip: the whole transaction as a single simple query. PostgreSQL stops at
-        // the first error, so nothing after it (COMMIT included) runs. Statements come from the
+        // One round trip: the whole transaction as a single simple query. PostgreSQL answers each
+        // statement in turn and stops at the first error, so nothing after it (COMMIT included)
+        // runs, and the answers received before the error say which statement failed: nothing
+        // is run a second time to find it (a statement with effects a rollback keeps, such as
+        // `nextval` or `dblink`, or a long data change, must run once). Statements come from the
         // splitter, which drops trailing comments, so joining them with `;` is safe.
-        let mut script = String::from("BEGIN;\n");
+        use futures_util::TryStreamExt;
+        const BEGIN: &str = "BEGIN;\n";
+        let mut script = String::from(BEGIN);
+        let mut starts = Vec::with_capacity(statements.len());
         for s in statements {
+            starts.push(script.chars().count());
             script.push_str(s);
             script.push_str(";\n");
         }
         script.push_str("COMMIT");
-        let Err(batch_error) = sqlx::raw_sql(user_sql(&script)).execute(&mut self.conn).await else {
-            return Ok(());
+        let mut answered = 0usize;
+        let batch_error = {
+            let mut results = sqlx::raw_sql(user_sql(&script)).execute_many(&mut self.conn);
+            loop {
+                match results.try_next().await {
+                    Ok(Some(_)) => answered += 1,
+                    Ok(None) => return Ok(()),
+                    Err(e) => break e,
+                }
+            }
         };
         if connection_lost(&batch_error) {
-            // Nothing to diagnose on a dead connection; the server rolled the script back (or
-            // committed it, if COMMIT got through before the connection went).
+            // The server rolled the script back (or committed it, if COMMIT got through before
+            // the connection went).
             return Err(DbError::statement(0)(batch_error));
         }
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        // A script PostgreSQL could not parse ran nothing (no transaction to roll back); one it
+        // began is aborted and must be rolled back.
+        let began = answered > 0;
+        if began {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        }
         let mut failure = statement_failure(statements.len(), &batch_error);
-        // Cancelled (a stop requested, a statement_timeout): running the statements again to
-        // find which one it was would run the slow one again. Which one is not known.
-        if failure.is_cancelled() {
+        if failure.is_cancelled() && !began {
             failure.index = usize::MAX;
             return Err(DbError::Statement { failure });
         }
-        // Which statement failed? Run them one by one, in a transaction rolled back again, so
-        // the error names the statement (and a position inside it) rather than the script.
-        if sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.is_ok() {
-            for (i, s) in statements.iter().enumerate() {
-                if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
-                    if connection_lost(&e) {
-                        return Err(DbError::statement(i)(e));
-                    }
-                    failure = statement_failure(i, &e);
-                    break;
-                }
-            }
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        // Which statement: the one after the last answer (BEGIN answered first), or, for a
+        // script that did not parse, the one the error position falls in.
+        let position = failure.position;
+        failure.index = if began {
+            answered - 1
+        } else {
+            position.map_or(0, |p| starts.iter().rposition(|&start| start < p).unwrap_or(0))
+        };
+        // The server's position counts from the script's start: from the statement's, here.
+        failure.position = position.and_then(|p| starts.get(failure.index).map(|&start| p.saturating_sub(start)));
+        if failure.index >= statements.len() {
+            failure.position = None;
         }
         Err(DbError::Statement { failure })
     }

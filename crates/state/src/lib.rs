@@ -20,4 +20,4 @@ pub use lease::Lease;
 pub use owner::{Owner, hostname, process_alive};
 pub use refreshes::{RefreshProgress, RefreshRow};
 pub use status::{BackfillStatus, ChunkStatus, Kind, RefreshStatus, SlotStatus};
-pub use table::{AppliedBy, STATE_VERSION, StateError, StateTable};
+pub use table::{AppliedBy, Expected, STATE_VERSION, StateError, StateTable};

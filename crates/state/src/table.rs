@@ -77,6 +77,15 @@ impl AppliedBy {
     }
 }
 
+/// What a script expects of a revision's row at some point ([`StateTable::expect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// A no-transaction revision under way, with this many statements recorded done.
+    Done(usize),
+    /// This status.
+    Status(AppliedStatus),
+}
+
 /// The state table of one database.
 #[derive(Debug, Clone)]
 pub struct StateTable {
@@ -361,6 +370,37 @@ impl StateTable {
                 ("error", "NULL".into()),
             ],
         )
+    }
+
+    /// A statement that fails unless revision `id`'s row is as `expected`: put first in a
+    /// transaction of a script, it keeps that transaction from committing when what should have
+    /// come before it did not happen (a statement that failed in a client that went on). `None`
+    /// where a failed statement does not abort its transaction (SQLite): there, only the shell's
+    /// stopping at the first error protects the script.
+    pub fn expect(&self, id: &str, expected: Expected) -> Option<String> {
+        let d = self.dialect;
+        if !d.error_aborts_transaction() {
+            return None;
+        }
+        let (condition, what) = match expected {
+            Expected::Done(n) => (
+                format!("status = 'running' AND (progress->>'statements_done')::int = {n}"),
+                format!("recorded {n} statement(s) done"),
+            ),
+            Expected::Status(status) => {
+                (format!("status = {}", literal(d, status.as_str())), status.as_str().to_string())
+            }
+        };
+        let message = format!(
+            "runner: revision {id} is not {what}, so what should have come before did not happen: this script stops here"
+        );
+        Some(format!(
+            "DO $runner$ BEGIN IF NOT EXISTS (SELECT 1 FROM {} WHERE kind = '{KIND_REVISION}' AND name = {} AND {condition}) \
+             THEN RAISE EXCEPTION {}; END IF; END $runner$",
+            self.qualified(),
+            literal(d, id),
+            literal(d, &message)
+        ))
     }
 
     /// Records how far a no-transaction revision got: `running` while it goes, `failed` with the

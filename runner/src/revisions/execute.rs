@@ -1,7 +1,7 @@
 //! Carries out a plan step against a driver: the only place revisions touch a database.
 
 use crate::error::{Committed, FailedStatement, RunnerError};
-use crate::revisions::script::{Origin, Sql, Unit, units};
+use crate::revisions::script::{Consumer, Origin, Sql, Unit, units};
 use runner_db::{DbError, Driver, StatementFailure};
 use runner_revisions::{Action, AppliedStatus, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, StateTable};
@@ -20,7 +20,7 @@ pub async fn run_step(
     let started = Instant::now();
     let rev = &step.revision;
     let tx = step_tx(step);
-    for unit in units(step, state, by) {
+    for unit in units(step, state, by, Consumer::Live) {
         match unit {
             Unit::Transaction(stmts) => {
                 let texts: Vec<&str> = stmts.iter().map(|s| s.text.as_str()).collect();
@@ -29,21 +29,35 @@ pub async fn run_step(
                 }
             }
             Unit::Alone(sql) => {
-                // Stopped between two statements of a no-transaction revision: record how far
-                // it got, as for a failure, rather than start another statement.
-                if let (Some(signal), Origin::Revision { .. }) = (runner_db::interrupt::requested(), sql.origin) {
-                    let failure = StatementFailure {
-                        index: 0,
-                        message: format!("not run: the runner was stopped by {} before this statement", signal.name()),
-                        code: None,
-                        detail: None,
-                        hint: None,
-                        position: None,
-                    };
-                    return Err(alone_failed(db, state, by, step, &sql, DbError::Statement { failure }).await);
+                if let Err(e) = stopped_before(&sql) {
+                    return Err(alone_failed(db, state, by, step, &sql, &[&sql], e).await);
                 }
                 if let Err(e) = db.execute(&sql.text).await {
-                    return Err(alone_failed(db, state, by, step, &sql, e).await);
+                    return Err(alone_failed(db, state, by, step, &sql, &[&sql], e).await);
+                }
+            }
+            Unit::Statement { guard, stmt, together, then } => {
+                if let Err(e) = stopped_before(&stmt) {
+                    return Err(alone_failed(db, state, by, step, &stmt, &[&stmt], e).await);
+                }
+                if together {
+                    // The statement and its record commit together, or neither does.
+                    let all: Vec<&Sql> = guard.iter().chain([&stmt]).chain(&then).collect();
+                    let texts: Vec<&str> = all.iter().map(|s| s.text.as_str()).collect();
+                    if let Err(e) = db.transaction(&texts).await {
+                        return Err(alone_failed(db, state, by, step, &stmt, &all, e).await);
+                    }
+                } else {
+                    if let Err(e) = db.execute(&stmt.text).await {
+                        return Err(alone_failed(db, state, by, step, &stmt, &[&stmt], e).await);
+                    }
+                    // Its effect checked (where it can be named) and recorded: a failed check
+                    // counts as the statement's own failure.
+                    let rest: Vec<&Sql> = guard.iter().chain(&then).collect();
+                    let texts: Vec<&str> = rest.iter().map(|s| s.text.as_str()).collect();
+                    if let Err(e) = db.transaction(&texts).await {
+                        return Err(alone_failed(db, state, by, step, &stmt, &rest, e).await);
+                    }
                 }
             }
             Unit::DataTransaction { before, migration, after } => {
@@ -94,14 +108,33 @@ async fn data_transaction(
     Ok(())
 }
 
-/// A no-transaction statement failed: what ran before it stays committed, so record how far the
-/// revision got (apply) before reporting.
+/// A stop requested before `sql`, a no-transaction revision's statement, would start: as a
+/// failure of it, so that how far the revision got is recorded rather than another statement run.
+fn stopped_before(sql: &Sql) -> Result<(), DbError> {
+    match (runner_db::interrupt::requested(), sql.origin) {
+        (Some(signal), Origin::Revision { .. }) => Err(DbError::Statement {
+            failure: StatementFailure {
+                index: 0,
+                message: format!("not run: the runner was stopped by {} before this statement", signal.name()),
+                code: None,
+                detail: None,
+                hint: None,
+                position: None,
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A no-transaction statement `sql` failed (or, run in `ran`, what had to commit with it): what
+/// ran before it stays committed, so record how far the revision got (apply) before reporting.
 async fn alone_failed(
     db: &mut dyn Driver,
     state: &StateTable,
     by: &AppliedBy,
     step: &Step,
     sql: &Sql,
+    ran: &[&Sql],
     e: DbError,
 ) -> RunnerError {
     let rev = &step.revision;
@@ -114,7 +147,7 @@ async fn alone_failed(
         }
         _ => Committed::Statements { done: index, total: rev.up.statements.len() },
     };
-    let err = statement_error(step, e, |_| Some(sql.origin), committed);
+    let err = statement_error(step, e, |i| ran.get(i).map(|s| s.origin), committed);
     if let (Committed::Statements { done, total }, RunnerError::Statement(failed)) = (committed, &err) {
         let failure = &failed.failure;
         let done_checksum =
@@ -180,7 +213,7 @@ fn statement_error(
         );
     }
     match origin_of(failure.index) {
-        Some(Origin::Revision { index }) if index < statements.len() => {
+        Some(Origin::Revision { index } | Origin::Check { index }) if index < statements.len() => {
             let s = &statements[index];
             let line = s.line + lines_before(&s.sql, failure.position);
             failed(line, failure, false)
