@@ -32,9 +32,26 @@ pub struct Generated {
     /// Its up section.
     pub up: Vec<Statement>,
     /// Its down section.
-    pub down: Vec<Statement>,
+    pub down: Down,
     /// How it runs: the concurrent part of `--online` runs statement by statement.
     pub tx: TxMode,
+}
+
+/// A generated revision's way back.
+#[derive(Debug, Clone)]
+pub enum Down {
+    /// These statements (checked on the scratch database to give the head again).
+    Statements(Vec<Statement>),
+    /// None that runner can write safely: what it would need, each a change the differ cannot
+    /// make. The revision is written without a down section, so `revert` refuses it.
+    Irreversible(Vec<Unhandled>),
+}
+
+impl Down {
+    /// The way back of a diff: its statements, or why there are none.
+    fn of(diff: runner_schema::Diff) -> Down {
+        if diff.unhandled.is_empty() { Down::Statements(diff.statements) } else { Down::Irreversible(diff.unhandled) }
+    }
 }
 
 /// What `runner new --autogenerate` found.
@@ -109,36 +126,43 @@ pub async fn autogenerate(
         let mut check = Check { db, exclude: &exclude, left: &mut found.self_check };
         let split = runner_schema::online(&up.statements);
         if locking == Locking::Plain || split.concurrent.is_empty() {
-            let down = runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?;
-            if check.run("up", &up.statements, TxMode::PerRevision, &desired).await? {
-                check.run("down", &down.statements, TxMode::PerRevision, &head).await?;
+            let down = Down::of(runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?);
+            if check.run("up", &up.statements, TxMode::PerRevision, &desired).await?
+                && let Down::Statements(down) = &down
+            {
+                check.run("down", down, TxMode::PerRevision, &head).await?;
             }
-            found.revisions = vec![Generated { up: up.statements, down: down.statements, tx: TxMode::PerRevision }];
+            found.revisions = vec![Generated { up: up.statements, down, tx: TxMode::PerRevision }];
             return Ok(found);
         }
         // The state between the two revisions is what the first one leaves: read, not guessed.
         if !check.apply("up", &split.transactional, TxMode::PerRevision).await? {
             // Failed and noted: what --force writes is the change as one plain revision.
-            let down = runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?;
-            found.revisions = vec![Generated { up: up.statements, down: down.statements, tx: TxMode::PerRevision }];
+            let down = Down::of(runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?);
+            found.revisions = vec![Generated { up: up.statements, down, tx: TxMode::PerRevision }];
             return Ok(found);
         }
         let between = introspect(check.db, &exclude).await?;
-        let first_down = runner_schema::diff_with(&between, &head, &back).map_err(RunnerError::Renames)?;
+        let first_down = Down::of(runner_schema::diff_with(&between, &head, &back).map_err(RunnerError::Renames)?);
         // The concurrent revision's down runs outside a transaction too: its index statements
         // are concurrent as well, in the order the diff gave.
-        let second_down = runner_schema::concurrent_in_order(&runner_schema::diff(&desired, &between).statements);
+        let second_down = match Down::of(runner_schema::diff(&desired, &between)) {
+            Down::Statements(s) => Down::Statements(runner_schema::concurrent_in_order(&s)),
+            irreversible => irreversible,
+        };
         if check.run("up (concurrent part)", &split.concurrent, TxMode::None, &desired).await?
-            && check.run("down (concurrent part)", &second_down, TxMode::None, &between).await?
+            && let Down::Statements(second) = &second_down
+            && check.run("down (concurrent part)", second, TxMode::None, &between).await?
+            && let Down::Statements(first) = &first_down
         {
-            check.run("down", &first_down.statements, TxMode::PerRevision, &head).await?;
+            check.run("down", first, TxMode::PerRevision, &head).await?;
         }
         // Online, a lock the revision waits for must not hold the application up behind it: a
         // statement that waits longer fails, and the revision can run again.
         let waits = |set: &str| Statement::from(format!("{set} lock_timeout = '{}';", ONLINE_LOCK_TIMEOUT));
         if !split.transactional.is_empty() {
             let up = std::iter::once(waits("SET LOCAL")).chain(split.transactional).collect();
-            found.revisions.push(Generated { up, down: first_down.statements, tx: TxMode::PerRevision });
+            found.revisions.push(Generated { up, down: first_down, tx: TxMode::PerRevision });
         }
         let up = std::iter::once(waits("SET")).chain(split.concurrent).collect();
         found.revisions.push(Generated { up, down: second_down, tx: TxMode::None });
@@ -186,8 +210,9 @@ impl Check<'_> {
         Ok(true)
     }
 
-    /// Runs `statements` and notes what still differs from `expected`; false if one failed
-    /// (the checks after it would start from the wrong place).
+    /// Runs `statements` and notes what still differs from `expected`, whether the differ can
+    /// write it or not; false if one failed (the checks after it would start from the wrong
+    /// place).
     async fn run(
         &mut self,
         direction: &str,
@@ -201,6 +226,14 @@ impl Check<'_> {
         let after = introspect(self.db, self.exclude).await?;
         let rest = runner_schema::diff(&after, expected);
         self.left.extend(rest.statements.iter().map(|s| format!("after {direction}, still needed: {s}")));
+        self.left.extend(rest.unhandled.iter().map(|u| format!("after {direction}, still different: {u}")));
+        if rest.statements.is_empty() && rest.unhandled.is_empty() && after != *expected {
+            self.left.extend(
+                runner_schema::differences(&after, expected)
+                    .into_iter()
+                    .map(|d| format!("after {direction}, still different: {d}")),
+            );
+        }
         Ok(true)
     }
 }

@@ -126,8 +126,9 @@ fn declares_parents(graph: &Graph) -> bool {
 pub struct Body {
     /// The up section's SQL.
     pub up: String,
-    /// The down section's SQL.
-    pub down: String,
+    /// The down section's SQL; `None`: the revision has no way back (no down section, which
+    /// `revert` refuses).
+    pub down: Option<String>,
 }
 
 /// Writes a new revision file (or pair) whose parent is the graph's head.
@@ -157,17 +158,22 @@ pub fn new_revision(
             let up = dir.join(format!("{name}.up.sql"));
             let down = dir.join(format!("{name}.down.sql"));
             let marker = if no_transaction { "-- no-transaction\n" } else { "" };
-            let (up_sql, down_sql) = body.map_or((String::new(), String::new()), |b| (b.up.clone(), b.down.clone()));
+            let (up_sql, down_sql) =
+                body.map_or((String::new(), Some(String::new())), |b| (b.up.clone(), b.down.clone()));
             write(&up, &format!("{marker}-- {message}\n{up_sql}"))?;
+            let Some(down_sql) = down_sql else { return Ok(vec![up]) };
             write(&down, &format!("-- revert: {message}\n{down_sql}"))?;
             Ok(vec![up, down])
         }
         Some(Format::Diesel) if !declares_parents(graph) => {
             let d = dir.join(&name);
             std::fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
-            let (up_sql, down_sql) = body.map_or((String::new(), String::new()), |b| (b.up.clone(), b.down.clone()));
+            let (up_sql, down_sql) =
+                body.map_or((String::new(), Some(String::new())), |b| (b.up.clone(), b.down.clone()));
             write(&d.join("up.sql"), &format!("-- {message}\n{up_sql}"))?;
-            write(&d.join("down.sql"), &format!("-- revert: {message}\n{down_sql}"))?;
+            if let Some(down_sql) = down_sql {
+                write(&d.join("down.sql"), &format!("-- revert: {message}\n{down_sql}"))?;
+            }
             if no_transaction {
                 write(&d.join("metadata.toml"), "run_in_transaction = false\n")?;
             }
@@ -182,12 +188,13 @@ pub fn new_revision(
             let path = dir.join(format!("{name}.sql"));
             let (up_sql, down_sql) = match body {
                 Some(b) => (format!("{}\n", b.up), b.down.clone()),
-                None => ("\n\n".to_string(), format!("{DOWN_TODO}\n")),
+                None => ("\n\n".to_string(), Some(format!("{DOWN_TODO}\n"))),
             };
+            let down = down_sql.map(|d| format!("-- runner:down\n{d}")).unwrap_or_default();
             write(
                 &path,
                 &format!(
-                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n{up_sql}-- runner:down\n{down_sql}",
+                    "-- id: {id}\n{parents}-- description: {}\n{tx_line}\n-- runner:up\n{up_sql}{down}",
                     message.replace('\n', " ")
                 ),
             )?;

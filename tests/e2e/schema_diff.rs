@@ -53,7 +53,7 @@ fn loaded(sql: &str) -> TestDb {
 /// Diffs `from` → `to` (with these `--rename` arguments) and applies the result to a database
 /// holding `from`; or, where the case says the differ cannot go this way (`unhandled`
 /// non-empty), checks that it says exactly that.
-fn check_direction(case: &str, from: &str, to: &str, renames: &[String], unhandled: &[String]) {
+fn check_direction(case: &str, from: &str, to: &str, renames: &[String], unhandled: &[String], never: &[String]) {
     let (a, b) = (loaded(from), loaded(to));
     let p = Project::new();
     let mut args = vec!["diff", "--from", &a.url, "--to", &b.url, "--json"];
@@ -74,6 +74,9 @@ fn check_direction(case: &str, from: &str, to: &str, renames: &[String], unhandl
     let statements: Vec<String> =
         j["statements"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     assert!(!statements.is_empty(), "{case}: the sides differ, yet no statements");
+    for n in never {
+        assert!(!statements.iter().any(|s| s.contains(n.as_str())), "{case}: `{n}` in\n{}", statements.join("\n"));
+    }
     for s in &statements {
         a.execute(s);
     }
@@ -103,10 +106,12 @@ fn every_corpus_case_turns_from_into_to_and_back() {
                 .unwrap_or_default()
         };
         // `reverse-unhandled.txt`: what the differ must report instead of going back;
-        // `renames.txt`, `reverse-renames.txt`: the `--rename` arguments of each direction.
+        // `renames.txt`, `reverse-renames.txt`: the `--rename` arguments of each direction;
+        // `never.txt`: text no statement of either direction may hold.
         let reverse = lines("reverse-unhandled.txt");
-        check_direction(&format!("{name} (from → to)"), &from, &to, &lines("renames.txt"), &[]);
-        check_direction(&format!("{name} (to → from)"), &to, &from, &lines("reverse-renames.txt"), &reverse);
+        let never = lines("never.txt");
+        check_direction(&format!("{name} (from → to)"), &from, &to, &lines("renames.txt"), &[], &never);
+        check_direction(&format!("{name} (to → from)"), &to, &from, &lines("reverse-renames.txt"), &reverse, &never);
     }
 }
 
@@ -606,4 +611,80 @@ fn a_plugin_both_sides_of_a_diff_need_is_built_once() {
     let r = p.run(&db, &["diff", "--from", "migrations", "--to", "migrations"]).ok();
     assert_eq!(r.stderr.matches("building the plugin").count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("the schemas are the same") && r.stdout.trim().is_empty(), "{}", r.stdout);
+}
+
+/// The file of the revision whose name contains `slug`.
+fn revision_file(p: &Project, slug: &str) -> std::path::PathBuf {
+    std::fs::read_dir(p.migrations())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.to_string_lossy().contains(slug))
+        .expect("the revision file")
+}
+
+const BANDS: &str = "CREATE TYPE band AS ENUM ('Buy', 'Hold', 'Sell');\n\
+    CREATE TABLE scores (player integer NOT NULL, day date NOT NULL, band band NOT NULL DEFAULT 'Hold', PRIMARY KEY (player, day));\n\
+    CREATE MATERIALIZED VIEW latest AS SELECT DISTINCT ON (player) player, day, band FROM scores ORDER BY player, day DESC;\n";
+
+#[test]
+fn an_enum_value_added_in_the_middle_has_a_down_that_reverts_it() {
+    // Before, adding 'Accumulate' before 'Hold' wrote an empty down: `revert` said it was done
+    // and left the value, and the next `apply` failed with `enum label "Accumulate" already
+    // exists`. The self-check let it through, since the differ could not write the difference.
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_scores.sql", &format!("{BANDS}INSERT INTO scores VALUES (1, '2026-01-01', 'Buy'), (1, '2026-02-01', 'Sell');\nREFRESH MATERIALIZED VIEW latest;\n"));
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(p.path().join("schema.sql"), BANDS.replace("('Buy', 'Hold'", "('Buy', 'Accumulate', 'Hold'"))
+        .unwrap();
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["new", "accumulate", "--autogenerate"]).ok();
+    let text = std::fs::read_to_string(revision_file(&p, "accumulate")).unwrap();
+    let (up, down) = text.split_once("-- runner:down").expect(&text);
+    assert!(up.contains("ADD VALUE 'Accumulate' BEFORE 'Hold'"), "{text}");
+    assert!(down.contains("CREATE TYPE \"public\".\"band__runner_new\" AS ENUM ('Buy', 'Hold', 'Sell');"), "{text}");
+    assert!(
+        down.contains("DROP MATERIALIZED VIEW")
+            && down.contains("-- hazard: drops the materialized view and computes it again"),
+        "{text}"
+    );
+    let labels = || db.scalar("SELECT array_to_string(enum_range(NULL::band), ',')");
+    p.run(&db, &["apply"]).ok();
+    assert_eq!(labels(), "Buy,Accumulate,Hold,Sell");
+    p.run(&db, &["revert"]).ok();
+    assert_eq!(labels(), "Buy,Hold,Sell", "revert left the value");
+    assert_eq!(db.scalar("SELECT band::text FROM latest WHERE player = 1"), "Sell", "the view came back with its rows");
+    assert_eq!(
+        db.scalar(
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'band'"
+        ),
+        "'Hold'::band"
+    );
+    p.run(&db, &["apply"]).ok();
+    // A row that holds the value cannot go back: the down fails and changes nothing.
+    db.execute("INSERT INTO scores VALUES (2, '2026-03-01', 'Accumulate')");
+    p.run(&db, &["revert"]).fails_with(1).stderr_has("invalid input value for enum");
+    assert_eq!(labels(), "Buy,Accumulate,Hold,Sell");
+    assert_eq!(db.scalar("SELECT count(*) FROM scores"), "3");
+}
+
+#[test]
+fn a_change_with_no_safe_way_back_is_written_without_a_down_and_revert_refuses_it() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    let before = "CREATE TYPE mood AS ENUM ('sad', 'ok');\nCREATE DOMAIN good_mood AS mood CHECK (VALUE <> 'sad');\nCREATE TABLE person (id integer PRIMARY KEY, mood good_mood);\n";
+    p.file("001_mood.sql", before);
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(p.path().join("schema.sql"), before.replace("('sad', 'ok')", "('sad', 'meh', 'ok')")).unwrap();
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["new", "meh", "--autogenerate"])
+        .ok()
+        .stderr_has("written without a down section (`revert` refuses it)")
+        .stderr_has("domain public.good_mood is over it");
+    let text = std::fs::read_to_string(revision_file(&p, "meh")).unwrap();
+    assert!(!text.contains("-- runner:down"), "{text}");
+    assert!(text.contains("-- irreversible: written without a down section"), "{text}");
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["revert"]).fails_with(5).stderr_has("has no `-- runner:down` section");
 }

@@ -32,6 +32,7 @@ pub use hints::hints;
 pub use introspect::{Exclude, IntrospectError, introspect};
 pub use model::{
     Column, Constraint, ConstraintKind, Engine, Function, Index, Name, ObjectKind, Other, Schema, Table, View,
+    differences,
 };
 pub use online::{Online, concurrent_in_order, online};
 pub use renames::{Candidate, Rename, Renamed};

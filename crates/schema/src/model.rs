@@ -445,3 +445,50 @@ pub struct Aggregate {
     /// The `CREATE AGGREGATE` statement that makes it.
     pub definition: String,
 }
+
+/// What differs between two schemas, one line per object (`enum public.band`, `table
+/// public.scores`), whatever the differ can write of it: the check that nothing was left behind
+/// when a diff cannot say so itself.
+pub fn differences(a: &Schema, b: &Schema) -> Vec<String> {
+    fn each<K: Ord + std::fmt::Debug, V: PartialEq>(
+        kind: &str,
+        a: &BTreeMap<K, V>,
+        b: &BTreeMap<K, V>,
+        show: impl Fn(&K) -> String,
+        out: &mut Vec<String>,
+    ) {
+        for (k, v) in a {
+            match b.get(k) {
+                None => out.push(format!("{kind} {} (only before)", show(k))),
+                Some(w) if w != v => out.push(format!("{kind} {} (changed)", show(k))),
+                Some(_) => {}
+            }
+        }
+        for k in b.keys().filter(|k| !a.contains_key(*k)) {
+            out.push(format!("{kind} {} (only after)", show(k)));
+        }
+    }
+    let mut out = Vec::new();
+    if a.schemas != b.schemas {
+        out.push(format!("schemas: {:?} against {:?}", a.schemas, b.schemas));
+    }
+    let name = |n: &Name| n.to_string();
+    each("table", &a.tables, &b.tables, name, &mut out);
+    each("index", &a.indexes, &b.indexes, name, &mut out);
+    each("view", &a.views, &b.views, name, &mut out);
+    each("enum", &a.enums, &b.enums, name, &mut out);
+    each("function", &a.functions, &b.functions, name, &mut out);
+    each("extension", &a.extensions, &b.extensions, |s| s.clone(), &mut out);
+    each("sequence", &a.sequences, &b.sequences, name, &mut out);
+    each("domain", &a.domains, &b.domains, name, &mut out);
+    each("trigger", &a.triggers, &b.triggers, |(t, n)| format!("{n} on {t}"), &mut out);
+    each("policy", &a.policies, &b.policies, |(t, n)| format!("{n} on {t}"), &mut out);
+    each("row security", &a.row_security, &b.row_security, name, &mut out);
+    each("comment", &a.comments, &b.comments, |c| format!("{:?} {}", c.kind, c.object), &mut out);
+    each("composite type", &a.composites, &b.composites, name, &mut out);
+    each("range type", &a.ranges, &b.ranges, name, &mut out);
+    each("aggregate", &a.aggregates, &b.aggregates, name, &mut out);
+    each("grant", &a.grants, &b.grants, |g| format!("on {:?} {} to {}", g.kind, g.object, g.grantee), &mut out);
+    each("object", &a.others, &b.others, |(k, n)| format!("{k} {n}"), &mut out);
+    out
+}

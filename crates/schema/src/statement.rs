@@ -80,6 +80,8 @@ pub enum StatementKind {
         /// Whether a column of the old table is not in the new one: its values are lost.
         drops_columns: bool,
     },
+    /// `CREATE MATERIALIZED VIEW` of one the diff dropped: it is computed again from its query.
+    RebuildMaterializedView(Name),
     /// Anything else.
     Other,
 }
@@ -101,7 +103,8 @@ impl Statement {
             | StatementKind::CreateIndex { table, fresh: false }
             | StatementKind::DropIndex { table, .. }
             | StatementKind::AddConstraint { table, .. }
-            | StatementKind::RebuildTable { table, .. } => Some(table),
+            | StatementKind::RebuildTable { table, .. }
+            | StatementKind::RebuildMaterializedView(table) => Some(table),
             _ => None,
         }
     }
@@ -143,6 +146,8 @@ pub enum Hazard {
     BuildsUnique,
     /// Renames what running code names.
     BreaksClients,
+    /// Drops a materialized view and computes it again from its query.
+    Recomputes,
 }
 
 impl Hazard {
@@ -164,6 +169,7 @@ impl Hazard {
             StatementKind::RebuildTable { drops_columns: true, .. } => Hazard::DeletesData,
             StatementKind::RebuildTable { drops_columns: false, .. } => Hazard::Rebuilds,
             StatementKind::Rename { .. } => Hazard::BreaksClients,
+            StatementKind::RebuildMaterializedView(_) => Hazard::Recomputes,
             _ => return None,
         })
     }
@@ -198,6 +204,9 @@ impl Hazard {
             }
             Hazard::Rebuilds => {
                 "rebuilds the table (SQLite cannot alter this in place): every row is copied while the database is locked for writes"
+            }
+            Hazard::Recomputes => {
+                "drops the materialized view and computes it again from its query: it is missing to readers until then, and the whole query runs in this revision's transaction"
             }
         }
     }

@@ -83,7 +83,11 @@ pub async fn autogenerate(
     }
     // Only objects the differ does not handle: --force writes a revision of notes alone.
     let revisions = if found.revisions.is_empty() {
-        vec![crate::Generated { up: Vec::new(), down: Vec::new(), tx: runner_revisions::TxMode::PerRevision }]
+        vec![crate::Generated {
+            up: Vec::new(),
+            down: crate::Down::Statements(Vec::new()),
+            tx: runner_revisions::TxMode::PerRevision,
+        }]
     } else {
         found.revisions.clone()
     };
@@ -109,10 +113,23 @@ pub async fn autogenerate(
         if revision.tx == runner_revisions::TxMode::None && args.locking == crate::Locking::Online {
             notes.push("-- online: each statement commits on its own, so none holds a lock for long; a failed one can be rerun with `runner apply --resume`".into());
         }
-        let body = scaffold::Body {
-            up: section(notes, &revision.up),
-            down: section(runner_schema::hazard_notes(&revision.down), &revision.down),
+        let down = match &revision.down {
+            crate::Down::Statements(down) => Some(section(runner_schema::hazard_notes(down), down)),
+            crate::Down::Irreversible(needs) => {
+                // Said where it is read (the file) and where it is run (the terminal).
+                errln!(
+                    "this revision is written without a down section (`revert` refuses it): going back would need what runner cannot do safely:"
+                );
+                for u in needs {
+                    errln!("  {u}");
+                }
+                notes.push("-- irreversible: written without a down section, since going back would need what runner cannot do safely:".into());
+                notes.extend(needs.iter().map(|u| format!("--   {u}")));
+                notes.push("-- Write a down section by hand if there is a safe way back; until then `runner revert` refuses this revision.".into());
+                None
+            }
         };
+        let body = scaffold::Body { up: section(notes, &revision.up), down };
         let (message, no_transaction) = match revision.tx {
             runner_revisions::TxMode::None if two => (format!("{message}, concurrently"), true),
             runner_revisions::TxMode::None => (message.to_string(), true),

@@ -15,6 +15,7 @@
 //!    views too);
 //! 6. drop schemas.
 
+mod enum_rebuild;
 mod objects;
 mod partitions;
 pub(crate) mod sqlite;
@@ -111,20 +112,33 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     let from = &renamed;
     let candidates = renames::candidates(from, to);
     let mut unhandled = unhandled(from, to);
+    let rebuilds = enum_rebuild::plan(from, to, &mut unhandled);
     objects::extensions_before(from, to, &mut out);
-    enums_before(from, to, &mut out, &mut unhandled);
+    enums_before(from, to, &mut out);
     objects::domains_before(from, to, &mut out, &mut unhandled);
     objects::composites_before(from, to, &mut out, &mut unhandled);
     objects::ranges_before(from, to, &mut out, &mut unhandled);
     objects::sequences_before(from, to, &mut out);
     // A function whose result type changes is dropped and created, and PostgreSQL refuses to
     // drop one a view calls: those views go first.
-    let recreated = views_to_drop(from, to, &result_changes(from, to));
+    let moved: BTreeSet<Name> = rebuilds.values().flatten().map(|c| c.table.clone()).collect();
+    let recreated = views_to_drop(from, to, &result_changes(from, to), &moved);
     objects::drop_dependents(from, to, &recreated, &mut out);
     drop_views(from, &recreated, &mut out);
     let replaced = functions_before(from, to, &mut out);
     objects::aggregates_after_functions(from, to, &mut out);
     drop_changed(from, to, &recreated, &mut out);
+    for (name, columns) in &rebuilds {
+        let column = |s: &Schema, c: &enum_rebuild::EnumColumn| {
+            s.tables
+                .get(&c.table)
+                .and_then(|t| t.columns.iter().find(|x| x.name == c.column))
+                .and_then(|x| x.default.clone())
+        };
+        let defaults =
+            |c: &enum_rebuild::EnumColumn| enum_rebuild::Defaults { before: column(from, c), after: column(to, c) };
+        out.extend(enum_rebuild::statements(name, &to.enums[name], columns, &defaults));
+    }
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
             alter_columns(f, t, &mut out, &mut unhandled);
@@ -193,9 +207,8 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
 
 /// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`);
 /// a value whose label changed in place is renamed (`RENAME VALUE`, which keeps the rows that
-/// hold it). Values removed or reordered would need the type rebuilt and every column cast:
-/// reported, not attempted.
-fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
+/// hold it). Values removed or reordered need the type built again: `enum_rebuild`.
+fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
     for (name, labels) in &to.enums {
         let Some(old) = from.enums.get(name) else {
             let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
@@ -220,11 +233,6 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>, unhandled:
         let mut new = labels.iter();
         let additions_only = old.iter().all(|o| new.any(|n| n == o));
         if !additions_only {
-            unhandled.push(Unhandled {
-                kind: "enum type values removed or reordered".into(),
-                name: name.clone(),
-                change: Change::Changed,
-            });
             continue;
         }
         for (i, l) in labels.iter().enumerate() {
@@ -285,10 +293,23 @@ fn result_changes(from: &Schema, to: &Schema) -> BTreeSet<Name> {
 
 /// The views of `from` that must be dropped: those that go or change, those that call a
 /// function of `replaced`, and those that read (directly or through other views) a table that
-/// goes or whose columns change, or a view dropped.
-fn views_to_drop(from: &Schema, to: &Schema, replaced: &BTreeSet<Name>) -> BTreeSet<Name> {
-    let columns_change =
-        |t: &Name| to.tables.get(t).is_none_or(|n| from.tables.get(t).is_some_and(|f| f.columns != n.columns));
+/// goes, one a column of which goes or changes type or collation, one whose columns move to a
+/// rebuilt enum type (`moved`), or a view dropped. A default, `NOT NULL`, or a column added
+/// changes nothing a view reads: dropping and creating a materialized view for that would
+/// recompute it under an exclusive lock for nothing.
+fn views_to_drop(from: &Schema, to: &Schema, replaced: &BTreeSet<Name>, moved: &BTreeSet<Name>) -> BTreeSet<Name> {
+    let columns_change = |t: &Name| {
+        moved.contains(t)
+            || to.tables.get(t).is_none_or(|n| {
+                from.tables.get(t).is_some_and(|f| {
+                    f.columns.iter().any(|c| {
+                        n.columns.iter().find(|x| x.name == c.name).is_none_or(|x| {
+                            x.data_type != c.data_type || x.collation != c.collation || x.generated != c.generated
+                        })
+                    })
+                })
+            })
+    };
     let mut drop: BTreeSet<Name> = from
         .views
         .values()
@@ -353,7 +374,13 @@ fn create_views(
             left.iter().partition(|v| !v.depends_on.iter().any(|d| left.iter().any(|o| o.name == *d)));
         let ready = if ready.is_empty() { wait.clone() } else { ready };
         for v in &ready {
-            out.push(create(v).into());
+            // A materialized view that was there is computed again: worth a hazard line.
+            let kind = if v.materialized && from.views.contains_key(&v.name) {
+                StatementKind::RebuildMaterializedView(v.name.clone())
+            } else {
+                StatementKind::Other
+            };
+            out.push(Statement::new(kind, create(v)));
         }
         left.retain(|v| !ready.iter().any(|r| r.name == v.name));
     }

@@ -1,0 +1,17 @@
+
+
+
+CREATE TYPE band AS ENUM ('Buy', 'Accumulate', 'Hold', 'Sell');
+CREATE TABLE scores (
+    player integer NOT NULL,
+    day date NOT NULL,
+    points integer NOT NULL,
+    band band NOT NULL DEFAULT 'Hold',
+    history band[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (player, day)
+);
+CREATE INDEX scores_band ON scores (band);
+CREATE MATERIALIZED VIEW latest AS
+    SELECT DISTINCT ON (player) player, day, band FROM scores ORDER BY player, day DESC;
+CREATE UNIQUE INDEX latest_player ON latest (player);
+CREATE VIEW bands AS SELECT band, count(*) AS n FROM scores GROUP BY band;
