@@ -484,26 +484,42 @@ impl Runner {
             );
         }
         let recorded: Vec<BackfillStatus> = from.iter().filter_map(|s| s.recorded()).collect();
-        let sql = self.state_table().backfill_set_status(name, to, &recorded);
-        self.db_mut().execute(&sql).await?;
+        let mut sql = vec![self.state_table().backfill_set_status(name, to, &recorded)];
         if change == StatusChange::Retry {
-            let sql = self.state_table().chunks_retry(name);
-            self.db_mut().execute(&sql).await?;
+            // Its failed ranges go back to be claimed again, from their checkpoints, in the same
+            // transaction: a crash between the two would leave it running with failed ranges.
+            sql.push(self.state_table().chunks_retry(name));
         }
+        let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
+        self.db_mut().transaction(&sql).await?;
         Ok(())
+    }
+
+    /// `runner backfill retry`: a failed (or interrupted) backfill's failed ranges made ready
+    /// again, then run on from their checkpoints, as [`Runner::run_backfill`] runs it.
+    pub async fn retry_backfill(
+        &mut self,
+        name: &str,
+        options: BackfillOptions,
+        observer: impl FnMut(&Progress) + Send + 'static,
+    ) -> Result<RunReport, RunnerError> {
+        self.change_backfill(name, StatusChange::Retry).await?;
+        self.run_backfill(name, options, observer).await
     }
 
     /// Forgets a backfill's progress, so that it starts over (the data it wrote stays).
     pub async fn reset_backfill(&mut self, name: &str) -> Result<(), RunnerError> {
         self.manifest(name)?;
         let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
-        let sql = format!("{}; {}", self.state_table().backfill_forget(name), self.state_table().chunks_forget(name));
+        // Both rows of the backfill go in one transaction, or neither does.
+        let sql = [self.state_table().backfill_forget(name), self.state_table().chunks_forget(name)];
         let exists = {
             let (state, db) = self.parts();
             state.exists(db).await?
         };
+        let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
         let result =
-            if exists { self.db_mut().execute(&sql).await.map(|_| ()).map_err(RunnerError::from) } else { Ok(()) };
+            if exists { self.db_mut().transaction(&sql).await.map(|_| ()).map_err(RunnerError::from) } else { Ok(()) };
         self.unlock(held, result).await
     }
 }

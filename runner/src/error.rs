@@ -315,7 +315,7 @@ fn failure_message(f: &FailedStatement) -> String {
     let tail = match committed {
         Committed::Nothing => "the revision was rolled back; nothing of it was applied".to_string(),
         Committed::Statements { done, total } => format!(
-            "no-transaction revision: {done} of {total} statements were committed before this one; `runner status` shows it, then fix the cause and run `runner apply --resume`, or `runner repair` once you have completed it by hand"
+            "no-transaction revision: {done} of {total} statements were committed before this one; `runner status` shows it, then fix the cause and run `runner apply --resume`, or `runner repair --mark-done {revision}` once you have completed it by hand"
         ),
         Committed::RevertStatements { done, total } => format!(
             "no-transaction revert: {done} of {total} down statements were committed before this one; the revision is still recorded as applied"

@@ -81,7 +81,7 @@ pub use refresh::ops::{Health, Metrics, RefreshMetrics, SharedMetrics, Webhook, 
 pub use refresh::{CronOps, RefreshOutcome, RefreshSummary};
 pub use refusal::Refusal;
 pub use report::{Report, StepDone};
-pub use runner::{Access, RepairOptions, Repaired, RevisionSummary, Runner, Status};
+pub use runner::{Access, BackfillProblem, RepairOptions, Repaired, RevisionSummary, Runner, Status};
 pub use runner_backfill::{Manifest, Outcome, Progress, RunOptions, RunReport};
 pub use runner_db::{DatabaseUrl, Dialect};
 pub use runner_revisions::AppliedStatus;

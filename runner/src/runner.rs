@@ -70,9 +70,12 @@ pub struct Status {
     pub pending: Vec<RevisionSummary>,
     /// What needs an operator (drift, unfinished, out of order).
     pub problems: Vec<Problem>,
-    /// Backfills and their progress (`--exit-code` looks at revisions only: a database is
-    /// usable while a backfill runs).
+    /// Backfills and their progress.
     pub backfills: Vec<crate::backfills::BackfillSummary>,
+    /// Backfills that need an operator: failed or interrupted (work left to do, whether or not
+    /// a revision waits for it), or paused while a pending revision waits for it. A backfill
+    /// running or paused with nothing waiting is not one: a database is usable meanwhile.
+    pub backfill_problems: Vec<BackfillProblem>,
     /// Why backfills could not be listed (a broken manifest), if so.
     pub backfill_error: Option<String>,
     /// Scheduled refreshes: last run, next run.
@@ -84,7 +87,68 @@ pub struct Status {
 impl Status {
     /// Nothing pending, drifted or unfinished.
     pub fn is_up_to_date(&self) -> bool {
-        self.pending.is_empty() && self.problems.is_empty()
+        self.pending.is_empty() && self.problems.is_empty() && self.backfill_problems.is_empty()
+    }
+}
+
+/// A backfill that needs an operator (see [`Status::backfill_problems`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackfillProblem {
+    /// The backfill.
+    pub backfill: String,
+    /// Where it is.
+    pub state: crate::backfills::BackfillState,
+    /// Its recorded error, if it failed.
+    pub error: Option<String>,
+    /// Pending revisions that wait for it (`requires-backfill`).
+    pub waiting: Vec<String>,
+}
+
+impl BackfillProblem {
+    /// The backfills of `summaries` that need an operator, with the pending revisions
+    /// (`graph`'s revisions of `pending`) that wait for each.
+    fn of(summaries: &[crate::backfills::BackfillSummary], graph: &Graph, pending: &[RevisionSummary]) -> Vec<Self> {
+        use crate::backfills::BackfillState as S;
+        summaries
+            .iter()
+            .filter_map(|b| {
+                let waiting: Vec<String> = pending
+                    .iter()
+                    .filter(|p| graph.get(&p.id).is_some_and(|r| r.requires_backfills.contains(&b.name)))
+                    .map(|p| p.id.clone())
+                    .collect();
+                let problem = match b.status {
+                    S::Failed | S::Interrupted => true,
+                    S::Paused => !waiting.is_empty(),
+                    S::Pending | S::Running | S::Completed => false,
+                };
+                problem.then(|| BackfillProblem {
+                    backfill: b.name.clone(),
+                    state: b.status,
+                    error: b.error.clone(),
+                    waiting,
+                })
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for BackfillProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::backfills::BackfillState as S;
+        write!(f, "backfill `{}` {}", self.backfill, self.state.phrase())?;
+        if let Some(e) = &self.error {
+            write!(f, ": {e}")?;
+        }
+        if !self.waiting.is_empty() {
+            write!(f, "; revision {} waits for it", self.waiting.join(", "))?;
+        }
+        match self.state {
+            S::Failed => write!(f, "; fix the cause, then `runner backfill retry {}`", self.backfill),
+            S::Interrupted => write!(f, "; `runner backfill run {}` continues it", self.backfill),
+            S::Paused => write!(f, "; `runner backfill resume {}`, then run it", self.backfill),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -200,7 +264,10 @@ impl Runner {
             Ok(r) => (r, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
+        let pending: Vec<RevisionSummary> =
+            plan::pending(&graph, &history).into_iter().map(RevisionSummary::from).collect();
         Ok(Status {
+            backfill_problems: BackfillProblem::of(&backfills, &graph, &pending),
             backfills,
             backfill_error,
             refreshes,
@@ -213,7 +280,7 @@ impl Runner {
             current: plan::current(&graph, &history).iter().map(|r| r.id.clone()).collect(),
             heads: graph.heads().iter().map(|r| r.id.clone()).collect(),
             applied: history.rows.values().filter(|a| history.is_applied(&a.id)).count(),
-            pending: plan::pending(&graph, &history).into_iter().map(RevisionSummary::from).collect(),
+            pending,
             problems: plan::problems(&graph, &history),
         })
     }
@@ -351,7 +418,11 @@ impl Runner {
         // an empty history catches unknown revisions and several heads without taking the lock
         // (which on SQLite writes a lease row).
         let graph = self.graph()?;
-        make_plan(&graph, &History::default())?;
+        match make_plan(&graph, &History::default()) {
+            // How many can be applied depends on what is applied: decided under the lock.
+            Err(PlanError::TooFewPending { .. }) | Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
         let held = self.lock().await?;
         let result = self.run_locked(&graph, &make_plan, &held).await;
         self.unlock(held, result).await

@@ -68,8 +68,29 @@ pub fn init(dir: &Path, engine: Option<crate::settings::Engine>) -> Result<Vec<P
             created.push(p);
         }
     }
+    // What runner makes in the project and no one commits: the SQLite database of local work
+    // and its journal files, and the compiled and built plugins.
+    let ignore = dir.join(".gitignore");
+    let existing = std::fs::read_to_string(&ignore).unwrap_or_default();
+    let missing: Vec<&str> = GITIGNORE.iter().copied().filter(|l| !existing.lines().any(|e| e.trim() == *l)).collect();
+    if !missing.is_empty() {
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("# runner: the local database and what runner builds (plugins.lock is committed)\n");
+        for l in missing {
+            text.push_str(l);
+            text.push('\n');
+        }
+        std::fs::write(&ignore, text).map_err(io(format!("writing {}", ignore.display())))?;
+        created.push(ignore);
+    }
     Ok(created)
 }
+
+/// The lines `init` puts in `.gitignore`.
+const GITIGNORE: &[&str] = &["runner.db", "runner.db-journal", "runner.db-wal", "runner.db-shm", ".runner/"];
 
 /// A new id: the UTC time to the second, which sorts in creation order in every layout.
 pub fn new_id(now: std::time::SystemTime) -> String {

@@ -137,10 +137,26 @@ on_both!(a_failing_batch_stops_the_backfill_with_its_error_until_retried, |db: &
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE id = 777 AND out IS NULL"), "1");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE updates > 1"), "0");
     p.run(db, &["backfill", "run", "items"]).fails_with(1).stderr_has("backfill `items` has failed");
+    // A failed backfill is work left to do: `status` says so in every form (before, it said
+    // "Up to date.", exited 0 and listed no problem).
+    let st = p.run(db, &["status", "--exit-code"]).fails_with(3);
+    assert!(!st.stdout.contains("Up to date"), "{}", st.stdout);
+    assert!(
+        st.stdout.contains("problem:    backfill `items` has failed: ")
+            && st.stdout.contains("`runner backfill retry items`"),
+        "{}",
+        st.stdout
+    );
+    let j = p.run(db, &["status", "--json"]).ok().json();
+    assert_eq!(j["backfill_problems"][0]["backfill"], "items", "{j}");
+    assert_eq!(j["backfill_problems"][0]["state"], "failed", "{j}");
     db.execute("UPDATE items SET cmd = 'noop' WHERE id = 777");
-    p.run(db, &["backfill", "retry", "items"]).ok();
-    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    // `retry` continues from the checkpoint and runs it to the end, as README says (before, it
+    // only re-armed it).
+    p.run(db, &["backfill", "retry", "items"]).ok().stdout_has("completed");
+    assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NULL"), "0");
     assert_each_row_changed_once(db, 1000);
+    p.run(db, &["status", "--exit-code"]).ok().stdout_has("Up to date.");
 });
 
 on_both!(pause_resume_and_reset, |db: &TestDb| {
@@ -150,6 +166,8 @@ on_both!(pause_resume_and_reset, |db: &TestDb| {
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("paused");
     p.run(db, &["apply", "--with-backfills"]).ok();
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0");
+    // Paused with no revision waiting for it: shown, and no problem.
+    p.run(db, &["status", "--exit-code"]).ok().stdout_has("backfill:   items paused");
     p.run(db, &["backfill", "retry", "items"])
         .fails_with(1)
         .stderr_has("only failed or interrupted backfills can be retried");
@@ -181,8 +199,7 @@ on_both!(an_ungranted_capability_names_plugin_and_capability, |db: &TestDb| {
         .fails_with(1)
         .stderr_has("plugin items: called `log`, which its manifest does not grant");
     p.backfill("items", &manifest("\n[capabilities]\nlog = true\n"));
-    p.run(db, &["backfill", "retry", "items"]).ok();
-    p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
+    p.run(db, &["backfill", "retry", "items"]).ok().stdout_has("completed");
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out = 'logged'"), "10");
 });
 

@@ -172,10 +172,17 @@ fn init_scaffolds_a_project_and_refuses_to_overwrite() {
                 .unwrap(),
         )
     };
+    std::fs::write(dir.path().join(".gitignore"), "target/").unwrap();
     run(&["init"]).ok().stdout_has("created ./runner.toml");
     for d in ["migrations", "backfills", "plugins"] {
         assert!(dir.path().join(d).is_dir());
     }
+    // The local database and what runner builds are not committed; a .gitignore is kept.
+    let ignore = std::fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    assert!(
+        ignore.starts_with("target/\n") && ignore.contains("\nrunner.db\n") && ignore.contains("\n.runner/\n"),
+        "{ignore}"
+    );
     run(&["init"]).fails_with(1).stderr_has("already exists");
     // A newcomer's first run: the default SQLite file in the project folder.
     run(&["new", "first"]).ok();
@@ -183,3 +190,24 @@ fn init_scaffolds_a_project_and_refuses_to_overwrite() {
     assert!(dir.path().join("runner.db").is_file());
     run(&["status"]).ok().stdout_has("from default (SQLite file in the project folder)");
 }
+
+on_both!(relative_targets_apply_the_next_n_and_revert_the_last_n, |db: &TestDb| {
+    let p = scores_project();
+    p.run(db, &["apply", "--to", "+1"]).ok();
+    assert_eq!(db.revision_rows().len(), 1);
+    p.run(db, &["apply", "--to", "+5"]).fails_with(5).stderr_has("`--to +5`: only 2 revision(s) can be applied now");
+    assert_eq!(db.revision_rows().len(), 1, "nothing ran");
+    p.run(db, &["apply", "--to", "+2"]).ok();
+    p.run(db, &["revert", "--to", "-2"]).ok();
+    let applied: Vec<String> =
+        db.revision_rows().into_iter().filter(|(_, s)| s == "applied").map(|(id, _)| id).collect();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    p.run(db, &["revert", "--to", "+1"]).fails_with(5).stderr_has("that is `runner apply --to +1`");
+    // What `apply` says a revision took is what `history` records.
+    let applied = p.run(db, &["apply", "--json"]).ok().json();
+    let history = p.run(db, &["history", "--json"]).ok().json();
+    for step in applied["steps"].as_array().unwrap() {
+        let row = history.as_array().unwrap().iter().find(|h| h["id"] == step["revision"]).unwrap();
+        assert_eq!(row["duration_ms"], step["duration_ms"], "{row} {step}");
+    }
+});

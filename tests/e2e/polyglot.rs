@@ -104,8 +104,7 @@ fn a_python_exception_reaches_the_operator_as_one_line() {
     assert!(r.stderr.contains("(1 attempt):"), "{}", r.stderr);
     // Raised outside it: the component traps; the host still finds the exception in the traceback.
     db.execute("UPDATE items SET cmd = 'raw' WHERE id = 2");
-    p.run(&db, &["backfill", "retry", "fails"]).ok();
-    let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1);
+    let r = p.run(&db, &["backfill", "retry", "fails"]).fails_with(1);
     assert!(r.stderr.contains("KeyError: 'missing-key' (app.py:"), "{}", r.stderr);
     assert!(r.stderr.contains(" in process)"), "{}", r.stderr);
     for noise in ["Traceback", "wasm backtrace", "0x"] {
@@ -174,11 +173,9 @@ fn a_thrown_js_error_keeps_its_message_and_place() {
     );
     // The SDK's own error names the column; an Error thrown outside the SDK keeps its message.
     db.execute("UPDATE items SET cmd = 'type' WHERE id = 2");
-    p.run(&db, &["backfill", "retry", "fails"]).ok();
-    p.run(&db, &["backfill", "run", "fails"]).fails_with(1).stderr_has("column `cmd`: expected an integer, got text");
+    p.run(&db, &["backfill", "retry", "fails"]).fails_with(1).stderr_has("column `cmd`: expected an integer, got text");
     db.execute("UPDATE items SET cmd = 'raw' WHERE id = 2");
-    p.run(&db, &["backfill", "retry", "fails"]).ok();
-    let r = p.run(&db, &["backfill", "run", "fails"]).fails_with(1).stderr_has("thrown outside the SDK");
+    let r = p.run(&db, &["backfill", "retry", "fails"]).fails_with(1).stderr_has("thrown outside the SDK");
     assert!(!r.stderr.contains("[object"), "{}", r.stderr);
     assert_eq!(db.scalar("SELECT count(*) FROM items WHERE out IS NOT NULL"), "0", "a failed batch wrote");
 }
@@ -195,7 +192,6 @@ on_both!(an_integer_beyond_2_53_fails_a_js_plugin_instead_of_becoming_its_neighb
     // Within 2^53 it is exact.
     db.execute("UPDATE items SET n = -9007199254740991 WHERE id = 2");
     p.run(db, &["backfill", "retry", "fails"]).ok();
-    p.run(db, &["backfill", "run", "fails"]).ok();
     assert_eq!(db.scalar("SELECT out FROM items WHERE id = 1"), "9007199254740991");
     assert_eq!(db.scalar("SELECT out FROM items WHERE id = 2"), "-9007199254740991");
 });

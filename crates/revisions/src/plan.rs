@@ -22,18 +22,26 @@ pub enum Target {
     Revision(String),
     /// Nothing applied.
     Base,
-    /// `revert` only: this many of the most recently applied revisions.
+    /// `revert` only: this many of the most recently applied revisions (`-N`).
     Steps(u32),
+    /// `apply` only: the next this many pending revisions, in the order `apply` runs them (`+N`).
+    Forward(u32),
 }
 
 impl Target {
-    /// Parses `head`, `heads`, `base`, or a revision id (or unique prefix).
+    /// Parses `head`, `heads`, `base`, `+N` (the next N), `-N` (the last N), or a revision id
+    /// (or unique prefix).
     pub fn parse(s: &str) -> Target {
+        let count = |n: &str| n.parse::<u32>().ok().filter(|n| *n > 0);
         match s {
             "head" => Target::Head,
             "heads" => Target::Heads,
             "base" => Target::Base,
-            id => Target::Revision(id.to_string()),
+            _ => match (s.strip_prefix('+').and_then(count), s.strip_prefix('-').and_then(count)) {
+                (Some(n), _) => Target::Forward(n),
+                (_, Some(n)) => Target::Steps(n),
+                _ => Target::Revision(s.to_string()),
+            },
         }
     }
 }
@@ -246,6 +254,19 @@ pub enum PlanError {
     /// A target that does not apply to this command.
     #[error("`{0}` is not a valid target here")]
     BadTarget(String),
+    /// A target this command cannot take, and what to do instead.
+    #[error("{0}")]
+    WrongDirection(String),
+    /// `apply --to +N` where fewer than N revisions can be applied now.
+    #[error("`--to +{asked}`: only {available} revision(s) can be applied now{}", .gate.as_ref().map(|g| format!(" ({g})")).unwrap_or_default())]
+    TooFewPending {
+        /// Revisions asked for.
+        asked: u32,
+        /// Revisions that can be applied.
+        available: usize,
+        /// Where applying stops, if a revision waits for a backfill.
+        gate: Option<Gate>,
+    },
     /// More steps asked than revisions applied.
     #[error(
         "`--steps {asked}` goes past the base: only {applied} revision(s) are applied; revert them all with `--to base`"
@@ -350,10 +371,14 @@ pub fn current<'g>(graph: &'g Graph, history: &History) -> Vec<&'g Revision> {
 fn target_positions(graph: &Graph, target: &Target) -> Result<BTreeSet<usize>, PlanError> {
     let tips: Vec<usize> = match target {
         Target::Head => graph.head()?.map(|r| graph.position(&r.id).expect("head is in graph")).into_iter().collect(),
-        Target::Heads => graph.heads().iter().map(|r| graph.position(&r.id).expect("in graph")).collect(),
+        Target::Heads | Target::Forward(_) => {
+            graph.heads().iter().map(|r| graph.position(&r.id).expect("in graph")).collect()
+        }
         Target::Revision(id) => vec![graph.position(&graph.resolve(id)?.id).expect("resolved")],
         Target::Base => vec![],
-        Target::Steps(n) => return Err(PlanError::BadTarget(format!("{n} steps"))),
+        Target::Steps(n) => {
+            return Err(PlanError::WrongDirection(format!("`--to -{n}` goes back: that is `runner revert --to -{n}`")));
+        }
     };
     Ok(tips.into_iter().flat_map(|t| graph.ancestors_inclusive(t)).collect())
 }
@@ -406,6 +431,15 @@ pub fn plan_apply(
             revision: r.clone(),
         });
     }
+    if let Target::Forward(n) = target {
+        let n = *n as usize;
+        if steps.len() < n {
+            return Err(PlanError::TooFewPending { asked: n as u32, available: steps.len(), gate });
+        }
+        steps.truncate(n);
+        // What comes after the ones asked for is not held back: it was not asked for.
+        gate = None;
+    }
     Ok(Plan { steps, gate })
 }
 
@@ -444,6 +478,11 @@ pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<
             chosen
         }
         Target::Head | Target::Heads => return Err(PlanError::BadTarget("head".into())),
+        Target::Forward(n) => {
+            return Err(PlanError::WrongDirection(format!(
+                "`--to +{n}` goes forward: that is `runner apply --to +{n}`"
+            )));
+        }
         _ => {
             let keep = target_positions(graph, target)?;
             applied.into_iter().rev().filter(|i| !keep.contains(i)).collect()
@@ -462,6 +501,9 @@ pub fn plan_revert(graph: &Graph, history: &History, target: &Target) -> Result<
 
 /// `stamp`: make the history say the database is exactly at `target`, running nothing.
 pub fn plan_stamp(graph: &Graph, history: &History, target: &Target) -> Result<Plan, PlanError> {
+    if let Target::Forward(n) = target {
+        return Err(PlanError::WrongDirection(format!("`+{n}`: stamp names a revision by its id")));
+    }
     let wanted = target_positions(graph, target)?;
     let mut steps = Vec::new();
     for (i, r) in graph.revisions().iter().enumerate().rev() {
@@ -545,6 +587,21 @@ mod tests {
     }
 
     #[test]
+    fn apply_plus_n_takes_the_next_n_and_refuses_more_than_there_are() {
+        let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "b", true)]);
+        assert_eq!(Target::parse("+2"), Target::Forward(2));
+        assert_eq!(Target::parse("+0"), Target::Revision("+0".into()), "no revision is +0");
+        let plan = plan_apply(&g, &applied(&g, &["a"]), &Target::Forward(1), Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["b"]);
+        let plan = plan_apply(&g, &applied(&g, &["a"]), &Target::Forward(2), Unfinished::Refuse).unwrap();
+        assert_eq!(ids(&plan), ["b", "c"]);
+        let e = plan_apply(&g, &applied(&g, &["a"]), &Target::Forward(3), Unfinished::Refuse).unwrap_err();
+        assert!(e.to_string().contains("`--to +3`: only 2 revision(s) can be applied now"), "{e}");
+        assert!(plan_revert(&g, &applied(&g, &["a"]), &Target::Forward(1)).is_err());
+        assert!(plan_apply(&g, &applied(&g, &["a"]), &Target::Steps(1), Unfinished::Refuse).is_err());
+    }
+
+    #[test]
     fn several_heads_need_a_merge_or_explicit_target() {
         let g = graph(vec![rev("a", "none", true), rev("b", "a", true), rev("c", "a", true)]);
         let err = plan_apply(&g, &History::default(), &Target::Head, Unfinished::Refuse).unwrap_err();
@@ -598,6 +655,7 @@ mod tests {
         h.rows.get_mut("c").unwrap().seq = Some(2);
         h.rows.get_mut("b").unwrap().seq = Some(3);
         let plan = plan_revert(&g, &h, &Target::Steps(1)).unwrap();
+        assert_eq!(Target::parse("-1"), Target::Steps(1), "revert --to -1");
         assert_eq!(ids(&plan), ["b"]);
         let plan = plan_revert(&g, &h, &Target::Steps(3)).unwrap();
         assert_eq!(ids(&plan), ["b", "c", "a"]);

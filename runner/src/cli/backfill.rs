@@ -134,6 +134,29 @@ pub async fn run(
     Ok(if report.outcome == Outcome::Interrupted { ExitCode::Stopped } else { ExitCode::Ok })
 }
 
+pub async fn retry(
+    settings: Settings,
+    name: &str,
+    max_batches: Option<u64>,
+    workers: Option<usize>,
+    out: OutputArgs,
+) -> Result<ExitCode, RunnerError> {
+    let mut runner = Runner::open(settings, Access::ReadWrite).await?;
+    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers };
+    if !out.json {
+        errln!("backfill {name}: retrying from its last checkpoint");
+    }
+    let result = runner.retry_backfill(name, options, progress_printer(name)).await;
+    runner.close().await;
+    let report = result?;
+    if out.json {
+        json(&report);
+    } else {
+        print_run(&report);
+    }
+    Ok(if report.outcome == Outcome::Interrupted { ExitCode::Stopped } else { ExitCode::Ok })
+}
+
 pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
     let result = runner.change_backfill(name, change).await;
@@ -144,7 +167,7 @@ pub async fn change(settings: Settings, name: &str, change: StatusChange) -> Res
         match change {
             StatusChange::Pause => "paused (a running worker stops after its current batch)",
             StatusChange::Resume => "resumed; `runner backfill run` continues it",
-            StatusChange::Retry => "ready to retry from its last checkpoint; `runner backfill run` continues it",
+            StatusChange::Retry => "ready to retry from its last checkpoint",
         }
     );
     Ok(ExitCode::Ok)

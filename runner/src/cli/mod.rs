@@ -297,7 +297,7 @@ Examples:
     /// Apply pending revisions in order (and, with --with-backfills, then every pending backfill).
     #[command(alias = "upgrade")]
     #[command(
-        after_help = "Examples:\n  runner apply --with-backfills\n  runner apply --dry-run\n  runner apply --sql > deploy.sql\n  runner apply --to 20261121083000\n  runner apply --resume"
+        after_help = "Examples:\n  runner apply --with-backfills\n  runner apply --dry-run\n  runner apply --sql > deploy.sql\n  runner apply --to 20261121083000\n  runner apply --to +1\n  runner apply --resume"
     )]
     Apply {
         /// After the revisions, run every backfill that is ready and not complete.
@@ -307,8 +307,9 @@ Examples:
         /// manifest's batch.workers, else 1].
         #[arg(long, requires = "with_backfills", value_parser = workers_in_range())]
         workers: Option<usize>,
-        /// Stop at this revision (default: the head; `heads` for every branch).
-        #[arg(long, value_name = "REV")]
+        /// Stop at this revision (default: the head; `heads` for every branch; `+N`: the next N
+        /// pending revisions).
+        #[arg(long, value_name = "REV", allow_hyphen_values = true)]
         to: Option<String>,
         /// Continue a no-transaction revision that stopped half-way, from its first unfinished statement.
         #[arg(long)]
@@ -325,14 +326,15 @@ Examples:
     /// Revert applied revisions (one step by default).
     #[command(alias = "downgrade")]
     #[command(
-        after_help = "Examples:\n  runner revert\n  runner revert --steps 2\n  runner revert --to base --dry-run"
+        after_help = "Examples:\n  runner revert\n  runner revert --steps 2\n  runner revert --to -2\n  runner revert --to base --dry-run"
     )]
     Revert {
         /// Revert this many steps.
         #[arg(long, conflicts_with = "to")]
         steps: Option<u32>,
-        /// Revert everything applied after REV (`base`: everything).
-        #[arg(long, value_name = "REV")]
+        /// Revert everything applied after REV (`base`: everything; `-N`: the last N, as
+        /// `--steps N`).
+        #[arg(long, value_name = "REV", allow_hyphen_values = true)]
         to: Option<String>,
         #[command(flatten)]
         preview: PreviewArgs,
@@ -465,11 +467,22 @@ pub enum BackfillCommand {
         /// The backfill (its manifest's name).
         name: String,
     },
-    /// Retry a failed backfill from its last checkpoint.
-    #[command(after_help = "Examples:\n  runner backfill retry fill_score_band")]
+    /// Retry a failed (or interrupted) backfill: its failed ranges are made ready again and it
+    /// runs on from their checkpoints, as `backfill run` runs it.
+    #[command(
+        after_help = "Examples:\n  runner backfill retry fill_score_band\n  runner backfill retry fill_score_band --workers 4"
+    )]
     Retry {
         /// The backfill (its manifest's name).
         name: String,
+        /// Stop after this many batches (it resumes from there next time).
+        #[arg(long)]
+        max_batches: Option<u64>,
+        /// Workers in this process [default: the manifest's batch.workers, else 1].
+        #[arg(long, value_parser = workers_in_range())]
+        workers: Option<usize>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Forget a backfill's progress so that it starts over.
     #[command(after_help = "Examples:\n  runner backfill reset fill_score_band --confirm")]
@@ -705,7 +718,10 @@ fn json_output(command: &Command) -> bool {
         | Command::Repair { out, .. }
         | Command::Refresh { out, .. } => out,
         Command::Backfill(
-            BackfillCommand::List { out } | BackfillCommand::Status { out, .. } | BackfillCommand::Run { out, .. },
+            BackfillCommand::List { out }
+            | BackfillCommand::Status { out, .. }
+            | BackfillCommand::Run { out, .. }
+            | BackfillCommand::Retry { out, .. },
         ) => out,
         Command::Plugin(
             PluginCommand::Check { out, .. }
@@ -739,11 +755,10 @@ fn writes(command: &Command) -> Option<bool> {
         Command::Repair { out, .. } | Command::Refresh { out, .. } => Some(out.json),
         Command::Backfill(b) => match b {
             BackfillCommand::List { .. } | BackfillCommand::Status { .. } => None,
-            BackfillCommand::Run { out, .. } => Some(out.json),
-            BackfillCommand::Pause { .. }
-            | BackfillCommand::Resume { .. }
-            | BackfillCommand::Retry { .. }
-            | BackfillCommand::Reset { .. } => Some(false),
+            BackfillCommand::Run { out, .. } | BackfillCommand::Retry { out, .. } => Some(out.json),
+            BackfillCommand::Pause { .. } | BackfillCommand::Resume { .. } | BackfillCommand::Reset { .. } => {
+                Some(false)
+            }
         },
         _ => None,
     }
@@ -801,7 +816,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             }
             BackfillCommand::Pause { name } => backfill::change(settings(g)?, &name, StatusChange::Pause).await,
             BackfillCommand::Resume { name } => backfill::change(settings(g)?, &name, StatusChange::Resume).await,
-            BackfillCommand::Retry { name } => backfill::change(settings(g)?, &name, StatusChange::Retry).await,
+            BackfillCommand::Retry { name, max_batches, workers, out } => {
+                backfill::retry(settings(g)?, &name, max_batches, workers, out).await
+            }
             BackfillCommand::Reset { name, confirm } => backfill::reset(settings(g)?, &name, confirm).await,
         },
         Command::Plugin(PluginCommand::Check { file, out }) => backfill::plugin_check(&settings(g)?, &file, out).await,

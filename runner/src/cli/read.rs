@@ -35,6 +35,9 @@ pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Res
         for p in &s.problems {
             outln!("problem:    {p}");
         }
+        for p in &s.backfill_problems {
+            outln!("problem:    {p}");
+        }
         for b in &s.backfills {
             let eta = b
                 .progress

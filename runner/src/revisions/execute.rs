@@ -3,7 +3,7 @@
 use crate::error::{Committed, FailedStatement, RunnerError};
 use crate::revisions::script::{Consumer, Origin, Sql, Unit, units};
 use runner_db::{DbError, Driver, StatementFailure};
-use runner_revisions::{Action, AppliedStatus, Step, TxMode, plan::step_tx};
+use runner_revisions::{Action, AppliedStatus, Step};
 use runner_state::{AppliedBy, StateTable};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,6 @@ pub async fn run_step(
 ) -> Result<Duration, RunnerError> {
     let started = Instant::now();
     let rev = &step.revision;
-    let tx = step_tx(step);
     for unit in units(step, state, by, Consumer::Live) {
         match unit {
             Unit::Transaction(stmts) => {
@@ -75,11 +74,11 @@ pub async fn run_step(
         }
     }
     let took = started.elapsed();
-    // Where the database cannot measure the revision itself (SQLite has no transaction clock; a
-    // no-transaction revision spans many transactions), record the duration once it is done.
-    // Lineage data only: losing it to a crash right here costs nothing.
-    let measured_in_db = state.dialect() == runner_db::Dialect::Postgres && tx == TxMode::PerRevision;
-    if matches!(step.action, Action::Apply { .. }) && !measured_in_db {
+    // One measure of how long a revision took, the one `apply` reports, is what `history`
+    // shows: the runner's, recorded once it is done (the state write in the revision's own
+    // transaction can only measure up to itself). Lineage data only: losing it to a crash right
+    // here costs nothing.
+    if matches!(step.action, Action::Apply { .. }) {
         db.execute(&state.set_duration(&rev.id, took)).await?;
     }
     Ok(took)
