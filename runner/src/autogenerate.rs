@@ -125,6 +125,9 @@ pub async fn autogenerate(
         let _checking = SelfCheckTimer(std::time::Instant::now());
         let mut check = Check { db, exclude: &exclude, left: &mut found.self_check };
         let split = runner_schema::online(&up.statements);
+        // Online, a lock the revision waits for must not hold the application up behind it: a
+        // statement that waits longer fails, and the revision can run again.
+        let waits = |set: &str| Statement::from(format!("{set} lock_timeout = '{}';", ONLINE_LOCK_TIMEOUT));
         if locking == Locking::Plain || split.concurrent.is_empty() {
             let down = Down::of(runner_schema::diff_with(&desired, &head, &back).map_err(RunnerError::Renames)?);
             if check.run("up", &up.statements, TxMode::PerRevision, &desired).await?
@@ -132,7 +135,13 @@ pub async fn autogenerate(
             {
                 check.run("down", down, TxMode::PerRevision, &head).await?;
             }
-            found.revisions = vec![Generated { up: up.statements, down, tx: TxMode::PerRevision }];
+            // An online change with nothing to run concurrently is one revision: it waits no
+            // longer for a lock than the pair would.
+            let up = match locking {
+                Locking::Online => std::iter::once(waits("SET LOCAL")).chain(up.statements).collect(),
+                Locking::Plain => up.statements,
+            };
+            found.revisions = vec![Generated { up, down, tx: TxMode::PerRevision }];
             return Ok(found);
         }
         // The state between the two revisions is what the first one leaves: read, not guessed.
@@ -157,9 +166,6 @@ pub async fn autogenerate(
         {
             check.run("down", first, TxMode::PerRevision, &head).await?;
         }
-        // Online, a lock the revision waits for must not hold the application up behind it: a
-        // statement that waits longer fails, and the revision can run again.
-        let waits = |set: &str| Statement::from(format!("{set} lock_timeout = '{}';", ONLINE_LOCK_TIMEOUT));
         if !split.transactional.is_empty() {
             let up = std::iter::once(waits("SET LOCAL")).chain(split.transactional).collect();
             found.revisions.push(Generated { up, down: first_down, tx: TxMode::PerRevision });

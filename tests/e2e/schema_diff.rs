@@ -688,3 +688,57 @@ fn a_change_with_no_safe_way_back_is_written_without_a_down_and_revert_refuses_i
     p.run(&db, &["apply"]).ok();
     p.run(&db, &["revert"]).fails_with(5).stderr_has("has no `-- runner:down` section");
 }
+
+#[test]
+fn online_builds_a_new_unique_key_and_a_changed_index_without_blocking_writes() {
+    // Before, --online left a new UNIQUE in the locking revision (its own hazard said to build
+    // it concurrently), and dropped a changed index before building the new one, repeating the
+    // drop; a single online revision had no lock_timeout.
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_init.sql", "CREATE TABLE users (id integer PRIMARY KEY, email text, team integer);\nCREATE INDEX users_team ON users (team);\n");
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(
+        p.path().join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY, email text, team integer, CONSTRAINT users_email_key UNIQUE (email));\nCREATE INDEX users_team ON users (team, id);\n",
+    )
+    .unwrap();
+    p.run(&db, &["apply"]).ok();
+    db.execute("INSERT INTO users VALUES (1, 'a@example.com', 1), (2, 'b@example.com', 1)");
+    p.run(&db, &["new", "unique email", "--autogenerate", "--online"]).ok();
+    let all: String = std::fs::read_dir(p.migrations())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("unique_email"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let up = all.split("-- runner:down").next().unwrap();
+    assert!(
+        up.contains("CREATE UNIQUE INDEX CONCURRENTLY \"users_email_key\" ON \"public\".\"users\" (email);"),
+        "{all}"
+    );
+    assert!(up.contains("ADD CONSTRAINT \"users_email_key\" UNIQUE USING INDEX \"users_email_key\";"), "{all}");
+    assert!(up.contains("CREATE INDEX CONCURRENTLY \"users_team__runner_new\" ON public.users"), "{all}");
+    assert!(up.contains("ALTER INDEX \"public\".\"users_team__runner_new\" RENAME TO \"users_team\";"), "{all}");
+    assert_eq!(up.matches("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"users_team\";").count(), 1, "{all}");
+    assert!(
+        !up.contains("ADD CONSTRAINT \"users_email_key\" UNIQUE (email)"),
+        "the key stayed in a locking statement:\n{all}"
+    );
+    assert!(up.contains("SET lock_timeout = '5s';"), "{all}");
+    p.run(&db, &["apply"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--exit-code"]).ok();
+    p.run(&db, &["revert"]).ok();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "migrations@001", "--exit-code"]).ok();
+
+    // Only what runs in a transaction: one revision, with the lock_timeout all the same.
+    std::fs::write(p.path().join("schema.sql"), "CREATE TABLE users (id integer PRIMARY KEY, email text, team integer, note text);\nCREATE INDEX users_team ON users (team);\n").unwrap();
+    for f in std::fs::read_dir(p.migrations()).unwrap().flatten() {
+        if f.file_name().to_string_lossy().contains("unique_email") {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    p.run(&db, &["new", "note", "--autogenerate", "--online"]).ok();
+    let note = revision_text(&p, "note");
+    assert!(note.contains("SET LOCAL lock_timeout = '5s';") && note.contains("ADD COLUMN \"note\" text"), "{note}");
+}

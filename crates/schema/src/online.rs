@@ -3,7 +3,11 @@
 //! pg-schema-diff does: indexes on existing tables are built and dropped `CONCURRENTLY`, foreign
 //! keys and checks are added `NOT VALID` and validated on their own (a validation lets writes
 //! through), and `SET NOT NULL` is preceded by a validated `CHECK (c IS NOT NULL)`, which
-//! PostgreSQL uses instead of scanning the table under its ACCESS EXCLUSIVE lock.
+//! PostgreSQL uses instead of scanning the table under its ACCESS EXCLUSIVE lock. A new unique
+//! key or primary key on an existing table is built as a unique index `CONCURRENTLY`, then made
+//! the constraint (`ADD CONSTRAINT … USING INDEX`, a catalog change); an index whose definition
+//! changes is built again under a passing name, the old one dropped, the new one renamed, so the
+//! table is never without it.
 //!
 //! The second part runs after the first, each statement committed on its own (a
 //! `transaction: none` revision), and every statement in it can run again after a failure: a
@@ -62,22 +66,61 @@ fn placed(statements: &[Statement]) -> Vec<Option<Vec<Statement>>> {
             _ => None,
         })
         .collect();
+    // Indexes dropped only to be created again with another definition: swapped instead.
+    let created: Vec<Name> = statements
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StatementKind::CreateIndex { fresh: false, .. } => Some(created_index(s)),
+            _ => None,
+        })
+        .collect();
+    let swapped = |index: &Name, table: &Name| {
+        !retyped.contains(&table) && !taken.contains(&index.name.as_str()) && created.contains(index)
+    };
     let other = |sql: String| Statement::new(StatementKind::Other, sql);
     statements
         .iter()
         .map(|s| match &s.kind {
             StatementKind::CreateIndex { fresh: false, .. } => {
                 let (head, rest) = s.sql.split_once("INDEX ").unwrap_or(("", &s.sql));
-                let name = rest.split(" ON ").next().unwrap_or_default();
+                let name = created_index(s);
+                let replaced = statements.iter().any(|d| {
+                    matches!(&d.kind, StatementKind::DropIndex { index, table: t } if *index == name && swapped(index, t))
+                });
+                if !replaced {
+                    return Some(vec![
+                        other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", name.sql())),
+                        other(format!("{head}INDEX CONCURRENTLY {rest}")),
+                    ]);
+                }
+                // Built beside the old one under a passing name, then put in its place.
+                let passing = Name::new(&name.schema, &truncated(&format!("{}__runner_new", name.name)));
+                let (_, after_name) = rest.split_once(" ON ").unwrap_or(("", rest));
                 Some(vec![
-                    other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", qualified_index(name, s))),
-                    other(format!("{head}INDEX CONCURRENTLY {rest}")),
+                    other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", passing.sql())),
+                    other(format!("{head}INDEX CONCURRENTLY {} ON {after_name}", quote_part(&passing.name))),
+                    other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", name.sql())),
+                    other(format!("ALTER INDEX {} RENAME TO {};", passing.sql(), quote_part(&name.name))),
                 ])
             }
+            // Dropped where the new one takes its place (above).
+            StatementKind::DropIndex { index, table } if swapped(index, table) => Some(Vec::new()),
             StatementKind::DropIndex { index, table }
                 if !retyped.contains(&table) && !taken.contains(&index.name.as_str()) =>
             {
                 Some(vec![other(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", index.sql()))])
+            }
+            StatementKind::AddConstraint { table, name, kind: kind @ (ConstraintKind::Unique | ConstraintKind::PrimaryKey) } => {
+                let (index_body, deferrable) = unique_index(&s.sql)?;
+                let (t, n) = (table.sql(), quote_part(name));
+                let index = Name::new(&table.schema, name).sql();
+                let what = if *kind == ConstraintKind::PrimaryKey { "PRIMARY KEY" } else { "UNIQUE" };
+                // The index is built without blocking writes; the constraint then takes it over.
+                Some(vec![
+                    other(format!("DROP INDEX CONCURRENTLY IF EXISTS {index};")),
+                    other(format!("CREATE UNIQUE INDEX CONCURRENTLY {n} ON {t} {index_body};")),
+                    other(format!("ALTER TABLE {t} ADD CONSTRAINT {n} {what} USING INDEX {n}{deferrable};")),
+                ])
             }
             StatementKind::AddConstraint { table, name, kind: ConstraintKind::ForeignKey | ConstraintKind::Check }
                 if !s.sql.trim_end_matches(';').ends_with("NOT VALID") =>
@@ -120,16 +163,56 @@ fn not_null_check(table: &str, column: &str) -> String {
     name[..end].to_string()
 }
 
-/// An index named in a `CREATE INDEX` statement (bare, as `pg_get_indexdef` prints it), in its
-/// table's schema.
-fn qualified_index(name: &str, s: &Statement) -> String {
+/// The index a `CREATE INDEX` statement makes (its name bare, as `pg_get_indexdef` prints it, in
+/// its table's schema).
+fn created_index(s: &Statement) -> Name {
     let schema = match &s.kind {
         StatementKind::CreateIndex { table, .. } => table.schema.as_str(),
         _ => "public",
     };
-    let name = name.trim();
+    let rest = s.sql.split_once("INDEX ").map_or(s.sql.as_str(), |(_, r)| r);
+    let name = rest.split(" ON ").next().unwrap_or_default().trim();
     let bare = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')).map(|n| n.replace("\"\"", "\""));
-    Name::new(schema, &bare.unwrap_or_else(|| name.to_string())).sql()
+    Name::new(schema, &bare.unwrap_or_else(|| name.to_string()))
+}
+
+/// A name cut to the 63 bytes PostgreSQL keeps, on a character boundary.
+fn truncated(name: &str) -> String {
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
+/// From `ALTER TABLE … ADD CONSTRAINT n UNIQUE [NULLS NOT DISTINCT] (cols) [INCLUDE (…)] [WITH
+/// (…)] [DEFERRABLE …]` (or `PRIMARY KEY (…)`): what follows the table in the unique index that
+/// can stand in for it, and the deferrability the constraint keeps. `None` for what an index
+/// cannot carry (a tablespace clause).
+fn unique_index(sql: &str) -> Option<(String, String)> {
+    let def = sql.trim_end().trim_end_matches(';');
+    let at = def
+        .find(" UNIQUE ")
+        .map(|i| i + " UNIQUE ".len())
+        .or_else(|| def.find(" PRIMARY KEY ").map(|i| i + " PRIMARY KEY ".len()))?;
+    let mut body = def[at..].trim().to_string();
+    if body.contains("USING INDEX TABLESPACE") {
+        return None;
+    }
+    let mut deferrable = String::new();
+    for clause in [" NOT DEFERRABLE", " DEFERRABLE", " INITIALLY DEFERRED", " INITIALLY IMMEDIATE"] {
+        if let Some(i) = body.find(clause) {
+            deferrable = body[i..].to_string();
+            body.truncate(i);
+            break;
+        }
+    }
+    // `NULLS NOT DISTINCT` comes before the columns in a constraint, after them in an index.
+    if let Some(rest) = body.strip_prefix("NULLS NOT DISTINCT ") {
+        let close = rest.find(')')?;
+        body = format!("{} NULLS NOT DISTINCT{}", &rest[..=close], &rest[close + 1..]);
+    }
+    Some((body.trim().to_string(), deferrable))
 }
 
 #[cfg(test)]
@@ -188,6 +271,50 @@ mod tests {
                 "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_fk\";",
                 "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"old\";",
             ]
+        );
+    }
+
+    #[test]
+    fn a_new_unique_key_is_built_concurrently_and_a_changed_index_is_swapped_in() {
+        let t = Name::new("public", "t");
+        let unique =
+            |kind, sql: &str| st(StatementKind::AddConstraint { table: t.clone(), name: "t_ab".into(), kind }, sql);
+        let statements = vec![
+            st(
+                StatementKind::DropIndex { index: Name::new("public", "t_c"), table: t.clone() },
+                "DROP INDEX \"public\".\"t_c\";",
+            ),
+            unique(
+                ConstraintKind::Unique,
+                "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_ab\" UNIQUE NULLS NOT DISTINCT (a, b) INCLUDE (c) DEFERRABLE INITIALLY DEFERRED;",
+            ),
+            st(
+                StatementKind::CreateIndex { table: t.clone(), fresh: false },
+                "CREATE INDEX t_c ON public.t USING btree (c, d);",
+            ),
+        ];
+        let o = online(&statements);
+        assert!(o.transactional.is_empty(), "{:?}", o.transactional);
+        let sql: Vec<String> = o.concurrent.into_iter().map(|s| s.sql).collect();
+        assert_eq!(
+            sql,
+            [
+                "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_ab\";",
+                "CREATE UNIQUE INDEX CONCURRENTLY \"t_ab\" ON \"public\".\"t\" (a, b) NULLS NOT DISTINCT INCLUDE (c);",
+                "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_ab\" UNIQUE USING INDEX \"t_ab\" DEFERRABLE INITIALLY DEFERRED;",
+                "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_c__runner_new\";",
+                "CREATE INDEX CONCURRENTLY \"t_c__runner_new\" ON public.t USING btree (c, d);",
+                "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_c\";",
+                "ALTER INDEX \"public\".\"t_c__runner_new\" RENAME TO \"t_c\";",
+            ]
+        );
+        let pk = online(&[unique(
+            ConstraintKind::PrimaryKey,
+            "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_ab\" PRIMARY KEY (a);",
+        )]);
+        assert_eq!(
+            pk.concurrent[2].sql,
+            "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_ab\" PRIMARY KEY USING INDEX \"t_ab\";"
         );
     }
 
