@@ -16,6 +16,19 @@ pub struct BackfillOptions {
     /// Workers in this process (PostgreSQL; SQLite always uses one); `None`: the manifest's
     /// `batch.workers`.
     pub workers: Option<usize>,
+    /// Which backfills a deploy runs.
+    pub which: Which,
+}
+
+/// Which backfills `apply --with-backfills` runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Which {
+    /// Every backfill that is ready (a deploy).
+    #[default]
+    Ready,
+    /// Only those a revision waits for: replaying revisions onto a scratch database to read its
+    /// schema, where a manifest for a column the revisions do not have yet is no error.
+    Gating,
 }
 
 use runner_sandbox::{Sandbox, SandboxConfig};

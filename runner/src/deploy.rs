@@ -67,8 +67,10 @@ pub(crate) async fn apply_with_backfills(
     options: BackfillOptions,
     observer: &mut dyn DeployObserver,
 ) -> Result<Deploy, RunnerError> {
-    crate::backfills::require_locked_plugins(runner.settings())?;
-    runner.require_safe_lookups().await?;
+    if options.which == crate::backfills::Which::Ready {
+        crate::backfills::require_locked_plugins(runner.settings())?;
+        runner.require_safe_lookups().await?;
+    }
     let mut deploy = Deploy::default();
     loop {
         let report = runner.apply_with(target.clone(), rules).await?;
@@ -176,6 +178,9 @@ async fn run_ready_backfills(
     let mut failures = Vec::new();
     let mut statuses = runner.backfill_status().await?;
     statuses.sort_by_key(|b| !needed.contains(&b.name));
+    if options.which == crate::backfills::Which::Gating {
+        statuses.retain(|b| needed.contains(&b.name));
+    }
     for b in statuses {
         if runner_db::interrupt::requested().is_some() {
             break;

@@ -152,12 +152,21 @@ pub struct Body {
     pub down: Option<String>,
 }
 
+/// What a new revision's header says besides its id, parents and description.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    /// How it runs.
+    pub tx: runner_revisions::TxMode,
+    /// Backfills that must have completed before it runs (`requires-backfill`).
+    pub requires_backfills: Vec<String>,
+}
+
 /// Writes a new revision file (or pair) whose parent is the graph's head.
 pub fn new_revision(
     graph: &Graph,
     message: &str,
     id: &str,
-    no_transaction: bool,
+    header: &Header,
     body: Option<&Body>,
 ) -> Result<Vec<PathBuf>, RunnerError> {
     if message.trim().is_empty() {
@@ -167,7 +176,13 @@ pub fn new_revision(
     let head = graph.head()?;
     let name = format!("{id}_{}", slug(message));
     let last_format = graph.revisions().last().map(|r| r.format);
-    let tx_line = if no_transaction { "-- transaction: none\n" } else { "" };
+    let no_transaction = header.tx == runner_revisions::TxMode::None;
+    let requires = if header.requires_backfills.is_empty() {
+        String::new()
+    } else {
+        format!("-- requires-backfill: {}\n", header.requires_backfills.join(", "))
+    };
+    let tx_line = if no_transaction { format!("-- transaction: none\n{requires}") } else { requires.clone() };
     let write = |path: &PathBuf, text: &str| -> Result<(), RunnerError> {
         if path.exists() {
             return Err(Refusal::AlreadyExists { path: path.to_path_buf() }.into());
@@ -178,7 +193,7 @@ pub fn new_revision(
         Some(Format::UpDownFiles) if !declares_parents(graph) => {
             let up = dir.join(format!("{name}.up.sql"));
             let down = dir.join(format!("{name}.down.sql"));
-            let marker = if no_transaction { "-- no-transaction\n" } else { "" };
+            let marker = format!("{}{requires}", if no_transaction { "-- no-transaction\n" } else { "" });
             let (up_sql, down_sql) =
                 body.map_or((String::new(), Some(String::new())), |b| (b.up.clone(), b.down.clone()));
             write(&up, &format!("{marker}-- {message}\n{up_sql}"))?;
@@ -191,7 +206,7 @@ pub fn new_revision(
             std::fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
             let (up_sql, down_sql) =
                 body.map_or((String::new(), Some(String::new())), |b| (b.up.clone(), b.down.clone()));
-            write(&d.join("up.sql"), &format!("-- {message}\n{up_sql}"))?;
+            write(&d.join("up.sql"), &format!("{requires}-- {message}\n{up_sql}"))?;
             if let Some(down_sql) = down_sql {
                 write(&d.join("down.sql"), &format!("-- revert: {message}\n{down_sql}"))?;
             }

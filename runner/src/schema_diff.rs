@@ -151,7 +151,9 @@ pub(crate) async fn replay(
         r.apply_with_backfills(
             target,
             runner_revisions::plan::ApplyRules::default(),
-            crate::BackfillOptions::default(),
+            // Schemas only: a backfill runs if a revision waits for it, and no other (a manifest
+            // may read a column the declared schema adds and the revisions do not have yet).
+            crate::BackfillOptions { which: crate::backfills::Which::Gating, ..Default::default() },
             &mut crate::Quiet,
         ),
         tracing::info_span!("scratch", database = %url),

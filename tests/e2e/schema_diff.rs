@@ -3,6 +3,7 @@
 //! --schema-only` of the first database equals the second's, and a second diff is empty).
 
 use crate::harness::{Kind, Project, TestDb, repo_path};
+use crate::on_both;
 
 /// `pg_dump --schema-only` of `db`, without what differs between two databases with the same
 /// schema (the dump's header and `SET` lines). Privileges are in it; their lines are sorted,
@@ -742,3 +743,29 @@ fn online_builds_a_new_unique_key_and_a_changed_index_without_blocking_writes() 
     let note = revision_text(&p, "note");
     assert!(note.contains("SET LOCAL lock_timeout = '5s';") && note.contains("ADD COLUMN \"note\" text"), "{note}");
 }
+
+on_both!(autogenerate_compares_schemas_whatever_backfills_the_project_has, |db: &TestDb| {
+    // Before, a manifest for a column the declared schema adds (and the revisions do not have
+    // yet) failed autogenerate: replaying the revisions ran every backfill, and that one's
+    // column did not exist. `new --requires-backfill` then writes the contract's gate.
+    let p = Project::new();
+    p.file("001_items.sql", "CREATE TABLE items (id integer PRIMARY KEY, name text);\n");
+    p.backfill(
+        "fill_kind",
+        &format!(
+            "plugin = \"{}\"\n[source]\ntable = \"items\"\nkey = [\"id\"]\ncolumns = [\"kind\"]\nfilter = \"kind IS NULL\"\n",
+            crate::harness::plugin("probe").display()
+        ),
+    );
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    std::fs::write(p.path().join("schema.sql"), "CREATE TABLE items (id integer PRIMARY KEY, name text, kind text);\n")
+        .unwrap();
+    p.run(db, &["apply"]).ok();
+    p.run(db, &["new", "add kind", "--autogenerate"]).ok().stdout_has("created ");
+    assert!(revision_text(&p, "add_kind").contains("ADD COLUMN"));
+    p.run(db, &["new", "contract", "--requires-backfill", "fill_kind"]).ok();
+    assert!(revision_text(&p, "contract").contains("-- requires-backfill: fill_kind\n"));
+    p.run(db, &["new", "typo", "--requires-backfill", "fil_kind"]).fails_with(5).stderr_has("fil_kind");
+    let r = p.run(db, &["apply"]).fails_with(3);
+    assert!(r.stdout.contains("fill_kind") || r.stderr.contains("fill_kind"), "{}\n{}", r.stdout, r.stderr);
+});

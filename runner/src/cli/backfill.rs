@@ -122,7 +122,7 @@ pub async fn run(
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers };
+    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers, ..Default::default() };
     let result = runner.run_backfill(name, options, progress_printer(name)).await;
     runner.close().await;
     let report = result?;
@@ -142,7 +142,7 @@ pub async fn retry(
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers };
+    let options = crate::BackfillOptions { run: RunOptions { max_batches }, workers, ..Default::default() };
     if !out.json {
         errln!("backfill {name}: retrying from its last checkpoint");
     }

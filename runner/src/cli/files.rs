@@ -21,9 +21,20 @@ pub fn init(g: &GlobalArgs, engine: Option<crate::settings::Engine>) -> Result<E
 pub fn new(
     settings: &Settings,
     message: &str,
-    no_transaction: bool,
+    header: &scaffold::Header,
     body: Option<&scaffold::Body>,
 ) -> Result<ExitCode, RunnerError> {
+    // A backfill named here must be one of the project's (checked again by `runner check`).
+    if !header.requires_backfills.is_empty() {
+        let known: Vec<String> = crate::backfills::load_manifests(settings)?.into_iter().map(|m| m.name).collect();
+        if let Some(unknown) = header.requires_backfills.iter().find(|b| !known.contains(b)) {
+            return Err(RunnerError::UnknownBackfill {
+                name: unknown.clone(),
+                dir: settings.backfills_dir.clone(),
+                known,
+            });
+        }
+    }
     if !settings.migrations_dir.exists() {
         std::fs::create_dir_all(&settings.migrations_dir).map_err(|cause| RunnerError::Io {
             context: format!("creating {}", settings.migrations_dir.display()),
@@ -32,7 +43,7 @@ pub fn new(
     }
     let graph = Graph::load(&settings.migrations_dir)?;
     let id = scaffold::unique_id(&graph, std::time::SystemTime::now());
-    for p in scaffold::new_revision(&graph, message, &id, no_transaction, body)? {
+    for p in scaffold::new_revision(&graph, message, &id, header, body)? {
         outln!("created {}", p.display());
     }
     Ok(ExitCode::Ok)
@@ -51,7 +62,7 @@ pub struct AutogenerateArgs<'a> {
 pub async fn autogenerate(
     settings: &Settings,
     message: &str,
-    no_transaction: bool,
+    header: &scaffold::Header,
     args: AutogenerateArgs<'_>,
 ) -> Result<ExitCode, RunnerError> {
     if message.trim().is_empty() {
@@ -130,12 +141,16 @@ pub async fn autogenerate(
             }
         };
         let body = scaffold::Body { up: section(notes, &revision.up), down };
-        let (message, no_transaction) = match revision.tx {
-            runner_revisions::TxMode::None if two => (format!("{message}, concurrently"), true),
-            runner_revisions::TxMode::None => (message.to_string(), true),
-            runner_revisions::TxMode::PerRevision => (message.to_string(), no_transaction),
+        let (message, tx) = match revision.tx {
+            runner_revisions::TxMode::None if two => {
+                (format!("{message}, concurrently"), runner_revisions::TxMode::None)
+            }
+            runner_revisions::TxMode::None => (message.to_string(), runner_revisions::TxMode::None),
+            runner_revisions::TxMode::PerRevision => (message.to_string(), header.tx),
         };
-        new(settings, &message, no_transaction, Some(&body))?;
+        // The backfills it waits for: the first revision's (what follows builds on it).
+        let requires_backfills = if i == 0 { header.requires_backfills.clone() } else { Vec::new() };
+        new(settings, &message, &scaffold::Header { tx, requires_backfills }, Some(&body))?;
     }
     Ok(ExitCode::Ok)
 }

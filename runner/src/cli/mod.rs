@@ -183,6 +183,7 @@ CONCURRENTLY, NOT VALID then VALIDATE, and through a validated check.
 Examples:
   runner new \"add user preferences\"
   runner new \"index users by email\" --no-transaction
+  runner new \"drop the old column\" --requires-backfill fill_kind
   runner new \"add user preferences\" --autogenerate
   runner new \"index orders by customer\" --autogenerate --online"
     )]
@@ -192,6 +193,10 @@ Examples:
         /// Mark it `transaction: none` (for CREATE INDEX CONCURRENTLY and the like).
         #[arg(long)]
         no_transaction: bool,
+        /// It runs only once this backfill has completed (`requires-backfill`; repeatable): the
+        /// contract step of expand, backfill, contract.
+        #[arg(long, value_name = "NAME")]
+        requires_backfill: Vec<String>,
         /// Write the SQL that turns the revisions' head into the declared schema, and back.
         #[arg(long)]
         autogenerate: bool,
@@ -764,6 +769,12 @@ fn writes(command: &Command) -> Option<bool> {
     }
 }
 
+/// A new revision's header, from `new`'s flags.
+fn header(no_transaction: bool, requires_backfills: Vec<String>) -> crate::scaffold::Header {
+    let tx = if no_transaction { runner_revisions::TxMode::None } else { runner_revisions::TxMode::PerRevision };
+    crate::scaffold::Header { tx, requires_backfills }
+}
+
 async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
     let g = &cli.global;
     if let Some(out_json) = writes(&cli.command) {
@@ -778,17 +789,26 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             Ok(ExitCode::Ok)
         }
         Command::Init { engine } => files::init(g, engine),
-        Command::New { message, no_transaction, autogenerate: false, .. } => {
-            files::new(&settings(g)?, &message, no_transaction, None)
+        Command::New { message, no_transaction, requires_backfill, autogenerate: false, .. } => {
+            files::new(&settings(g)?, &message, &header(no_transaction, requires_backfill), None)
         }
-        Command::New { message, no_transaction, autogenerate: true, dev_url, force, rename, online } => {
+        Command::New {
+            message,
+            no_transaction,
+            requires_backfill,
+            autogenerate: true,
+            dev_url,
+            force,
+            rename,
+            online,
+        } => {
             let args = files::AutogenerateArgs {
                 dev_url: dev_url.as_deref(),
                 renames: &rename,
                 locking: if online { crate::Locking::Online } else { crate::Locking::Plain },
                 force,
             };
-            files::autogenerate(&settings(g)?, &message, no_transaction, args).await
+            files::autogenerate(&settings(g)?, &message, &header(no_transaction, requires_backfill), args).await
         }
         Command::Merge { message } => files::merge(&settings(g)?, &message),
         Command::Check { db, schema, out } => files::check(settings(g)?, db, schema, out).await,
