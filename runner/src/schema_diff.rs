@@ -203,23 +203,76 @@ pub(crate) async fn read(
     }
 }
 
+/// Loads declared schema files. Each file runs as one (it commits whole or not at all), in name
+/// order, and one that fails (a foreign key to a table of a later file, a view over one) is tried
+/// again after the others, until every file loaded or a round loads none: those left are named
+/// with their errors (a cycle, when they need each other). Session settings a file makes
+/// (pg_dump's empty `search_path`) do not carry over to the next.
 async fn load_files(db: &mut dyn Driver, files: &[PathBuf]) -> Result<(), RunnerError> {
+    let mut left = Vec::new();
     for file in files {
-        let sql = std::fs::read_to_string(file)
+        let text = std::fs::read_to_string(file)
             .map_err(|cause| RunnerError::Io { context: format!("reading {}", file.display()), cause })?;
-        db.execute(&sql).await.map_err(|e| {
-            // The server reports where in the file it stopped (a character position): the line.
-            let line = match &e {
-                runner_db::DbError::Statement { failure } => {
-                    failure.position.map(|p| sql.chars().take(p.saturating_sub(1)).filter(|c| *c == '\n').count() + 1)
-                }
-                _ => None,
-            };
-            let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-            RunnerError::SchemaDiff(format!("{}{at}: the dev database rejected it: {e}", file.display()))
-        })?;
+        left.push((file.clone(), without_meta_commands(file, &text)));
     }
-    Ok(())
+    loop {
+        let tried = left.len();
+        let mut failed = Vec::new();
+        for (file, sql) in left {
+            let result = db.execute(&sql).await;
+            db.reset_session().await?;
+            match result {
+                Ok(()) => {}
+                Err(e) if e.is_connection_lost() => return Err(e.into()),
+                Err(e) => failed.push((file, sql, e)),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.len() == tried {
+            let shown: Vec<String> = failed.iter().map(|(file, sql, e)| rejected(file, sql, e)).collect();
+            let cycle = if failed.len() > 1 {
+                "\n(each file was tried again after the others loaded: these may need each other, in a cycle; move what one needs of another into it, or into a file of its own)"
+            } else {
+                ""
+            };
+            return Err(RunnerError::SchemaDiff(format!("{}{cycle}", shown.join("\n"))));
+        }
+        left = failed.into_iter().map(|(file, sql, _)| (file, sql)).collect();
+    }
+}
+
+/// `file:line: the dev database rejected it: …` for a file that failed to load.
+fn rejected(file: &Path, sql: &str, e: &runner_db::DbError) -> String {
+    // The server reports where in the file it stopped (a character position): the line.
+    let line = match e {
+        runner_db::DbError::Statement { failure } => {
+            failure.position.map(|p| sql.chars().take(p.saturating_sub(1)).filter(|c| *c == '\n').count() + 1)
+        }
+        _ => None,
+    };
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!("{}{at}: the dev database rejected it: {e}", file.display())
+}
+
+/// `text` with the psql meta-commands between its statements (`\restrict`, `\unrestrict` and
+/// `\connect`, which current pg_dump writes) blanked out, lines kept so that positions still
+/// name the right line; each one skipped is noted.
+fn without_meta_commands(file: &Path, text: &str) -> String {
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    for statement in runner_revisions::splitter::split(text, 1) {
+        // A meta-command has no `;`: it is read as the start of the statement after it.
+        for (i, line) in statement.sql.lines().enumerate() {
+            let n = statement.line - 1 + i;
+            if !line.trim_start().starts_with('\\') || lines.get(n).is_none_or(|l| l.trim() != line.trim()) {
+                break;
+            }
+            tracing::info!(file = %file.display(), line = n + 1, "skipped psql's `{}` (runner loads the SQL, not psql commands)", line.trim().split_whitespace().next().unwrap_or(""));
+            lines[n] = "";
+        }
+    }
+    lines.join("\n")
 }
 
 pub(crate) async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, RunnerError> {

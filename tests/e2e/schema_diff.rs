@@ -769,3 +769,59 @@ on_both!(autogenerate_compares_schemas_whatever_backfills_the_project_has, |db: 
     let r = p.run(db, &["apply"]).fails_with(3);
     assert!(r.stdout.contains("fill_kind") || r.stderr.contains("fill_kind"), "{}\n{}", r.stdout, r.stderr);
 });
+
+#[test]
+fn declared_schema_files_load_as_pg_dump_writes_them_and_in_the_order_they_need() {
+    // Before, the `\restrict` lines current pg_dump writes failed the load, and files loaded in
+    // name order only: a foreign key to a table of a later file failed.
+    let source = TestDb::new(Kind::Postgres);
+    source.execute(
+        "CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL);\n\
+         CREATE TABLE orders (id integer PRIMARY KEY, customer integer REFERENCES customers (id));\n\
+         CREATE VIEW big_orders AS SELECT * FROM orders WHERE id > 100;",
+    );
+    let dumped = std::process::Command::new("pg_dump").args(["--schema-only", &source.url]).output().unwrap();
+    assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
+    let dump = String::from_utf8(dumped.stdout).unwrap();
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    std::fs::write(p.path().join("dumped.sql"), &dump).unwrap();
+    // pg_dump's output as it comes, and a file of the user's after it (which must not inherit
+    // the empty search_path the dump sets).
+    std::fs::create_dir(p.path().join("schema")).unwrap();
+    std::fs::write(p.path().join("schema/01_dump.sql"), &dump).unwrap();
+    std::fs::write(p.path().join("schema/02_more.sql"), "CREATE TABLE notes (id integer PRIMARY KEY);\n").unwrap();
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "schema"]).ok();
+    assert!(r.stdout.contains("CREATE TABLE \"public\".\"orders\"") && r.stdout.contains("\"notes\""), "{}", r.stdout);
+    p.run(&db, &["diff", "--from", &source.url, "--to", "dumped.sql", "--exit-code"]).ok();
+
+    // Files that need each other in the other order than their names: loaded all the same.
+    let files = p.path().join("ordered");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(files.join("01_view.sql"), "CREATE VIEW big_orders AS SELECT * FROM orders WHERE id > 100;\n")
+        .unwrap();
+    std::fs::write(
+        files.join("02_orders.sql"),
+        "CREATE TABLE orders (id integer PRIMARY KEY, customer integer REFERENCES customers (id));\n",
+    )
+    .unwrap();
+    std::fs::write(
+        files.join("03_customers.sql"),
+        "CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL);\n",
+    )
+    .unwrap();
+    p.run(&db, &["diff", "--from", &source.url, "--to", "ordered", "--exit-code"]).ok();
+
+    // Files that need each other both ways: named, each with its error.
+    let cycle = p.path().join("cycle");
+    std::fs::create_dir(&cycle).unwrap();
+    std::fs::write(cycle.join("a.sql"), "CREATE TABLE a (id integer PRIMARY KEY, b integer REFERENCES b (id));\n")
+        .unwrap();
+    std::fs::write(cycle.join("b.sql"), "CREATE TABLE b (id integer PRIMARY KEY, a integer REFERENCES a (id));\n")
+        .unwrap();
+    p.run(&db, &["diff", "--from", &db.url, "--to", "cycle"])
+        .fails_with(1)
+        .stderr_has("a.sql")
+        .stderr_has("b.sql")
+        .stderr_has("in a cycle");
+}
