@@ -268,7 +268,7 @@ fn without_meta_commands(file: &Path, text: &str) -> String {
             if !line.trim_start().starts_with('\\') || lines.get(n).is_none_or(|l| l.trim() != line.trim()) {
                 break;
             }
-            tracing::info!(file = %file.display(), line = n + 1, "skipped psql's `{}` (runner loads the SQL, not psql commands)", line.trim().split_whitespace().next().unwrap_or(""));
+            tracing::info!(file = %file.display(), line = n + 1, "skipped psql's `{}` (runner loads the SQL, not psql commands)", line.split_whitespace().next().unwrap_or(""));
             lines[n] = "";
         }
     }

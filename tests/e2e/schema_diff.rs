@@ -600,6 +600,8 @@ fn a_plugin_both_sides_of_a_diff_need_is_built_once() {
     let db = TestDb::new(Kind::Sqlite);
     let p = Project::new();
     p.file("001_scores.sql", "CREATE TABLE scores (id integer PRIMARY KEY, points integer, band text);\n");
+    // A revision waits for the backfill: replaying the revisions runs it (and none other).
+    p.file("002_contract.sql", "-- requires-backfill: bands\nCREATE INDEX scores_band ON scores (band);\n");
     // Sources no earlier run kept: this run has to build them.
     let example = std::fs::read_to_string(repo_path("plugins/examples-js/score-band/app.js")).unwrap();
     std::fs::create_dir(p.path().join("plug")).unwrap();
