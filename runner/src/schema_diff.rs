@@ -116,7 +116,7 @@ pub async fn schema_drift(
     Ok(runner_schema::objects(&head, &live))
 }
 
-/// Runner's own state table is not part of the user's schema.
+/// Runner's own state table is not part of the user's schema, nor is what `[exclude]` lists.
 pub(crate) fn exclude(settings: &Settings) -> Exclude {
     let name = match settings.state_table.split_once('.') {
         Some((schema, name)) => Name::new(schema, name),
@@ -124,7 +124,7 @@ pub(crate) fn exclude(settings: &Settings) -> Exclude {
     };
     // On SQLite every table is in `main`.
     let sqlite = Name::new(runner_schema::introspect::SQLITE_SCHEMA, &name.name);
-    Exclude { tables: vec![name, sqlite] }
+    Exclude { tables: vec![name, sqlite], patterns: settings.exclude.clone() }
 }
 
 /// The dev server: `--dev-url`, else `dev_url` in runner.toml, else the target's server. On

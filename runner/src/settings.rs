@@ -60,6 +60,8 @@ pub struct ConfigFile {
     pub refresh: Vec<runner_schedule::RefreshFile>,
     /// `[cron]`: operations settings of `runner cron`.
     pub cron: Option<CronConfig>,
+    /// `[exclude]`: what `diff`, `check --schema` and autogenerate leave out.
+    pub exclude: Option<ExcludeConfig>,
     /// `[env.NAME]` sections, merged over the rest before this is read (see `config_env`).
     #[serde(default)]
     pub env: Option<toml::Table>,
@@ -99,6 +101,67 @@ pub struct CronConfig {
     pub webhook_retries: Option<u32>,
     /// `/health` answers 503 once a refresh fails this many runs in a row (default 3).
     pub unhealthy_after_failures: Option<u64>,
+}
+
+/// `[exclude]` in `runner.toml`: names and globs, per kind (`tables = ["audit_*", "legacy.*"]`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeConfig {
+    #[serde(default)]
+    tables: Vec<String>,
+    #[serde(default)]
+    views: Vec<String>,
+    #[serde(default)]
+    indexes: Vec<String>,
+    #[serde(default)]
+    types: Vec<String>,
+    #[serde(default)]
+    functions: Vec<String>,
+    #[serde(default)]
+    sequences: Vec<String>,
+    #[serde(default)]
+    triggers: Vec<String>,
+    #[serde(default)]
+    policies: Vec<String>,
+    #[serde(default)]
+    schemas: Vec<String>,
+    #[serde(default)]
+    extensions: Vec<String>,
+    /// Whether other migration tools' history tables (`alembic_version`, …) are left out
+    /// (default `true`).
+    other_tools_history: Option<bool>,
+}
+
+impl ExcludeConfig {
+    /// The patterns it lists, with other tools' history tables unless it keeps them; the
+    /// error names the first pattern that is not one.
+    fn patterns(&self) -> Result<Vec<runner_schema::Pattern>, String> {
+        use runner_schema::ExcludeKind as K;
+        let mut out = Vec::new();
+        if self.other_tools_history.unwrap_or(true) {
+            for name in runner_schema::OTHER_TOOLS_HISTORY {
+                out.push(runner_schema::Pattern::parse(K::Table, name)?);
+            }
+        }
+        for kind in K::ALL {
+            let listed = match kind {
+                K::Table => &self.tables,
+                K::View => &self.views,
+                K::Index => &self.indexes,
+                K::Type => &self.types,
+                K::Function => &self.functions,
+                K::Sequence => &self.sequences,
+                K::Trigger => &self.triggers,
+                K::Policy => &self.policies,
+                K::Schema => &self.schemas,
+                K::Extension => &self.extensions,
+            };
+            for text in listed {
+                out.push(runner_schema::Pattern::parse(kind, text)?);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Where the database URL came from (shown by `status`, so a surprise is visible).
@@ -178,6 +241,9 @@ pub struct Settings {
     pub refreshes: Vec<runner_schedule::RefreshFile>,
     /// `runner cron`'s settings (`[cron]` in runner.toml).
     pub cron: CronConfig,
+    /// What `diff`, `check --schema` and autogenerate leave out (`[exclude]`, and other tools'
+    /// history tables unless it says `other_tools_history = false`).
+    pub exclude: Vec<runner_schema::Pattern>,
 }
 
 /// What the command line contributes.
@@ -222,6 +288,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(15),
             refreshes: Vec::new(),
             cron: CronConfig::default(),
+            exclude: ExcludeConfig::default().patterns().map_err(RunnerError::Usage)?,
         })
     }
 
@@ -297,6 +364,12 @@ impl Settings {
             Some(u) => Some(DatabaseUrl::parse(&relative_sqlite(&u, &project_dir))?),
             None => None,
         };
+        let exclude = config
+            .exclude
+            .clone()
+            .unwrap_or_default()
+            .patterns()
+            .map_err(|message| RunnerError::Config { path: config_path.clone(), message })?;
         Ok(Settings {
             database_url,
             url_source,
@@ -321,6 +394,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(15),
             refreshes: config.refresh,
             cron: config.cron.unwrap_or_default(),
+            exclude,
             project_dir,
         })
     }

@@ -827,3 +827,83 @@ fn declared_schema_files_load_as_pg_dump_writes_them_and_in_the_order_they_need(
         .stderr_has("b.sql")
         .stderr_has("in a cycle");
 }
+
+#[test]
+fn what_runner_toml_excludes_and_other_tools_history_tables_are_left_out_of_diffs() {
+    // Before, `alembic_version` showed as drift, `diff` proposed to drop it, and nothing could be
+    // left out.
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_users.sql", "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n");
+    p.run(&db, &["apply"]).ok();
+    // What other tools and hands keep beside the project's schema: Alembic's and goose's history
+    // tables (goose's owns a serial sequence), a legacy table with what hangs off it, a
+    // schema of scratch tables, an enum of a reporting tool.
+    db.execute(
+        "CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY);\n\
+         CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL);\n\
+         CREATE TABLE legacy_audit (id integer PRIMARY KEY, what text);\n\
+         CREATE INDEX legacy_audit_what ON legacy_audit (what);\n\
+         COMMENT ON TABLE legacy_audit IS 'kept by the old app';\n\
+         CREATE FUNCTION legacy_stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;\n\
+         CREATE TRIGGER legacy_audit_stamp BEFORE INSERT ON legacy_audit FOR EACH ROW EXECUTE FUNCTION legacy_stamp();\n\
+         CREATE SCHEMA scratch_area;\n\
+         CREATE TABLE scratch_area.t (x int);\n\
+         CREATE TYPE report_band AS ENUM ('low', 'high');",
+    );
+    std::fs::write(
+        p.path().join("runner.toml"),
+        "schema = \"schema.sql\"\n\n[exclude]\ntables = [\"legacy_*\"]\nfunctions = [\"legacy_*\"]\nschemas = [\"scratch_area\"]\ntypes = [\"public.report_?and\"]\n",
+    )
+    .unwrap();
+    p.run(&db, &["check", "--schema"]).ok().stdout_has("and the database's schema is the revisions' head");
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "migrations", "--exit-code"]).ok();
+    assert!(!r.stdout.contains("DROP"), "{}", r.stdout);
+    // The declared schema may hold an excluded object too: autogenerate leaves it alone.
+    std::fs::write(
+        p.path().join("schema.sql"),
+        "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\nCREATE TABLE legacy_notes (id integer);\n",
+    )
+    .unwrap();
+    p.run(&db, &["new", "nothing", "--autogenerate"]).ok().stdout_has("no changes");
+
+    // A project may keep another tool's history table in its diffs, and what it no longer lists
+    // comes back.
+    std::fs::write(
+        p.path().join("runner.toml"),
+        "schema = \"schema.sql\"\n\n[exclude]\nother_tools_history = false\nschemas = [\"scratch_area\"]\n",
+    )
+    .unwrap();
+    let r = p.run(&db, &["check", "--schema"]).fails_with(3);
+    for line in [
+        "schema drift: table public.alembic_version (added)",
+        "schema drift: table public.goose_db_version (added)",
+        "schema drift: table public.legacy_audit (added)",
+        "schema drift: enum type public.report_band (added)",
+    ] {
+        assert!(r.stderr.contains(line), "missing `{line}`:\n{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("scratch_area"), "{}", r.stderr);
+
+    // A pattern that is not one, or a kind that is not one: refused, naming runner.toml.
+    for (toml, says) in [
+        ("[exclude]\ntables = [\"a.b.c\"]\n", "[exclude] tables `a.b.c`: write `name` or `schema.name`"),
+        ("[exclude]\ntable = [\"x\"]\n", "unknown field `table`"),
+        ("[exclude]\nschemas = [\"a.b\"]\n", "schemas are named alone"),
+    ] {
+        std::fs::write(p.path().join("runner.toml"), toml).unwrap();
+        p.run(&db, &["check", "--schema"]).fails_with(5).stderr_has("runner.toml").stderr_has(says);
+    }
+}
+
+#[test]
+fn alembic_version_is_not_drift_on_sqlite_either() {
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n");
+    p.run(&db, &["apply"]).ok();
+    db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)");
+    p.run(&db, &["check", "--schema"]).ok().stdout_has("and the database's schema is the revisions' head");
+    std::fs::write(p.path().join("runner.toml"), "[exclude]\nother_tools_history = false\n").unwrap();
+    p.run(&db, &["check", "--schema"]).fails_with(3).stderr_has("table main.alembic_version (added)");
+}

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod diff;
+pub mod exclude;
 pub mod hints;
 pub mod introspect;
 mod lex;
@@ -28,8 +29,9 @@ pub mod renames;
 pub mod statement;
 
 pub use diff::{Change, Diff, ObjectDiff, Unhandled, diff, diff_with, objects};
+pub use exclude::{Exclude, ExcludeKind, OTHER_TOOLS_HISTORY, Pattern};
 pub use hints::hints;
-pub use introspect::{Exclude, IntrospectError, introspect};
+pub use introspect::{IntrospectError, introspect};
 pub use model::{
     Column, Constraint, ConstraintKind, Engine, Function, Index, Name, ObjectKind, Other, Schema, Table, View,
     differences,

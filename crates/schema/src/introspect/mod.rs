@@ -6,7 +6,8 @@ pub(crate) mod sqlite;
 /// The schema SQLite's tables are named in (`main.users`).
 pub use sqlite::MAIN as SQLITE_SCHEMA;
 
-use crate::model::{Name, Schema};
+pub use crate::exclude::Exclude;
+use crate::model::Schema;
 use runner_db::{DbError, Dialect, Driver};
 
 /// Why a schema could not be read.
@@ -17,17 +18,12 @@ pub enum IntrospectError {
     Db(#[from] DbError),
 }
 
-/// What to leave out: tables runner keeps for itself (its state table) are not the user's schema.
-#[derive(Debug, Clone, Default)]
-pub struct Exclude {
-    /// Tables to leave out.
-    pub tables: Vec<Name>,
-}
-
-/// The schema of the database `db` is connected to.
+/// The schema of the database `db` is connected to, without what `exclude` leaves out.
 pub async fn introspect(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, IntrospectError> {
-    match db.dialect() {
+    let mut schema = match db.dialect() {
         Dialect::Postgres => postgres::read(db, exclude).await,
         Dialect::Sqlite => sqlite::read(db, exclude).await,
-    }
+    }?;
+    exclude.apply(&mut schema);
+    Ok(schema)
 }

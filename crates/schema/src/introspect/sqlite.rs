@@ -24,7 +24,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
         let (kind, name, table, sql) = (text(r, 0), text(r, 1), text(r, 2), text(r, 3));
         // SQLite's names are case-insensitive: keyed in lower case, so `T` and `t` are one table.
         let (name, table) = (Name::new(MAIN, &name.to_lowercase()), Name::new(MAIN, &table.to_lowercase()));
-        if exclude.tables.contains(&table) {
+        if exclude.table(&table) {
             continue;
         }
         match kind.as_str() {

@@ -92,7 +92,7 @@ async fn read_tables(
         .await?;
     for r in rows {
         let name = Name::new(&text(&r, 0), &text(&r, 1));
-        if exclude.tables.contains(&name) {
+        if exclude.table(&name) {
             continue;
         }
         let table = schema.tables.entry(name.clone()).or_insert_with(|| Table {
@@ -148,7 +148,7 @@ async fn read_partitions(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
         .await?;
     for r in partitions {
         let name = Name::new(&text(&r, 0), &text(&r, 1));
-        if exclude.tables.contains(&name) {
+        if exclude.table(&name) {
             continue;
         }
         let parent = Name::new(&text(&r, 2), &text(&r, 3));

@@ -17,7 +17,7 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
     }
     read_sequences(db, schema).await?;
     read_domains(db, schema).await?;
-    let excluded = |n: &Name| exclude.tables.contains(n);
+    let excluded = |n: &Name| exclude.table(n);
     for r in db
         .query(&format!(
             "SELECT n.nspname, c.relname, tg.tgname, pg_get_triggerdef(tg.oid) \
@@ -166,7 +166,7 @@ async fn read_grants(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Schema
         for r in db.query(&q).await? {
             let kind = ObjectKind::from_sql(&text(&r, 0));
             let object = Name::new(&text(&r, 1), &text(&r, 2));
-            if exclude.tables.contains(&object) {
+            if exclude.table(&object) {
                 continue;
             }
             let on = GrantOn { kind, object, grantee: text(&r, 3) };
@@ -332,7 +332,7 @@ async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sche
         for r in db.query(&q).await? {
             let kind = ObjectKind::from_sql(&text(&r, 0));
             let object = Name::new(&text(&r, 1), &text(&r, 2));
-            if exclude.tables.contains(&object) {
+            if exclude.table(&object) {
                 continue;
             }
             let sub = (kind == ObjectKind::Column || kind.is_routine()).then(|| text(&r, 3));
