@@ -10,7 +10,7 @@
 use crate::error::RunnerError;
 use crate::settings::Settings;
 use runner_db::{Access, ConnectOptions, DatabaseUrl, Dialect, Driver};
-use runner_schema::{Diff, Exclude, Name, Schema};
+use runner_schema::{Diff, Exclude, Name, Rows, Schema};
 use std::path::{Path, PathBuf};
 
 /// One side of a diff.
@@ -389,41 +389,80 @@ async fn with_scratch_file<T>(
     result
 }
 
-/// About how many rows each of `tables` holds in the database at `url`, for hazard notes:
-/// PostgreSQL's planner estimate (`reltuples`, none before the first ANALYZE), SQLite's count up
-/// to a million and one. Read-only; a database that cannot be read gives no sizes, not an error
-/// (the revision may be written before its database exists).
-pub async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
-    // Sizes are a courtesy: a database that is slow to answer does not hold the command up.
-    tokio::time::timeout(std::time::Duration::from_secs(3), read_sizes(url, tables)).await.unwrap_or_default()
-}
-
-async fn read_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, u64> {
-    let mut out = std::collections::BTreeMap::new();
-    // One query a table, however many statements touch it.
+/// How many rows each of `tables` holds in the database at `url`, for hazard notes: PostgreSQL's
+/// planner estimate where the table was analyzed and found rows, else (never analyzed, or
+/// analyzed while empty) a count up to a million and one; SQLite's count up to that bound.
+/// Read-only; a database that cannot be read gives no sizes, not an error (the revision may be
+/// written before its database exists), and a table not sized in time is said to be unknown.
+pub async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, Rows> {
     let tables: std::collections::BTreeSet<&Name> = tables.iter().collect();
-    if tables.is_empty() {
-        return out;
-    }
-    let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
-    let Ok(mut db) = runner_db::connect(url, &options).await else { return out };
-    for t in tables {
-        let sql = match url.dialect() {
-            Dialect::Postgres => format!(
-                "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = {} AND c.relname = {} AND c.reltuples >= 0",
-                runner_db::quote_literal(&t.schema),
-                runner_db::quote_literal(&t.name)
-            ),
-            Dialect::Sqlite => {
-                format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1000001)", runner_db::quote_part(&t.name))
-            }
-        };
-        let n = db.query(&sql).await.ok().and_then(|rows| rows.first()?.first()?.as_ref()?.parse::<u64>().ok());
-        if let Some(n) = n {
-            out.insert((*t).clone(), n);
+    let mut out = std::collections::BTreeMap::new();
+    // Sizes are a courtesy: a database that is slow to answer does not hold the command up.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(3), read_sizes(url, &tables, &mut out)).await;
+    if read.is_err() {
+        for t in tables {
+            out.entry(t.clone()).or_insert(Rows::Unknown);
         }
     }
-    db.close().await;
     out
+}
+
+/// A count stops here: enough to say a table is big.
+const COUNT_BOUND: u64 = 1_000_000;
+
+async fn read_sizes(
+    url: &DatabaseUrl,
+    tables: &std::collections::BTreeSet<&Name>,
+    out: &mut std::collections::BTreeMap<Name, Rows>,
+) {
+    // One query a table, however many statements touch it.
+    if tables.is_empty() {
+        return;
+    }
+    let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
+    let Ok(mut db) = runner_db::connect(url, &options).await else { return };
+    let number = |rows: Result<Vec<Vec<Option<String>>>, runner_db::DbError>| -> Option<i64> {
+        rows.ok()?.first()?.first()?.as_ref()?.parse::<f64>().ok().map(|n| n as i64)
+    };
+    for t in tables {
+        let relation = match url.dialect() {
+            Dialect::Postgres => t.sql(),
+            Dialect::Sqlite => runner_db::quote_part(&t.name),
+        };
+        if url.dialect() == Dialect::Postgres {
+            let estimate = number(
+                db.query(&format!(
+                    "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = {} AND c.relname = {}",
+                    runner_db::quote_literal(&t.schema),
+                    runner_db::quote_literal(&t.name)
+                ))
+                .await,
+            );
+            match estimate {
+                // No such table (yet): nothing to say.
+                None => continue,
+                Some(n) if n > 0 => {
+                    out.insert((*t).clone(), Rows::About(n as u64));
+                    continue;
+                }
+                // -1: never analyzed; 0: analyzed while empty, which it may no longer be.
+                Some(_) => {}
+            }
+        }
+        // (PostgreSQL before 16 wants the subquery named.)
+        let counted = number(
+            db.query(&format!("SELECT count(*) FROM (SELECT 1 FROM {relation} LIMIT {}) AS bounded", COUNT_BOUND + 1))
+                .await,
+        );
+        let rows = match counted {
+            Some(n) if n as u64 > COUNT_BOUND => Rows::MoreThan(COUNT_BOUND),
+            Some(n) => Rows::Exactly(n as u64),
+            // A SQLite table that is not there (yet) has nothing to say.
+            None if url.dialect() == Dialect::Sqlite => continue,
+            None => Rows::Unknown,
+        };
+        out.insert((*t).clone(), rows);
+    }
+    db.close().await;
 }

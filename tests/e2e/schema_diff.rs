@@ -207,7 +207,7 @@ fn autogenerate_on_sqlite_needs_no_server_and_keeps_the_rows() {
     let made = crate::harness::Run::from(child.wait_with_output().unwrap()).ok();
     assert!(made.stderr.contains("hazard: rebuilds the table"), "{}", made.stderr);
     // The database the revision is for says how many rows that is.
-    assert!(made.stderr.contains("[main.users has about 2 rows]"), "{}", made.stderr);
+    assert!(made.stderr.contains("[main.users has 2 rows]"), "{}", made.stderr);
     let text = revision_text(&p, "add_theme");
     assert!(text.contains("CREATE TEMP TABLE \"runner_rebuild_users\""), "{text}");
     // Its scratch databases were files of its own, and are gone.
@@ -906,4 +906,98 @@ fn alembic_version_is_not_drift_on_sqlite_either() {
     p.run(&db, &["check", "--schema"]).ok().stdout_has("and the database's schema is the revisions' head");
     std::fs::write(p.path().join("runner.toml"), "[exclude]\nother_tools_history = false\n").unwrap();
     p.run(&db, &["check", "--schema"]).fails_with(3).stderr_has("table main.alembic_version (added)");
+}
+
+#[test]
+fn diff_writes_its_hazards_into_the_sql_and_sizes_a_never_analyzed_table_by_counting() {
+    // Before, hazards went to stderr only (`diff > fix.sql` lost them), and a table whose
+    // planner estimate predates its rows (analyzed while it was empty) was
+    // said to have "about 0 rows".
+    let db = TestDb::new(Kind::Postgres);
+    db.execute(
+        "CREATE TABLE readings (id integer PRIMARY KEY, note text);\n\
+         ANALYZE readings;\n\
+         INSERT INTO readings SELECT g, 'n' FROM generate_series(1, 5) g;",
+    );
+    assert_eq!(db.scalar("SELECT reltuples::bigint FROM pg_class WHERE relname = 'readings'"), "0");
+    let p = Project::new();
+    std::fs::write(p.path().join("schema.sql"), "CREATE TABLE readings (id integer PRIMARY KEY);\n").unwrap();
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql"]).ok();
+    let sql = r.stdout.clone();
+    assert!(
+        sql.starts_with("-- hazard: deletes data: ALTER TABLE \"public\".\"readings\" DROP COLUMN \"note\";"),
+        "{sql}"
+    );
+    assert!(sql.contains("[public.readings has 5 rows]"), "{sql}");
+    assert!(!sql.contains("about 0 rows"), "{sql}");
+    // What runs is the same SQL: the comments are comments.
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", &db.url, "-c", &sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'readings'"), "1");
+}
+
+#[test]
+fn a_replaced_enum_label_is_a_rename_only_when_said() {
+    // Before, a label changed in place was taken as `RENAME VALUE` without a word.
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file(
+        "001_moods.sql",
+        "CREATE TYPE mood AS ENUM ('happy', 'sad');\nCREATE TABLE people (id integer PRIMARY KEY, mood mood);\n",
+    );
+    p.run(&db, &["apply"]).ok();
+    db.execute("INSERT INTO people VALUES (1, 'sad'), (2, 'happy')");
+    std::fs::write(p.path().join("runner.toml"), "schema = \"schema.sql\"\n").unwrap();
+    let declared = |hint: &str| {
+        format!(
+            "CREATE TYPE mood AS ENUM (\n  'happy',\n{hint}  'unhappy'\n);\nCREATE TABLE people (id integer PRIMARY KEY, mood mood);\n"
+        )
+    };
+    std::fs::write(p.path().join("schema.sql"), declared("")).unwrap();
+    // Not said: a value removed and one added, which fails on the row that holds it; the hazard
+    // says how to say it was a rename.
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql"]).ok();
+    assert!(!r.stdout.contains("RENAME VALUE"), "{}", r.stdout);
+    let hazard = "-- hazard: enum value public.mood 'sad' is removed and 'unhappy' added in its place: if it was renamed, say so (--rename mood.sad=unhappy";
+    assert!(r.stdout.contains(hazard), "{}", r.stdout);
+    let j = p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--json"]).ok().json();
+    assert_eq!(j["rename_candidates"][0]["kind"], "enum value", "{j}");
+    assert_eq!(j["rename_candidates"][0]["flag"], "mood.sad=unhappy", "{j}");
+    let a = p.run(&db, &["new", "unsaid", "--autogenerate"]).ok();
+    assert!(a.stderr.contains("enum value public.mood 'sad' is removed"), "{}", a.stderr);
+    p.run(&db, &["apply"]).fails_with(1);
+    assert_eq!(db.scalar("SELECT string_agg(mood::text, ',' ORDER BY id) FROM people"), "sad,happy");
+    std::fs::remove_file(revision_file(&p, "unsaid")).unwrap();
+
+    // Said with the flag: renamed, rows kept, and the rename is a hazard of its own.
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "schema.sql", "--rename", "mood.sad=unhappy"]).ok();
+    assert!(r.stdout.contains("ALTER TYPE \"public\".\"mood\" RENAME VALUE 'sad' TO 'unhappy';"), "{}", r.stdout);
+    assert!(r.stdout.contains("-- hazard: renames what the running application may still use"), "{}", r.stdout);
+    // Said in the schema file, above the value: the revision renames, both ways.
+    std::fs::write(p.path().join("schema.sql"), declared("  -- runner:renamed-from 'sad'\n")).unwrap();
+    p.run(&db, &["new", "said", "--autogenerate"]).ok();
+    let text = std::fs::read_to_string(revision_file(&p, "said")).unwrap();
+    assert!(
+        text.contains("RENAME VALUE 'sad' TO 'unhappy'") && text.contains("RENAME VALUE 'unhappy' TO 'sad'"),
+        "{text}"
+    );
+    p.run(&db, &["apply"]).ok();
+    assert_eq!(db.scalar("SELECT string_agg(mood::text, ',' ORDER BY id) FROM people"), "unhappy,happy");
+    p.run(&db, &["revert"]).ok();
+    assert_eq!(db.scalar("SELECT string_agg(mood::text, ',' ORDER BY id) FROM people"), "sad,happy");
+}
+
+#[test]
+fn drift_says_what_changed_in_a_column() {
+    let db = TestDb::new(Kind::Postgres);
+    let p = Project::new();
+    p.file("001_jobs.sql", "CREATE TABLE jobs (id integer PRIMARY KEY, mode text, tries integer NOT NULL);\n");
+    p.run(&db, &["apply"]).ok();
+    db.execute("ALTER TABLE jobs ALTER COLUMN mode SET DEFAULT 'fast'; ALTER TABLE jobs ALTER COLUMN tries TYPE bigint, ALTER COLUMN tries DROP NOT NULL;");
+    let r = p.run(&db, &["check", "--schema"]).fails_with(3);
+    let line = "schema drift: table public.jobs (changed): column mode: default none → 'fast'::text; column tries: type integer → bigint, NOT NULL dropped";
+    assert!(r.stderr.contains(line), "missing `{line}`:\n{}", r.stderr);
 }

@@ -1,6 +1,7 @@
 //! Renames written into a declared schema file: `-- runner:renamed-from OLD` on the line above
-//! `CREATE TABLE new …` renames the table `OLD`, and on the line above a column inside one
-//! renames that table's column `OLD`. The hint can stay after its revision has run (a rename
+//! `CREATE TABLE new …` renames the table `OLD`, on the line above a column inside one renames
+//! that table's column `OLD`, and on the line above a value inside `CREATE TYPE … AS ENUM (…)`
+//! renames the type's value `OLD` (`'old'` or `old`). The hint can stay after its revision has run (a rename
 //! already made is left out). A `-- runner:` comment that is not a hint it knows, or a hint with
 //! nothing to attach to, is an error with the file and line: a typo must not turn a rename into
 //! a drop.
@@ -15,8 +16,8 @@ const RENAMED_FROM: &str = "renamed-from";
 pub fn hints(sql: &str, file: &str) -> Result<Vec<Rename>, Vec<String>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    // The table whose body the current line is in, and how deep in its parentheses.
-    let mut table: Option<Name> = None;
+    // The table or enum type whose body the current line is in, and how deep in its parentheses.
+    let mut block: Option<Block> = None;
     let mut depth: i32 = 0;
     let mut pending: Option<(usize, String)> = None;
     for (i, line) in sql.lines().enumerate() {
@@ -44,18 +45,21 @@ pub fn hints(sql: &str, file: &str) -> Result<Vec<Rename>, Vec<String>> {
         if trimmed.is_empty() || trimmed.starts_with("--") {
             continue;
         }
-        let created = create_table(trimmed);
+        let created = create_table(trimmed).map(Block::Table).or_else(|| create_enum(trimmed).map(Block::Enum));
         if let Some((at, old)) = pending.take() {
             let origin = format!("{file}:{at}");
-            match (&created, &table) {
-                (Some(new), _) => match parse_name(&old) {
+            match (&created, &block) {
+                (Some(Block::Table(new)), _) => match parse_name(&old) {
                     Some((schema, name)) => {
                         let from = Name::new(schema.as_deref().unwrap_or(&new.schema), &name);
                         out.push(Rename { what: Renamed::Table { from, to: new.clone() }, origin });
                     }
                     None => errors.push(format!("{origin}: `{old}` is not a table name")),
                 },
-                (None, Some(t)) if depth > 0 => match (first_word(trimmed), parse_name(&old)) {
+                (Some(Block::Enum(_)), _) => errors.push(format!(
+                    "{origin}: `{MARKER}{RENAMED_FROM}` above `CREATE TYPE … AS ENUM` renames nothing: put it above the renamed value, one value a line"
+                )),
+                (None, Some(Block::Table(t))) if depth > 0 => match (first_word(trimmed), parse_name(&old)) {
                     (Some(column), Some((None, from))) if !is_table_constraint(trimmed) => out.push(Rename {
                         what: Renamed::Column { table: t.clone(), from, to: column },
                         origin,
@@ -65,19 +69,26 @@ pub fn hints(sql: &str, file: &str) -> Result<Vec<Rename>, Vec<String>> {
                     )),
                     _ => errors.push(format!("{origin}: `{old}` is not a column name")),
                 },
+                (None, Some(Block::Enum(t))) if depth > 0 => match literal(trimmed) {
+                    Some(to) => {
+                        let from = literal(&old).unwrap_or(old);
+                        out.push(Rename { what: Renamed::EnumValue { type_name: t.clone(), from, to }, origin });
+                    }
+                    None => errors.push(format!("{origin}: `{MARKER}{RENAMED_FROM}` must be above a value ('label')")),
+                },
                 _ => errors.push(format!(
-                    "{origin}: `{MARKER}{RENAMED_FROM}` must be on the line right above `CREATE TABLE …` or above a column inside one"
+                    "{origin}: `{MARKER}{RENAMED_FROM}` must be on the line right above `CREATE TABLE …`, above a column inside one, or above a value inside `CREATE TYPE … AS ENUM (…)`"
                 )),
             }
         }
-        if let Some(t) = created {
-            table = Some(t);
+        if let Some(b) = created {
+            block = Some(b);
             depth = 0;
         }
-        if table.is_some() {
+        if block.is_some() {
             depth += parens(trimmed);
             if depth <= 0 && trimmed.contains(')') {
-                table = None;
+                block = None;
             }
         }
     }
@@ -85,6 +96,47 @@ pub fn hints(sql: &str, file: &str) -> Result<Vec<Rename>, Vec<String>> {
         errors.push(format!("{file}:{at}: `{MARKER}{RENAMED_FROM}` has nothing below it to rename"));
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// What a hint inside a statement's parentheses renames a part of.
+enum Block {
+    /// `CREATE TABLE`: its columns.
+    Table(Name),
+    /// `CREATE TYPE … AS ENUM`: its values.
+    Enum(Name),
+}
+
+/// The enum type a `CREATE TYPE name AS ENUM` line creates.
+fn create_enum(line: &str) -> Option<Name> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().take(5).map(|w| w.to_ascii_uppercase()).collect();
+    match upper.as_slice() {
+        [c, t, _, a, e, ..] if c == "CREATE" && t == "TYPE" && a == "AS" && e.starts_with("ENUM") => {
+            let (schema, name) = parse_name(words[2])?;
+            Some(Name::new(schema.as_deref().unwrap_or("public"), &name))
+        }
+        _ => None,
+    }
+}
+
+/// The string literal a line starts with (`'it''s', …`), unquoted.
+fn literal(line: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix('\'')?;
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                out.push('\'');
+                chars.next();
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
 }
 
 /// The table a `CREATE TABLE` line creates (folded as PostgreSQL folds an unquoted name).
@@ -178,6 +230,24 @@ mod tests {
         assert_eq!(found, vec![table("users", "accounts"), column("email", "Mail"), column("nick", "handle")]);
         let origins: Vec<String> = hints(sql, "s.sql").unwrap().into_iter().map(|r| r.origin).collect();
         assert_eq!(origins, ["s.sql:1", "s.sql:4", "s.sql:6"]);
+    }
+
+    #[test]
+    fn a_hint_above_an_enum_value_renames_the_value() {
+        let sql = "CREATE TYPE app.mood AS ENUM (\n  'happy',\n  -- runner:renamed-from 'sad'\n  'it''s bad'\n);\n-- runner:renamed-from x\nCREATE TYPE t AS ENUM ('a');\n";
+        let (found, errors) = match hints(sql, "s.sql") {
+            Ok(f) => (f, Vec::new()),
+            Err(e) => (Vec::new(), e),
+        };
+        assert!(found.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("s.sql:6:") && errors[0].contains("above the renamed value"), "{errors:?}");
+        let sql = "CREATE TYPE app.mood AS ENUM (\n  'happy',\n  -- runner:renamed-from sad\n  'it''s bad'\n);\n";
+        let found: Vec<Renamed> = hints(sql, "s.sql").unwrap().into_iter().map(|r| r.what).collect();
+        assert_eq!(
+            found,
+            vec![Renamed::EnumValue { type_name: Name::new("app", "mood"), from: "sad".into(), to: "it's bad".into() }]
+        );
     }
 
     #[test]

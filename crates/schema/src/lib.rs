@@ -38,4 +38,4 @@ pub use model::{
 };
 pub use online::{Online, concurrent_in_order, online};
 pub use renames::{Candidate, Rename, Renamed};
-pub use statement::{Hazard, Statement, StatementKind, hazard_notes, hazard_notes_sized};
+pub use statement::{Hazard, Rows, Statement, StatementKind, hazard_notes, hazard_notes_sized};

@@ -43,6 +43,15 @@ pub enum Renamed {
         /// Its name in the second.
         to: String,
     },
+    /// A value of an enum type (`ALTER TYPE … RENAME VALUE`, which keeps the rows that hold it).
+    EnumValue {
+        /// The type.
+        type_name: Name,
+        /// The label in the first schema.
+        from: String,
+        /// The label in the second.
+        to: String,
+    },
 }
 
 impl Rename {
@@ -62,13 +71,17 @@ impl Rename {
                     .unwrap_or_else(|| table.clone());
                 Renamed::Column { table, from: to.clone(), to: from.clone() }
             }
+            Renamed::EnumValue { type_name, from, to } => {
+                Renamed::EnumValue { type_name: type_name.clone(), from: to.clone(), to: from.clone() }
+            }
         };
         Rename { what, origin: self.origin.clone() }
     }
 
-    /// A `--rename` argument: `[schema.]table=[schema.]new` or `[schema.]table.column=new`,
-    /// read against the first schema (`users.email` is the table `users.email` if there is one,
-    /// else the column `email` of `public.users`). An unqualified table is in `public`.
+    /// A `--rename` argument: `[schema.]table=[schema.]new`, `[schema.]table.column=new` or
+    /// `[schema.]enum.value=new`, read against the first schema (`users.email` is the table
+    /// `users.email` if there is one, else the value `email` of an enum `public.users` if there is
+    /// one, else the column `email` of `public.users`). An unqualified name is in `public`.
     pub fn parse_flag(arg: &str, from: &Schema) -> Result<Rename, String> {
         let origin = format!("--rename {arg}");
         let Some((old, new)) = arg.split_once('=') else {
@@ -92,6 +105,17 @@ impl Rename {
             };
             return Ok(Rename { what: Renamed::Table { from: table, to }, origin });
         }
+        let enum_value = match parts.as_slice() {
+            [t, v] => Some((Name::new("public", t), *v)),
+            [s, t, v] => Some((Name::new(s, t), *v)),
+            _ => None,
+        };
+        if let Some((type_name, value)) = enum_value
+            && from.enums.get(&type_name).is_some_and(|labels| labels.iter().any(|l| l == value))
+        {
+            let to = new.rsplit('.').next().unwrap_or(new).to_string();
+            return Ok(Rename { what: Renamed::EnumValue { type_name, from: value.to_string(), to }, origin });
+        }
         let (table, column) = match parts.as_slice() {
             [t, c] => (Name::new("public", t), *c),
             [s, t, c] => (Name::new(s, t), *c),
@@ -104,10 +128,11 @@ impl Rename {
 }
 
 /// Something that looks like a rename and was not said to be one: the diff drops `from` and
-/// adds `to`, which deletes the data of `from`.
+/// adds `to`, which deletes the data of `from` (for an enum value: builds the type again
+/// without it, which fails on a row that holds it).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Candidate {
-    /// `table` or `column`.
+    /// `table`, `column` or `enum value`.
     pub kind: &'static str,
     /// What is dropped (`public.users`, `public.users.email`).
     pub from: String,
@@ -119,6 +144,13 @@ pub struct Candidate {
 
 impl std::fmt::Display for Candidate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind == ENUM_VALUE {
+            return write!(
+                f,
+                "enum value {} is removed and {} added in its place: if it was renamed, say so (--rename {}, or `-- runner:renamed-from` above the value in the schema file); as it is, the type is built again without it, and a row that holds it fails the revision",
+                self.from, self.to, self.flag
+            );
+        }
         write!(
             f,
             "{} {} is dropped and {} added with the same definition: if it was renamed, say so (--rename {}, or `-- runner:renamed-from` in the schema file), or its data is deleted",
@@ -126,6 +158,8 @@ impl std::fmt::Display for Candidate {
         )
     }
 }
+
+const ENUM_VALUE: &str = "enum value";
 
 /// The renames that apply from `from` to `to`, in order (tables first). A rename already made
 /// (the new name in `from`, the old one gone) is left out, so that a hint can stay in the
@@ -142,6 +176,7 @@ pub fn resolve(renames: &[Rename], from: &Schema, to: &Schema) -> Result<Vec<Ren
     let mut errors = Vec::new();
     let mut tables: Vec<&Rename> = renames.iter().filter(|r| matches!(r.what, Renamed::Table { .. })).collect();
     tables.extend(renames.iter().filter(|r| matches!(r.what, Renamed::Column { .. })));
+    tables.extend(renames.iter().filter(|r| matches!(r.what, Renamed::EnumValue { .. })));
     for r in tables {
         match &r.what {
             Renamed::Table { from: old, to: new } => {
@@ -193,6 +228,27 @@ pub fn resolve(renames: &[Rename], from: &Schema, to: &Schema) -> Result<Vec<Ren
                     out.push(Rename { what, origin: r.origin.clone() });
                 }
             }
+            Renamed::EnumValue { type_name, from: old, to: new } => {
+                let (Some(f), Some(t)) = (from.enums.get(type_name), to.enums.get(type_name)) else {
+                    errors.push(format!("{}: there is no enum type {type_name} on both sides", r.origin));
+                    continue;
+                };
+                let has = |labels: &[String], l: &str| labels.iter().any(|x| x == l);
+                if !has(f, old) && has(f, new) {
+                    continue;
+                }
+                if old == new {
+                    errors.push(format!("{}: renames {type_name} '{old}' to itself", r.origin));
+                } else if !has(f, old) {
+                    errors.push(format!("{}: the enum type {type_name} has no value '{old}' to rename", r.origin));
+                } else if !has(t, new) {
+                    errors.push(format!("{}: the target schema's {type_name} has no value '{new}'", r.origin));
+                } else if has(t, old) {
+                    errors.push(format!("{}: the target schema's {type_name} still has the value '{old}'", r.origin));
+                } else {
+                    out.push(r.clone());
+                }
+            }
         }
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
@@ -206,6 +262,8 @@ fn on_sqlite(r: &Rename) -> Rename {
         Renamed::Column { table, from, to } => {
             Renamed::Column { table: main(table), from: from.clone(), to: to.clone() }
         }
+        // SQLite has no enum types: resolving it against the schemas says so.
+        Renamed::EnumValue { .. } => r.what.clone(),
     };
     Rename { what, origin: r.origin.clone() }
 }
@@ -218,6 +276,9 @@ pub fn apply(from: &Schema, renames: &[Rename]) -> (Schema, Vec<Statement>) {
         match &r.what {
             Renamed::Table { from: old, to: new } => rename_table(&mut s, old, new, &mut out),
             Renamed::Column { table, from: old, to: new } => rename_column(&mut s, table, old, new, &mut out),
+            Renamed::EnumValue { type_name, from: old, to: new } => {
+                rename_enum_value(&mut s, type_name, old, new, &mut out)
+            }
         }
     }
     (s, out)
@@ -311,6 +372,22 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
             *t = new.clone();
         }
     }
+}
+
+fn rename_enum_value(s: &mut Schema, type_name: &Name, old: &str, new: &str, out: &mut Vec<Statement>) {
+    let Some(labels) = s.enums.get_mut(type_name) else { return };
+    for l in labels.iter_mut().filter(|l| *l == old) {
+        *l = new.to_string();
+    }
+    out.push(Statement::new(
+        StatementKind::RenameEnumValue(type_name.clone()),
+        format!(
+            "ALTER TYPE {} RENAME VALUE {} TO {};",
+            type_name.sql(),
+            runner_db::quote_literal(old),
+            runner_db::quote_literal(new)
+        ),
+    ));
 }
 
 /// Entries keyed by (table, name) whose table is `old`, moved to `new` (and their own record of
@@ -555,6 +632,25 @@ pub fn candidates(from: &Schema, to: &Schema) -> Vec<Candidate> {
                     flag: format!("{table}.{}={}", d.name, a.name),
                 });
             }
+        }
+    }
+    // An enum value whose label changed in place: the same number of values, one label gone
+    // and one new, where the old one was.
+    for (name, labels) in &to.enums {
+        let Some(old) = from.enums.get(name) else { continue };
+        let gone: Vec<&String> = old.iter().filter(|l| !labels.contains(l)).collect();
+        let new: Vec<&String> = labels.iter().filter(|l| !old.contains(l)).collect();
+        if let ([g], [n]) = (gone.as_slice(), new.as_slice())
+            && old.len() == labels.len()
+            && old.iter().position(|l| l == *g) == labels.iter().position(|l| l == *n)
+        {
+            let type_name = if name.schema == "public" { name.name.clone() } else { name.to_string() };
+            out.push(Candidate {
+                kind: ENUM_VALUE,
+                from: format!("{name} '{g}'"),
+                to: format!("'{n}'"),
+                flag: format!("{type_name}.{g}={n}"),
+            });
         }
     }
     out

@@ -73,6 +73,9 @@ pub enum StatementKind {
         /// The table, by its new name.
         table: Name,
     },
+    /// `ALTER TYPE … RENAME VALUE`: what the application writes under the old label fails from
+    /// then on.
+    RenameEnumValue(Name),
     /// SQLite's table rebuild (the first of its statements): copies every row twice.
     RebuildTable {
         /// The table.
@@ -168,7 +171,7 @@ impl Hazard {
             StatementKind::AddEnumValue(_) => Hazard::EnumValue,
             StatementKind::RebuildTable { drops_columns: true, .. } => Hazard::DeletesData,
             StatementKind::RebuildTable { drops_columns: false, .. } => Hazard::Rebuilds,
-            StatementKind::Rename { .. } => Hazard::BreaksClients,
+            StatementKind::Rename { .. } | StatementKind::RenameEnumValue(_) => Hazard::BreaksClients,
             StatementKind::RebuildMaterializedView(_) => Hazard::Recomputes,
             _ => return None,
         })
@@ -218,15 +221,42 @@ pub fn hazard_notes(statements: &[Statement]) -> Vec<String> {
     hazard_notes_sized(statements, &std::collections::BTreeMap::new())
 }
 
+/// How many rows a table holds, as far as runner could tell without a long read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// The planner's estimate (PostgreSQL's `reltuples`, from the last ANALYZE).
+    About(u64),
+    /// Counted.
+    Exactly(u64),
+    /// Counted up to a bound, which the table passed.
+    MoreThan(u64),
+    /// Neither an estimate (never analyzed, or empty when it was) nor a count in the time there was.
+    Unknown,
+}
+
+impl Rows {
+    /// `[public.orders has about 1200 rows]`, as a hazard note ends.
+    fn note(self, table: &Name) -> String {
+        match self {
+            Rows::About(n) => format!(" [{table} has about {n} rows]"),
+            Rows::Exactly(n) => format!(" [{table} has {n} rows]"),
+            Rows::MoreThan(n) => format!(" [{table} has more than {n} rows]"),
+            Rows::Unknown => {
+                format!(" [{table}: how many rows is unknown (no planner estimate, and no count in time)]")
+            }
+        }
+    }
+}
+
 /// [`hazard_notes`], each saying how many rows its table holds where `rows` knows (the
 /// database the revision is for, read by the caller): a hazard on ten rows is no hazard.
-pub fn hazard_notes_sized(statements: &[Statement], rows: &std::collections::BTreeMap<Name, u64>) -> Vec<String> {
+pub fn hazard_notes_sized(statements: &[Statement], rows: &std::collections::BTreeMap<Name, Rows>) -> Vec<String> {
     statements
         .iter()
         .filter_map(|s| {
             let h = Hazard::of(s)?;
-            let size = match s.table().and_then(|t| rows.get(t)) {
-                Some(n) => format!(" [{} has about {n} rows]", s.table().map(ToString::to_string).unwrap_or_default()),
+            let size = match s.table().and_then(|t| Some((t, rows.get(t)?))) {
+                Some((table, n)) => n.note(table),
                 None => String::new(),
             };
             Some(format!("-- hazard: {}: {}{size}", h.advice(), s.sql.lines().next().unwrap_or_default()))

@@ -7,6 +7,7 @@ use crate::refusal::Refusal;
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use runner_revisions::plan;
+use std::io::IsTerminal as _;
 
 pub async fn status(settings: Settings, out: OutputArgs, exit_code: bool) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadOnly).await?;
@@ -298,9 +299,6 @@ pub async fn diff(
             "differs": !diff.is_empty(),
         }));
     } else {
-        for c in &diff.candidates {
-            errln!("hazard: {c}");
-        }
         // Where the first side is a database, it says how big the tables the hazards touch are.
         let sizes = match &from {
             crate::SchemaSource::Database(url) => {
@@ -310,8 +308,18 @@ pub async fn diff(
             }
             _ => Default::default(),
         };
-        for note in runner_schema::hazard_notes_sized(&diff.statements, &sizes) {
-            errln!("{}", note.trim_start_matches("-- "));
+        let mut notes: Vec<String> = diff.candidates.iter().map(|c| format!("-- hazard: {c}")).collect();
+        notes.extend(runner_schema::hazard_notes_sized(&diff.statements, &sizes));
+        // The SQL carries its hazards (`diff > fix.sql` keeps them); the terminal is told too
+        // when the SQL goes elsewhere.
+        if !std::io::stdout().is_terminal() {
+            for note in &notes {
+                errln!("{}", note.trim_start_matches("-- "));
+            }
+        }
+        notes.extend(diff.unhandled.iter().map(|u| format!("-- runner: not handled, write it by hand: {u}")));
+        for note in &notes {
+            outln!("{note}");
         }
         for s in &diff.statements {
             outln!("{s}");

@@ -52,12 +52,9 @@ pub fn plan(from: &Schema, to: &Schema, unhandled: &mut Vec<Unhandled>) -> BTree
     out
 }
 
-/// Whether going from `old` to `new` labels takes more than adding values and renaming them in
-/// place (what `ALTER TYPE` can do).
+/// Whether going from `old` to `new` labels takes more than adding values (what `ALTER TYPE`
+/// can do; a rename said has been made already).
 fn needs_rebuild(old: &[String], new: &[String]) -> bool {
-    if old.len() == new.len() {
-        return false; // relabelled in place
-    }
     let mut rest = new.iter();
     !old.iter().all(|o| rest.any(|n| n == o))
 }
@@ -200,7 +197,9 @@ mod tests {
     fn only_removed_or_moved_values_need_a_rebuild() {
         let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(!needs_rebuild(&v(&["a", "c"]), &v(&["a", "b", "c"])), "an added value");
-        assert!(!needs_rebuild(&v(&["a", "b"]), &v(&["a", "x"])), "a value renamed in place");
+        // A rename said has been made before this; one not said is a value removed and one added.
+        assert!(needs_rebuild(&v(&["a", "b"]), &v(&["a", "x"])), "a value relabelled in place");
+        assert!(needs_rebuild(&v(&["a", "b"]), &v(&["b", "a"])), "two values swapped");
         assert!(needs_rebuild(&v(&["a", "b", "c"]), &v(&["a", "c"])), "a value removed");
         assert!(needs_rebuild(&v(&["a", "b", "c"]), &v(&["c", "a", "b", "d"])), "moved");
     }

@@ -205,9 +205,10 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     Diff { statements: out, unhandled, candidates }
 }
 
-/// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`);
-/// a value whose label changed in place is renamed (`RENAME VALUE`, which keeps the rows that
-/// hold it). Values removed or reordered need the type built again: `enum_rebuild`.
+/// New enum types, and values added to existing ones in their place (`ADD VALUE … BEFORE`).
+/// Values removed or reordered need the type built again: `enum_rebuild`. A label changed in
+/// place is one value removed and one added unless it was said to be a rename (`renames`),
+/// which has run before this with `RENAME VALUE`.
 fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
     for (name, labels) in &to.enums {
         let Some(old) = from.enums.get(name) else {
@@ -216,17 +217,6 @@ fn enums_before(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
             continue;
         };
         if old == labels {
-            continue;
-        }
-        if old.len() == labels.len() {
-            for (a, b) in old.iter().zip(labels) {
-                if a != b {
-                    out.push(
-                        format!("ALTER TYPE {} RENAME VALUE {} TO {};", name.sql(), quote_literal(a), quote_literal(b))
-                            .into(),
-                    );
-                }
-            }
             continue;
         }
         // Only additions: the old labels, in order, are a subsequence of the new.
@@ -698,12 +688,37 @@ fn each<K: Ord, V>(
     }
 }
 
+/// What differs in a column, part by part (`default 0 → 1`, `NOT NULL set`).
+fn column_changes(f: &Column, t: &Column) -> Vec<String> {
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let mut d = Vec::new();
+    if f.data_type != t.data_type {
+        d.push(format!("type {} → {}", f.data_type, t.data_type));
+    }
+    if f.collation != t.collation {
+        d.push(format!("collation {} → {}", shown(&f.collation), shown(&t.collation)));
+    }
+    if f.not_null != t.not_null {
+        d.push(if t.not_null { "NOT NULL set".into() } else { "NOT NULL dropped".into() });
+    }
+    if f.default != t.default {
+        d.push(format!("default {} → {}", shown(&f.default), shown(&t.default)));
+    }
+    if f.identity != t.identity {
+        d.push(format!("identity {} → {}", f.identity.unwrap_or("none"), t.identity.unwrap_or("none")));
+    }
+    if f.generated != t.generated {
+        d.push(format!("generated {} → {}", shown(&f.generated), shown(&t.generated)));
+    }
+    d
+}
+
 fn table_details(f: &Table, t: &Table) -> Vec<String> {
     let mut d = Vec::new();
     for c in &t.columns {
         match f.columns.iter().find(|x| x.name == c.name) {
             None => d.push(format!("column {} added", c.name)),
-            Some(x) if x != c => d.push(format!("column {} changed", c.name)),
+            Some(x) if x != c => d.push(format!("column {}: {}", c.name, column_changes(x, c).join(", "))),
             Some(_) => {}
         }
     }
@@ -716,13 +731,20 @@ fn table_details(f: &Table, t: &Table) -> Vec<String> {
     for (name, c) in &t.constraints {
         match f.constraints.get(name) {
             None => d.push(format!("constraint {name} added")),
-            Some(x) if x != c => d.push(format!("constraint {name} changed")),
+            Some(x) if x != c => d.push(format!("constraint {name}: {} → {}", x.definition, c.definition)),
             Some(_) => {}
         }
     }
     d.extend(
         f.constraints.keys().filter(|n| !t.constraints.contains_key(*n)).map(|n| format!("constraint {n} dropped")),
     );
+    if f.partition_by != t.partition_by || f.partition_of != t.partition_of {
+        d.push("partitioning changed".into());
+    }
+    // SQLite keeps constraints in the table's statement alone.
+    if d.is_empty() && f.definition != t.definition {
+        d.push("its CREATE TABLE statement changed".into());
+    }
     d
 }
 
