@@ -28,6 +28,17 @@ pub struct Runner {
     by: AppliedBy,
     /// Created on first use: commands that run no plugin never start wasmtime.
     pub(crate) sandbox: Option<runner_sandbox::Sandbox>,
+    /// How loudly each revision applied is logged.
+    pub(crate) step_log: StepLog,
+}
+
+/// How loudly a runner logs each revision it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepLog {
+    /// At INFO: the database is the user's, and each step is news.
+    Info,
+    /// At DEBUG: a scratch database replayed for a diff, where the steps are detail.
+    Scratch,
 }
 
 /// A revision in a status report.
@@ -214,7 +225,7 @@ impl Runner {
         let state = StateTable::new(db.dialect(), &schema, &settings.state_table)?;
         state.check_layout(db.as_mut()).await?;
         let by = AppliedBy::new(db.dialect(), &crate::host::hostname(), &crate::host::os_user());
-        Ok(Runner { settings, db, state, by, sandbox: None })
+        Ok(Runner { settings, db, state, by, sandbox: None, step_log: StepLog::Info })
     }
 
     /// Reads revisions from `dir` instead.
@@ -482,10 +493,22 @@ impl Runner {
             if let Err(e) = lock::confirm(self.db.as_mut(), &self.state, held, &database).await {
                 return Err(RunnerError::Interrupted { report, cause: Box::new(e) });
             }
-            tracing::info!(target: "runner::step", revision = %rev.id, action = %crate::report::action_word(step.action), description = %rev.description, "starting");
+            let action = crate::report::action_word(step.action);
+            match self.step_log {
+                StepLog::Info => {
+                    tracing::info!(target: "runner::step", revision = %rev.id, action = %action, description = %rev.description, "starting")
+                }
+                StepLog::Scratch => {
+                    tracing::debug!(target: "runner::step", revision = %rev.id, action = %action, description = %rev.description, "starting")
+                }
+            }
             match run_step(self.db.as_mut(), &self.state, &self.by, step, &data).await {
                 Ok(took) => {
-                    tracing::info!(target: "runner::step", revision = %rev.id, ms = took.as_millis() as u64, "done");
+                    let ms = took.as_millis() as u64;
+                    match self.step_log {
+                        StepLog::Info => tracing::info!(target: "runner::step", revision = %rev.id, ms, "done"),
+                        StepLog::Scratch => tracing::debug!(target: "runner::step", revision = %rev.id, ms, "done"),
+                    }
                     report.push(step, took);
                 }
                 Err(e) => {

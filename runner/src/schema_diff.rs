@@ -146,7 +146,8 @@ pub(crate) async fn replay(
     let mut s = settings.clone();
     s.database_url = url.clone();
     let mut r = crate::Runner::open(s, crate::Access::ReadWrite).await?;
-    // Its step logs are about the scratch database, and say so.
+    // A replay's steps are detail (`--log-level debug`), about the scratch database, and say so.
+    r.step_log = crate::runner::StepLog::Scratch;
     let done = tracing::Instrument::instrument(
         r.apply_with_backfills(
             target,

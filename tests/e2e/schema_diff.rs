@@ -1001,3 +1001,21 @@ fn drift_says_what_changed_in_a_column() {
     let line = "schema drift: table public.jobs (changed): column mode: default none → 'fast'::text; column tries: type integer → bigint, NOT NULL dropped";
     assert!(r.stderr.contains(line), "missing `{line}`:\n{}", r.stderr);
 }
+
+#[test]
+fn a_replay_logs_its_steps_only_at_debug_and_help_says_sqlite_works_too() {
+    // Before, every replayed revision logged two INFO lines, and help said PostgreSQL only.
+    let db = TestDb::new(Kind::Sqlite);
+    let p = Project::new();
+    p.file("001_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+    p.file("002_b.sql", "CREATE TABLE b (id INTEGER PRIMARY KEY);\n");
+    p.run(&db, &["apply"]).ok();
+    let quiet = p.run(&db, &["check", "--schema"]).ok();
+    assert!(!quiet.stderr.contains("starting") && !quiet.stderr.contains("revision=001"), "{}", quiet.stderr);
+    let loud = p.run(&db, &["check", "--schema", "--log-level", "debug"]).ok();
+    assert!(loud.stderr.contains("scratch") && loud.stderr.contains("revision=002"), "{}", loud.stderr);
+    for command in ["diff", "check"] {
+        let help = p.run(&db, &[command, "--help"]).ok();
+        assert!(help.stdout.contains("SQLite"), "{command} --help:\n{}", help.stdout);
+    }
+}

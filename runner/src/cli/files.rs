@@ -68,7 +68,12 @@ pub async fn autogenerate(
     if message.trim().is_empty() {
         return Err(Refusal::NoMessage.into());
     }
-    let found = crate::autogenerate(settings, args.dev_url, args.renames, args.locking).await?;
+    let found = {
+        let _working = super::status_line::Working::show(
+            "replaying the revisions and loading the declared schema on scratch databases…",
+        );
+        crate::autogenerate(settings, args.dev_url, args.renames, args.locking).await?
+    };
     if found.revisions.is_empty() && found.unhandled.is_empty() {
         outln!("no changes: the revisions' head already has the declared schema; nothing was written");
         return Ok(ExitCode::Ok);
@@ -200,7 +205,12 @@ pub async fn check(
         runner.close().await;
         errors.extend(status?.problems.iter().map(ToString::to_string));
     }
-    let drift = if with_schema && errors.is_empty() { Some(crate::schema_drift(&settings, None).await?) } else { None };
+    let drift = if with_schema && errors.is_empty() {
+        let _working = super::status_line::Working::show("replaying the revisions on a scratch database to compare…");
+        Some(crate::schema_drift(&settings, None).await?)
+    } else {
+        None
+    };
     let drifted = drift.as_ref().is_some_and(|d| !d.is_empty());
     if out.json {
         json(&serde_json::json!({

@@ -200,14 +200,15 @@ Examples:
         /// Write the SQL that turns the revisions' head into the declared schema, and back.
         #[arg(long)]
         autogenerate: bool,
-        /// A PostgreSQL server where runner may create scratch databases (default: `dev_url`, else the target's).
+        /// A server where runner may create scratch databases (default: `dev_url`, else the target's; on SQLite, a temporary folder).
         #[arg(long, value_name = "URL", requires = "autogenerate")]
         dev_url: Option<String>,
         /// Write the revision even when its self-check fails or objects are not handled.
         #[arg(long, requires = "autogenerate")]
         force: bool,
-        /// A table or column renamed, not dropped and added: `users=accounts`,
-        /// `users.email=mail` (repeatable; or `-- runner:renamed-from OLD` in the schema file).
+        /// A table, column or enum value renamed, not dropped and added: `users=accounts`,
+        /// `users.email=mail`, `mood.sad=unhappy` (repeatable; or `-- runner:renamed-from OLD`
+        /// in the schema file).
         #[arg(long, value_name = "OLD=NEW", requires = "autogenerate")]
         rename: Vec<String>,
         /// Take no long lock: build and drop indexes CONCURRENTLY and validate constraints on
@@ -255,12 +256,13 @@ Examples:
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Print the SQL that turns one schema into another (PostgreSQL).
+    /// Print the SQL that turns one schema into another (PostgreSQL and SQLite).
     #[command(after_help = "SRC and DST are each a database URL; a .sql file or folder of them; or `migrations` \
 (the revisions applied to head) or `migrations@REV`. Files and migrations are loaded into a scratch \
 database on the dev server (--dev-url, `dev_url` in runner.toml, else the target database's server), \
-dropped afterwards. The databases named are only read. Objects of kinds the differ does not handle yet are listed \
-by name, and then the command exits 1.
+dropped afterwards (on SQLite: files in a temporary folder). The databases named are only read. Hazards come \
+first in the SQL as comments. What `[exclude]` in runner.toml lists, and other tools' history tables, are left \
+out. Objects of kinds the differ does not handle yet are listed by name, and then the command exits 1.
 
 Examples:
   runner diff --from postgres://localhost/app --to schema.sql
@@ -273,14 +275,16 @@ Examples:
         /// The schema to arrive at: a database URL, a .sql file or folder, `migrations[@REV]`.
         #[arg(long, value_name = "DST")]
         to: String,
-        /// A PostgreSQL server where runner may create scratch databases for schema files.
+        /// A server where runner may create scratch databases for schema files (default: `dev_url`,
+        /// else the target's server; on SQLite, a temporary folder).
         #[arg(long, value_name = "URL")]
         dev_url: Option<String>,
         /// Exit 2 when the schemas differ.
         #[arg(long)]
         exit_code: bool,
-        /// A table or column renamed, not dropped and added: `users=accounts`,
-        /// `users.email=mail` (repeatable; or `-- runner:renamed-from OLD` in a schema file).
+        /// A table, column or enum value renamed, not dropped and added: `users=accounts`,
+        /// `users.email=mail`, `mood.sad=unhappy` (repeatable; or `-- runner:renamed-from OLD`
+        /// in a schema file).
         #[arg(long, value_name = "OLD=NEW")]
         rename: Vec<String>,
         #[command(flatten)]
@@ -293,7 +297,8 @@ Examples:
         #[arg(long)]
         db: bool,
         /// Also compare the database's schema with the revisions' head, object by object (drift made
-        /// by hand; PostgreSQL, on a scratch database at `dev_url` or the target's server); exit 3 if it differs.
+        /// by hand), replaying the revisions on a scratch database (at `dev_url` or the target's
+        /// server; on SQLite, a temporary file); exit 3 if it differs.
         #[arg(long)]
         schema: bool,
         #[command(flatten)]

@@ -287,7 +287,10 @@ pub async fn diff(
     out: OutputArgs,
 ) -> Result<ExitCode, RunnerError> {
     let (from, to) = (crate::SchemaSource::parse(from)?, crate::SchemaSource::parse(to)?);
-    let diff = crate::diff_schemas(settings, &from, &to, dev_url, renames).await?;
+    let diff = {
+        let _working = super::status_line::Working::show("reading both schemas…");
+        crate::diff_schemas(settings, &from, &to, dev_url, renames).await?
+    };
     if out.json {
         json(&serde_json::json!({
             "statements": diff.statements.iter().map(|s| &s.sql).collect::<Vec<_>>(),

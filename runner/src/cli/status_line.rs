@@ -29,3 +29,23 @@ pub fn log_writer() -> std::io::Stderr {
     clear();
     std::io::stderr()
 }
+
+/// A status line for work that reports no progress of its own (replaying revisions on a
+/// scratch database): shown on a terminal only, wiped when dropped, on every path.
+pub struct Working;
+
+impl Working {
+    /// Shows `text` until the returned guard is dropped.
+    pub fn show(text: &str) -> Working {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            show(text);
+        }
+        Working
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        clear();
+    }
+}
