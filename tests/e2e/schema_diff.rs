@@ -1019,3 +1019,31 @@ fn a_replay_logs_its_steps_only_at_debug_and_help_says_sqlite_works_too() {
         assert!(help.stdout.contains("SQLite"), "{command} --help:\n{}", help.stdout);
     }
 }
+
+#[test]
+fn a_renamed_table_keeps_its_sequence_and_its_rows_go_on_counting() {
+    // Before, the rename renamed the sequence, created a second one and reported "serial column
+    // … (changed)" as unhandled; and unsaid, there was no rename hint for the table.
+    let db = TestDb::new(Kind::Postgres);
+    db.execute(
+        "CREATE TABLE packages (id serial PRIMARY KEY, name text NOT NULL);\n\
+         INSERT INTO packages (name) VALUES ('a'), ('b'), ('c');",
+    );
+    let p = Project::new();
+    std::fs::write(
+        p.path().join("renamed.sql"),
+        "CREATE TABLE packages (id serial PRIMARY KEY, name text NOT NULL);\nALTER TABLE packages RENAME TO crates;\n",
+    )
+    .unwrap();
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "renamed.sql"]).ok();
+    assert!(r.stdout.contains("(--rename packages=crates"), "{}", r.stdout);
+    let r = p.run(&db, &["diff", "--from", &db.url, "--to", "renamed.sql", "--rename", "packages=crates"]).ok();
+    assert_eq!(
+        r.stdout.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>(),
+        ["ALTER TABLE \"public\".\"packages\" RENAME TO \"crates\";"]
+    );
+    db.execute(&r.stdout);
+    db.execute("INSERT INTO crates (name) VALUES ('d')");
+    assert_eq!(db.scalar("SELECT string_agg(id || name, ',' ORDER BY id) FROM crates"), "1a,2b,3c,4d");
+    p.run(&db, &["diff", "--from", &db.url, "--to", "renamed.sql", "--exit-code"]).ok();
+}

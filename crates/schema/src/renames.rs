@@ -294,16 +294,16 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
         let moved = Name::new(&new.schema, &old.name);
         out.push(renames(format!("ALTER TABLE {} RENAME TO {};", moved.sql(), quote_part(&new.name))));
     }
-    // The sequence of a `serial` column is named for its table: renamed with it, it stays serial.
-    for c in table.columns.iter().filter(|c| c.is_serial()) {
-        let seq = Name::new(&new.schema, &format!("{}_{}_seq", old.name, c.name));
-        out.push(
-            format!("ALTER SEQUENCE {} RENAME TO {};", seq.sql(), quote_part(&format!("{}_{}_seq", new.name, c.name)))
-                .into(),
-        );
-    }
+    // A `serial` column's sequence keeps its name (and moves schema with the table), so the
+    // column is from now on its parts: the diff that follows renames the sequence if the
+    // target names it for the new table.
+    let serials: Vec<String> = table.columns.iter().filter(|c| c.is_serial()).map(|c| c.name.clone()).collect();
     table.name = new.clone();
     s.tables.insert(new.clone(), table);
+    for c in &serials {
+        let seq = Name::new(&new.schema, &crate::diff::serials::sequence_of(old, c).name);
+        crate::diff::serials::desugar(s, new, c, seq);
+    }
     if s.engine == Engine::Sqlite {
         // SQLite rewrites the name everywhere its statements use it (3.26 on).
         sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, &old.name, &new.name));
@@ -335,13 +335,8 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
     if let Some(rls) = s.row_security.remove(old) {
         s.row_security.insert(new.clone(), rls);
     }
-    // Grants on the table, and on the sequences of its serial columns (renamed above).
-    let serials: Vec<(String, String)> = s.tables[new]
-        .columns
-        .iter()
-        .filter(|c| c.is_serial())
-        .map(|c| (format!("{}_{}_seq", old.name, c.name), format!("{}_{}_seq", new.name, c.name)))
-        .collect();
+    // Grants on the table, and on the sequences of its serial columns (moved with it).
+    let sequences: Vec<String> = serials.iter().map(|c| crate::diff::serials::sequence_of(old, c).name).collect();
     s.grants = std::mem::take(&mut s.grants)
         .into_iter()
         .map(|(mut on, privileges)| {
@@ -349,9 +344,9 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
                 on.object = new.clone();
             } else if on.kind == ObjectKind::Sequence
                 && on.object.schema == old.schema
-                && let Some((_, seq)) = serials.iter().find(|(o, _)| *o == on.object.name)
+                && sequences.contains(&on.object.name)
             {
-                on.object = Name::new(&new.schema, seq);
+                on.object.schema = new.schema.clone();
             }
             (on, privileges)
         })
@@ -421,13 +416,6 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
             c.generated = Some(rename_ident(g, old, new));
         }
     }
-    if serial {
-        let seq = Name::new(&table.schema, &format!("{}_{old}_seq", table.name));
-        out.push(
-            format!("ALTER SEQUENCE {} RENAME TO {};", seq.sql(), quote_part(&format!("{}_{new}_seq", table.name)))
-                .into(),
-        );
-    }
     for c in t.constraints.values_mut() {
         c.definition = rename_in_constraint(c, old, new);
     }
@@ -468,6 +456,10 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
         for c in p.columns.iter_mut().filter(|c| *c == old) {
             *c = new.to_string();
         }
+    }
+    // Its sequence keeps its name: the column is from now on its parts (see rename_table).
+    if serial {
+        crate::diff::serials::desugar(s, table, new, crate::diff::serials::sequence_of(table, old));
     }
 }
 
@@ -541,12 +533,38 @@ pub(crate) fn rename_ident(sql: &str, old: &str, new: &str) -> String {
     out
 }
 
+/// The renames [`alike`] finds: those that can run first, and those whose new name another
+/// object holds until it is dropped (a table rebuilt under a backup name keeps `t_pkey`).
+#[derive(Debug, Default)]
+pub struct AlikeRenames {
+    /// Before anything else.
+    pub first: Vec<String>,
+    /// Once what goes has gone (after the tables dropped, before those created).
+    pub after_drops: Vec<String>,
+}
+
 /// Constraints and indexes that only changed their name are renamed rather than dropped and
 /// built again (a table rename leaves `old_pkey` behind; a declared schema names it
 /// `new_pkey`): `from` with those names changed, and the statements that change them.
-pub fn alike(from: &Schema, to: &Schema) -> (Schema, Vec<String>) {
+pub fn alike(from: &Schema, to: &Schema) -> (Schema, AlikeRenames) {
     let mut s = from.clone();
-    let mut out = Vec::new();
+    let mut renames = AlikeRenames::default();
+    // Names of relations in `from` (an index, and the index of a key, is one): a rename to one
+    // of them waits until that one has gone.
+    let mut taken: std::collections::BTreeSet<Name> = from.indexes.keys().cloned().collect();
+    taken.extend(from.tables.keys().cloned());
+    taken.extend(from.views.keys().cloned());
+    taken.extend(from.sequences.keys().cloned());
+    for t in from.tables.values() {
+        for c in t.constraints.values() {
+            if matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclusion) {
+                taken.insert(Name::new(&t.name.schema, &c.name));
+            }
+        }
+    }
+    let mut push = |new: Name, sql: String| {
+        if taken.contains(&new) { renames.after_drops.push(sql) } else { renames.first.push(sql) }
+    };
     for (name, t) in &to.tables {
         let Some(f) = s.tables.get_mut(name) else { continue };
         let gone: Vec<Constraint> =
@@ -557,12 +575,15 @@ pub fn alike(from: &Schema, to: &Schema) -> (Schema, Vec<String>) {
                 .values()
                 .find(|c| !f.constraints.contains_key(&c.name) && c.kind == old.kind && c.definition == old.definition);
             if let Some(new) = new {
-                out.push(format!(
-                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
-                    name.sql(),
-                    quote_part(&old.name),
-                    quote_part(&new.name)
-                ));
+                push(
+                    Name::new(&name.schema, &new.name),
+                    format!(
+                        "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
+                        name.sql(),
+                        quote_part(&old.name),
+                        quote_part(&new.name)
+                    ),
+                );
                 f.constraints.remove(&old.name);
                 f.constraints.insert(new.name.clone(), new.clone());
             }
@@ -579,12 +600,12 @@ pub fn alike(from: &Schema, to: &Schema) -> (Schema, Vec<String>) {
                 && body(&i.definition) == body(&old.definition)
         });
         if let Some(new) = new {
-            out.push(format!("ALTER INDEX {} RENAME TO {};", old.name.sql(), quote_part(&new.name.name)));
+            push(new.name.clone(), format!("ALTER INDEX {} RENAME TO {};", old.name.sql(), quote_part(&new.name.name)));
             s.indexes.remove(&old.name);
             s.indexes.insert(new.name.clone(), new.clone());
         }
     }
-    (s, out)
+    (s, renames)
 }
 
 /// Tables dropped and added with the same columns, and columns dropped and added in one table

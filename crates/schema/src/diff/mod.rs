@@ -18,6 +18,7 @@
 mod enum_rebuild;
 mod objects;
 mod partitions;
+pub(crate) mod serials;
 pub(crate) mod sqlite;
 
 use crate::model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Schema, Table, View};
@@ -107,8 +108,14 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
         sqlite::diff(&renamed, to, &mut out);
         return Diff { statements: out, unhandled: Vec::new(), candidates };
     }
-    let (renamed, statements) = renames::alike(&renamed, to);
-    out.extend(statements.into_iter().map(Statement::from));
+    // `serial` where one side has it and the other its parts (a renamed table keeps its
+    // sequence's name): both compared as parts.
+    let (mut renamed, mut to_parts) = (renamed, to.clone());
+    serials::align(&mut renamed, &mut to_parts);
+    let to = &to_parts;
+    let (mut renamed, alike) = renames::alike(&renamed, to);
+    out.extend(alike.first.into_iter().map(Statement::from));
+    out.extend(serials::renamed(&mut renamed, to).into_iter().map(Statement::from));
     let from = &renamed;
     let candidates = renames::candidates(from, to);
     let mut unhandled = unhandled(from, to);
@@ -141,7 +148,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     }
     for (name, t) in &to.tables {
         if let Some(f) = from.tables.get(name) {
-            alter_columns(f, t, &mut out, &mut unhandled);
+            alter_columns(f, t, &mut out);
         }
     }
     partitions::detach(from, to, &mut out, &mut unhandled);
@@ -155,6 +162,8 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
         }
         out.push(Statement::new(StatementKind::DropTable(name.clone()), format!("DROP TABLE {};", name.sql())));
     }
+    // Names the tables dropped held are free now.
+    out.extend(alike.after_drops.into_iter().map(Statement::from));
     let mut new: Vec<&Table> = to.tables.values().filter(|t| !from.tables.contains_key(&t.name)).collect();
     new.sort_by_key(|t| partitions::depth(to, &t.name));
     for t in new {
@@ -410,7 +419,7 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
     out.extend(drops.into_iter().map(|(_, sql)| Statement::from(sql)));
 }
 
-fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: &mut Vec<Unhandled>) {
+fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>) {
     let table = to.name.sql();
     for c in from.columns.iter().filter(|c| !to.columns.iter().any(|t| t.name == c.name)) {
         let kind = StatementKind::DropColumn { table: to.name.clone() };
@@ -418,12 +427,6 @@ fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>, unhandled: 
     }
     for t in &to.columns {
         match from.columns.iter().find(|f| f.name == t.name) {
-            // Becoming or ceasing to be `serial` means creating or dropping its sequence.
-            Some(f) if f != t && (f.is_serial() || t.is_serial()) => unhandled.push(Unhandled {
-                kind: "serial column".into(),
-                name: Name::new(&to.name.schema, &format!("{}.{}", to.name.name, t.name)),
-                change: Change::Changed,
-            }),
             Some(f) if f != t => change_column(&to.name, f, t, out),
             Some(_) => {}
             None => {
