@@ -247,12 +247,14 @@ impl Exclude {
         schema.row_security.retain(|n, _| !relation_out(n));
         let object_out = |kind: ObjectKind, n: &Name| match kind {
             ObjectKind::Schema => schema_out(&n.name),
-            ObjectKind::Table | ObjectKind::ForeignTable | ObjectKind::Column => relation_out(n),
+            ObjectKind::Table | ObjectKind::ForeignTable | ObjectKind::Column | ObjectKind::Constraint => {
+                relation_out(n)
+            }
             ObjectKind::View | ObjectKind::MaterializedView => relation_out(n),
             ObjectKind::Sequence => sequence_out(n),
             ObjectKind::Index => indexes_out.contains(n),
             ObjectKind::Function | ObjectKind::Procedure => function_out(n),
-            ObjectKind::Type => type_out(n),
+            ObjectKind::Type | ObjectKind::DomainConstraint => type_out(n),
         };
         schema.comments.retain(|on, _| !object_out(on.kind, &on.object));
         schema.grants.retain(|on, _| !object_out(on.kind, &on.object));

@@ -27,7 +27,8 @@ impl Name {
 
 impl std::fmt::Display for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
+        // What is not in a schema (an event trigger, a cast) has none to print.
+        if self.schema.is_empty() { f.write_str(&self.name) } else { write!(f, "{}.{}", self.schema, self.name) }
     }
 }
 
@@ -176,6 +177,10 @@ pub enum ObjectKind {
     Type,
     /// A schema.
     Schema,
+    /// A table's constraint (comments only: `COMMENT ON CONSTRAINT c ON t`).
+    Constraint,
+    /// A domain's constraint (comments only: `COMMENT ON CONSTRAINT c ON DOMAIN d`).
+    DomainConstraint,
 }
 
 impl ObjectKind {
@@ -193,12 +198,14 @@ impl ObjectKind {
             ObjectKind::Procedure => "PROCEDURE",
             ObjectKind::Type => "TYPE",
             ObjectKind::Schema => "SCHEMA",
+            ObjectKind::Constraint => "CONSTRAINT",
+            ObjectKind::DomainConstraint => "DOMAIN CONSTRAINT",
         }
     }
 
     /// The kind a catalog query names by its keyword; a table for anything else.
     pub fn from_sql(keyword: &str) -> ObjectKind {
-        const ALL: [ObjectKind; 11] = [
+        const ALL: [ObjectKind; 13] = [
             ObjectKind::Table,
             ObjectKind::ForeignTable,
             ObjectKind::View,
@@ -210,6 +217,8 @@ impl ObjectKind {
             ObjectKind::Procedure,
             ObjectKind::Type,
             ObjectKind::Schema,
+            ObjectKind::Constraint,
+            ObjectKind::DomainConstraint,
         ];
         ALL.into_iter().find(|k| k.sql() == keyword).unwrap_or(ObjectKind::Table)
     }
@@ -240,7 +249,8 @@ pub struct CommentOn {
     pub kind: ObjectKind,
     /// The table, view, sequence, index, function or type (for a schema: its name as `name`).
     pub object: Name,
-    /// The column, for `COLUMN`; a function's arguments, for `FUNCTION`.
+    /// The column, for `COLUMN`; a function's arguments, for `FUNCTION`; the constraint's
+    /// name, for `CONSTRAINT` (its table or domain is the object).
     pub sub: Option<String>,
 }
 
@@ -250,6 +260,12 @@ impl CommentOn {
         let kind = self.kind.sql();
         match (self.kind, &self.sub) {
             (ObjectKind::Schema, _) => format!("{kind} {}", runner_db::quote_part(&self.object.name)),
+            (ObjectKind::Constraint, Some(c)) => {
+                format!("CONSTRAINT {} ON {}", runner_db::quote_part(c), self.object.sql())
+            }
+            (ObjectKind::DomainConstraint, Some(c)) => {
+                format!("CONSTRAINT {} ON DOMAIN {}", runner_db::quote_part(c), self.object.sql())
+            }
             (ObjectKind::Column, Some(c)) => format!("{kind} {}.{}", self.object.sql(), runner_db::quote_part(c)),
             (k, Some(args)) if k.is_routine() => format!("{kind} {}({args})", self.object.sql()),
             _ => format!("{kind} {}", self.object.sql()),
@@ -261,6 +277,9 @@ impl std::fmt::Display for CommentOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.sub {
             Some(c) if self.kind == ObjectKind::Column => write!(f, "{}.{c}", self.object),
+            Some(c) if matches!(self.kind, ObjectKind::Constraint | ObjectKind::DomainConstraint) => {
+                write!(f, "{c} on {}", self.object)
+            }
             Some(args) => write!(f, "{}({args})", self.object),
             None if self.kind == ObjectKind::Schema => write!(f, "{}", self.object.name),
             None => write!(f, "{}", self.object),

@@ -354,7 +354,7 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
     s.comments = std::mem::take(&mut s.comments)
         .into_iter()
         .map(|(mut on, text)| {
-            if on.object == *old && matches!(on.kind, ObjectKind::Table | ObjectKind::Column) {
+            if on.object == *old && matches!(on.kind, ObjectKind::Table | ObjectKind::Column | ObjectKind::Constraint) {
                 on.object = new.clone();
             }
             (on, text)

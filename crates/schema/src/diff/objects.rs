@@ -244,6 +244,15 @@ fn kept(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, rebuilt: &BTreeS
                 || (to.domains.contains_key(o) && from.domains.contains_key(o))
         }
         ObjectKind::Schema => to.schemas.contains(&o.name) && from.schemas.contains(&o.name),
+        // A constraint dropped and added again (its definition changed) comes back without it.
+        ObjectKind::Constraint => {
+            let constraint = |s: &Schema| s.tables.get(o).and_then(|t| t.constraints.get(on.sub.as_deref()?)).cloned();
+            constraint(from).is_some() && constraint(from) == constraint(to)
+        }
+        ObjectKind::DomainConstraint => {
+            let check = |s: &Schema| s.domains.get(o).and_then(|d| d.checks.get(on.sub.as_deref()?)).cloned();
+            check(from).is_some() && check(from) == check(to)
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use super::{Exclude, IntrospectError};
 use crate::model::{Column, Constraint, ConstraintKind, Function, Index, Name, Other, Schema, Table, View};
 use runner_db::Driver;
 
+mod audit;
 mod objects;
 
 /// A namespace of the user's: not a system one, not a temporary one.
@@ -42,6 +43,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
     read_functions(db, &mut schema).await?;
     read_indexes(db, &mut schema).await?;
     read_others(db, &mut schema).await?;
+    audit::read(db, &mut schema).await?;
     objects::read(db, exclude, &mut schema).await?;
     for seq in serials {
         schema.sequences.remove(&seq);

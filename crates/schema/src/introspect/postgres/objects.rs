@@ -312,7 +312,7 @@ async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sche
             "SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, n.nspname, p.proname, \
                     pg_get_function_identity_arguments(p.oid), d.description \
              FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
-             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NAMESPACE} AND {}",
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind IN ('f', 'p') AND {USER_NAMESPACE} AND {}",
             not_extension("pg_proc", "p.oid")
         ),
         format!(
@@ -320,6 +320,15 @@ async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sche
              FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid \
              JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND {USER_NAMESPACE} AND {}",
             not_extension("pg_type", "t.oid")
+        ),
+        format!(
+            "SELECT CASE WHEN c.contypid <> 0 THEN 'DOMAIN CONSTRAINT' ELSE 'CONSTRAINT' END, n.nspname, \
+                    coalesce(t.relname, ty.typname), c.conname, d.description \
+             FROM pg_description d JOIN pg_constraint c ON d.classoid = 'pg_constraint'::regclass AND d.objoid = c.oid \
+             JOIN pg_namespace n ON n.oid = c.connamespace \
+             LEFT JOIN pg_class t ON t.oid = c.conrelid LEFT JOIN pg_type ty ON ty.oid = c.contypid \
+             WHERE {USER_NAMESPACE} AND {}",
+            not_extension("pg_constraint", "c.oid")
         ),
         format!(
             "SELECT 'SCHEMA', n.nspname, n.nspname, NULL, d.description \
@@ -335,7 +344,15 @@ async fn read_comments(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sche
             if exclude.table(&object) {
                 continue;
             }
-            let sub = (kind == ObjectKind::Column || kind.is_routine()).then(|| text(&r, 3));
+            let sub = matches!(
+                kind,
+                ObjectKind::Column
+                    | ObjectKind::Function
+                    | ObjectKind::Procedure
+                    | ObjectKind::Constraint
+                    | ObjectKind::DomainConstraint
+            )
+            .then(|| text(&r, 3));
             schema.comments.insert(CommentOn { kind, object, sub }, text(&r, 4));
         }
     }

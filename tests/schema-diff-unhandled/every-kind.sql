@@ -1,0 +1,34 @@
+-- One object of every kind the catalog can hold that the differ does not write. `runner diff`
+-- from an empty database to this one must name each (reported.txt), never skip one silently.
+CREATE TABLE t (id integer PRIMARY KEY, v text, w text);
+CREATE TABLE log (id integer);
+CREATE RULE t_no_delete AS ON DELETE TO t DO INSTEAD NOTHING;
+CREATE STATISTICS t_stats (dependencies) ON v, w FROM t;
+CREATE COLLATION german (provider = icu, locale = 'de-DE');
+CREATE FUNCTION int_eq(integer, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1::text = $2';
+CREATE OPERATOR === (LEFTARG = integer, RIGHTARG = text, FUNCTION = int_eq);
+CREATE OPERATOR FAMILY fam USING btree;
+CREATE FUNCTION to_text(integer) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
+CREATE TYPE pair AS (a integer, b integer);
+CREATE FUNCTION pair_text(pair) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1.a || '','' || $1.b';
+CREATE CAST (pair AS text) WITH FUNCTION pair_text(pair);
+CREATE TEXT SEARCH DICTIONARY simple_dict (TEMPLATE = simple, STOPWORDS = english);
+CREATE TEXT SEARCH CONFIGURATION my_search (COPY = english);
+CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+CREATE EVENT TRIGGER audit_ddl ON ddl_command_end EXECUTE FUNCTION on_ddl();
+CREATE PUBLICATION everything_pub FOR TABLE t;
+CREATE FOREIGN DATA WRAPPER dummy_fdw;
+CREATE SERVER far_away FOREIGN DATA WRAPPER dummy_fdw OPTIONS (host 'example.invalid');
+CREATE USER MAPPING FOR PUBLIC SERVER far_away OPTIONS (password 'never-printed');
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO PUBLIC;
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+CREATE TYPE shell_only;
+CREATE TABLE child (extra text) INHERITS (log);
+CREATE UNLOGGED TABLE scratch (id integer) WITH (fillfactor = 70);
+GRANT SELECT (v) ON t TO PUBLIC;
+CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER t_keep BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION keep();
+COMMENT ON TRIGGER t_keep ON t IS 'keeps rows';
+COMMENT ON RULE t_no_delete ON t IS 'rows stay';
+COMMENT ON TYPE pair IS 'two numbers';
+COMMENT ON COLLATION german IS 'for names';
