@@ -137,6 +137,9 @@ pub struct Trigger {
     pub name: String,
     /// The `CREATE TRIGGER` statement, as `pg_get_triggerdef` prints it.
     pub definition: String,
+    /// The columns it names (`UPDATE OF`, its `WHEN` clause): one that changes type takes the
+    /// trigger with it.
+    pub columns: Vec<String>,
 }
 
 /// A row-level security policy.

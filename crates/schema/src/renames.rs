@@ -457,6 +457,11 @@ fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut V
             *c = new.to_string();
         }
     }
+    for t in s.triggers.values_mut().filter(|t| t.table == *table) {
+        for c in t.columns.iter_mut().filter(|c| *c == old) {
+            *c = new.to_string();
+        }
+    }
     // Its sequence keeps its name: the column is from now on its parts (see rename_table).
     if serial {
         crate::diff::serials::desugar(s, table, new, crate::diff::serials::sequence_of(table, old));

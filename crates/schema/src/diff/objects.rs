@@ -164,21 +164,29 @@ fn stays(to: &Schema, recreated: &BTreeSet<Name>, table: &Name) -> bool {
 /// created again after.
 pub(super) fn drop_dependents(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
     for (key, t) in &from.triggers {
-        if stays(to, recreated, &t.table) && to.triggers.get(key) != Some(t) {
+        if stays(to, recreated, &t.table)
+            && (to.triggers.get(key) != Some(t) || retyped(from, to, &t.table, &t.columns))
+        {
             out.push(format!("DROP TRIGGER {} ON {};", quote_part(&t.name), t.table.sql()).into());
         }
     }
     for (key, p) in &from.policies {
-        if stays(to, recreated, &p.table) && (to.policies.get(key) != Some(p) || reads_changed_column(from, to, p)) {
+        if stays(to, recreated, &p.table)
+            && (to.policies.get(key) != Some(p) || retyped(from, to, &p.table, &p.columns))
+        {
             out.push(format!("DROP POLICY {} ON {};", quote_part(&p.name), p.table.sql()).into());
         }
     }
 }
 
-fn reads_changed_column(from: &Schema, to: &Schema, p: &crate::model::Policy) -> bool {
-    let (Some(f), Some(t)) = (from.tables.get(&p.table), to.tables.get(&p.table)) else { return false };
-    p.columns.iter().any(|c| {
-        let column = |table: &crate::model::Table| table.columns.iter().find(|x| &x.name == c).cloned();
+/// Whether one of `columns` of `table` changes type or collation: PostgreSQL refuses to alter
+/// the type of a column a trigger or policy names, so those are dropped before and created after.
+fn retyped(from: &Schema, to: &Schema, table: &Name, columns: &[String]) -> bool {
+    let (Some(f), Some(t)) = (from.tables.get(table), to.tables.get(table)) else { return false };
+    columns.iter().any(|c| {
+        let column = |table: &crate::model::Table| {
+            table.columns.iter().find(|x| &x.name == c).map(|x| (x.data_type.clone(), x.collation.clone()))
+        };
         column(f) != column(t)
     })
 }
@@ -200,12 +208,13 @@ pub(super) fn create_dependents(from: &Schema, to: &Schema, recreated: &BTreeSet
         }
     }
     for (key, t) in &to.triggers {
-        if from.triggers.get(key) != Some(t) || recreated.contains(&t.table) {
+        if from.triggers.get(key) != Some(t) || recreated.contains(&t.table) || retyped(from, to, &t.table, &t.columns)
+        {
             out.push(format!("{};", t.definition.trim_end_matches(';')).into());
         }
     }
     for (key, p) in &to.policies {
-        if from.policies.get(key) != Some(p) || reads_changed_column(from, to, p) {
+        if from.policies.get(key) != Some(p) || retyped(from, to, &p.table, &p.columns) {
             out.push(p.definition.clone().into());
         }
     }

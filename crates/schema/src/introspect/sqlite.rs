@@ -47,7 +47,7 @@ pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, Intr
             }
             "view" => views.push((name, sql)),
             "trigger" => {
-                let t = Trigger { table: table.clone(), name: name.name.clone(), definition: sql };
+                let t = Trigger { table: table.clone(), name: name.name.clone(), definition: sql, columns: Vec::new() };
                 schema.triggers.insert((table, name.name), t);
             }
             _ => {}

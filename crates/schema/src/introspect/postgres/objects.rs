@@ -20,7 +20,10 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
     let excluded = |n: &Name| exclude.table(n);
     for r in db
         .query(&format!(
-            "SELECT n.nspname, c.relname, tg.tgname, pg_get_triggerdef(tg.oid) \
+            "SELECT n.nspname, c.relname, tg.tgname, pg_get_triggerdef(tg.oid), \
+                    (SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_depend d \
+                       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+                      WHERE d.classid = 'pg_trigger'::regclass AND d.objid = tg.oid AND d.refobjsubid > 0) \
              FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE NOT tg.tgisinternal AND tg.tgparentid = 0 AND {USER_NAMESPACE} AND {}",
             not_extension("pg_class", "c.oid")
@@ -29,7 +32,8 @@ pub(super) async fn read(db: &mut dyn Driver, exclude: &Exclude, schema: &mut Sc
     {
         let table = Name::new(&text(&r, 0), &text(&r, 1));
         if !excluded(&table) {
-            let t = Trigger { table: table.clone(), name: text(&r, 2), definition: text(&r, 3) };
+            let columns = text(&r, 4).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let t = Trigger { table: table.clone(), name: text(&r, 2), definition: text(&r, 3), columns };
             schema.triggers.insert((table, t.name.clone()), t);
         }
     }
