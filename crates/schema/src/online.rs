@@ -14,6 +14,7 @@
 //! concurrent build that failed leaves an invalid index behind, so it is dropped first.
 
 use crate::model::{ConstraintKind, Name};
+use crate::renames::printed_part;
 use crate::statement::{Statement, StatementKind};
 use runner_db::quote_part;
 
@@ -78,7 +79,7 @@ fn placed(statements: &[Statement]) -> Vec<Option<Vec<Statement>>> {
         !retyped.contains(&table) && !taken.contains(&index.name.as_str()) && created.contains(index)
     };
     let other = |sql: String| Statement::new(StatementKind::Other, sql);
-    statements
+    let mut placed: Vec<Option<Vec<Statement>>> = statements
         .iter()
         .map(|s| match &s.kind {
             StatementKind::CreateIndex { fresh: false, .. } => {
@@ -147,7 +148,28 @@ fn placed(statements: &[Statement]) -> Vec<Option<Vec<Statement>>> {
             }
             _ => None,
         })
-        .collect()
+        .collect();
+    // A foreign key the transaction would add (on a new table) that references a table whose
+    // unique key is built in the concurrent part: it must wait for that key.
+    let keyed_later: Vec<String> = statements
+        .iter()
+        .zip(&placed)
+        .filter(|(_, p)| p.is_some())
+        .filter_map(|(s, _)| match &s.kind {
+            StatementKind::CreateIndex { table, .. } if s.sql.starts_with("CREATE UNIQUE ") => Some(table),
+            StatementKind::AddConstraint {
+                table, kind: ConstraintKind::Unique | ConstraintKind::PrimaryKey, ..
+            } => Some(table),
+            _ => None,
+        })
+        .map(|t| format!("REFERENCES {}.{}(", printed_part(&t.schema), printed_part(&t.name)))
+        .collect();
+    for (s, p) in statements.iter().zip(placed.iter_mut()) {
+        if p.is_none() && s.sql.contains(" FOREIGN KEY (") && keyed_later.iter().any(|r| s.sql.contains(r.as_str())) {
+            *p = Some(vec![s.clone()]);
+        }
+    }
+    placed
 }
 
 /// The name of the check that stands in for NOT NULL while it is validated.
@@ -221,6 +243,30 @@ mod tests {
 
     fn st(kind: StatementKind, sql: &str) -> Statement {
         Statement::new(kind, sql.to_string())
+    }
+
+    #[test]
+    fn a_foreign_key_to_a_key_built_concurrently_waits_for_it() {
+        let accounts = Name::new("public", "accounts");
+        let statements = vec![
+            st(StatementKind::Other, "CREATE TABLE \"public\".\"sessions\" (\"email\" text);"),
+            st(
+                StatementKind::CreateIndex { table: accounts, fresh: false },
+                "CREATE UNIQUE INDEX accounts_email ON public.accounts USING btree (email);",
+            ),
+            st(
+                StatementKind::Other,
+                "ALTER TABLE \"public\".\"sessions\" ADD CONSTRAINT \"s_fk\" FOREIGN KEY (email) REFERENCES public.accounts(email);",
+            ),
+            st(
+                StatementKind::Other,
+                "ALTER TABLE \"public\".\"sessions\" ADD CONSTRAINT \"o_fk\" FOREIGN KEY (email) REFERENCES public.other(email);",
+            ),
+        ];
+        let o = online(&statements);
+        let sql = |v: &[Statement]| v.iter().map(|s| s.sql.clone()).collect::<Vec<_>>();
+        assert_eq!(sql(&o.transactional), [statements[0].sql.clone(), statements[3].sql.clone()]);
+        assert_eq!(o.concurrent.last().map(|s| s.sql.clone()), Some(statements[2].sql.clone()));
     }
 
     #[test]

@@ -170,7 +170,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
         out.push(create_table(t).into());
     }
     partitions::attach(from, to, &mut out);
-    add_constraints(from, to, &mut out);
+    add_constraints(from, to, false, &mut out);
     create_views(from, to, &recreated, &mut out, |v: &View| {
         let with = if v.options.is_empty() { String::new() } else { format!(" WITH ({})", v.options.join(", ")) };
         let query = v.query.trim().trim_end_matches(';');
@@ -188,6 +188,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
             out.push(Statement::new(kind, format!("{};", i.definition.replacen(" ON ONLY ", " ON ", 1))));
         }
     }
+    add_constraints(from, to, true, &mut out);
     objects::sequences_owned(from, to, &mut out);
     objects::create_dependents(from, to, &recreated, &mut out);
     objects::comments(from, to, &recreated, &rebuilt, &mut out);
@@ -386,17 +387,9 @@ fn create_views(
 }
 
 fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mut Vec<Statement>) {
-    for (name, i) in &from.indexes {
-        // An index of a table that goes, or of a materialized view dropped above, went with it.
-        let table_stays =
-            (to.tables.contains_key(&i.table) || to.views.contains_key(&i.table)) && !recreated.contains(&i.table);
-        if table_stays && to.indexes.get(name).is_none_or(|t| t.definition != i.definition) {
-            let kind = StatementKind::DropIndex { index: name.clone(), table: i.table.clone() };
-            out.push(Statement::new(kind, format!("DROP INDEX {};", name.sql())));
-        }
-    }
-    // Foreign keys first (`false` sorts first): a unique constraint or primary key they
-    // reference cannot go before them.
+    // Foreign keys first (`false` sorts first), then indexes, then the other constraints: a
+    // unique constraint, primary key or unique index a foreign key references cannot go
+    // before it.
     let mut drops: Vec<(bool, String)> = Vec::new();
     for (table, f) in &from.tables {
         let kept = constraints_in(to, table);
@@ -416,7 +409,19 @@ fn drop_changed(from: &Schema, to: &Schema, recreated: &BTreeSet<Name>, out: &mu
         }
     }
     drops.sort_by_key(|(order, _)| *order);
-    out.extend(drops.into_iter().map(|(_, sql)| Statement::from(sql)));
+    let others = drops.iter().position(|(order, _)| *order).unwrap_or(drops.len());
+    let mut drops = drops.into_iter().map(|(_, sql)| Statement::from(sql));
+    out.extend(drops.by_ref().take(others));
+    for (name, i) in &from.indexes {
+        // An index of a table that goes, or of a materialized view dropped above, went with it.
+        let table_stays =
+            (to.tables.contains_key(&i.table) || to.views.contains_key(&i.table)) && !recreated.contains(&i.table);
+        if table_stays && to.indexes.get(name).is_none_or(|t| t.definition != i.definition) {
+            let kind = StatementKind::DropIndex { index: name.clone(), table: i.table.clone() };
+            out.push(Statement::new(kind, format!("DROP INDEX {};", name.sql())));
+        }
+    }
+    out.extend(drops);
 }
 
 fn alter_columns(from: &Table, to: &Table, out: &mut Vec<Statement>) {
@@ -530,11 +535,13 @@ fn only_validated(old: &Constraint, new: &Constraint) -> bool {
     old.kind == new.kind && old.definition == format!("{} NOT VALID", new.definition)
 }
 
-fn add_constraints(from: &Schema, to: &Schema, out: &mut Vec<Statement>) {
+/// Constraints added (or validated): foreign keys alone when `foreign` (they come after the
+/// indexes, since one may reference a new unique index), the others when not.
+fn add_constraints(from: &Schema, to: &Schema, foreign: bool, out: &mut Vec<Statement>) {
     let mut adds: Vec<(ConstraintKind, Statement)> = Vec::new();
     for (table, t) in &to.tables {
         let existing = constraints_in(from, table);
-        for c in t.constraints.values() {
+        for c in t.constraints.values().filter(|c| (c.kind == ConstraintKind::ForeignKey) == foreign) {
             let needed = match existing {
                 Some(e) => e.get(&c.name) != Some(c),
                 // A new table has its other constraints inline.
@@ -820,8 +827,9 @@ mod tests {
         let expected = [
             ("deletes data", "DROP COLUMN \"gone\""),
             ("fails on a table with rows", "ADD COLUMN \"required\" integer NOT NULL"),
-            ("validates every row", "old_fk"),
+            // Foreign keys after indexes: one may reference a new unique index.
             ("builds an index", "old_id"),
+            ("validates every row", "old_fk"),
         ];
         assert_eq!(notes.len(), expected.len(), "{notes:#?}");
         for (note, (what, statement)) in notes.iter().zip(expected) {
