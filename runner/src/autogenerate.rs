@@ -86,7 +86,7 @@ pub async fn autogenerate(
     let server = dev_server(settings, dev_url)?;
     // One scratch database at the head serves both to read the head and, after, to check the
     // revisions on: nothing else has touched it.
-    crate::schema_diff::with_scratch_database(&server, async |url: &DatabaseUrl, db: &mut dyn Driver| {
+    crate::schema_diff::with_scratch_database(settings, &server, async |url: &DatabaseUrl, db: &mut dyn Driver| {
         // The declared schema loads into a scratch database of its own while the revisions
         // replay into this one: each is the server's DDL work, and they do not wait on each
         // other. Both run to the end (a dropped one would leave its database behind).
@@ -99,11 +99,12 @@ pub async fn autogenerate(
         let (desired, ()) = (desired?, replayed?);
         let head = introspect(db, &exclude).await?;
         crate::schema_diff::same_engine(&head, &desired)?;
-        if locking == Locking::Online && head.engine == runner_schema::Engine::Sqlite {
-            return Err(RunnerError::Usage(
+        if locking == Locking::Online && head.engine == runner_db::Dialect::Sqlite {
+            return Err(crate::refusal::Refusal::Usage(
                 "--online is for PostgreSQL: a SQLite database takes one writer at a time, whatever the revision does"
                     .into(),
-            ));
+            )
+            .into());
         }
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,

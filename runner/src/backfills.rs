@@ -6,6 +6,7 @@ use crate::lock::Scope;
 use crate::refusal::Refusal;
 use crate::runner::Runner;
 use runner_backfill::{Backfill, Manifest, PluginSource, Progress, Role, RunOptions, RunReport, WorkReport};
+pub use runner_backfill::{BackfillState, StatusChange};
 use std::sync::Arc;
 
 /// How `run_backfill` runs.
@@ -32,7 +33,7 @@ pub enum Which {
 }
 
 use runner_sandbox::{Sandbox, SandboxConfig};
-use runner_state::{BackfillStatus, ChunkStatus};
+use runner_state::BackfillStatus;
 use serde_json as _;
 use std::path::PathBuf;
 
@@ -61,114 +62,6 @@ pub struct BackfillSummary {
     pub started_at: Option<String>,
     /// When its row was last written (RFC 3339).
     pub updated_at: Option<String>,
-}
-
-/// An operator's change of a backfill's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusChange {
-    /// `runner backfill pause`.
-    Pause,
-    /// `runner backfill resume`.
-    Resume,
-    /// Run a failed backfill again from its last checkpoint.
-    Retry,
-}
-
-/// Where a backfill is, as operators see it: the recorded status, plus `Pending` before its
-/// first run and `Interrupted` for one recorded as running that no live worker works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackfillState {
-    /// Not started.
-    Pending,
-    /// A live worker works on it.
-    Running,
-    /// Recorded as running, and no live worker works on it: the next run continues it.
-    Interrupted,
-    /// Paused by an operator.
-    Paused,
-    /// Stopped by a failure.
-    Failed,
-    /// Every row done.
-    Completed,
-}
-
-impl BackfillState {
-    /// The word `backfill status` prints.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackfillState::Pending => "pending",
-            BackfillState::Running => "running",
-            BackfillState::Interrupted => "interrupted",
-            BackfillState::Paused => "paused",
-            BackfillState::Failed => "failed",
-            BackfillState::Completed => "completed",
-        }
-    }
-
-    /// From the recorded row, if any, and whether a live worker holds one of its ranges.
-    fn of(row: Option<&runner_state::BackfillRow>, worked_on: bool) -> BackfillState {
-        match row.map(|r| r.status) {
-            None => BackfillState::Pending,
-            // Stopped by Ctrl-C, SIGTERM or a kill, and waiting to be run again.
-            Some(BackfillStatus::Running) if !worked_on => BackfillState::Interrupted,
-            Some(BackfillStatus::Running) => BackfillState::Running,
-            Some(BackfillStatus::Paused) => BackfillState::Paused,
-            Some(BackfillStatus::Failed) => BackfillState::Failed,
-            Some(BackfillStatus::Completed) => BackfillState::Completed,
-        }
-    }
-
-    /// How it is recorded in the state table (`None`: no row yet).
-    fn recorded(self) -> Option<BackfillStatus> {
-        match self {
-            BackfillState::Pending => None,
-            BackfillState::Running | BackfillState::Interrupted => Some(BackfillStatus::Running),
-            BackfillState::Paused => Some(BackfillStatus::Paused),
-            BackfillState::Failed => Some(BackfillStatus::Failed),
-            BackfillState::Completed => Some(BackfillStatus::Completed),
-        }
-    }
-}
-
-impl BackfillState {
-    /// "has failed", "is paused", …: for sentences about a backfill.
-    pub fn phrase(self) -> &'static str {
-        match self {
-            BackfillState::Pending => "has not run yet",
-            BackfillState::Running => "is running",
-            BackfillState::Interrupted => "was interrupted",
-            BackfillState::Paused => "is paused",
-            BackfillState::Failed => "has failed",
-            BackfillState::Completed => "has completed",
-        }
-    }
-}
-
-impl std::fmt::Display for BackfillState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether a range is held by a worker that is alive: claimed, and its owner is not a process
-/// known to be gone and has checkpointed within the stale-claim time (a worker elsewhere).
-fn worked_on(chunk: &runner_state::ChunkRow) -> bool {
-    if chunk.status != ChunkStatus::Claimed {
-        return false;
-    }
-    let progress = runner_backfill::progress::ChunkProgress::from_json(&chunk.progress);
-    let owner = progress.owner.as_deref().and_then(runner_state::Owner::parse);
-    if owner.as_ref().is_some_and(runner_state::Owner::is_gone) {
-        return false;
-    }
-    let local = owner.is_some_and(|o| o.host == runner_state::hostname());
-    let recent = chunk
-        .updated_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|t| chrono::Utc::now().signed_duration_since(t) < chrono::Duration::seconds(120));
-    local || recent
 }
 
 /// The project's backfill manifests; every broken one is reported at once.
@@ -301,12 +194,9 @@ impl Runner {
             state.load_backfills(db).await?
         };
         let mut chunks = std::collections::HashMap::new();
-        let mut live = std::collections::HashMap::new();
         for r in &rows {
             let (state, db) = self.parts();
-            let rows = state.load_chunks(db, &r.name).await?;
-            live.insert(r.name.clone(), rows.iter().any(worked_on));
-            chunks.insert(r.name.clone(), rows.into_iter().map(|c| c.progress).collect::<Vec<_>>());
+            chunks.insert(r.name.clone(), state.load_chunks(db, &r.name).await?);
         }
         Ok(manifests
             .into_iter()
@@ -317,11 +207,15 @@ impl Runner {
                     description: m.description.clone(),
                     file: m.file.clone(),
                     plugin: m.plugin.to_string(),
-                    status: BackfillState::of(row, row.is_some_and(|r| live.get(&r.name).copied().unwrap_or(false))),
+                    status: BackfillState::of(row, row.and_then(|r| chunks.get(&r.name)).map_or(&[][..], |c| &c[..])),
                     ready: m.requires.as_deref().is_none_or(|r| history.is_applied(r)),
                     requires: m.requires.clone(),
                     progress: row
-                        .map(|r| Progress::combine(&r.progress, chunks.get(&r.name).map_or(&[][..], |c| &c[..])))
+                        .map(|r| {
+                            let ranges: Vec<serde_json::Value> =
+                                chunks.get(&r.name).into_iter().flatten().map(|c| c.progress.clone()).collect();
+                            Progress::combine(&r.progress, &ranges)
+                        })
                         .unwrap_or_default(),
                     error: row.and_then(|r| r.error.clone()),
                     started_at: row.and_then(|r| r.started_at.clone()),
@@ -381,6 +275,7 @@ impl Runner {
         crate::lookup::DbLookup::open(
             &manifest.name,
             &url,
+            &self.settings().connect_options(runner_db::Access::ReadOnly),
             manifest.lookup_timeout,
             manifest.limits.memory_bytes,
             writer.as_deref(),
@@ -433,10 +328,7 @@ impl Runner {
         let grants = manifest.grants(lookup);
         let plugin = Arc::new(self.load_plugin(&manifest, grants).await?);
         let state = self.state_table().clone();
-        let workers = match self.db_mut().dialect() {
-            runner_db::Dialect::Sqlite => 1,
-            runner_db::Dialect::Postgres => options.workers.unwrap_or(manifest.workers).max(1),
-        };
+        let workers = self.db_mut().dialect().writers(options.workers.unwrap_or(manifest.workers));
 
         let held = self.lock_scope(&Scope::Backfill(name.to_string())).await?;
         let prepared =
@@ -457,7 +349,7 @@ impl Runner {
             plugin,
             state,
             url: self.settings().database_url.clone(),
-            connect: crate::runner::connect_options(self.settings()),
+            connect: self.settings().connect_options(runner_db::Access::ReadWrite),
             workers,
             options: options.run,
         };
@@ -472,17 +364,12 @@ impl Runner {
             let (state, db) = self.parts();
             state.load_backfill(db, name).await?
         };
-        let live = {
+        let chunks = {
             let (state, db) = self.parts();
-            state.load_chunks(db, name).await?.iter().any(worked_on)
+            state.load_chunks(db, name).await?
         };
-        let status = BackfillState::of(current.as_ref(), live);
-        use BackfillState as S;
-        let (to, from): (BackfillStatus, &[BackfillState]) = match change {
-            StatusChange::Pause => (BackfillStatus::Paused, &[S::Running, S::Pending, S::Interrupted]),
-            StatusChange::Resume => (BackfillStatus::Running, &[S::Paused, S::Interrupted]),
-            StatusChange::Retry => (BackfillStatus::Running, &[S::Failed, S::Interrupted]),
-        };
+        let status = BackfillState::of(current.as_ref(), &chunks);
+        let (to, from) = change.transition();
         if current.is_none() && change == StatusChange::Pause {
             // Pausing one that never ran: record it paused so it does not start.
             let (state, db) = self.parts();

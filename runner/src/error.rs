@@ -66,13 +66,14 @@ pub enum RunnerError {
     /// The runner lock went away while this runner held it (its connection was closed by the
     /// server or an operator): it stopped before writing anything more.
     #[error(
-        "lost the runner lock on {database} ({reason}); stopped before the next revision, since another runner may hold it now. `runner status` shows what was applied"
+        "lost the runner lock on {database} ({cause}); stopped before the next revision, since another runner may hold it now. `runner status` shows what was applied"
     )]
     LockLost {
         /// The database, its password masked.
         database: String,
-        /// How it was lost.
-        reason: String,
+        /// How it was found lost.
+        #[source]
+        cause: Box<LockCheckFailed>,
     },
     /// `runner.toml` or the environment says something runner cannot use.
     #[error("{path}: {message}")]
@@ -206,10 +207,6 @@ pub enum RunnerError {
     /// `runner diff`: a side that cannot be read as a schema (bad files, no dev server).
     #[error("{0}")]
     SchemaDiff(String),
-    /// An option the database at hand has no use for (`--online` on SQLite): a bad command
-    /// line, found once the database is known.
-    #[error("{0}")]
-    Usage(String),
     /// `--rename` arguments or `-- runner:renamed-from` hints that do not fit the two schemas,
     /// one line each, naming where they were said. Nothing was diffed.
     #[error("{}", .0.join("\n"))]
@@ -324,6 +321,20 @@ fn failure_message(f: &FailedStatement) -> String {
     format!("revision `{revision}` failed at {}:{line}: {failure}\n{tail}", file.display())
 }
 
+/// Why a runner could not confirm it still holds its lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockCheckFailed {
+    /// The database answered: another session holds it, or nobody does.
+    #[error("the lock is no longer held by this runner")]
+    NotHeld,
+    /// Asking failed (the lock's connection is gone, most often).
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Reading the lease failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
 impl RunnerError {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
@@ -352,7 +363,7 @@ impl RunnerError {
             RunnerError::Db(DbError::Connect { .. } | DbError::UnsupportedUrl { .. } | DbError::InvalidUrl { .. }) => {
                 ExitCode::Connect
             }
-            RunnerError::Usage(_) => ExitCode::Usage,
+            RunnerError::Refused(crate::refusal::Refusal::Usage(_)) => ExitCode::Usage,
             RunnerError::Stopped { .. } => ExitCode::Stopped,
             _ if runner_db::interrupt::requested().is_some() => ExitCode::Stopped,
             RunnerError::Interrupted { cause, .. } => cause.exit_code(),
@@ -369,6 +380,18 @@ impl RunnerError {
             RunnerError::Backfill(e) => e.is_connection_lost(),
             RunnerError::Interrupted { cause, .. } => cause.is_connection_lost(),
             _ => false,
+        }
+    }
+
+    /// Whether the same work may succeed if tried again later, unchanged (a lost connection, a
+    /// busy lock, a deadlock victim, a timeout): what a retry loop retries. Bad SQL, a missing
+    /// table or a plugin's own failure fail the same way every time and are not retried.
+    pub fn may_succeed_later(&self) -> bool {
+        match self {
+            RunnerError::Db(e) | RunnerError::State(StateError::Db(e)) => e.may_succeed_later(),
+            RunnerError::Backfill(e) => e.may_succeed_later(),
+            RunnerError::LockTimeout { .. } => true,
+            _ => self.is_connection_lost(),
         }
     }
 

@@ -7,8 +7,8 @@
 //! work whatever its outcome, and if the process dies, PostgreSQL ends the session's lock and a
 //! dead lease holder is taken over.
 
-use crate::error::RunnerError;
-use runner_db::{Dialect, Driver, LockAttempt};
+use crate::error::{LockCheckFailed, RunnerError};
+use runner_db::{Driver, LockAttempt, LockKind};
 use runner_state::{Lease, Owner, StateTable};
 use std::time::{Duration, Instant};
 
@@ -71,15 +71,15 @@ pub async fn acquire(
     let started = Instant::now();
     let mut announced = false;
     loop {
-        let holder = match db.dialect() {
-            Dialect::Postgres => {
+        let holder = match db.dialect().lock_kind() {
+            LockKind::Advisory => {
                 let key = advisory_key(state, scope);
                 match db.try_advisory_lock(key).await? {
                     LockAttempt::Acquired => return Ok(Held::Advisory(key)),
                     LockAttempt::HeldBy(h) => h,
                 }
             }
-            Dialect::Sqlite => {
+            LockKind::Lease => {
                 let me = me();
                 let name = scope.lease_name();
                 let attempt = match state.ensure(db).await {
@@ -136,17 +136,15 @@ pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Re
 /// hold it now. Then nothing more may be written.
 pub async fn confirm(db: &mut dyn Driver, state: &StateTable, held: &Held, database: &str) -> Result<(), RunnerError> {
     let still = match held {
-        Held::Advisory(key) => db.advisory_lock_held(*key).await.map_err(|e| e.to_string()),
-        Held::Lease(me, name) => lease(state, me, name).held(db).await.map_err(|e| e.to_string()),
+        Held::Advisory(key) => db.advisory_lock_held(*key).await.map_err(LockCheckFailed::from),
+        Held::Lease(me, name) => lease(state, me, name).held(db).await.map_err(LockCheckFailed::from),
     };
-    match still {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(RunnerError::LockLost {
-            database: database.to_string(),
-            reason: "the lock is no longer held by this runner".into(),
-        }),
-        Err(reason) => Err(RunnerError::LockLost { database: database.to_string(), reason }),
-    }
+    let cause = match still {
+        Ok(true) => return Ok(()),
+        Ok(false) => LockCheckFailed::NotHeld,
+        Err(e) => e,
+    };
+    Err(RunnerError::LockLost { database: database.to_string(), cause: Box::new(cause) })
 }
 
 pub async fn release(db: &mut dyn Driver, state: &StateTable, held: Held) -> Result<(), RunnerError> {

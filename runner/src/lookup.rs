@@ -33,17 +33,19 @@ pub struct DbLookup {
 }
 
 impl DbLookup {
-    /// The lookup connection of `plugin`, whose queries run for at most `timeout` and answer at
+    /// The lookup connection of `plugin` (opened with `options`, read-only), whose queries run for at most `timeout` and answer at
     /// most `max_bytes` (the plugin's memory limit); refused when its role can do more than read
     /// ([`role_problems`]; `writer` is the role runner writes with).
     pub async fn open(
         plugin: &str,
         url: &DatabaseUrl,
+        options: &ConnectOptions,
         timeout: Duration,
         max_bytes: usize,
         writer: Option<&str>,
     ) -> Result<DbLookup, RunnerError> {
-        let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
+        // Read-only whatever the caller asked: a lookup never writes.
+        let options = ConnectOptions { access: Access::ReadOnly, ..options.clone() };
         let mut db = runner_db::connect(url, &options).await?;
         let reach = match runner_db::role_reach(db.as_mut()).await {
             Ok(r) => r,

@@ -1,8 +1,8 @@
 //! Requests `runner` declines before touching anything, each with the facts an embedding
 //! application can act on and the sentence an operator reads.
 
-use crate::backfills::{BackfillState, StatusChange};
 use runner_backfill::Role;
+use runner_backfill::{BackfillState, StatusChange};
 use std::path::PathBuf;
 
 /// Why a request was declined. Nothing was changed in the database or on disk.
@@ -76,7 +76,9 @@ pub enum Refusal {
         /// The data migration it names.
         migration: String,
     },
-    /// A command-line request that would do nothing, or that destroys data without `--confirm`.
+    /// A bad command line (exit 2): a request that would do nothing, that destroys data
+    /// without `--confirm`, or an option the database at hand has no use for (`--online` on
+    /// SQLite), found once the database is known. The one usage error.
     #[error("{0}")]
     Usage(String),
 }

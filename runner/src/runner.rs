@@ -5,20 +5,16 @@ use crate::lock;
 use crate::report::Report;
 use crate::revisions::execute::run_step;
 use crate::settings::Settings;
-use runner_db::{ConnectOptions, DatabaseUrl, Dialect, Driver};
+use runner_db::{DatabaseUrl, Dialect, Driver};
 use runner_revisions::plan::{self, ApplyRules, PlanError, Problem, Unfinished};
 use runner_revisions::{Graph, History, Plan, Revision, Target};
 use runner_state::{AppliedBy, StateTable};
 use std::path::PathBuf;
 
-/// Whether a command may change the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Commands that change the database.
-    ReadWrite,
-    /// Read commands: a SQLite file that does not exist yet is read as empty, not created.
-    ReadOnly,
-}
+/// Whether a command may change the database: the connection's own [`runner_db::Access`], so
+/// that a read command's session cannot write. With `ReadOnly`, a SQLite file that does not
+/// exist yet is read as empty, not created.
+pub use runner_db::Access;
 
 /// A connection to one database and one migrations folder.
 pub struct Runner {
@@ -207,15 +203,15 @@ impl Runner {
 
     /// Connects to the database of `settings` and reads its state table (created on the first write).
     pub async fn open(settings: Settings, access: Access) -> Result<Runner, RunnerError> {
-        let url = match (access, sqlite_path(&settings.database_url)) {
+        let url = match (access, settings.database_url.sqlite_path()) {
             (Access::ReadOnly, Some(path)) if !path.exists() => DatabaseUrl::parse("sqlite::memory:")?,
             _ => settings.database_url.clone(),
         };
-        let mut db = runner_db::connect(&url, &connect_options(&settings)).await?;
-        let schema = match (db.dialect(), &settings.state_schema) {
-            (Dialect::Sqlite, _) => "main".to_string(),
-            (Dialect::Postgres, Some(s)) => s.clone(),
-            (Dialect::Postgres, None) => db
+        let mut db = runner_db::connect(&url, &settings.connect_options(access)).await?;
+        let schema = match (db.dialect().fixed_default_schema(), &settings.state_schema) {
+            (Some(fixed), _) => fixed.to_string(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => db
                 .query("SELECT current_schema()")
                 .await?
                 .first()
@@ -347,7 +343,8 @@ impl Runner {
         let pending: Vec<&Revision> = graph.revisions().iter().filter(|r| !history.is_applied(&r.id)).collect();
         let wrong: Vec<String> = crate::declarations::problems(&graph, &pending, &manifests, &[])
             .into_iter()
-            .filter(|p| p.contains("requires-backfill"))
+            .filter(|p| p.kind == crate::declarations::ProblemKind::RequiresBackfill)
+            .map(|p| p.message)
             .collect();
         if wrong.is_empty() { Ok(()) } else { Err(RunnerError::MissingBackfills(wrong)) }
     }
@@ -368,6 +365,11 @@ impl Runner {
         let graph = self.graph()?;
         let mark: Vec<String> =
             options.mark_done.iter().map(|r| graph.resolve(r).map(|r| r.id.clone())).collect::<Result<_, _>>()?;
+        // A preview only reads, on a read-only session: it takes no lock (on SQLite that would
+        // be a write).
+        if options.dry_run {
+            return self.repair_locked(&graph, &mark, options.dry_run).await;
+        }
         let held = self.lock().await?;
         let result = self.repair_locked(&graph, &mark, options.dry_run).await;
         self.unlock(held, result).await
@@ -523,26 +525,5 @@ impl Runner {
     /// Closes the connections.
     pub async fn close(self) {
         self.db.close().await;
-    }
-}
-
-/// The file behind a SQLite URL, if it names one.
-fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
-    if url.dialect() != Dialect::Sqlite {
-        return None;
-    }
-    let rest = url.expose().trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
-}
-
-/// How every connection of this process presents itself: `pg_stat_activity` names the process
-/// and host, so an operator can tell whose lock or worker it is.
-pub(crate) fn connect_options(settings: &Settings) -> ConnectOptions {
-    ConnectOptions {
-        connect_timeout: settings.connect_timeout,
-        application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
-        access: runner_db::Access::ReadWrite,
-        busy_timeout: settings.lock_timeout,
     }
 }

@@ -45,7 +45,7 @@ const DOWN_TODO: &str = "-- runner:todo\n\
 -- line, means the revert has nothing to undo.)";
 
 /// `runner init`: `runner.toml`, `migrations/`, `backfills/`, `plugins/`. Never overwrites.
-pub fn init(dir: &Path, engine: Option<crate::settings::Engine>) -> Result<Vec<PathBuf>, RunnerError> {
+pub fn init(dir: &Path, engine: Option<runner_db::Dialect>) -> Result<Vec<PathBuf>, RunnerError> {
     let mut created = Vec::new();
     let config = dir.join(crate::settings::CONFIG_FILE);
     if config.exists() {
@@ -53,11 +53,10 @@ pub fn init(dir: &Path, engine: Option<crate::settings::Engine>) -> Result<Vec<P
     }
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     let engine = match engine {
-        Some(crate::settings::Engine::Postgres) => "engine = \"postgres\"",
-        Some(crate::settings::Engine::Sqlite) => "engine = \"sqlite\"",
-        None => "# engine = \"postgres\"",
+        Some(d) => format!("engine = \"{}\"", d.name()),
+        None => "# engine = \"postgres\"".to_string(),
     };
-    let text = CONFIG_TEMPLATE.replace("{engine}", engine);
+    let text = CONFIG_TEMPLATE.replace("{engine}", &engine);
     std::fs::write(&config, text).map_err(io(format!("writing {}", config.display())))?;
     created.push(config);
     for sub in ["migrations", "backfills", "plugins"] {

@@ -29,12 +29,11 @@ pub enum SchemaSource {
 impl SchemaSource {
     /// A URL (`postgres://`, `postgresql://`, `sqlite:`) is a database; anything else a path.
     pub fn parse(s: &str) -> Result<SchemaSource, RunnerError> {
-        let lower = s.to_ascii_lowercase();
         Ok(if s == "migrations" {
             SchemaSource::Migrations
         } else if let Some(rev) = s.strip_prefix("migrations@") {
             SchemaSource::MigrationsAt(rev.to_string())
-        } else if ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| lower.starts_with(p)) {
+        } else if Dialect::of_url(s).is_some() {
             SchemaSource::Database(DatabaseUrl::parse(s)?)
         } else {
             SchemaSource::Files(PathBuf::from(s))
@@ -176,18 +175,21 @@ pub(crate) async fn read(
 ) -> Result<Schema, RunnerError> {
     match source {
         SchemaSource::Database(url) => {
-            let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
-            let mut db = runner_db::connect(url, &options).await?;
+            let mut db = runner_db::connect(url, &settings.connect_options(Access::ReadOnly)).await?;
             let schema = introspect(db.as_mut(), exclude).await;
             db.close().await;
             schema
         }
         SchemaSource::Files(path) => {
             let files = schema_files(path)?;
-            with_scratch_database(&dev_server(settings, dev_url)?, async |_url: &DatabaseUrl, db: &mut dyn Driver| {
-                load_files(db, &files).await?;
-                introspect(db, exclude).await
-            })
+            with_scratch_database(
+                settings,
+                &dev_server(settings, dev_url)?,
+                async |_url: &DatabaseUrl, db: &mut dyn Driver| {
+                    load_files(db, &files).await?;
+                    introspect(db, exclude).await
+                },
+            )
             .await
         }
         SchemaSource::Migrations | SchemaSource::MigrationsAt(_) => {
@@ -195,10 +197,14 @@ pub(crate) async fn read(
                 SchemaSource::MigrationsAt(rev) => runner_revisions::Target::Revision(rev.clone()),
                 _ => runner_revisions::Target::Head,
             };
-            with_scratch_database(&dev_server(settings, dev_url)?, async |url: &DatabaseUrl, db: &mut dyn Driver| {
-                replay(settings, url, target).await?;
-                introspect(db, exclude).await
-            })
+            with_scratch_database(
+                settings,
+                &dev_server(settings, dev_url)?,
+                async |url: &DatabaseUrl, db: &mut dyn Driver| {
+                    replay(settings, url, target).await?;
+                    introspect(db, exclude).await
+                },
+            )
             .await
         }
     }
@@ -299,14 +305,16 @@ fn schema_files(path: &Path) -> Result<Vec<PathBuf>, RunnerError> {
 }
 
 /// Runs `work` on a database of its own on `server`, created for it and dropped after it,
-/// whatever `work` returns.
+/// whatever `work` returns; connections are made as `settings` says.
 pub(crate) async fn with_scratch_database<T>(
+    settings: &Settings,
     server: &DatabaseUrl,
     work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
     if server.dialect() == Dialect::Sqlite {
-        return with_scratch_file(work).await;
+        return with_scratch_file(settings, work).await;
     }
+    let options = settings.connect_options(Access::ReadWrite);
     // Two sides load at once: a counter keeps their names apart, the clock apart from a
     // process that had this id before.
     static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -316,7 +324,7 @@ pub(crate) async fn with_scratch_database<T>(
         MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() % 1_000_000)
     );
-    let mut admin = runner_db::connect(server, &ConnectOptions::default()).await?;
+    let mut admin = runner_db::connect(server, &options).await?;
     if let Err(e) = admin.execute(&format!("CREATE DATABASE {}", runner_db::quote_part(&name))).await {
         admin.close().await;
         return Err(RunnerError::SchemaDiff(format!(
@@ -324,13 +332,17 @@ pub(crate) async fn with_scratch_database<T>(
         )));
     }
     // Known to the abort path until it is dropped below.
-    let live = crate::scratch::live(crate::scratch::Scratch::Database { server: server.clone(), name: name.clone() });
+    let live = crate::scratch::live(crate::scratch::Scratch::Database {
+        server: server.clone(),
+        name: name.clone(),
+        options: options.clone(),
+    });
     let result = async {
         let mut url = url::Url::parse(server.expose())
             .map_err(|_| RunnerError::SchemaDiff("the dev server must be given as a postgres:// URL".into()))?;
         url.set_path(&format!("/{name}"));
         let url = DatabaseUrl::parse(url.as_str())?;
-        let mut db = runner_db::connect(&url, &ConnectOptions::default()).await?;
+        let mut db = runner_db::connect(&url, &options).await?;
         let out = work(&url, db.as_mut()).await;
         db.close().await;
         out
@@ -346,7 +358,7 @@ pub(crate) async fn with_scratch_database<T>(
             Err(runner_db::DbError::Statement { failure }) if failure.is_cancelled() => {}
             _ => break,
         }
-        dropped = match runner_db::connect(server, &ConnectOptions::default()).await {
+        dropped = match runner_db::connect(server, &options).await {
             Ok(mut again) => {
                 let r = again.execute(&drop).await;
                 again.close().await;
@@ -365,6 +377,7 @@ pub(crate) async fn with_scratch_database<T>(
 /// [`with_scratch_database`] on SQLite: a database file in a folder of its own under the
 /// system's temporary folder, removed afterwards whatever `work` returns.
 async fn with_scratch_file<T>(
+    settings: &Settings,
     work: impl AsyncFnOnce(&DatabaseUrl, &mut dyn Driver) -> Result<T, RunnerError>,
 ) -> Result<T, RunnerError> {
     static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -377,8 +390,8 @@ async fn with_scratch_file<T>(
         .map_err(|cause| RunnerError::Io { context: format!("creating {}", dir.display()), cause })?;
     let _live = crate::scratch::live(crate::scratch::Scratch::Folder(dir.clone()));
     let result = async {
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.join("scratch.db").display()))?;
-        let mut db = runner_db::connect(&url, &ConnectOptions::default()).await?;
+        let url = DatabaseUrl::sqlite_file(&dir.join("scratch.db"));
+        let mut db = runner_db::connect(&url, &settings.connect_options(Access::ReadWrite)).await?;
         let out = work(&url, db.as_mut()).await;
         db.close().await;
         out
@@ -393,13 +406,18 @@ async fn with_scratch_file<T>(
 /// How many rows each of `tables` holds in the database at `url`, for hazard notes: PostgreSQL's
 /// planner estimate where the table was analyzed and found rows, else (never analyzed, or
 /// analyzed while empty) a count up to a million and one; SQLite's count up to that bound.
-/// Read-only; a database that cannot be read gives no sizes, not an error (the revision may be
+/// Read-only (whatever `options` say); a database that cannot be read gives no sizes, not an error (the revision may be
 /// written before its database exists), and a table not sized in time is said to be unknown.
-pub async fn table_sizes(url: &DatabaseUrl, tables: &[Name]) -> std::collections::BTreeMap<Name, Rows> {
+pub async fn table_sizes(
+    url: &DatabaseUrl,
+    options: &ConnectOptions,
+    tables: &[Name],
+) -> std::collections::BTreeMap<Name, Rows> {
     let tables: std::collections::BTreeSet<&Name> = tables.iter().collect();
     let mut out = std::collections::BTreeMap::new();
     // Sizes are a courtesy: a database that is slow to answer does not hold the command up.
-    let read = tokio::time::timeout(std::time::Duration::from_secs(3), read_sizes(url, &tables, &mut out)).await;
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(3), read_sizes(url, options, &tables, &mut out)).await;
     if read.is_err() {
         for t in tables {
             out.entry(t.clone()).or_insert(Rows::Unknown);
@@ -413,6 +431,7 @@ const COUNT_BOUND: u64 = 1_000_000;
 
 async fn read_sizes(
     url: &DatabaseUrl,
+    options: &ConnectOptions,
     tables: &std::collections::BTreeSet<&Name>,
     out: &mut std::collections::BTreeMap<Name, Rows>,
 ) {
@@ -420,7 +439,7 @@ async fn read_sizes(
     if tables.is_empty() {
         return;
     }
-    let options = ConnectOptions { access: Access::ReadOnly, ..ConnectOptions::default() };
+    let options = ConnectOptions { access: Access::ReadOnly, ..options.clone() };
     let Ok(mut db) = runner_db::connect(url, &options).await else { return };
     let number = |rows: Result<Vec<Vec<Option<String>>>, runner_db::DbError>| -> Option<i64> {
         rows.ok()?.first()?.first()?.as_ref()?.parse::<f64>().ok().map(|n| n as i64)

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub(crate) enum Scratch {
     /// A database on a PostgreSQL server.
-    Database { server: DatabaseUrl, name: String },
+    Database { server: DatabaseUrl, name: String, options: ConnectOptions },
     /// A folder holding a SQLite file.
     Folder(PathBuf),
 }
@@ -51,9 +51,9 @@ pub async fn drop_leftovers(patience: Duration) -> Vec<String> {
                     left.push(format!("folder {}", dir.display()));
                 }
             }
-            Scratch::Database { server, name } => {
+            Scratch::Database { server, name, options } => {
                 let drop = async {
-                    let mut admin = runner_db::connect(&server, &ConnectOptions::default()).await.ok()?;
+                    let mut admin = runner_db::connect(&server, &options).await.ok()?;
                     let done = admin
                         .execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", runner_db::quote_part(&name)))
                         .await;
@@ -82,7 +82,8 @@ mod tests {
         let _folder = live(Scratch::Folder(folder.clone()));
         // A server nothing listens on: reported, within the patience given.
         let server = DatabaseUrl::parse("postgres://nobody@127.0.0.1:1/postgres").unwrap();
-        let _db = live(Scratch::Database { server, name: "runner_dev_gone".into() });
+        let _db =
+            live(Scratch::Database { server, name: "runner_dev_gone".into(), options: ConnectOptions::default() });
         let dropped_guard = live(Scratch::Folder(dir.path().join("already_dropped")));
         drop(dropped_guard);
         let left = drop_leftovers(Duration::from_secs(5)).await;

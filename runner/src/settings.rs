@@ -14,7 +14,7 @@
 
 use crate::build::Builds;
 use crate::error::RunnerError;
-use runner_db::DatabaseUrl;
+use runner_db::{Access, ConnectOptions, DatabaseUrl, Dialect};
 use serde::Deserialize as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub const CONFIG_FILE: &str = "runner.toml";
 pub struct ConfigFile {
     /// The database engine this project is for; with `postgres`, no URL is an error rather than
     /// a fresh SQLite file.
-    pub engine: Option<Engine>,
+    pub engine: Option<Dialect>,
     /// The database URL.
     pub database_url: Option<String>,
     /// The migrations folder (default `migrations`).
@@ -65,26 +65,6 @@ pub struct ConfigFile {
     /// `[env.NAME]` sections, merged over the rest before this is read (see `config_env`).
     #[serde(default)]
     pub env: Option<toml::Table>,
-}
-
-/// `engine` in `runner.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// PostgreSQL.
-    Postgres,
-    /// SQLite.
-    Sqlite,
-}
-
-impl Engine {
-    fn dialect(self) -> runner_db::Dialect {
-        match self {
-            Engine::Postgres => runner_db::Dialect::Postgres,
-            Engine::Sqlite => runner_db::Dialect::Sqlite,
-        }
-    }
 }
 
 /// `[cron]` in `runner.toml`.
@@ -163,6 +143,10 @@ impl ExcludeConfig {
         Ok(out)
     }
 }
+
+/// How long a runner waits for another runner's lock unless told (`lock_timeout_secs`,
+/// `--lock-timeout`).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the database URL came from (shown by `status`, so a surprise is visible).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -264,6 +248,20 @@ pub struct Overrides {
 }
 
 impl Settings {
+    /// How every connection runner opens to the project's databases presents itself and
+    /// behaves: its timeouts, its name in `pg_stat_activity` (the process and host, so an
+    /// operator can tell whose lock or worker it is), and whether it may write. Read commands
+    /// (`status`, `history`, `--dry-run`, `--sql`) pass [`Access::ReadOnly`], so that nothing
+    /// they run can change the database.
+    pub fn connect_options(&self, access: Access) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: self.connect_timeout,
+            application_name: format!("runner pid {} on {}", std::process::id(), crate::host::hostname()),
+            access,
+            busy_timeout: self.lock_timeout,
+        }
+    }
+
     /// Settings for an application that embeds `runner`: this URL, `migrations/` in the current
     /// directory, default table and timeouts.
     pub fn for_url(url: &str) -> Result<Settings, RunnerError> {
@@ -284,11 +282,11 @@ impl Settings {
             state_schema: None,
             schema_path: None,
             dev_url: None,
-            lock_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(15),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            connect_timeout: ConnectOptions::default().connect_timeout,
             refreshes: Vec::new(),
             cron: CronConfig::default(),
-            exclude: ExcludeConfig::default().patterns().map_err(RunnerError::Usage)?,
+            exclude: ExcludeConfig::default().patterns().map_err(crate::refusal::Refusal::Usage)?,
         })
     }
 
@@ -307,17 +305,18 @@ impl Settings {
         } else if let Some(u) = env_get("POSTGRES_URL") {
             (Some(u), UrlSource::PostgresUrl)
         } else if let Some(u) = config.database_url.clone() {
-            (Some(relative_sqlite(&u, &project_dir)), UrlSource::ConfigFile)
+            (Some(u), UrlSource::ConfigFile)
         } else if let Some(u) = pg_env_url(&env_get) {
             (Some(u), UrlSource::PgEnv)
         } else {
             (None, UrlSource::Default)
         };
         let database_url = match (raw_url, config.engine) {
+            (Some(u), _) if url_source == UrlSource::ConfigFile => DatabaseUrl::parse(&u)?.relative_to(&project_dir),
             (Some(u), _) => DatabaseUrl::parse(&u)?,
             // A PostgreSQL project with its URL unset (a CI variable missing) must not quietly
             // migrate a fresh SQLite file and report success.
-            (None, Some(Engine::Postgres)) => {
+            (None, Some(Dialect::Postgres)) => {
                 return Err(RunnerError::Config {
                     path: config_path,
                     message: "engine = \"postgres\", but no database URL is set: pass --database-url, or set DATABASE_URL, POSTGRES_URL, database_url in runner.toml, or the PG* variables".into(),
@@ -325,12 +324,12 @@ impl Settings {
             }
             (None, _) => DatabaseUrl::sqlite_file(&project_dir.join("runner.db")),
         };
-        if let Some(engine) = config.engine.filter(|e| e.dialect() != database_url.dialect()) {
+        if let Some(engine) = config.engine.filter(|e| *e != database_url.dialect()) {
             return Err(RunnerError::Config {
                 path: config_path,
                 message: format!(
                     "engine = \"{}\", but the database URL (from {}) is {}: {database_url}",
-                    engine.dialect().name(),
+                    engine.name(),
                     url_source.describe(),
                     database_url.dialect().name()
                 ),
@@ -354,14 +353,14 @@ impl Settings {
                 });
             }
             // A named PostgreSQL environment is a deploy: it runs what was built and locked.
-            None => config.builds.unwrap_or(if selected.is_some() && config.engine == Some(Engine::Postgres) {
+            None => config.builds.unwrap_or(if selected.is_some() && config.engine == Some(Dialect::Postgres) {
                 Builds::Never
             } else {
                 Builds::Allow
             }),
         };
         let lookup_url = match env_get("RUNNER_LOOKUP_URL").or(config.lookup_url.clone()) {
-            Some(u) => Some(DatabaseUrl::parse(&relative_sqlite(&u, &project_dir))?),
+            Some(u) => Some(DatabaseUrl::parse(&u)?.relative_to(&project_dir)),
             None => None,
         };
         let exclude = config
@@ -390,8 +389,8 @@ impl Settings {
             lock_timeout: over
                 .lock_timeout
                 .or(config.lock_timeout_secs.map(Duration::from_secs))
-                .unwrap_or(Duration::from_secs(60)),
-            connect_timeout: Duration::from_secs(15),
+                .unwrap_or(DEFAULT_LOCK_TIMEOUT),
+            connect_timeout: ConnectOptions::default().connect_timeout,
             refreshes: config.refresh,
             cron: config.cron.unwrap_or_default(),
             exclude,
@@ -465,19 +464,6 @@ fn read_config(path: &Path, env: &HashMap<String, String>, selected: Option<&str
             .map_or(1, |i| i + 1);
         bad(line, e.message().to_string())
     })
-}
-
-/// A relative SQLite path in `runner.toml` is relative to the project folder, not to wherever
-/// `runner` was started from.
-fn relative_sqlite(url: &str, project_dir: &Path) -> String {
-    for prefix in ["sqlite://", "sqlite:"] {
-        let relative =
-            url.strip_prefix(prefix).filter(|p| !p.starts_with('/') && !p.starts_with(":memory:") && !p.is_empty());
-        if let Some(path) = relative {
-            return format!("sqlite://{}", project_dir.join(path).display());
-        }
-    }
-    url.to_string()
 }
 
 /// A URL built from libpq's variables, so that `PGHOST=db PGUSER=app runner status` works as it does for psql.

@@ -175,7 +175,7 @@ on_both!(pause_resume_and_reset, |db: &TestDb| {
     p.run(db, &["backfill", "run", "items", "--max-batches", "1"]).ok().stdout_has("stopped");
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed");
     assert_each_row_changed_once(db, 500);
-    p.run(db, &["backfill", "reset", "items"]).fails_with(1).stderr_has("--confirm");
+    p.run(db, &["backfill", "reset", "items"]).fails_with(2).stderr_has("--confirm");
     p.run(db, &["backfill", "reset", "items", "--confirm"]).ok();
     // The filter (`out IS NULL`) makes a reset backfill find nothing left to do.
     p.run(db, &["backfill", "run", "items"]).ok().stdout_has("completed; 0 rows");

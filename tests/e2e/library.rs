@@ -24,6 +24,39 @@ fn applications_migrate_at_startup_and_read_status() {
     }
 }
 
+/// A read command's runner (`status`, `history`, `--dry-run`, `--sql`) opens a read-only
+/// session: it reads everything a status needs, and the database itself refuses a write on it,
+/// so no bug in a read path can change the database.
+#[test]
+fn a_read_only_runner_reads_status_and_the_database_refuses_its_writes() {
+    for kind in [Kind::Postgres, Kind::Sqlite] {
+        let db = TestDb::new(kind);
+        let p = scores_project();
+        rt().block_on(async {
+            let settings =
+                runner::Settings { migrations_dir: p.migrations(), ..runner::Settings::for_url(&db.url).unwrap() };
+            let open = |access| runner::Runner::open(settings.clone(), access);
+            let mut writer = open(runner::Access::ReadWrite).await.unwrap();
+            writer.apply(runner::Target::Revision("001".into())).await.unwrap();
+            writer.close().await;
+
+            let mut reader = open(runner::Access::ReadOnly).await.unwrap();
+            let status = reader.status().await.unwrap();
+            assert_eq!(status.current, ["001"], "{kind:?}");
+            assert_eq!(status.pending.len(), 2, "{kind:?}");
+            assert!(reader.plan_apply(&runner::Target::Head, runner::ApplyRules::default()).await.is_ok());
+            let refused = reader.apply(runner::Target::Head).await.expect_err("a read-only session cannot apply");
+            let msg = refused.to_string().to_lowercase();
+            assert!(msg.contains("read-only") || msg.contains("readonly"), "{kind:?}: {msg}");
+            reader.close().await;
+
+            let mut after = open(runner::Access::ReadWrite).await.unwrap();
+            assert_eq!(after.status().await.unwrap().current, ["001"], "{kind:?}: nothing was applied");
+            after.close().await;
+        });
+    }
+}
+
 #[test]
 fn wrong_urls_fail_with_a_masked_message() {
     rt().block_on(async {

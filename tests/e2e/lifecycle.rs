@@ -137,7 +137,7 @@ on_both!(reset_requires_confirm_then_reapplies, |db: &TestDb| {
     let p = scores_project();
     p.run(db, &["apply"]).ok();
     db.execute("INSERT INTO players (id, name) VALUES (1, 'a')");
-    p.run(db, &["reset"]).fails_with(1).stderr_has("--confirm");
+    p.run(db, &["reset"]).fails_with(2).stderr_has("--confirm");
     assert_eq!(db.scalar("SELECT count(*) FROM players"), "1");
     p.run(db, &["reset", "--confirm"]).ok();
     assert_eq!(db.scalar("SELECT count(*) FROM players"), "0");

@@ -235,7 +235,7 @@ fn a_new_plugin_in_each_language_builds_and_passes_its_own_test_as_generated() {
             .fails_with(1)
             .stderr_has("already exists; nothing was changed");
     }
-    p.run_bare(&["plugin", "new", "Bad Name"]).fails_with(1).stderr_has("is not a plugin name");
+    p.run_bare(&["plugin", "new", "Bad Name"]).fails_with(2).stderr_has("is not a plugin name");
 }
 
 #[test]

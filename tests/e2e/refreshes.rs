@@ -105,6 +105,28 @@ on_both!(a_schedule_every_second_runs_about_once_a_second, |db: &TestDb| {
     assert_eq!(db.scalar("SELECT count(*) FROM score_summary"), "1");
 });
 
+// A refresh whose SQL is wrong fails the same way every time: it is recorded failed after one
+// attempt, not retried `retries` times with back-off in between (what may succeed later, a lost
+// connection or a deadlock, still is: see `DbError::may_succeed_later`).
+on_both!(a_refresh_with_bad_sql_is_not_retried, |db: &TestDb| {
+    let p = summary_project(db);
+    p.run(db, &["apply"]).ok();
+    let config = std::fs::read_to_string(p.path().join("runner.toml")).unwrap();
+    std::fs::write(
+        p.path().join("runner.toml"),
+        config.replace("sum(points)", "sum(no_such_column)") + "retries = 3\n",
+    )
+    .unwrap();
+    let r = p.run(db, &["refresh", "summary", "--json"]);
+    let progress: serde_json::Value = serde_json::from_str(
+        &db.scalar("SELECT progress FROM runner_state WHERE kind = 'refresh' AND name = 'summary'"),
+    )
+    .unwrap();
+    assert_eq!(db.scalar("SELECT status FROM runner_state WHERE kind = 'refresh' AND name = 'summary'"), "failed");
+    assert_eq!(progress["attempts"], 1, "{progress}\n{}", r.stderr);
+    assert!(!r.stderr.contains("retrying"), "{}", r.stderr);
+});
+
 on_both!(three_replicas_run_each_slot_once, |db: &TestDb| {
     let p = summary_project(db);
     p.run(db, &["apply"]).ok();

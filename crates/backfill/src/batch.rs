@@ -2,8 +2,9 @@
 //! previous batch commits on the other connection, then write it with its checkpoint in one
 //! transaction, retried with backoff. Batch size follows the time target.
 
+use crate::claims::STALE_CLAIM;
 use crate::convert::{KeyRepr, from_json, key_repr, to_json, to_plugin};
-use crate::engine::{Backfill, BackfillError, STALE_CLAIM};
+use crate::engine::{Backfill, BackfillError};
 use crate::manifest::Manifest;
 use crate::progress::ChunkProgress;
 use crate::sql::{KeyRange, Statements, column_types_sql, ident, is_rowid, unique_keys_sql};

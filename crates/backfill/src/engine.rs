@@ -11,7 +11,7 @@ use crate::convert::to_json;
 use crate::manifest::Manifest;
 use crate::progress::{ChunkProgress, Progress};
 use crate::sql::Statements;
-use runner_db::{DbError, DbValue, Dialect, Driver};
+use runner_db::{DbError, DbValue, Driver};
 use runner_sandbox::{Plugin, SandboxError};
 use runner_state::{BackfillStatus, ChunkStatus, Owner, StateError, StateTable};
 use std::time::{Duration, Instant};
@@ -93,6 +93,15 @@ impl BackfillError {
     pub fn is_connection_lost(&self) -> bool {
         match self {
             BackfillError::Db(e) | BackfillError::State(StateError::Db(e)) => e.is_connection_lost(),
+            _ => false,
+        }
+    }
+
+    /// Whether the same work may succeed if tried again later ([`DbError::may_succeed_later`]);
+    /// a plugin's own failure or a schema mismatch fails the same way every time.
+    pub fn may_succeed_later(&self) -> bool {
+        match self {
+            BackfillError::Db(e) | BackfillError::State(StateError::Db(e)) => e.may_succeed_later(),
             _ => false,
         }
     }
@@ -199,9 +208,6 @@ pub struct Backfill<'a> {
     pub state: &'a StateTable,
 }
 
-/// A claim not checkpointed for this long is taken over (its worker is gone or stuck).
-pub(crate) const STALE_CLAIM: Duration = Duration::from_secs(120);
-
 /// How long a worker that lost its connection waits for the database to come back (a restart
 /// or failover) before it gives up.
 const RECONNECT_PATIENCE: Duration = Duration::from_secs(60);
@@ -285,11 +291,12 @@ impl Backfill<'_> {
         };
         p.upper = Some(upper.iter().map(to_json).collect());
         // Enough chunks for every worker that may join, not so many that claims dominate.
-        let wanted = match db.dialect() {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres => {
-                // Chunks of a few full-size batches: fewer claims, and batches can grow to their
-                // time target inside a chunk.
+        // Chunks of a few full-size batches: fewer claims, and batches can grow to their time
+        // target inside a chunk. With one writer (SQLite), one chunk: a second would never run
+        // beside the first.
+        let wanted = match db.dialect().max_writers() {
+            Some(1) => 1,
+            _ => {
                 let by_size = (p.rows_total as usize / (m.max_size * 2)).clamp(1, 64);
                 by_size.max((workers * 2).min(p.rows_total as usize)).max(1)
             }
@@ -449,7 +456,7 @@ impl Backfill<'_> {
                 None => {
                     self.release_dead_owners(db).await?;
                     let Some((chunk, progress)) =
-                        self.state.claim_chunk(db, &m.name, owner, STALE_CLAIM.as_secs()).await?
+                        self.state.claim_chunk(db, &m.name, owner, crate::claims::STALE_CLAIM.as_secs()).await?
                     else {
                         return Ok(());
                     };
@@ -559,11 +566,7 @@ impl Backfill<'_> {
     /// than after the stale-claim timeout.
     async fn release_dead_owners(&self, db: &mut dyn Driver) -> Result<(), BackfillError> {
         for c in self.state.load_chunks(db, &self.manifest.name).await? {
-            if c.status != ChunkStatus::Claimed {
-                continue;
-            }
-            let owner = ChunkProgress::from_json(&c.progress).owner.unwrap_or_default();
-            if Owner::parse(&owner).is_some_and(|o| o.is_gone()) {
+            if crate::claims::held_by_the_dead(&c) {
                 db.execute(&self.state.chunk_release(&c.name)).await?;
             }
         }

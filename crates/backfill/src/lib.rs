@@ -9,9 +9,11 @@
 #![warn(missing_docs)]
 
 mod batch;
+pub mod claims;
 pub mod convert;
 mod data_migration;
 mod engine;
+pub mod lifecycle;
 pub mod manifest;
 pub mod progress;
 mod sql;
@@ -21,6 +23,7 @@ mod write;
 
 pub use data_migration::run_in_transaction;
 pub use engine::{Backfill, BackfillError, Finish, Outcome, RunOptions, RunReport, WorkReport, worker_name};
+pub use lifecycle::{BackfillState, StatusChange};
 pub use manifest::{FilterIs, MAX_WORKERS, Manifest, ManifestError, PluginSource, Role, Throttle};
 pub use progress::Progress;
 pub use workers::{Observer, Run};

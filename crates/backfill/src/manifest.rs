@@ -28,7 +28,7 @@
 //! log = true
 //! ```
 
-use runner_db::{is_plain_name, is_plain_table};
+use runner_revisions::{is_plain_name, is_plain_table};
 use runner_sandbox::{Capability, Grants, Limits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

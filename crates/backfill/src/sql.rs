@@ -76,7 +76,7 @@ pub fn is_rowid(dialect: Dialect, key: &[String]) -> bool {
 fn sqlite_parts(table: &str) -> (String, String) {
     match table.split_once('.') {
         Some((schema, t)) => (quote_literal(schema), quote_literal(t)),
-        None => ("'main'".to_string(), quote_literal(table)),
+        None => (quote_literal(Dialect::SQLITE_SCHEMA), quote_literal(table)),
     }
 }
 

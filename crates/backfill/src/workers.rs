@@ -5,7 +5,7 @@
 use crate::engine::{Backfill, BackfillError, Finish, RunOptions, RunReport, WorkReport, worker_name};
 use crate::manifest::Manifest;
 use crate::progress::Progress;
-use runner_db::{ConnectOptions, DatabaseUrl, Dialect, Driver};
+use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use runner_sandbox::Plugin;
 use runner_state::StateTable;
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,7 @@ impl Run {
     /// finished on a worker's connection: workers reconnect after a server restart, while the
     /// caller's own connection (which may hold the runner lock) does not.
     async fn workers(&self, observer: Observer) -> Result<(WorkReport, Box<dyn Driver>), BackfillError> {
-        let workers = if self.url.dialect() == Dialect::Sqlite { 1 } else { self.workers.max(1) };
+        let workers = self.url.dialect().writers(self.workers);
         let mut tasks = Vec::with_capacity(workers);
         for k in 0..workers {
             let (manifest, plugin, state, observer) =
@@ -92,9 +92,9 @@ impl Run {
                 let mut db = runner_db::connect(&url, &connect).await?;
                 // A second connection reads ahead while the first writes (PostgreSQL; SQLite
                 // has one writer and gains nothing).
-                let mut reader = match db.dialect() {
-                    Dialect::Postgres => Some(runner_db::connect(&url, &connect).await?),
-                    Dialect::Sqlite => None,
+                let mut reader = match db.dialect().max_writers() {
+                    Some(1) => None,
+                    _ => Some(runner_db::connect(&url, &connect).await?),
                 };
                 let engine = Backfill { manifest: &manifest, plugin: &plugin, state: &state };
                 let mut report = |p: &Progress| {

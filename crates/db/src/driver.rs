@@ -1,30 +1,11 @@
 //! The driver contract.
 
+use crate::dialect::Dialect;
 use crate::error::DbError;
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use std::time::Duration;
-
-/// Which database a connection talks to: where dialect rules differ, they match on this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    /// PostgreSQL (`postgres://`, `postgresql://`, libpq keyword strings).
-    Postgres,
-    /// SQLite (`sqlite:` URLs and files).
-    Sqlite,
-}
-
-impl Dialect {
-    /// The name used in URLs, output and `runner.toml` (`postgres`, `sqlite`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Postgres => "postgres",
-            Dialect::Sqlite => "sqlite",
-        }
-    }
-}
 
 /// A row with every column as text (`None` for NULL): the state table is small and read rarely,
 /// so one text shape keeps the trait narrow.

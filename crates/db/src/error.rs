@@ -22,6 +22,12 @@ mod sqlstate {
     pub const QUERY_CANCELED: &str = "57014";
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    /// Classes and codes of errors that are about the moment, not the statement: a retry of
+    /// the same work may succeed (SQLSTATE class 08 connection exceptions, 40 transaction
+    /// rollbacks (serialization failures, deadlocks), 53 insufficient resources, and the
+    /// server shutting down or starting up).
+    pub const TRANSIENT_CLASSES: [&str; 3] = ["08", "40", "53"];
+    pub const TRANSIENT_CODES: [&str; 4] = [LOCK_NOT_AVAILABLE, "57P01", "57P02", "57P03"];
 }
 
 impl StatementFailure {
@@ -213,6 +219,26 @@ impl DbError {
     pub fn is_connection_lost(&self) -> bool {
         matches!(self, DbError::ConnectionLost { .. })
     }
+
+    /// Whether the same work may succeed if tried again later, unchanged: the database could
+    /// not be reached or went away, a lock or the write lock was busy, a statement ran out of
+    /// time, a transaction was chosen as a deadlock or serialization victim, the server was out
+    /// of connections or starting up. Not for what the work itself got wrong (a syntax error, a
+    /// missing table, a constraint), which fails the same way every time.
+    pub fn may_succeed_later(&self) -> bool {
+        if matches!(self, DbError::Connect { .. } | DbError::ConnectionLost { .. } | DbError::TimedOut { .. }) {
+            return true;
+        }
+        if self.is_busy() || self.is_statement_timeout() {
+            return true;
+        }
+        match self.code() {
+            Some(code) if code.len() == 5 => {
+                sqlstate::TRANSIENT_CLASSES.contains(&&code[..2]) || sqlstate::TRANSIENT_CODES.contains(&code)
+            }
+            _ => false,
+        }
+    }
 }
 
 fn lost(e: &sqlx::Error) -> DbError {
@@ -256,4 +282,39 @@ pub(crate) fn statement_failure(index: usize, e: &sqlx::Error) -> StatementFailu
         }
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DbError, StatementFailure};
+
+    fn failed(code: &str) -> DbError {
+        DbError::Statement {
+            failure: StatementFailure {
+                index: 0,
+                message: "m".into(),
+                code: Some(code.into()),
+                detail: None,
+                hint: None,
+                position: None,
+            },
+        }
+    }
+
+    #[test]
+    fn what_may_succeed_later_is_told_from_what_fails_every_time() {
+        // Deadlock, serialization failure, lock timeout, statement timeout, too many
+        // connections, admin shutdown, SQLite busy.
+        for code in ["40P01", "40001", "55P03", "57014", "53300", "57P01", "08006", "5", "517"] {
+            assert!(failed(code).may_succeed_later(), "{code}");
+        }
+        assert!(DbError::ConnectionLost { reason: "gone".into() }.may_succeed_later());
+        assert!(DbError::Connect { url: "u".into(), reason: "refused".into() }.may_succeed_later());
+        // Syntax error, undefined table, unique violation, division by zero, SQLite's generic
+        // error and constraint failure.
+        for code in ["42601", "42P01", "23505", "22012", "1", "2067"] {
+            assert!(!failed(code).may_succeed_later(), "{code}");
+        }
+        assert!(!DbError::Unsupported("x").may_succeed_later());
+    }
 }

@@ -1,4 +1,6 @@
-//! Identifiers in SQL that `runner` writes: the one place they are quoted.
+//! Identifiers and string literals in SQL that `runner` writes: the one place they are quoted.
+
+use crate::Dialect;
 
 /// `name` quoted as an identifier, each part of a dotted `schema.table` on its own (`"a"."b"`),
 /// with embedded quotes doubled. Every table, column, view and index name `runner` puts into a
@@ -15,46 +17,29 @@ pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+impl Dialect {
+    /// `value` as a string literal that means the same whatever `standard_conforming_strings` a
+    /// revision set for the session (PostgreSQL: `E'…'` when it holds a backslash): for what
+    /// runner writes after the user's SQL ran on the same session (state rows, progress).
+    pub fn quote_literal(self, value: &str) -> String {
+        match self {
+            Dialect::Postgres if value.contains('\\') => {
+                format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+            }
+            _ => quote_literal(value),
+        }
+    }
+}
+
 /// One identifier quoted as it is, dots included: for names read from a catalog, where a dot is
 /// part of the name rather than a separator.
 pub fn quote_part(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A name as users write it in runner's own files (a backfill, refresh or state table name, a
-/// column): ASCII letters, digits and `_`, not starting with a digit. Names outside this rule
-/// are refused where they are read, with the file and line, rather than quoted into SQL.
-pub fn is_plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A table, view or index name: a plain name, or `schema.name` of two plain names.
-pub fn is_plain_table(s: &str) -> bool {
-    match s.split_once('.') {
-        Some((schema, name)) => is_plain_name(schema) && is_plain_name(name),
-        None => is_plain_name(s),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_names_and_tables() {
-        for ok in ["scores", "Score_Bands2", "_x"] {
-            assert!(is_plain_name(ok) && is_plain_table(ok), "{ok}");
-        }
-        for bad in ["", "1st", "a-b", "a b", "a.b", "naïve", "a\"b"] {
-            assert!(!is_plain_name(bad), "{bad}");
-        }
-        assert!(is_plain_table("public.scores"));
-        for bad in ["a.b.c", ".a", "a.", "1a.b", "a.1b"] {
-            assert!(!is_plain_table(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn quotes_each_part_and_doubles_quotes() {

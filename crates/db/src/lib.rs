@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+mod dialect;
 mod driver;
 mod error;
+mod framing;
 mod ident;
 pub mod interrupt;
 mod postgres;
@@ -20,9 +22,11 @@ mod transaction_rules;
 mod url;
 mod value;
 
-pub use driver::{Access, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, connect};
+pub use dialect::{Dialect, LockKind};
+pub use driver::{Access, ConnectOptions, Driver, LockAttempt, ReadLimits, Row, connect};
 pub use error::{DbError, StatementFailure};
-pub use ident::{is_plain_name, is_plain_table, quote_ident, quote_literal, quote_part};
+pub use framing::Framing;
+pub use ident::{quote_ident, quote_literal, quote_part};
 pub use role::{OUTSIDE_FUNCTIONS, POWERFUL_ROLES, RoleReach, role_reach, session_role};
 pub use url::{DatabaseUrl, mask_url};
 pub use value::{DbValue, TypedRows};

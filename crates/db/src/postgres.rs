@@ -1,15 +1,20 @@
 //! PostgreSQL: transactional DDL, session advisory locks on a dedicated connection.
 
+use crate::dialect::Dialect;
 use crate::driver::{
-    Bounded, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
+    Bounded, ConnectOptions, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
 };
 use crate::error::{DbError, connection_lost, statement_failure};
+use crate::framing::Framing;
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection};
 use std::str::FromStr;
+
+/// How this driver frames a transaction (see [`Dialect::framing`]).
+const FRAMING: Framing = Dialect::Postgres.framing();
 
 pub struct PgDriver {
     conn: PgConnection,
@@ -102,15 +107,14 @@ impl Driver for PgDriver {
         // `nextval` or `dblink`, or a long data change, must run once). Statements come from the
         // splitter, which drops trailing comments, so joining them with `;` is safe.
         use futures_util::TryStreamExt;
-        const BEGIN: &str = "BEGIN;\n";
-        let mut script = String::from(BEGIN);
+        let mut script = format!("{};\n", FRAMING.begin);
         let mut starts = Vec::with_capacity(statements.len());
         for s in statements {
             starts.push(script.chars().count());
             script.push_str(s);
             script.push_str(";\n");
         }
-        script.push_str("COMMIT");
+        script.push_str(FRAMING.commit);
         let mut answered = 0usize;
         let batch_error = {
             let mut results = sqlx::raw_sql(user_sql(&script)).execute_many(&mut self.conn);
@@ -203,7 +207,7 @@ impl Driver for PgDriver {
         statements: &[(String, Vec<DbValue>)],
         expect: &[Option<u64>],
     ) -> Result<(), DbError> {
-        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
+        sqlx::raw_sql(FRAMING.begin).execute(&mut self.conn).await.map_err(DbError::query("BEGIN"))?;
         for (i, (sql, params)) in statements.iter().enumerate() {
             let done = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(a.clone()))
                 .execute(&mut self.conn)
@@ -222,16 +226,16 @@ impl Driver for PgDriver {
                 return Err(e);
             }
         }
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map_err(DbError::statement(statements.len()))?;
+        sqlx::raw_sql(FRAMING.commit).execute(&mut self.conn).await.map_err(DbError::statement(statements.len()))?;
         Ok(())
     }
 
     async fn begin(&mut self) -> Result<(), DbError> {
-        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query("BEGIN"))
+        sqlx::raw_sql(FRAMING.begin).execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query("BEGIN"))
     }
 
     async fn commit(&mut self) -> Result<(), DbError> {
-        sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.map(|_| ()).map_err(DbError::statement(0))
+        sqlx::raw_sql(FRAMING.commit).execute(&mut self.conn).await.map(|_| ()).map_err(DbError::statement(0))
     }
 
     async fn rollback(&mut self) -> Result<(), DbError> {
@@ -239,7 +243,9 @@ impl Driver for PgDriver {
     }
 
     async fn reset_session(&mut self) -> Result<(), DbError> {
-        sqlx::raw_sql("RESET ALL").execute(&mut self.conn).await.map_err(DbError::query("RESET ALL"))?;
+        if let Some(reset) = Dialect::Postgres.session_reset_sql() {
+            sqlx::raw_sql(reset).execute(&mut self.conn).await.map_err(DbError::query("RESET ALL"))?;
+        }
         Ok(())
     }
 

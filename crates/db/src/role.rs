@@ -8,7 +8,8 @@
 //! is no boundary. Which of these a role has is read from the catalog here; what to refuse is the
 //! caller's policy.
 
-use crate::driver::{Dialect, Driver};
+use crate::dialect::Dialect;
+use crate::driver::Driver;
 use crate::error::DbError;
 
 /// Predefined roles whose members can act outside the database or on other sessions.

@@ -1,16 +1,21 @@
 //! SQLite: the embedded default. Writers are serialised by SQLite's own database lock
 //! (`BEGIN IMMEDIATE` takes it at the start of a transaction, so two runners never interleave).
 
+use crate::dialect::Dialect;
 use crate::driver::{
-    Access, Bounded, ConnectOptions, Dialect, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
+    Access, Bounded, ConnectOptions, Driver, LockAttempt, ReadLimits, Row, bind_values, rows_as_text, user_sql,
 };
 use crate::error::{DbError, statement_failure};
+use crate::framing::Framing;
 use crate::url::DatabaseUrl;
 use crate::value::{DbValue, TypedRows};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions as _, Connection};
 use std::str::FromStr;
+
+/// How this driver frames a schema-changing transaction (see [`Dialect::framing`]).
+const FRAMING: Framing = Dialect::Sqlite.framing();
 
 pub struct SqliteDriver {
     conn: SqliteConnection,
@@ -36,6 +41,14 @@ impl SqliteDriver {
     async fn run(&mut self, sql: &str, context: &'static str) -> Result<(), DbError> {
         sqlx::raw_sql(user_sql(sql)).execute(&mut self.conn).await.map(|_| ()).map_err(DbError::query(context))
     }
+
+    /// Runs each of `statements` (a part of [`FRAMING`]).
+    async fn run_all(&mut self, statements: &'static [&'static str]) -> Result<(), DbError> {
+        for s in statements {
+            self.run(s, s).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -45,10 +58,9 @@ impl Driver for SqliteDriver {
     }
 
     async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        // PRAGMA foreign_keys is a no-op inside a transaction, so it is switched around it.
-        self.run("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys").await?;
+        self.run_all(FRAMING.before).await?;
         let result = self.transaction_body(statements).await;
-        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        self.run_all(FRAMING.after).await?;
         result
     }
 
@@ -107,7 +119,8 @@ impl Driver for SqliteDriver {
         statements: &[(String, Vec<DbValue>)],
         expect: &[Option<u64>],
     ) -> Result<(), DbError> {
-        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await?;
+        // Data only: no schema change, so foreign keys stay enforced (no `before`/`after`).
+        self.run(FRAMING.begin, FRAMING.begin).await?;
         for (i, (sql, params)) in statements.iter().enumerate() {
             let done = bind_values!(sqlx::query(user_sql(sql)), params, |q, a| q.bind(format!("{a:?}")))
                 .execute(&mut self.conn)
@@ -126,17 +139,17 @@ impl Driver for SqliteDriver {
                 return Err(e);
             }
         }
-        self.run("COMMIT", "COMMIT").await
+        self.run(FRAMING.commit, FRAMING.commit).await
     }
 
     async fn begin(&mut self) -> Result<(), DbError> {
-        self.run("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys").await?;
-        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await
+        self.run_all(FRAMING.before).await?;
+        self.run(FRAMING.begin, FRAMING.begin).await
     }
 
     async fn commit(&mut self) -> Result<(), DbError> {
         let result = match self.query("PRAGMA foreign_key_check").await {
-            Ok(rows) if rows.is_empty() => self.run("COMMIT", "COMMIT").await,
+            Ok(rows) if rows.is_empty() => self.run(FRAMING.commit, FRAMING.commit).await,
             Ok(rows) => {
                 let _ = self.run("ROLLBACK", "ROLLBACK").await;
                 Err(DbError::ForeignKeyCheck { violations: format!("{} row(s)", rows.len()) })
@@ -146,13 +159,13 @@ impl Driver for SqliteDriver {
                 Err(e)
             }
         };
-        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        self.run_all(FRAMING.after).await?;
         result
     }
 
     async fn rollback(&mut self) -> Result<(), DbError> {
         let result = self.run("ROLLBACK", "ROLLBACK").await;
-        self.run("PRAGMA foreign_keys = ON", "PRAGMA foreign_keys").await?;
+        self.run_all(FRAMING.after).await?;
         result
     }
 
@@ -184,7 +197,7 @@ impl Driver for SqliteDriver {
 
 impl SqliteDriver {
     async fn transaction_body(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        self.run("BEGIN IMMEDIATE", "BEGIN IMMEDIATE").await?;
+        self.run(FRAMING.begin, FRAMING.begin).await?;
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
                 let _ = self.run("ROLLBACK", "ROLLBACK").await;
@@ -214,7 +227,7 @@ impl SqliteDriver {
                 });
             }
         }
-        self.run("COMMIT", "COMMIT").await
+        self.run(FRAMING.commit, FRAMING.commit).await
     }
 }
 

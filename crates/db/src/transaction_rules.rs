@@ -86,8 +86,8 @@ impl Dialect {
             return Some(format!(
                 "DO $runner$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
                  WHERE i.indrelid = to_regclass({}) AND c.relname = {} AND i.indisvalid) THEN {}; END IF; END $runner$",
-                literal(&table),
-                literal(&folded(name)),
+                crate::quote_literal(&table),
+                crate::quote_literal(&folded(name)),
                 raise(&shown)
             ));
         }
@@ -99,7 +99,7 @@ impl Dialect {
             let name = qualified(&tokens, i)?;
             return Some(format!(
                 "DO $runner$ BEGIN IF to_regclass({}) IS NOT NULL THEN {}; END IF; END $runner$",
-                literal(&name),
+                crate::quote_literal(&name),
                 raise(&format!("index {name} is still there"))
             ));
         }
@@ -110,13 +110,9 @@ impl Dialect {
 /// `RAISE EXCEPTION` saying that the statement before did not take effect.
 fn raise(what: &str) -> String {
     format!(
-        "RAISE EXCEPTION 'runner: the statement before this one reported success, but {}'",
-        what.replace('\'', "''")
+        "RAISE EXCEPTION {}",
+        crate::quote_literal(&format!("runner: the statement before this one reported success, but {what}"))
     )
-}
-
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// An identifier as PostgreSQL stores it: unquoted ones fold to lower case.

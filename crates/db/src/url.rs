@@ -5,7 +5,7 @@
 //! `sqlite:…`. Masking happens on the raw text before anything parses it, so that a URL too
 //! broken to parse (a password with `/`, `#` or `?` in it) is still shown without its secrets.
 
-use crate::driver::Dialect;
+use crate::dialect::Dialect;
 use crate::error::DbError;
 use std::fmt;
 
@@ -21,16 +21,11 @@ impl DatabaseUrl {
     /// (`host=… dbname=…`); an error names what is wrong, with the password masked.
     pub fn parse(raw: &str) -> Result<DatabaseUrl, DbError> {
         let raw = raw.trim();
-        let lower = raw.to_ascii_lowercase();
         if is_keyword_string(raw) {
             let url = keywords_to_url(raw).map_err(|reason| DbError::InvalidUrl { url: mask_url(raw), reason })?;
             return DatabaseUrl::parse(&url);
         }
-        let dialect = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            Dialect::Postgres
-        } else if lower.starts_with("sqlite:") {
-            Dialect::Sqlite
-        } else {
+        let Some(dialect) = Dialect::of_url(raw) else {
             return Err(DbError::UnsupportedUrl { url: mask_url(raw) });
         };
         if dialect == Dialect::Postgres {
@@ -47,6 +42,29 @@ impl DatabaseUrl {
     /// A SQLite URL for a file path (created on first use).
     pub fn sqlite_file(path: &std::path::Path) -> DatabaseUrl {
         DatabaseUrl { raw: format!("sqlite://{}", path.display()), dialect: Dialect::Sqlite }
+    }
+
+    /// The file behind a SQLite URL (`sqlite://app.db`, `sqlite:app.db?mode=rwc`); `None` for
+    /// another database or an in-memory one.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        if self.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let rest = self.raw.strip_prefix("sqlite://").or_else(|| self.raw.strip_prefix("sqlite:")).unwrap_or(&self.raw);
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+    }
+
+    /// This URL read from a file in `dir` (`runner.toml`): a relative SQLite path is relative to
+    /// `dir`, not to wherever runner was started from. Other URLs are unchanged.
+    pub fn relative_to(self, dir: &std::path::Path) -> DatabaseUrl {
+        match self.sqlite_path() {
+            Some(path) if path.is_relative() => {
+                let query = self.raw.find('?').map(|i| &self.raw[i..]).unwrap_or("");
+                DatabaseUrl { raw: format!("sqlite://{}{query}", dir.join(path).display()), dialect: Dialect::Sqlite }
+            }
+            _ => self,
+        }
     }
 
     /// Which database the URL names.
@@ -359,5 +377,22 @@ mod tests {
         assert_eq!(u.to_string(), "postgresql://a:***@c/d");
         assert_eq!(format!("{u:?}"), "DatabaseUrl(postgresql://a:***@c/d)");
         assert_eq!(u.expose(), "postgresql://a:b@c/d");
+    }
+
+    #[test]
+    fn a_sqlite_url_names_its_file_and_reads_relative_to_its_folder() {
+        let file = |u: &str| DatabaseUrl::parse(u).unwrap().sqlite_path();
+        assert_eq!(file("sqlite://app.db"), Some("app.db".into()));
+        assert_eq!(file("sqlite:data/app.db?mode=rwc"), Some("data/app.db".into()));
+        assert_eq!(file("sqlite:///abs/app.db"), Some("/abs/app.db".into()));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://u@h/db"), None);
+        let dir = std::path::Path::new("/proj");
+        let rel = |u: &str| DatabaseUrl::parse(u).unwrap().relative_to(dir).expose().to_string();
+        assert_eq!(rel("sqlite://app.db"), "sqlite:///proj/app.db");
+        assert_eq!(rel("sqlite:app.db?mode=rwc"), "sqlite:///proj/app.db?mode=rwc");
+        assert_eq!(rel("sqlite:///abs/app.db"), "sqlite:///abs/app.db");
+        assert_eq!(rel("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(rel("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

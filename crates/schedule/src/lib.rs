@@ -6,7 +6,7 @@
 #![warn(missing_docs)]
 
 use chrono::{DateTime, Utc};
-use runner_db::{is_plain_name, is_plain_table};
+use runner_revisions::{is_plain_name, is_plain_table};
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -33,8 +33,7 @@ pub use exclude::{Exclude, ExcludeKind, OTHER_TOOLS_HISTORY, Pattern};
 pub use hints::hints;
 pub use introspect::{IntrospectError, introspect};
 pub use model::{
-    Column, Constraint, ConstraintKind, Engine, Function, Index, Name, ObjectKind, Other, Schema, Table, View,
-    differences,
+    Column, Constraint, ConstraintKind, Function, Index, Name, ObjectKind, Other, Schema, Table, View, differences,
 };
 pub use online::{Online, concurrent_in_order, online};
 pub use renames::{Candidate, Rename, Renamed};

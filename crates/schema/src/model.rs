@@ -2,6 +2,7 @@
 //! prints them (`format_type`, `pg_get_constraintdef`, `pg_get_indexdef`), so two objects are
 //! equal exactly when the database would print them the same.
 
+use runner_db::Dialect;
 use std::collections::BTreeMap;
 
 /// A schema-qualified name.
@@ -32,21 +33,11 @@ impl std::fmt::Display for Name {
     }
 }
 
-/// The database engine a schema was read from: the differ writes its dialect.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Engine {
-    /// PostgreSQL.
-    #[default]
-    Postgres,
-    /// SQLite: tables are rebuilt for what `ALTER TABLE` cannot do.
-    Sqlite,
-}
-
 /// Everything a diff compares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schema {
     /// The engine it was read from.
-    pub engine: Engine,
+    pub engine: Dialect,
     /// Namespaces other than the system ones (`public` included).
     pub schemas: Vec<String>,
     /// Ordinary tables, by name.

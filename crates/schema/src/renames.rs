@@ -10,9 +10,9 @@
 //! a `serial` column). A definition this misses only costs a needless drop and create, never a
 //! wrong result: the diff that follows compares the renamed model with the second schema.
 
-use crate::model::{Column, Constraint, ConstraintKind, Engine, Index, Name, ObjectKind, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Index, Name, ObjectKind, Schema, Table};
 use crate::statement::{Statement, StatementKind};
-use runner_db::quote_part;
+use runner_db::{Dialect, quote_part};
 use std::collections::BTreeMap;
 
 /// A table or column rename, with where it was said, for errors.
@@ -168,8 +168,8 @@ const ENUM_VALUE: &str = "enum value";
 pub fn resolve(renames: &[Rename], from: &Schema, to: &Schema) -> Result<Vec<Rename>, Vec<String>> {
     // A name given without a schema is in `public`, which on SQLite is `main`.
     let renames: Vec<Rename> = match from.engine {
-        Engine::Postgres => renames.to_vec(),
-        Engine::Sqlite => renames.iter().map(on_sqlite).collect(),
+        Dialect::Postgres => renames.to_vec(),
+        Dialect::Sqlite => renames.iter().map(on_sqlite).collect(),
     };
     let renames = renames.as_slice();
     let mut out = Vec::new();
@@ -304,7 +304,7 @@ fn rename_table(s: &mut Schema, old: &Name, new: &Name, out: &mut Vec<Statement>
         let seq = Name::new(&new.schema, &crate::diff::serials::sequence_of(old, c).name);
         crate::diff::serials::desugar(s, new, c, seq);
     }
-    if s.engine == Engine::Sqlite {
+    if s.engine == Dialect::Sqlite {
         // SQLite rewrites the name everywhere its statements use it (3.26 on).
         sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, &old.name, &new.name));
     }
@@ -398,7 +398,7 @@ fn rekey<V>(map: &mut BTreeMap<(Name, String), V>, old: &Name, new: &Name, table
 }
 
 fn rename_column(s: &mut Schema, table: &Name, old: &str, new: &str, out: &mut Vec<Statement>) {
-    if s.engine == Engine::Sqlite {
+    if s.engine == Dialect::Sqlite {
         sqlite_statements(s, &|sql| crate::diff::sqlite::rename_word(sql, old, new));
     }
     let Some(t) = s.tables.get_mut(table) else { return };

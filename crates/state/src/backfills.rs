@@ -2,7 +2,7 @@
 //! JSON holds the cursor. The backfill engine writes the row in the same transaction as each
 //! batch, so the cursor and the data never disagree.
 
-use crate::render::{literal, now, read_time, starts_with};
+use crate::render::{read_time, starts_with};
 use crate::status::{BackfillStatus, ChunkStatus, Kind};
 use crate::table::{StateError, StateTable};
 
@@ -79,7 +79,7 @@ impl StateTable {
              ON CONFLICT (kind, name) DO UPDATE SET status = excluded.status, progress = excluded.progress, \
              error = excluded.error, duration_ms = excluded.duration_ms, updated_at = excluded.updated_at",
             t = self.qualified(),
-            n = now(self.dialect()),
+            n = self.dialect().now_sql(),
         );
         let params = vec![
             DbValue::Text(name.to_string()),
@@ -131,13 +131,13 @@ impl StateTable {
     /// Changes only the status (pause, resume, retry), if the row is in one of `from`.
     pub fn backfill_set_status(&self, name: &str, to: BackfillStatus, from: &[BackfillStatus]) -> String {
         let d = self.dialect();
-        let from: Vec<String> = from.iter().map(|s| literal(d, s.as_str())).collect();
+        let from: Vec<String> = from.iter().map(|s| d.quote_literal(s.as_str())).collect();
         format!(
             "UPDATE {} SET status = {}, updated_at = {} WHERE kind = '{BACKFILL}' AND name = {} AND status IN ({})",
             self.qualified(),
-            literal(d, to.as_str()),
-            now(d),
-            literal(d, name),
+            d.quote_literal(to.as_str()),
+            d.now_sql(),
+            d.quote_literal(name),
             from.join(", ")
         )
     }
@@ -147,7 +147,7 @@ impl StateTable {
         format!(
             "DELETE FROM {} WHERE kind = '{BACKFILL}' AND name = {}",
             self.qualified(),
-            literal(self.dialect(), name)
+            self.dialect().quote_literal(name)
         )
     }
 }
@@ -224,15 +224,12 @@ impl StateTable {
     ) -> Result<Option<(String, serde_json::Value)>, StateError> {
         let d = self.dialect();
         let t = self.qualified();
-        let stale = match d {
-            Dialect::Postgres => format!("now() - interval '{stale_secs} seconds'"),
-            Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{stale_secs} seconds')"),
-        };
+        let stale = d.seconds_ago_sql(stale_secs);
         let pick = format!(
             "SELECT name FROM {t} WHERE kind = '{CHUNK}' AND {} \
              AND (status = '{PENDING}' OR (status = '{CLAIMED}' AND updated_at < {stale})) ORDER BY name LIMIT 1{}",
             self.chunk_of(backfill),
-            if d == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+            d.skip_locked_sql()
         );
         let set_owner = match d {
             Dialect::Postgres => "jsonb_set(progress, '{owner}', to_jsonb($1::text))",
@@ -241,7 +238,7 @@ impl StateTable {
         let sql = format!(
             "UPDATE {t} SET status = '{CLAIMED}', progress = {set_owner}, updated_at = {n} \
              WHERE kind = '{CHUNK}' AND name = ({pick}) RETURNING name, {progress}",
-            n = now(d),
+            n = d.now_sql(),
             progress = if d == Dialect::Postgres { "progress::text" } else { "progress" },
         );
         let rows = db.fetch(&sql, &[DbValue::Text(owner.to_string())]).await?;
@@ -263,8 +260,8 @@ impl StateTable {
         format!(
             "UPDATE {} SET status = '{PENDING}', updated_at = {} WHERE kind = '{CHUNK}' AND name = {} AND status = '{CLAIMED}'",
             self.qualified(),
-            now(self.dialect()),
-            literal(self.dialect(), chunk)
+            self.dialect().now_sql(),
+            self.dialect().quote_literal(chunk)
         )
     }
 
@@ -273,7 +270,7 @@ impl StateTable {
         format!(
             "UPDATE {} SET status = '{PENDING}', error = NULL, updated_at = {} WHERE kind = '{CHUNK}' AND {} AND status IN ('{FAILED}', '{CLAIMED}')",
             self.qualified(),
-            now(self.dialect()),
+            self.dialect().now_sql(),
             self.chunk_of(backfill)
         )
     }

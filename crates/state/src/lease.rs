@@ -5,9 +5,8 @@
 //! rows are a classic: liquibase/liquibase#1453, flyway/flyway#2932).
 
 use crate::owner::Owner;
-use crate::render::{literal, now};
 use crate::table::{StateError, StateTable};
-use runner_db::{Dialect, Driver};
+use runner_db::Driver;
 use std::time::Duration;
 
 /// The runner lock as a row of the state table, held by one process until it releases it or
@@ -26,28 +25,25 @@ impl<'t> Lease<'t> {
     }
 
     fn key(&self) -> String {
-        format!("kind = '{}' AND name = {}", crate::Kind::Lock, literal(self.table.dialect(), &self.name))
+        format!("kind = '{}' AND name = {}", crate::Kind::Lock, self.table.dialect().quote_literal(&self.name))
     }
 
     fn expired_before(&self) -> String {
-        match self.table.dialect() {
-            Dialect::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{} seconds')", self.ttl.as_secs()),
-            Dialect::Postgres => format!("now() - interval '{} seconds'", self.ttl.as_secs()),
-        }
+        self.table.dialect().seconds_ago_sql(self.ttl.as_secs())
     }
 
     /// One attempt. `Ok(None)` means acquired; `Ok(Some(text))` names the current holder.
     pub async fn try_acquire(&self, db: &mut dyn Driver) -> Result<Option<String>, StateError> {
         let d = self.table.dialect();
         let t = self.table.qualified();
-        let me = literal(d, &self.holder.encode());
+        let me = d.quote_literal(&self.holder.encode());
         db.transaction(&[
             &format!("DELETE FROM {t} WHERE {} AND updated_at < {}", self.key(), self.expired_before()),
             &format!(
                 "INSERT INTO {t} (kind, name, status, applied_by, applied_at, updated_at) \
                  VALUES ('{lock}', {}, 'held', {me}, {n}, {n}) ON CONFLICT (kind, name) DO NOTHING",
-                literal(d, &self.name),
-                n = now(d),
+                d.quote_literal(&self.name),
+                n = d.now_sql(),
                 lock = crate::Kind::Lock
             ),
         ])
@@ -68,7 +64,7 @@ impl<'t> Lease<'t> {
             db.transaction(&[&format!(
                 "DELETE FROM {t} WHERE {} AND applied_by = {}",
                 self.key(),
-                literal(d, &holder)
+                d.quote_literal(&holder)
             )])
             .await?;
             return Box::pin(self.try_acquire(db)).await;
@@ -82,9 +78,9 @@ impl<'t> Lease<'t> {
         db.execute(&format!(
             "UPDATE {} SET updated_at = {} WHERE {} AND applied_by = {}",
             self.table.qualified(),
-            now(d),
+            d.now_sql(),
             self.key(),
-            literal(d, &self.holder.encode())
+            d.quote_literal(&self.holder.encode())
         ))
         .await?;
         Ok(())
@@ -110,7 +106,7 @@ impl<'t> Lease<'t> {
                 "SELECT 1 FROM {} WHERE {} AND applied_by = {}",
                 self.table.qualified(),
                 self.key(),
-                literal(self.table.dialect(), &self.holder.encode())
+                self.table.dialect().quote_literal(&self.holder.encode())
             ))
             .await?;
         Ok(!rows.is_empty())
@@ -123,7 +119,7 @@ impl<'t> Lease<'t> {
             "DELETE FROM {} WHERE {} AND applied_by = {}",
             self.table.qualified(),
             self.key(),
-            literal(d, &self.holder.encode())
+            d.quote_literal(&self.holder.encode())
         ))
         .await?;
         Ok(())

@@ -3,7 +3,7 @@
 //! insert that only one replica can win, so each slot runs once however many `runner cron`
 //! processes watch the schedule.
 
-use crate::render::{literal, now, read_time, starts_with};
+use crate::render::{read_time, starts_with};
 use crate::status::{Kind, RefreshStatus, SlotStatus};
 use crate::table::{StateError, StateTable};
 use runner_db::{DbValue, Dialect, Driver};
@@ -108,7 +108,7 @@ impl StateTable {
              error = excluded.error, applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
              updated_at = excluded.updated_at",
             t = self.qualified(),
-            n = now(d),
+            n = d.now_sql(),
         );
         let params = vec![
             DbValue::Text(name.to_string()),
@@ -127,7 +127,7 @@ impl StateTable {
             "INSERT INTO {} (kind, name, status, applied_by, applied_at, updated_at) VALUES ('{SLOT}', $1, '{RUNNING}', $2, {n}, {n}) \
              ON CONFLICT (kind, name) DO NOTHING RETURNING name",
             self.qualified(),
-            n = now(d)
+            n = d.now_sql()
         );
         let rows = db.fetch(&sql, &[DbValue::Text(slot.to_string()), DbValue::Text(owner.to_string())]).await?;
         Ok(!rows.rows.is_empty())
@@ -143,7 +143,7 @@ impl StateTable {
         format!(
             "DELETE FROM {t} WHERE kind = '{SLOT}' AND {mine} AND name < {} \
              AND name NOT IN (SELECT name FROM {t} WHERE kind = '{SLOT}' AND {mine} ORDER BY name DESC LIMIT {keep})",
-            literal(d, before)
+            d.quote_literal(before)
         )
     }
 
@@ -153,10 +153,10 @@ impl StateTable {
         format!(
             "UPDATE {} SET status = {}, error = {}, duration_ms = {duration_ms}, updated_at = {} WHERE kind = '{SLOT}' AND name = {}",
             self.qualified(),
-            literal(d, status.as_str()),
-            error.map_or("NULL".to_string(), |e| literal(d, e)),
-            now(d),
-            literal(d, slot)
+            d.quote_literal(status.as_str()),
+            error.map_or("NULL".to_string(), |e| d.quote_literal(e)),
+            d.now_sql(),
+            d.quote_literal(slot)
         )
     }
 

@@ -4,28 +4,18 @@ use runner_db::Dialect;
 
 pub use runner_db::quote_ident as ident;
 
-/// A string literal that means the same whatever `standard_conforming_strings` a revision set.
-pub fn literal(dialect: Dialect, value: &str) -> String {
-    match dialect {
-        Dialect::Postgres if value.contains('\\') => {
-            format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-        }
-        _ => format!("'{}'", value.replace('\'', "''")),
-    }
-}
-
 /// `name` starts with `prefix`, exactly: `LIKE` would read `_` and `%` in a backfill's or
 /// refresh's name as wildcards and match other names (`fill_1/%` matches `fill11/0001`).
 pub fn starts_with(dialect: Dialect, column: &str, prefix: &str) -> String {
-    format!("substr({column}, 1, {}) = {}", prefix.chars().count(), literal(dialect, prefix))
+    format!("substr({column}, 1, {}) = {}", prefix.chars().count(), dialect.quote_literal(prefix))
 }
 
 pub fn opt_literal(dialect: Dialect, value: Option<&str>) -> String {
-    value.map_or_else(|| "NULL".to_string(), |v| literal(dialect, v))
+    value.map_or_else(|| "NULL".to_string(), |v| dialect.quote_literal(v))
 }
 
 pub fn json(dialect: Dialect, value: &serde_json::Value) -> String {
-    let text = literal(dialect, &value.to_string());
+    let text = dialect.quote_literal(&value.to_string());
     match dialect {
         Dialect::Postgres => format!("{text}::jsonb"),
         Dialect::Sqlite => text,
@@ -37,14 +27,6 @@ pub fn text_pairs(rows: Vec<runner_db::Row>) -> Vec<(String, String)> {
     rows.into_iter()
         .map(|r| (r.first().cloned().flatten().unwrap_or_default(), r.get(1).cloned().flatten().unwrap_or_default()))
         .collect()
-}
-
-/// The current time as stored in timestamp columns.
-pub fn now(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "now()",
-        Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    }
 }
 
 /// A timestamp column read back as ISO-8601 UTC text, whatever the session time zone.
@@ -63,9 +45,9 @@ mod tests {
 
     #[test]
     fn literals_escape_quotes_and_backslashes() {
-        assert_eq!(literal(Dialect::Postgres, "it's"), "'it''s'");
-        assert_eq!(literal(Dialect::Postgres, "a\\b'c"), "E'a\\\\b''c'");
-        assert_eq!(literal(Dialect::Sqlite, "a\\b'c"), "'a\\b''c'");
+        assert_eq!(Dialect::Postgres.quote_literal("it's"), "'it''s'");
+        assert_eq!(Dialect::Postgres.quote_literal("a\\b'c"), "E'a\\\\b''c'");
+        assert_eq!(Dialect::Sqlite.quote_literal("a\\b'c"), "'a\\b''c'");
         assert_eq!(ident("we\"ird"), "\"we\"\"ird\"");
     }
 }

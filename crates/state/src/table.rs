@@ -1,6 +1,6 @@
 //! The state table's layout, its versioning, and the reads and writes for revisions.
 
-use crate::render::{ident, json, literal, now, opt_literal, read_time};
+use crate::render::{ident, json, opt_literal, read_time};
 use crate::status::{BackfillStatus, Kind};
 use runner_db::{DbError, Dialect, Driver};
 use runner_revisions::{Applied, AppliedStatus, Checksum, History};
@@ -65,15 +65,15 @@ impl AppliedBy {
     pub fn new(dialect: Dialect, host: &str, os_user: &str) -> AppliedBy {
         AppliedBy(match dialect {
             Dialect::Postgres => {
-                format!("current_user || {}", literal(dialect, &format!("@{host}")))
+                format!("current_user || {}", dialect.quote_literal(&format!("@{host}")))
             }
-            Dialect::Sqlite => literal(dialect, &format!("{os_user}@{host}")),
+            Dialect::Sqlite => dialect.quote_literal(&format!("{os_user}@{host}")),
         })
     }
 
     /// For stamped revisions, so history shows nothing ran.
     fn stamped(&self, dialect: Dialect) -> String {
-        format!("{} || {}", self.0, literal(dialect, " (stamp)"))
+        format!("{} || {}", self.0, dialect.quote_literal(" (stamp)"))
     }
 }
 
@@ -102,7 +102,7 @@ impl StateTable {
     /// at connect time; SQLite: `main`).
     pub fn new(dialect: Dialect, schema: &str, name: &str) -> Result<StateTable, StateError> {
         let generic = ["migrations", "schema_migrations", "state", "versions"];
-        let valid = runner_db::is_plain_name(name) && !generic.contains(&name.to_ascii_lowercase().as_str());
+        let valid = runner_revisions::is_plain_name(name) && !generic.contains(&name.to_ascii_lowercase().as_str());
         if !valid {
             return Err(StateError::BadName(name.to_string()));
         }
@@ -147,10 +147,8 @@ impl StateTable {
                    error text,\n  \
                    updated_at {ts} NOT NULL DEFAULT {},\n  \
                    PRIMARY KEY (kind, name)\n)",
-                match self.dialect {
-                    Dialect::Postgres => "now()",
-                    Dialect::Sqlite => "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                }
+                // A column default that is an expression is parenthesised (SQLite requires it).
+                format!("({})", self.dialect.now_sql())
             ),
             format!(
                 "INSERT INTO {t} (kind, name, status) VALUES ('{}', 'state_version', '{STATE_VERSION}') ON CONFLICT (kind, name) DO NOTHING",
@@ -163,12 +161,12 @@ impl StateTable {
     pub async fn exists(&self, db: &mut dyn Driver) -> Result<bool, StateError> {
         let sql = match self.dialect {
             Dialect::Postgres => {
-                format!("SELECT to_regclass({}) IS NOT NULL", literal(self.dialect, &self.qualified()))
+                format!("SELECT to_regclass({}) IS NOT NULL", self.dialect.quote_literal(&self.qualified()))
             }
             Dialect::Sqlite => format!(
                 "SELECT count(*) > 0 FROM {}.sqlite_master WHERE type = 'table' AND name = {}",
                 ident(&self.schema),
-                literal(self.dialect, &self.name)
+                self.dialect.quote_literal(&self.name)
             ),
         };
         let rows = db.query(&sql).await?;
@@ -185,13 +183,13 @@ impl StateTable {
         let sql = match self.dialect {
             Dialect::Postgres => format!(
                 "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass({}) AND attnum > 0 AND NOT attisdropped",
-                literal(self.dialect, &self.qualified())
+                self.dialect.quote_literal(&self.qualified())
             ),
             Dialect::Sqlite => {
                 format!(
                     "SELECT name FROM pragma_table_info({}, {})",
-                    literal(self.dialect, &self.name),
-                    literal(self.dialect, &self.schema)
+                    self.dialect.quote_literal(&self.name),
+                    self.dialect.quote_literal(&self.schema)
                 )
             }
         };
@@ -297,13 +295,13 @@ impl StateTable {
     fn upsert(&self, name: &str, columns: &[(&str, String)]) -> String {
         let d = self.dialect;
         let mut cols = vec!["kind".to_string(), "name".to_string()];
-        let mut vals = vec![literal(d, KIND_REVISION), literal(d, name)];
+        let mut vals = vec![d.quote_literal(KIND_REVISION), d.quote_literal(name)];
         for (c, v) in columns {
             cols.push(c.to_string());
             vals.push(v.clone());
         }
         cols.push("updated_at".into());
-        vals.push(now(d).into());
+        vals.push(d.now_sql().into());
         let updates: Vec<String> = cols[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
         format!(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (kind, name) DO UPDATE SET {}",
@@ -359,11 +357,11 @@ impl StateTable {
         self.upsert(
             id,
             &[
-                ("status", literal(d, AppliedStatus::Applied.as_str())),
-                ("checksum", literal(d, checksum.as_str())),
-                ("description", literal(d, description)),
+                ("status", d.quote_literal(AppliedStatus::Applied.as_str())),
+                ("checksum", d.quote_literal(checksum.as_str())),
+                ("description", d.quote_literal(description)),
                 ("seq", self.next_seq()),
-                ("applied_at", now(d).into()),
+                ("applied_at", d.now_sql().into()),
                 ("applied_by", by_sql),
                 ("duration_ms", duration_sql),
                 ("progress", progress_sql),
@@ -388,7 +386,7 @@ impl StateTable {
                 format!("recorded {n} statement(s) done"),
             ),
             Expected::Status(status) => {
-                (format!("status = {}", literal(d, status.as_str())), status.as_str().to_string())
+                (format!("status = {}", d.quote_literal(status.as_str())), status.as_str().to_string())
             }
         };
         let message = format!(
@@ -398,8 +396,8 @@ impl StateTable {
             "DO $runner$ BEGIN IF NOT EXISTS (SELECT 1 FROM {} WHERE kind = '{KIND_REVISION}' AND name = {} AND {condition}) \
              THEN RAISE EXCEPTION {}; END IF; END $runner$",
             self.qualified(),
-            literal(d, id),
-            literal(d, &message)
+            d.quote_literal(id),
+            d.quote_literal(&message)
         ))
     }
 
@@ -422,11 +420,11 @@ impl StateTable {
         self.upsert(
             id,
             &[
-                ("status", literal(d, status.as_str())),
-                ("checksum", literal(d, checksum.as_str())),
-                ("description", literal(d, description)),
+                ("status", d.quote_literal(status.as_str())),
+                ("checksum", d.quote_literal(checksum.as_str())),
+                ("description", d.quote_literal(description)),
                 ("seq", "NULL".into()),
-                ("applied_at", now(d).into()),
+                ("applied_at", d.now_sql().into()),
                 ("applied_by", by.0.clone()),
                 ("duration_ms", "NULL".into()),
                 (
@@ -446,7 +444,7 @@ impl StateTable {
     /// `REV@TIME`) that later applies and reverts never overwrite: the audit trail.
     pub fn record_reverted(&self, id: &str, by: &AppliedBy, duration: Option<Duration>) -> Vec<String> {
         let d = self.dialect;
-        let at = read_time(d, now(d));
+        let at = read_time(d, d.now_sql());
         let reverted = match d {
             Dialect::Postgres => format!("jsonb_build_object('reverted_by', {}, 'reverted_at', {at})", by.0),
             Dialect::Sqlite => format!("json_object('reverted_by', {}, 'reverted_at', {at})", by.0),
@@ -456,19 +454,19 @@ impl StateTable {
                 "UPDATE {} SET status = {}, seq = NULL, progress = {reverted}, error = NULL, updated_at = {} \
                  WHERE kind = '{KIND_REVISION}' AND name = {}",
                 self.qualified(),
-                literal(d, AppliedStatus::Reverted.as_str()),
-                now(d),
-                literal(d, id)
+                d.quote_literal(AppliedStatus::Reverted.as_str()),
+                d.now_sql(),
+                d.quote_literal(id)
             ),
             format!(
                 "INSERT INTO {} (kind, name, status, applied_at, applied_by, duration_ms, updated_at) \
                  VALUES ('{KIND_REVERT}', {} || {at}, {}, {n}, {}, {}, {n}) ON CONFLICT (kind, name) DO NOTHING",
                 self.qualified(),
-                literal(d, &format!("{id}@")),
-                literal(d, AppliedStatus::Reverted.as_str()),
+                d.quote_literal(&format!("{id}@")),
+                d.quote_literal(AppliedStatus::Reverted.as_str()),
                 by.0,
                 self.duration_sql(duration),
-                n = now(d),
+                n = d.now_sql(),
             ),
         ]
     }
@@ -494,7 +492,7 @@ impl StateTable {
             "UPDATE {} SET duration_ms = {} WHERE kind = '{KIND_REVISION}' AND name = {}",
             self.qualified(),
             took.as_millis(),
-            literal(self.dialect, id)
+            self.dialect.quote_literal(id)
         )
     }
 
@@ -503,7 +501,7 @@ impl StateTable {
         format!(
             "DELETE FROM {} WHERE kind = '{KIND_REVISION}' AND name = {}",
             self.qualified(),
-            literal(self.dialect, id)
+            self.dialect.quote_literal(id)
         )
     }
 
@@ -513,9 +511,9 @@ impl StateTable {
         format!(
             "UPDATE {} SET checksum = {}, updated_at = {} WHERE kind = '{KIND_REVISION}' AND name = {}",
             self.qualified(),
-            literal(d, checksum.as_str()),
-            now(d),
-            literal(d, id)
+            d.quote_literal(checksum.as_str()),
+            d.now_sql(),
+            d.quote_literal(id)
         )
     }
 }

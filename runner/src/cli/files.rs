@@ -9,7 +9,7 @@ use crate::scaffold;
 use crate::settings::Settings;
 use runner_revisions::Graph;
 
-pub fn init(g: &GlobalArgs, engine: Option<crate::settings::Engine>) -> Result<ExitCode, RunnerError> {
+pub fn init(g: &GlobalArgs, engine: Option<runner_db::Dialect>) -> Result<ExitCode, RunnerError> {
     let dir = g.project_dir.clone().unwrap_or_else(|| ".".into());
     for p in scaffold::init(&dir, engine)? {
         outln!("created {}", p.display());
@@ -111,7 +111,12 @@ pub async fn autogenerate(
     // The database the revision is for says how big the tables its hazards touch are.
     let touched: Vec<runner_schema::Name> =
         revisions.iter().flat_map(|r| r.up.iter().filter_map(|s| s.table().cloned())).collect();
-    let sizes = crate::schema_diff::table_sizes(&settings.database_url, &touched).await;
+    let sizes = crate::schema_diff::table_sizes(
+        &settings.database_url,
+        &settings.connect_options(runner_db::Access::ReadOnly),
+        &touched,
+    )
+    .await;
     for (i, revision) in revisions.iter().enumerate() {
         // The notes about the whole change go into the first revision.
         let mut notes: Vec<String> = Vec::new();

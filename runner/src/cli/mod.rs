@@ -159,6 +159,13 @@ impl PreviewArgs {
     }
 }
 
+/// `--engine NAME`: one of the dialects, listed as clap lists an enum's values.
+fn engine_name() -> impl clap::builder::TypedValueParser<Value = runner_db::Dialect> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(runner_db::Dialect::ALL.map(runner_db::Dialect::name))
+        .map(|name| runner_db::Dialect::from_name(&name).expect("one of the possible values"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create runner.toml, migrations/, backfills/ and plugins/ in the project folder.
@@ -166,8 +173,8 @@ pub enum Command {
     Init {
         /// Write `engine = "..."` into runner.toml: with `postgres`, a missing database URL is an
         /// error rather than a fresh SQLite file.
-        #[arg(long, value_enum)]
-        engine: Option<crate::settings::Engine>,
+        #[arg(long, value_parser = engine_name())]
+        engine: Option<runner_db::Dialect>,
     },
     /// Write a new revision file whose parent is the current head.
     #[command(

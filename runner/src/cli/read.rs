@@ -307,7 +307,8 @@ pub async fn diff(
             crate::SchemaSource::Database(url) => {
                 let touched: Vec<runner_schema::Name> =
                     diff.statements.iter().filter_map(|s| s.table().cloned()).collect();
-                crate::schema_diff::table_sizes(url, &touched).await
+                crate::schema_diff::table_sizes(url, &settings.connect_options(runner_db::Access::ReadOnly), &touched)
+                    .await
             }
             _ => Default::default(),
         };

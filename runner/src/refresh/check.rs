@@ -40,10 +40,16 @@ impl Runner {
                 Err(format!("refresh `{name}`: SQLite has no materialized views; declare `table` and `query` instead"))
             }
             (Target::View { view, concurrently }, Dialect::Postgres) => {
-                if self.scalar(&sql::view_exists(view)).await? == "0" {
+                if self.scalar(&sql::view_exists(view)).await.map_err(|e| format!("refresh `{name}`: {e}"))? == "0" {
                     return Err(format!("refresh `{name}`: no materialized view `{view}`"));
                 }
-                if *concurrently && self.scalar(&sql::view_unique_indexes(view)).await? == "0" {
+                if *concurrently
+                    && self
+                        .scalar(&sql::view_unique_indexes(view))
+                        .await
+                        .map_err(|e| format!("refresh `{name}`: {e}"))?
+                        == "0"
+                {
                     return Err(format!(
                         "refresh `{name}`: REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index on plain columns of `{view}` \
                          (no expression, no WHERE); add one, e.g. CREATE UNIQUE INDEX ON {view} (<key columns>), or set concurrently = false"
@@ -52,7 +58,12 @@ impl Runner {
                 Ok(())
             }
             (Target::Table { table, .. }, _) => {
-                if self.scalar(&sql::table_exists(dialect, table)).await? == "0" {
+                if self
+                    .scalar(&sql::table_exists(dialect, table))
+                    .await
+                    .map_err(|e| format!("refresh `{name}`: {e}"))?
+                    == "0"
+                {
                     return Err(format!("refresh `{name}`: no table `{table}`"));
                 }
                 Ok(())

@@ -102,8 +102,8 @@ impl Runner {
     }
 
     /// The first column of the first row of `sql`, as text: what the checks and counts read.
-    async fn scalar(&mut self, sql: &str) -> Result<String, String> {
-        let rows = self.db_mut().query(sql).await.map_err(|e| e.to_string())?;
+    async fn scalar(&mut self, sql: &str) -> Result<String, RunnerError> {
+        let rows = self.db_mut().query(sql).await?;
         Ok(rows.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default())
     }
 }

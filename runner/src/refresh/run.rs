@@ -47,11 +47,18 @@ impl Runner {
             attempts += 1;
             match self.refresh_once(r).await {
                 Ok(rows) => break RefreshOutcome::Ok { duration_ms: started.elapsed().as_millis() as u64, rows },
-                Err(e) if attempts <= r.retries => {
+                // Only what may succeed later is retried: bad SQL or a missing table fails the
+                // same way every time, and retrying it only delays the report. Nor is anything
+                // retried once a stop was requested.
+                Err(e)
+                    if attempts <= r.retries
+                        && e.may_succeed_later()
+                        && runner_db::interrupt::requested().is_none() =>
+                {
                     tracing::warn!(refresh = %r.name, attempt = attempts, error = %e, "refresh failed; retrying");
                     runner_db::backoff::Backoff::SERVICE.sleep(attempts).await;
                 }
-                Err(e) => break RefreshOutcome::Failed { error: e },
+                Err(e) => break RefreshOutcome::Failed { error: e.to_string() },
             }
         };
         let duration_ms = started.elapsed().as_millis() as i64;
@@ -93,31 +100,29 @@ impl Runner {
         Ok(outcome)
     }
 
-    /// One attempt; returns the rows of a rebuilt table.
-    async fn refresh_once(&mut self, r: &Refresh) -> Result<Option<u64>, String> {
+    /// One attempt; returns the rows of a rebuilt table. Errors keep their kind, so the caller
+    /// can tell a lost connection from bad SQL.
+    async fn refresh_once(&mut self, r: &Refresh) -> Result<Option<u64>, RunnerError> {
         match &r.target {
             Target::View { view, concurrently } => {
                 // CONCURRENTLY cannot run on a view never populated; the first refresh runs without.
                 let populated = self.scalar(&sql::view_populated(view)).await? != "0";
-                self.db_mut()
-                    .execute(&sql::refresh_view(view, *concurrently && populated))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.db_mut().execute(&sql::refresh_view(view, *concurrently && populated)).await?;
                 Ok(None)
             }
             Target::Plugin { manifest } => {
-                let m = self.manifest(manifest).map_err(|e| e.to_string())?;
+                let m = self.manifest(manifest)?;
                 let grants = m.grants(None);
-                let plugin = self.load_plugin(&m, grants).await.map_err(|e| e.to_string())?;
+                let plugin = self.load_plugin(&m, grants).await?;
                 let db = self.db_mut();
-                db.begin().await.map_err(|e| e.to_string())?;
+                db.begin().await?;
                 let rebuilt = async {
-                    db.execute(&sql::clear(&m.target_table)).await.map_err(|e| e.to_string())?;
-                    runner_backfill::run_in_transaction(db, &m, &plugin).await.map_err(|e| e.to_string())
+                    db.execute(&sql::clear(&m.target_table)).await?;
+                    runner_backfill::run_in_transaction(db, &m, &plugin).await.map_err(RunnerError::from)
                 }
                 .await;
                 match rebuilt {
-                    Ok(_) => db.commit().await.map_err(|e| e.to_string())?,
+                    Ok(_) => db.commit().await?,
                     Err(e) => {
                         let _ = db.rollback().await;
                         return Err(e);
@@ -129,7 +134,7 @@ impl Runner {
             Target::Table { table, query } => {
                 let stmts = [sql::clear(table), sql::fill(table, query)];
                 let refs: Vec<&str> = stmts.iter().map(String::as_str).collect();
-                self.db_mut().transaction(&refs).await.map_err(|e| e.to_string())?;
+                self.db_mut().transaction(&refs).await?;
                 let rows = self.scalar(&sql::count(table)).await?;
                 Ok(rows.parse().ok())
             }

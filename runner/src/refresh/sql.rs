@@ -2,11 +2,11 @@
 //! [`runner_db::quote_ident`]: an unquoted `"ScoreBands"` folds to `scorebands`, and a refresh
 //! that empties its target would then empty another table.
 
-use runner_db::{Dialect, quote_ident};
+use runner_db::{Dialect, quote_ident, quote_literal};
 
 /// A string literal holding `name` quoted as an identifier: what `to_regclass` takes.
 fn regclass(name: &str) -> String {
-    format!("to_regclass('{}')", quote_ident(name).replace('\'', "''"))
+    format!("to_regclass({})", quote_literal(&quote_ident(name)))
 }
 
 /// `count(*)` of materialized views named `view` (0 or 1).
@@ -36,11 +36,11 @@ pub fn table_exists(dialect: Dialect, table: &str) -> String {
     match dialect {
         Dialect::Postgres => format!("SELECT count(*) FROM (SELECT {} AS r) s WHERE r IS NOT NULL", regclass(table)),
         Dialect::Sqlite => {
-            let (schema, t) = table.split_once('.').unwrap_or(("main", table));
+            let (schema, t) = table.split_once('.').unwrap_or((Dialect::SQLITE_SCHEMA, table));
             format!(
-                "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = '{}'",
+                "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = {}",
                 quote_ident(schema),
-                t.replace('\'', "''")
+                quote_literal(t)
             )
         }
     }

@@ -18,7 +18,6 @@ pub async fn run_step(
     data: &DataMigrations,
 ) -> Result<Duration, RunnerError> {
     let started = Instant::now();
-    let rev = &step.revision;
     for unit in units(step, state, by, Consumer::Live) {
         match unit {
             Unit::Transaction(stmts) => {
@@ -79,7 +78,7 @@ pub async fn run_step(
     // transaction can only measure up to itself). Lineage data only: losing it to a crash right
     // here costs nothing.
     if matches!(step.action, Action::Apply { .. }) {
-        db.execute(&state.set_duration(&rev.id, took)).await?;
+        db.execute(&state.set_duration(&step.revision.id, took)).await?;
     }
     Ok(took)
 }

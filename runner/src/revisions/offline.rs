@@ -69,7 +69,11 @@ pub fn render(plan: &Plan, state: &StateTable, by: &AppliedBy) -> Result<String,
                     transaction(&mut out, d, &guard.iter().chain(&then).collect::<Vec<_>>());
                 }
                 Unit::DataTransaction { .. } => unreachable!("refused above"),
-                Unit::ResetSession => out.push_str("RESET ALL;\n"),
+                Unit::ResetSession => {
+                    if let Some(reset) = d.session_reset_sql() {
+                        statement(&mut out, reset);
+                    }
+                }
             }
         }
         previous = leaves(step).map(|e| (step.revision.id.clone(), e));
@@ -79,19 +83,20 @@ pub fn render(plan: &Plan, state: &StateTable, by: &AppliedBy) -> Result<String,
 
 /// `stmts` as one transaction of the script, framed as runner frames it.
 fn transaction(out: &mut String, d: Dialect, stmts: &[&Sql]) {
-    if d == Dialect::Sqlite {
-        out.push_str("PRAGMA foreign_keys = OFF;\n");
-    }
-    out.push_str(if d == Dialect::Sqlite { "BEGIN IMMEDIATE;\n" } else { "BEGIN;\n" });
-    for s in stmts {
-        out.push_str(&s.text);
-        out.push_str(";\n");
+    let framing = d.framing();
+    for sql in framing.before.iter().copied().chain([framing.begin]).chain(stmts.iter().map(|s| s.text.as_str())) {
+        statement(out, sql);
     }
     if d == Dialect::Sqlite {
         out.push_str("-- runner also checks PRAGMA foreign_key_check here and rolls back on violations\n");
     }
-    out.push_str("COMMIT;\n");
-    if d == Dialect::Sqlite {
-        out.push_str("PRAGMA foreign_keys = ON;\n");
+    for sql in [framing.commit].into_iter().chain(framing.after.iter().copied()) {
+        statement(out, sql);
     }
+}
+
+/// One statement of the script, on its own line.
+fn statement(out: &mut String, sql: &str) {
+    out.push_str(sql);
+    out.push_str(";\n");
 }

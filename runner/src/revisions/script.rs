@@ -3,7 +3,6 @@
 //! Both the executor and `apply --sql` consume this, so the SQL a run executes and the offline
 //! script it prints cannot drift apart.
 
-use runner_db::Dialect;
 use runner_revisions::Checksum;
 use runner_revisions::{Action, AppliedStatus, Statement, Step, TxMode, plan::step_tx};
 use runner_state::{AppliedBy, Expected, StateTable};
@@ -201,7 +200,7 @@ pub fn units(step: &Step, state: &StateTable, by: &AppliedBy, consumer: Consumer
             out.push(Unit::Transaction(state.record_reverted(&rev.id, by, None).into_iter().map(state_sql).collect()));
         }
     }
-    if state.dialect() == Dialect::Postgres && !matches!(step.action, Action::Stamp | Action::Unstamp) {
+    if state.dialect().session_reset_sql().is_some() && !matches!(step.action, Action::Stamp | Action::Unstamp) {
         out.push(Unit::ResetSession);
     }
     out

@@ -21,10 +21,10 @@ mod partitions;
 pub(crate) mod serials;
 pub(crate) mod sqlite;
 
-use crate::model::{Column, Constraint, ConstraintKind, Engine, Function, Index, Name, Schema, Table, View};
+use crate::model::{Column, Constraint, ConstraintKind, Function, Index, Name, Schema, Table, View};
 use crate::renames::{self, Candidate, Rename};
 use crate::statement::{Statement, StatementKind};
-use runner_db::{quote_literal, quote_part};
+use runner_db::{Dialect, quote_literal, quote_part};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
@@ -103,7 +103,7 @@ fn diff_from(from: &Schema, to: &Schema, renames: &[Rename]) -> Diff {
     // Renames first: what follows names the tables and columns by their new names.
     let (renamed, statements) = renames::apply(from, renames);
     out.extend(statements);
-    if to.engine == Engine::Sqlite {
+    if to.engine == Dialect::Sqlite {
         let candidates = renames::candidates(&renamed, to);
         sqlite::diff(&renamed, to, &mut out);
         return Diff { statements: out, unhandled: Vec::new(), candidates };

@@ -57,7 +57,7 @@ fn render(tokens: &[Token]) -> String {
         .iter()
         .map(|t| match t {
             Token::Word(w) => quote_part(w),
-            Token::Text(s) => format!("'{}'", s.replace('\'', "''")),
+            Token::Text(s) => runner_db::quote_literal(s),
             Token::Other(o) => o.clone(),
         })
         .collect::<Vec<_>>()

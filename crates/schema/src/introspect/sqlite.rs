@@ -4,14 +4,14 @@
 //! is enough to order them: SQLite resolves names when a statement runs, not when it is created.
 
 use super::{Exclude, IntrospectError};
-use crate::model::{Column, Engine, Index, Name, Schema, Table, Trigger, View};
-use runner_db::Driver;
+use crate::model::{Column, Index, Name, Schema, Table, Trigger, View};
+use runner_db::{Dialect, Driver};
 
 /// The schema every SQLite name is in.
-pub const MAIN: &str = "main";
+pub const MAIN: &str = Dialect::SQLITE_SCHEMA;
 
 pub async fn read(db: &mut dyn Driver, exclude: &Exclude) -> Result<Schema, IntrospectError> {
-    let mut schema = Schema { engine: Engine::Sqlite, ..Schema::default() };
+    let mut schema = Schema { engine: Dialect::Sqlite, ..Schema::default() };
     let rows = db
         .query(
             "SELECT type, name, tbl_name, sql FROM sqlite_schema \
