@@ -6,11 +6,17 @@
 //! - `sqlx migrate run` (sqlx-cli), if `sqlx` is installed;
 //! - `alembic upgrade head`, revisions as `op.execute` calls, if Alembic is importable;
 //!
-//! then the time a no-op `runner status` and `runner apply` take on a database at head.
+//! then the time a no-op `runner status` and `runner apply` take on a database at head; then the
+//! same revisions on SQLite, each to a fresh file, by
+//!
+//! - the `sqlite3` shell, each revision in a transaction of its own (`BEGIN; …; COMMIT;`): the
+//!   floor, with as many commits as runner makes revisions atomic;
+//! - `runner apply` on a `sqlite://` URL.
+//!
 //! Each tool gets a fresh database; each timing is the median of `BENCH_RUNS` (default 3).
 //! Environment: `BENCH_DATABASE_URL`, `BENCH_REVISIONS` (default 1000). Prints a table, then one
 //! JSON line with `psql_s`, `runner_s`, `sqlx_cli_s`, `alembic_s` (null where not installed),
-//! `status_noop_ms`, `apply_noop_ms`.
+//! `status_noop_ms`, `apply_noop_ms`, `sqlite3_s`, `runner_sqlite_s` (null without `sqlite3`).
 
 use runner_db::{ConnectOptions, DatabaseUrl, Driver};
 use std::path::Path;
@@ -99,6 +105,9 @@ fn main() {
         all.push_str(&sql(i));
     }
     std::fs::write(work.path().join("all.sql"), &all).unwrap();
+    // The sqlite3 shell's script: every revision committed on its own, as runner commits it.
+    let per_revision: String = (1..=n).map(|i| format!("BEGIN;\n{}COMMIT;\n", sql(i))).collect();
+    std::fs::write(work.path().join("all_tx.sql"), per_revision).unwrap();
     let alembic = Command::new("python3")
         .args(["-c", "import alembic, sqlalchemy, psycopg2"])
         .output()
@@ -192,6 +201,36 @@ fn main() {
         apply_noop = status(&["apply"]);
         Duration::ZERO
     });
+    // SQLite: a fresh file for each measurement, in a folder of its own.
+    let sqlite3 = which("sqlite3");
+    let mut files = 0;
+    let mut fresh_file = |f: &mut dyn FnMut(&Path) -> Duration| -> Duration {
+        files += 1;
+        let dir = work.path().join(format!("sqlite_{files}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let took = f(&dir.join("bench.db"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        took
+    };
+    let mut sqlite_pair = None;
+    if let Some(shell) = &sqlite3 {
+        let (mut shell_runs, mut runner_runs) = (Vec::new(), Vec::new());
+        // Interleaved, so that a slow moment of the disk does not favour one.
+        for _ in 0..runs {
+            shell_runs.push(fresh_file(&mut |db| {
+                let script = std::fs::File::open(work.path().join("all_tx.sql")).unwrap();
+                run(Command::new(shell).arg("-bail").arg(db).stdin(script))
+            }));
+            runner_runs.push(fresh_file(&mut |db| {
+                run(Command::new(runner_bin)
+                    .args(["apply", "--log-format", "json", "--database-url"])
+                    .arg(format!("sqlite://{}", db.display()))
+                    .arg("--migrations")
+                    .arg(&migrations))
+            }));
+        }
+        sqlite_pair = Some((median(shell_runs), median(runner_runs)));
+    }
     let s = |d: Duration| d.as_secs_f64();
     let row = |name: &str, d: Option<Duration>| match d {
         Some(d) => println!("{name:<28} {:>9.2} {:>11.2}x", s(d), s(d) / s(psql)),
@@ -208,6 +247,15 @@ fn main() {
         s(status_noop) * 1e3,
         s(apply_noop) * 1e3
     );
+    match sqlite_pair {
+        Some((shell, runner)) => {
+            println!("SQLite, a fresh file each:");
+            println!("{:<28} {:>9} {:>12}", "tool", "seconds", "vs sqlite3");
+            println!("{:<28} {:>9.2} {:>11.2}x", "sqlite3 (commit/revision)", s(shell), 1.0);
+            println!("{:<28} {:>9.2} {:>11.2}x", "runner apply", s(runner), s(runner) / s(shell));
+        }
+        None => println!("SQLite: sqlite3 not installed"),
+    }
     println!(
         "{}",
         serde_json::json!({
@@ -218,6 +266,8 @@ fn main() {
             "alembic_s": alembic_s.map(s),
             "status_noop_ms": s(status_noop) * 1e3,
             "apply_noop_ms": s(apply_noop) * 1e3,
+            "sqlite3_s": sqlite_pair.map(|(shell, _)| s(shell)),
+            "runner_sqlite_s": sqlite_pair.map(|(_, runner)| s(runner)),
         })
     );
 }

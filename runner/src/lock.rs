@@ -53,12 +53,17 @@ pub fn advisory_key(state: &StateTable, scope: &Scope) -> i64 {
     h as i64
 }
 
+/// A SQLite lease is renewed when this much of its time has passed: often enough that it never
+/// lapses while held, rarely enough that renewing (a write, so a commit and its fsync) costs
+/// nothing per revision.
+const LEASE_RENEW_AFTER: Duration = Duration::from_secs(LEASE_TTL.as_secs() / 10);
+
 /// A held lock; give it back with [`release`].
 #[must_use]
 pub enum Held {
     Advisory(i64),
-    /// A lease row, and its name.
-    Lease(Owner, String),
+    /// A lease row, its name, and when it was last taken or renewed.
+    Lease(Owner, String, std::sync::Mutex<Instant>),
 }
 
 pub async fn acquire(
@@ -87,7 +92,7 @@ pub async fn acquire(
                     Err(e) => Err(e),
                 };
                 match attempt {
-                    Ok(None) => return Ok(Held::Lease(me, name)),
+                    Ok(None) => return Ok(Held::Lease(me, name, std::sync::Mutex::new(Instant::now()))),
                     Ok(Some(h)) => h,
                     // Another runner's revision holds SQLite's write lock (for at least the
                     // busy timeout, which is the lock timeout): say who, from its lease.
@@ -123,10 +128,17 @@ fn lease<'t>(state: &'t StateTable, holder: &Owner, name: &str) -> Lease<'t> {
     Lease::new(state, name, holder.clone(), LEASE_TTL)
 }
 
-/// Keeps a lease alive during long runs; a no-op for advisory locks, which live as long as the session.
+/// Keeps a lease alive during long runs, renewing it once [`LEASE_RENEW_AFTER`] has passed; a
+/// no-op for advisory locks, which live as long as the session.
 pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Result<(), RunnerError> {
-    if let Held::Lease(me, name) = held {
-        lease(state, me, name).refresh(db).await?;
+    if let Held::Lease(me, name, renewed) = held {
+        let due = renewed.lock().map_or(true, |at| at.elapsed() >= LEASE_RENEW_AFTER);
+        if due {
+            lease(state, me, name).refresh(db).await?;
+            if let Ok(mut at) = renewed.lock() {
+                *at = Instant::now();
+            }
+        }
     }
     Ok(())
 }
@@ -137,7 +149,7 @@ pub async fn refresh(db: &mut dyn Driver, state: &StateTable, held: &Held) -> Re
 pub async fn confirm(db: &mut dyn Driver, state: &StateTable, held: &Held, database: &str) -> Result<(), RunnerError> {
     let still = match held {
         Held::Advisory(key) => db.advisory_lock_held(*key).await.map_err(LockCheckFailed::from),
-        Held::Lease(me, name) => lease(state, me, name).held(db).await.map_err(LockCheckFailed::from),
+        Held::Lease(me, name, _) => lease(state, me, name).held(db).await.map_err(LockCheckFailed::from),
     };
     let cause = match still {
         Ok(true) => return Ok(()),
@@ -150,7 +162,7 @@ pub async fn confirm(db: &mut dyn Driver, state: &StateTable, held: &Held, datab
 pub async fn release(db: &mut dyn Driver, state: &StateTable, held: Held) -> Result<(), RunnerError> {
     match held {
         Held::Advisory(key) => db.advisory_unlock(key).await?,
-        Held::Lease(me, name) => lease(state, &me, &name).release(db).await?,
+        Held::Lease(me, name, _) => lease(state, &me, &name).release(db).await?,
     }
     Ok(())
 }

@@ -58,9 +58,11 @@ impl Driver for SqliteDriver {
     }
 
     async fn transaction(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        self.run_all(FRAMING.before).await?;
         let result = self.transaction_body(statements).await;
-        self.run_all(FRAMING.after).await?;
+        if result.is_err() {
+            // Foreign keys back on (a no-op when the pragma never ran); a commit did it already.
+            self.run_all(FRAMING.after).await?;
+        }
         result
     }
 
@@ -196,38 +198,76 @@ impl Driver for SqliteDriver {
 }
 
 impl SqliteDriver {
+    /// The framing, every statement and the foreign-key check go to SQLite's worker thread as
+    /// one script, and the commit (with what follows it) as a second: two hand-offs between threads per transaction
+    /// instead of one per statement, which was most of what a revision cost beyond its own
+    /// work. SQLite answers each statement in turn and stops at the first error, so how many
+    /// answers came before it says which statement failed (nothing runs twice), and the rows
+    /// after the last statement's answer are the check's.
     async fn transaction_body(&mut self, statements: &[&str]) -> Result<(), DbError> {
-        self.run(FRAMING.begin, FRAMING.begin).await?;
-        for (i, s) in statements.iter().enumerate() {
-            if let Err(e) = sqlx::raw_sql(user_sql(s)).execute(&mut self.conn).await {
-                let _ = self.run("ROLLBACK", "ROLLBACK").await;
-                return Err(DbError::Statement { failure: statement_failure(i, &e) });
-            }
+        use futures_util::TryStreamExt;
+        use sqlx::Either;
+        let opening = FRAMING.before.len() + 1;
+        let mut script = String::new();
+        for sql in FRAMING.before.iter().chain([&FRAMING.begin]).chain(statements) {
+            // On a line of its own: a statement may end in a `--` comment.
+            script.push_str(sql);
+            script.push_str("\n;\n");
         }
-        let violations = self.query("PRAGMA foreign_key_check").await;
-        match violations {
-            Ok(rows) if rows.is_empty() => {}
-            other => {
-                let _ = self.run("ROLLBACK", "ROLLBACK").await;
-                let rows = other?;
-                let shown: Vec<String> = rows
-                    .iter()
-                    .take(5)
-                    .map(|r| {
-                        format!(
-                            "table {} rowid {} references {}",
-                            r.first().cloned().flatten().unwrap_or_default(),
-                            r.get(1).cloned().flatten().unwrap_or_else(|| "?".into()),
-                            r.get(2).cloned().flatten().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                return Err(DbError::ForeignKeyCheck {
-                    violations: format!("{} row(s): {}", rows.len(), shown.join("; ")),
-                });
+        script.push_str("PRAGMA foreign_key_check");
+        let checked = opening + statements.len();
+        let mut answered = 0;
+        let mut violations = Vec::new();
+        let ran = {
+            let mut stream = sqlx::raw_sql(user_sql(&script)).fetch_many(&mut self.conn);
+            loop {
+                match stream.try_next().await {
+                    Ok(Some(Either::Left(_))) => answered += 1,
+                    Ok(Some(Either::Right(row))) if answered == checked => violations.push(row),
+                    Ok(Some(Either::Right(_))) => {}
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
             }
+        };
+        if let Err(e) = ran {
+            if answered < opening {
+                // Nothing was opened: the write lock was busy, most likely.
+                return Err(DbError::query(FRAMING.begin)(e));
+            }
+            let _ = self.run("ROLLBACK", "ROLLBACK").await;
+            return Err(match answered.checked_sub(opening).filter(|i| *i < statements.len()) {
+                Some(i) => DbError::Statement { failure: statement_failure(i, &e) },
+                None => DbError::query("PRAGMA foreign_key_check")(e),
+            });
         }
-        self.run(FRAMING.commit, FRAMING.commit).await
+        if !violations.is_empty() {
+            let _ = self.run("ROLLBACK", "ROLLBACK").await;
+            let rows = rows_as_text(&violations)?;
+            let shown: Vec<String> = rows
+                .iter()
+                .take(5)
+                .map(|r| {
+                    format!(
+                        "table {} rowid {} references {}",
+                        r.first().cloned().flatten().unwrap_or_default(),
+                        r.get(1).cloned().flatten().unwrap_or_else(|| "?".into()),
+                        r.get(2).cloned().flatten().unwrap_or_default()
+                    )
+                })
+                .collect();
+            return Err(DbError::ForeignKeyCheck {
+                violations: format!("{} row(s): {}", rows.len(), shown.join("; ")),
+            });
+        }
+        // The commit and what follows it in one hand-off; a failed commit stops the script
+        // before the rest, which the caller then runs.
+        let closing: String = [FRAMING.commit].iter().chain(FRAMING.after).map(|sql| format!("{sql}\n;\n")).collect();
+        if let Err(e) = self.run(&closing, FRAMING.commit).await {
+            let _ = self.run("ROLLBACK", "ROLLBACK").await;
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

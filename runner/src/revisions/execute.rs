@@ -72,15 +72,10 @@ pub async fn run_step(
             Unit::ResetSession => db.reset_session().await?,
         }
     }
-    let took = started.elapsed();
-    // One measure of how long a revision took, the one `apply` reports, is what `history`
-    // shows: the runner's, recorded once it is done (the state write in the revision's own
-    // transaction can only measure up to itself). Lineage data only: losing it to a crash right
-    // here costs nothing.
-    if matches!(step.action, Action::Apply { .. }) {
-        db.execute(&state.set_duration(&step.revision.id, took)).await?;
-    }
-    Ok(took)
+    // How long it took is recorded with the rest of the run's when the run ends
+    // (`Runner::record_durations`): the state write in the revision's own transaction can only
+    // measure up to itself, and `apply` reports the runner's measure.
+    Ok(started.elapsed())
 }
 
 /// The body of a revision with a data migration, inside the transaction the caller opened.
