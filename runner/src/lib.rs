@@ -78,10 +78,10 @@ pub use plugin_cache::{CacheReport, CachedItem, CachedKind, Prune, cache_report,
 pub use plugin_new::new_plugin;
 pub use plugin_test::{PluginTest, PluginTestReport, change_line, test_plugin};
 pub use refresh::ops::{Health, Metrics, RefreshMetrics, SharedMetrics, Webhook, serve as serve_metrics};
-pub use refresh::{CronOps, RefreshOutcome, RefreshSummary};
+pub use refresh::{CronOps, RefreshOutcome, RefreshSelection, RefreshSummary};
 pub use refusal::Refusal;
 pub use report::{Report, StepDone};
-pub use runner::{Access, BackfillProblem, RepairOptions, Repaired, RevisionSummary, Runner, Status};
+pub use runner::{Access, BackfillProblem, RepairOptions, Repaired, Reset, RevisionSummary, Runner, Status};
 pub use runner_backfill::{Manifest, Outcome, Progress, RunOptions, RunReport};
 pub use runner_db::{DatabaseUrl, Dialect};
 pub use runner_revisions::AppliedStatus;

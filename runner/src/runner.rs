@@ -186,6 +186,15 @@ pub enum Repaired {
     },
 }
 
+/// What [`Runner::reset`] did.
+#[derive(Debug)]
+pub struct Reset {
+    /// The revert of every revision.
+    pub reverted: Report,
+    /// The apply of every head that followed it.
+    pub applied: Result<Report, RunnerError>,
+}
+
 /// What `repair` may do beyond accepting edits and forgetting revisions without files.
 #[derive(Debug, Clone, Default)]
 pub struct RepairOptions {
@@ -352,6 +361,16 @@ impl Runner {
     /// Reverts to `target`, revision by revision, under the runner lock.
     pub async fn revert(&mut self, target: Target) -> Result<Report, RunnerError> {
         self.run_planned(|g, h| plan::plan_revert(g, h, &target)).await
+    }
+
+    /// Reverts every revision, then applies every head again (`runner reset`, for development
+    /// databases: the data in the revisions' tables is lost). The revert's report comes back
+    /// with the apply's outcome, so that a failing apply still says what was reverted; a failing
+    /// revert applies nothing.
+    pub async fn reset(&mut self) -> Result<Reset, RunnerError> {
+        let reverted = self.revert(Target::Base).await?;
+        let applied = self.apply(Target::Heads).await;
+        Ok(Reset { reverted, applied })
     }
 
     /// Records revisions as applied (or forgets them) without running them, up to `target`.

@@ -182,12 +182,16 @@ pub fn merge(settings: &Settings, message: &str) -> Result<ExitCode, RunnerError
     Ok(ExitCode::Ok)
 }
 
-pub async fn check(
-    settings: Settings,
-    with_db: bool,
-    with_schema: bool,
-    out: OutputArgs,
-) -> Result<ExitCode, RunnerError> {
+/// What `runner check` compares besides the files themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckScope {
+    /// The recorded checksums against the files (`--db`).
+    pub checksums: bool,
+    /// The database's schema against the revisions' head (`--schema`).
+    pub schema: bool,
+}
+
+pub async fn check(settings: Settings, scope: CheckScope, out: OutputArgs) -> Result<ExitCode, RunnerError> {
     let (graph, mut errors) = match Graph::load(&settings.migrations_dir) {
         Ok(g) => (Some(g), Vec::new()),
         Err(p) => (None, p.0.iter().map(ToString::to_string).collect::<Vec<_>>()),
@@ -204,13 +208,13 @@ pub async fn check(
         // Backfill manifests, the names revisions give, refresh definitions: all at once.
         errors.extend(crate::declarations::of_project(&settings)?);
     }
-    if with_db && graph.is_some() {
+    if scope.checksums && graph.is_some() {
         let mut runner = Runner::open(settings.clone(), Access::ReadOnly).await?;
         let status = runner.status().await;
         runner.close().await;
         errors.extend(status?.problems.iter().map(ToString::to_string));
     }
-    let drift = if with_schema && errors.is_empty() {
+    let drift = if scope.schema && errors.is_empty() {
         let _working = super::status_line::Working::show("replaying the revisions on a scratch database to compare…");
         Some(crate::schema_drift(&settings, None).await?)
     } else {

@@ -823,7 +823,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             files::autogenerate(&settings(g)?, &message, &header(no_transaction, requires_backfill), args).await
         }
         Command::Merge { message } => files::merge(&settings(g)?, &message),
-        Command::Check { db, schema, out } => files::check(settings(g)?, db, schema, out).await,
+        Command::Check { db, schema, out } => {
+            files::check(settings(g)?, files::CheckScope { checksums: db, schema }, out).await
+        }
         Command::Diff { from, to, dev_url, exit_code, rename, out } => {
             read::diff(&settings(g)?, &from, &to, dev_url.as_deref(), exit_code, &rename, out).await
         }
@@ -873,7 +875,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, RunnerError> {
             let test = crate::PluginTest { plugin, backfill, rows, key, lookups, http, expect };
             backfill::plugin_test(&settings(g)?, &test, out).await
         }
-        Command::Refresh { name, all, out } => schedule::refresh(settings(g)?, name.as_deref(), all, out).await,
+        Command::Refresh { name, all, out } => {
+            let which = match (name, all) {
+                (Some(name), false) => crate::refresh::RefreshSelection::One(name),
+                (None, true) => crate::refresh::RefreshSelection::All,
+                _ => return Err(crate::refusal::Refusal::Usage("name one refresh, or pass --all".into()).into()),
+            };
+            schedule::refresh(settings(g)?, which, out).await
+        }
         Command::Cron { r#for, listen } => schedule::cron(settings(g)?, r#for, listen).await,
         Command::Revert { steps, to, preview, out } => write::revert(settings(g)?, steps, to, preview, out).await,
         Command::Stamp { revision, preview, out } => write::stamp(settings(g)?, &revision, preview, out).await,

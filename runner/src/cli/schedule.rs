@@ -3,20 +3,14 @@
 use super::OutputArgs;
 use super::output::json;
 use crate::error::{ExitCode, RunnerError};
-use crate::refresh::RefreshOutcome;
-use crate::refusal::Refusal;
+use crate::refresh::{RefreshOutcome, RefreshSelection};
 use crate::runner::{Access, Runner};
 use crate::settings::Settings;
 use std::time::Duration;
 
-pub async fn refresh(
-    settings: Settings,
-    name: Option<&str>,
-    all: bool,
-    out: OutputArgs,
-) -> Result<ExitCode, RunnerError> {
+pub async fn refresh(settings: Settings, which: RefreshSelection, out: OutputArgs) -> Result<ExitCode, RunnerError> {
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let result = refresh_now(&mut runner, name, all).await;
+    let result = runner.refresh_now(&which).await;
     runner.close().await;
     let outcomes = result?;
     let failed = outcomes.iter().any(|(_, o)| matches!(o, RefreshOutcome::Failed { .. }));
@@ -38,31 +32,6 @@ pub async fn refresh(
         }
     }
     Ok(if failed { ExitCode::Failure } else { ExitCode::Ok })
-}
-
-async fn refresh_now(
-    runner: &mut Runner,
-    name: Option<&str>,
-    all: bool,
-) -> Result<Vec<(String, RefreshOutcome)>, RunnerError> {
-    let specs = runner.refresh_specs()?;
-    let chosen: Vec<_> = match (name, all) {
-        (Some(n), false) => {
-            let known: Vec<String> = specs.iter().map(|r| r.name.clone()).collect();
-            let Some(r) = specs.iter().find(|r| r.name == n) else {
-                return Err(RunnerError::UnknownRefresh { name: n.to_string(), known });
-            };
-            vec![r.clone()]
-        }
-        (None, true) => specs,
-        _ => return Err(Refusal::Usage("name one refresh, or pass --all".into()).into()),
-    };
-    runner.check_refreshes(&chosen).await?;
-    let mut out = Vec::new();
-    for r in &chosen {
-        out.push((r.name.clone(), runner.run_refresh(r, None).await?));
-    }
-    Ok(out)
 }
 
 /// Resolves on SIGINT or SIGTERM, or after `limit`.
@@ -91,25 +60,7 @@ async fn stop_signal(limit: Option<Duration>) {
 }
 
 pub async fn cron(settings: Settings, run_for: Option<u64>, listen: Option<String>) -> Result<ExitCode, RunnerError> {
-    let mut ops = crate::refresh::CronOps::default();
-    if let Some(addr) = listen.or_else(|| settings.cron.listen.clone()) {
-        let metrics = crate::refresh::ops::SharedMetrics::default();
-        if let (Some(n), Ok(mut m)) = (settings.cron.unhealthy_after_failures, metrics.lock()) {
-            m.unhealthy_after_failures = n;
-        }
-        let bound = crate::refresh::ops::serve(&addr, metrics.clone())
-            .await
-            .map_err(|cause| RunnerError::Io { context: format!("listening on {addr}"), cause })?;
-        tracing::info!(address = %bound, "serving /health and /metrics");
-        ops.metrics = Some(metrics);
-    }
-    if let Some(url) = settings.cron.webhook_url.clone() {
-        ops.webhook = Some(crate::refresh::ops::Webhook {
-            url,
-            timeout: Duration::from_secs(settings.cron.webhook_timeout_secs.unwrap_or(5)),
-            retries: settings.cron.webhook_retries.unwrap_or(3),
-        });
-    }
+    let ops = crate::refresh::CronOps::start(&settings.cron, listen).await?;
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
     let result = runner.run_cron(stop_signal(run_for.map(Duration::from_secs)), &ops).await;
     runner.close().await;

@@ -211,16 +211,11 @@ pub async fn reset(settings: Settings, confirm: bool) -> Result<ExitCode, Runner
         )));
     }
     let mut runner = Runner::open(settings, Access::ReadWrite).await?;
-    let reverted = runner.revert(Target::Base).await;
-    let applied = match reverted {
-        Ok(r) => {
-            print_report(&r, OutputArgs { json: false }, "Nothing to revert.");
-            runner.apply(Target::Heads).await
-        }
-        Err(e) => Err(e),
-    };
+    let reset = runner.reset().await;
     runner.close().await;
-    print_report(&applied?, OutputArgs { json: false }, "Nothing to apply.");
+    let reset = reset?;
+    print_report(&reset.reverted, OutputArgs { json: false }, "Nothing to revert.");
+    print_report(&reset.applied?, OutputArgs { json: false }, "Nothing to apply.");
     Ok(ExitCode::Ok)
 }
 

@@ -12,6 +12,11 @@ use std::time::Duration;
 /// Slot rows kept per refresh beyond its grace window, for `status` and operators.
 const SLOTS_KEPT: usize = 3;
 
+/// How long one webhook call may take unless `[cron] webhook_timeout_secs` says.
+const WEBHOOK_TIMEOUT_SECS: u64 = 5;
+/// Retries of a failed webhook call unless `[cron] webhook_retries` says.
+const WEBHOOK_RETRIES: u32 = 3;
+
 /// Metrics and webhooks of a cron process.
 #[derive(Debug, Default)]
 pub struct CronOps {
@@ -22,6 +27,32 @@ pub struct CronOps {
 }
 
 impl CronOps {
+    /// What `[cron]` in runner.toml asks for, with its defaults (webhook calls of 5 s, 3
+    /// retries): `/health` and `/metrics` served on `listen` (else `config.listen`), from now on,
+    /// and the webhook. What `runner cron` runs with, for an application that runs the loop itself.
+    pub async fn start(config: &crate::settings::CronConfig, listen: Option<String>) -> Result<CronOps, RunnerError> {
+        let mut ops = CronOps::default();
+        if let Some(addr) = listen.or_else(|| config.listen.clone()) {
+            let metrics = super::ops::SharedMetrics::default();
+            if let (Some(n), Ok(mut m)) = (config.unhealthy_after_failures, metrics.lock()) {
+                m.unhealthy_after_failures = n;
+            }
+            let bound = super::ops::serve(&addr, metrics.clone())
+                .await
+                .map_err(|cause| RunnerError::Io { context: format!("listening on {addr}"), cause })?;
+            tracing::info!(address = %bound, "serving /health and /metrics");
+            ops.metrics = Some(metrics);
+        }
+        if let Some(url) = config.webhook_url.clone() {
+            ops.webhook = Some(super::ops::Webhook {
+                url,
+                timeout: std::time::Duration::from_secs(config.webhook_timeout_secs.unwrap_or(WEBHOOK_TIMEOUT_SECS)),
+                retries: config.webhook_retries.unwrap_or(WEBHOOK_RETRIES),
+            });
+        }
+        Ok(ops)
+    }
+
     /// Tells `/health` when `r` must have run by: its next slot plus its grace.
     fn expect(&self, r: &Refresh, next: Option<DateTime<Utc>>) {
         if let Some(mut m) = self.metrics.as_ref().and_then(|m| m.lock().ok()) {

@@ -41,6 +41,42 @@ pub enum RefreshOutcome {
     },
 }
 
+/// Which refreshes [`Runner::refresh_now`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshSelection {
+    /// The one of this name.
+    One(String),
+    /// Every one declared.
+    All,
+}
+
+impl Runner {
+    /// Runs the selected refreshes now, one after another, each checked first (`runner refresh
+    /// NAME|--all`), and returns each one's outcome by name.
+    pub async fn refresh_now(
+        &mut self,
+        which: &RefreshSelection,
+    ) -> Result<Vec<(String, RefreshOutcome)>, RunnerError> {
+        let specs = self.refresh_specs()?;
+        let chosen: Vec<Refresh> = match which {
+            RefreshSelection::One(name) => {
+                let known: Vec<String> = specs.iter().map(|r| r.name.clone()).collect();
+                let Some(r) = specs.into_iter().find(|r| &r.name == name) else {
+                    return Err(RunnerError::UnknownRefresh { name: name.clone(), known });
+                };
+                vec![r]
+            }
+            RefreshSelection::All => specs,
+        };
+        self.check_refreshes(&chosen).await?;
+        let mut out = Vec::new();
+        for r in &chosen {
+            out.push((r.name.clone(), self.run_refresh(r, None).await?));
+        }
+        Ok(out)
+    }
+}
+
 /// A refresh as `status` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RefreshSummary {
