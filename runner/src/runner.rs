@@ -567,7 +567,12 @@ impl Runner {
                     return Err(RunnerError::Interrupted { report, cause: Box::new(e) });
                 }
             }
-            lock::refresh(self.db.as_mut(), &self.state, held).await?;
+            // A lease that cannot be renewed stops the run after a revision that committed: the
+            // error carries what was done, as every failure after the first step does (and so
+            // the durations of what was done are recorded).
+            if let Err(e) = lock::refresh(self.db.as_mut(), &self.state, held).await {
+                return Err(RunnerError::Interrupted { report, cause: Box::new(e) });
+            }
         }
         Ok(report)
     }
